@@ -1,0 +1,38 @@
+# Jaring: every target does its own set-up on a fresh machine.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  := $(BIN)/python
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test migrate seed i18n bench install clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(PYTHON) bot.py migrate
+
+## make run: install, migrate, seed demo data when the database is empty, start the service.
+run: $(STAMP)
+	$(PYTHON) bot.py migrate
+	$(PYTHON) bot.py seed-demo --if-empty
+	$(PYTHON) bot.py run
+
+## make test: the whole suite (SQLite always; PostgreSQL too when JARING_TEST_PG_URL is set).
+test: $(STAMP)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+## make i18n: extract messages, update the id and en catalogs, compile them.
+i18n: $(STAMP)
+	$(PYTHON) -m tools.i18n
+
+bench: $(STAMP)
+	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,64 @@
+"""Typed settings from the environment (and `.env`). Secrets are SecretStr: never printed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DB = f"sqlite+aiosqlite:///{ROOT / 'data' / 'jaring.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = DEFAULT_DB
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    # Telegram's limits (about 30 messages/s overall, 1/s per chat). Configurable so a benchmark
+    # against a fake server can measure processing cost rather than the policy.
+    telegram_rate_global: float = 30.0
+    telegram_rate_per_chat: float = 1.0
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    jaring_programs: Path = ROOT / "data" / "programs.toml"
+    jaring_region: Path = ROOT / "data" / "region" / "kota_bogor.toml"
+    jaring_default_locale: str = "id"
+    jaring_media_dir: Path = ROOT / "data" / "media"
+    # Secret used to key hashes of NIKs in the attempt log (so the log holds no NIK).
+    jaring_hash_key: SecretStr = SecretStr("jaring-dev-key-change-me")
+    log_level: str = "INFO"
+
+    @field_validator("jaring_default_locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        if v not in ("id", "en"):
+            raise ValueError("JARING_DEFAULT_LOCALE must be 'id' or 'en'")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if v.startswith("postgresql://") or v.startswith("postgres://"):
+            v = "postgresql+asyncpg://" + v.split("://", 1)[1]
+        if v.startswith("sqlite:///"):
+            v = "sqlite+aiosqlite:///" + v.split(":///", 1)[1]
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("DATABASE_URL must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
+        return v
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides)

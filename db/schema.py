@@ -1,0 +1,192 @@
+"""Tables (SQLAlchemy Core). One metadata for the app and for Alembic.
+
+Core tables rather than ORM classes: the hot path (inbox, state, lookup, outbox) runs a handful
+of Core statements per event, which is what docs/performance.md says matters most.
+All timestamps are stored in UTC (UTCDateTime); residents see Asia/Jakarta.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- DTSEN extract -------------------------------------------------------------------------
+
+households = sa.Table(
+    "households", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("no_kk", sa.String(16), nullable=False, unique=True),
+    sa.Column("alamat", sa.String(255), nullable=False, server_default=""),
+    sa.Column("rt", sa.String(3), nullable=False),
+    sa.Column("rw", sa.String(3), nullable=False),
+    sa.Column("kelurahan_code", sa.String(10), nullable=False, index=True),
+    sa.Column("kecamatan_code", sa.String(6), nullable=False),
+    sa.Column("desil", sa.SmallInteger, nullable=False),
+    sa.Column("data_date", sa.Date, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+people = sa.Table(
+    "people", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("nik", sa.String(16), nullable=False, unique=True),
+    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False, index=True),
+    sa.Column("nama", sa.String(120), nullable=False),
+    sa.Column("jenis_kelamin", sa.String(1), nullable=False),
+    sa.Column("tanggal_lahir", sa.Date, nullable=False),
+    sa.Column("hubungan", sa.String(16), nullable=False),
+    sa.Column("disabilitas", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Programs a person receives now, from the extract's `program` column (household programs such
+# as PKH are listed on the members' rows; a household holds the union).
+program_memberships = sa.Table(
+    "program_memberships", metadata,
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("program_code", sa.String(16), primary_key=True),
+)
+
+data_imports = sa.Table(
+    "data_imports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("data_date", sa.Date, nullable=False),
+    sa.Column("rows_total", sa.Integer, nullable=False),
+    sa.Column("rows_imported", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+    sa.Column("households", sa.Integer, nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+)
+
+# --- Conversations -------------------------------------------------------------------------
+
+conversations = sa.Table(
+    "conversations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(128), nullable=False),  # where replies go (chat id, wa id)
+    sa.Column("locale", sa.String(8), nullable=True),  # null until chosen
+    sa.Column("flow", sa.String(32), nullable=False, server_default="start"),
+    sa.Column("step", sa.String(32), nullable=False, server_default="start"),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("owner", sa.String(8), nullable=False, server_default="bot"),  # bot | staff
+    sa.Column("role", sa.String(16), nullable=False, server_default="warga"),  # warga | rt
+    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=True),
+    sa.Column("consent_version", sa.String(16), nullable=True),
+    sa.Column("misunderstood", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("last_activity_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+inbound_events = sa.Table(
+    "inbound_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("external_id", sa.String(128), nullable=False),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("address", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("locale_hint", sa.String(8), nullable=True),
+    sa.Column("status", sa.String(8), nullable=False, server_default="pending"),  # pending|done|failed
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("processed_at", UTCDateTime, nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.UniqueConstraint("channel", "external_id"),
+    sa.Index("ix_inbound_events_user_status", "user_key", "status", "id"),
+    sa.Index("ix_inbound_events_status", "status"),
+)
+
+outbound_messages = sa.Table(
+    "outbound_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("address", sa.String(128), nullable=False),
+    sa.Column("inbound_event_id", sa.Integer, sa.ForeignKey("inbound_events.id"), nullable=True),
+    # Rendered reply: {"text": ..., "choices": [[id, label], ...], "request": null|"location"|"photo"}
+    sa.Column("payload", sa.JSON, nullable=False),
+    # queued -> sending -> sent | failed | stopped ; "sending" is the claim that prevents a 2nd send
+    sa.Column("status", sa.String(8), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.String(255), nullable=True),
+    sa.Column("external_id", sa.String(128), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Index("ix_outbound_messages_status_next", "status", "next_attempt_at"),
+)
+
+check_attempts = sa.Table(
+    "check_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("nik_hash", sa.String(64), nullable=False),  # keyed hash, never the NIK
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_check_attempts_conv_at", "conversation_id", "at"),
+    sa.Index("ix_check_attempts_nik_at", "nik_hash", "at"),
+)
+
+# --- Accountability ------------------------------------------------------------------------
+
+consent_log = sa.Table(
+    "consent_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_key", sa.String(128), nullable=False, index=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("notice_version", sa.String(16), nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),  # agree | decline
+    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),  # "cli:import-dtsen", "tg:123", "staff:ani"
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+)
