@@ -1,0 +1,273 @@
+"""Check my household: NIK, a masked echo to confirm, No. KK, then the household's standing.
+
+Privacy: a wrong pair and an unknown NIK get the same answer; failed checks are limited per
+conversation (5 an hour) and per NIK (10 a day, counted by keyed hash); NIK and KK are masked in
+every reply and dropped from the conversation state once the check is done.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from conversations.engine import Ctx, Flow, Input
+from conversations.i18n import JAKARTA, L_, N_
+from db import queries
+from domain.eligibility import HouseholdFacts, MemberFacts, evaluate, is_extreme_poverty
+from domain.nik import IdProblem, check_kk, check_nik, mask
+
+check = Flow("check")
+
+CONV_LIMIT, CONV_WINDOW = 5, timedelta(hours=1)
+NIK_LIMIT, NIK_WINDOW = 10, timedelta(days=1)
+
+# Problem code -> message; {what} is "NIK" or "No. KK".
+PROBLEMS = {
+    "empty": N_("Please type your {what}: 16 digits."),
+    "not_digits": N_("A {what} has only digits. Please type the 16 digits of your {what}."),
+    "province": N_("The first 2 digits of this {what} are not a province code. Please check it and type it again."),
+    "month": N_("Digits 9 and 10 of this {what} should be a month (01–12). Please check it and type it again."),
+    "day": N_("Digits 7 and 8 of this {what} are not a valid day. Please check it and type it again."),
+    "date": N_("The date inside this {what} does not exist in the calendar. Please check it and type it again."),
+    "serial": N_("The last 4 digits of a {what} cannot be 0000. Please check it and type it again."),
+    "future": N_("The date inside this {what} is in the future. Please check it and type it again."),
+}
+
+
+def problem_text(ctx: Ctx, p: IdProblem, what: str) -> str:
+    if p.code == "length":
+        return ctx._("A {what} has 16 digits; you sent {got}. Please type it again.",
+                     what=what, got=p.params.get("got", 0))
+    return ctx._(PROBLEMS.get(p.code, PROBLEMS["not_digits"]), what=what)
+
+
+def _cancel(ctx: Ctx):
+    return [ctx.choice("g:cancel", L_("Cancel"))]
+
+
+async def _lock_until(ctx: Ctx, nik_hash: str | None = None):
+    """When checks are locked, the moment the lock lifts; None when not locked."""
+    conv_id = ctx.state.id
+    n, oldest = await queries.failed_attempts(ctx.conn, conversation_id=conv_id,
+                                              since=ctx.now - CONV_WINDOW)
+    if n >= CONV_LIMIT:
+        return oldest + CONV_WINDOW
+    if nik_hash:
+        n, oldest = await queries.failed_attempts(ctx.conn, nik_hash=nik_hash,
+                                                  since=ctx.now - NIK_WINDOW)
+        if n >= NIK_LIMIT:
+            return oldest + NIK_WINDOW
+    return None
+
+
+def _locked(ctx: Ctx, until) -> None:
+    ctx.say(ctx._("For your safety, checking is paused because of too many attempts that did not "
+                  "match. Please try again after {when}.", when=ctx.t.datetime(until)), [
+        ctx.choice("g:contact", L_("Contact an officer")),
+        ctx.choice("g:menu", L_("Main menu")),
+    ])
+    ctx.state.data.pop("nik", None)
+    ctx.state.flow, ctx.state.step = "menu", "main"
+
+
+@check.ask("nik")
+async def ask_nik(ctx: Ctx) -> None:
+    until = await _lock_until(ctx)
+    if until:
+        _locked(ctx, until)
+        return
+    ctx.say(ctx._("Check your family's aid status.\n"
+                  "Type your NIK (16 digits, printed on your KTP or family card)."), _cancel(ctx))
+
+
+@check.on("nik")
+async def on_nik(ctx: Ctx, inp: Input) -> None:
+    if inp.kind != "text":
+        await ctx.not_understood(ctx._("Please type your NIK as text: 16 digits."))
+        return
+    res = check_nik(inp.text, ctx.now.date())
+    if isinstance(res, IdProblem):
+        await ctx.not_understood(problem_text(ctx, res, "NIK"))
+        return
+    ctx.data["nik"] = res.nik
+    await ctx.goto("check", "nik_confirm", keep=True)
+
+
+@check.ask("nik_confirm")
+async def ask_nik_confirm(ctx: Ctx) -> None:
+    ctx.say(ctx._("You typed NIK {nik}. Is it correct?", nik=mask(ctx.data["nik"])), [
+        ctx.choice("k:yes", L_("Yes, correct")),
+        ctx.choice("k:edit", L_("Change NIK")),
+    ])
+
+
+@check.on("nik_confirm")
+async def on_nik_confirm(ctx: Ctx, inp: Input) -> None:
+    if inp.choice == "k:yes" or inp.word in ("ya", "yes", "benar", "betul"):
+        await ctx.goto("check", "kk", keep=True)
+    elif inp.choice == "k:edit" or inp.word in ("ubah", "tidak", "no", "change"):
+        ctx.data.pop("nik", None)
+        await ctx.goto("check", "nik", keep=True)
+    elif inp.kind == "text" and not isinstance(check_nik(inp.text, ctx.now.date()), IdProblem):
+        await on_nik(ctx, inp)  # a resident who simply types the NIK again
+    else:
+        await ctx.not_understood()
+
+
+@check.ask("kk")
+async def ask_kk(ctx: Ctx) -> None:
+    ctx.say(ctx._("Now type your family card number (No. KK): 16 digits, at the top of the "
+                  "family card (Kartu Keluarga)."), _cancel(ctx))
+
+
+@check.on("kk")
+async def on_kk(ctx: Ctx, inp: Input) -> None:
+    if "nik" not in ctx.data:  # state from an older version: start the check again
+        await ctx.goto("check", "nik", keep=True)
+        return
+    if inp.kind != "text":
+        await ctx.not_understood(ctx._("Please type your No. KK as text: 16 digits."))
+        return
+    res = check_kk(inp.text, ctx.now.date())
+    if isinstance(res, IdProblem):
+        await ctx.not_understood(problem_text(ctx, res, "No. KK"))
+        return
+    nik = ctx.data["nik"]
+    nik_hash = ctx.deps.nik_hash(nik)
+    until = await _lock_until(ctx, nik_hash)
+    if until:
+        _locked(ctx, until)
+        return
+    household_id = await queries.match_household(ctx.conn, nik, res.kk)
+    await queries.record_attempt(ctx.conn, ctx.state.id, nik_hash, household_id is not None, ctx.now)
+    if household_id is None:
+        ctx.data.pop("nik", None)
+        ctx.state.step = "failed"
+        ctx.say(ctx._("Sorry, we could not match this NIK and No. KK in our data.\n"
+                      "Please check both numbers. If they are right and still do not match, your "
+                      "data may not be recorded yet or may differ: ask your kelurahan office, or "
+                      "contact an officer."), [
+            ctx.choice("k:retry", L_("Try again")),
+            ctx.choice("g:contact", L_("Contact an officer")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ])
+        return
+    ctx.state.household_id = household_id
+    ctx.data.pop("nik", None)
+    ctx.say(await result_text(ctx, household_id, nik, res.kk), [
+        ctx.choice("g:menu", L_("Main menu")),
+        ctx.choice("g:contact", L_("Contact an officer")),
+    ])
+    ctx.state.flow, ctx.state.step = "menu", "main"
+
+
+@check.ask("failed")
+async def ask_failed(ctx: Ctx) -> None:
+    await ctx.goto("check", "nik", keep=True)
+
+
+@check.on("failed")
+async def on_failed(ctx: Ctx, inp: Input) -> None:
+    if inp.choice == "k:retry" or inp.word in ("coba lagi", "try again"):
+        await ctx.goto("check", "nik", keep=True)
+    elif inp.kind == "text" and not isinstance(check_nik(inp.text, ctx.now.date()), IdProblem):
+        await on_nik(ctx, inp)
+    else:
+        await ctx.not_understood()
+
+
+# --- the answer --------------------------------------------------------------------------
+
+COMPONENT_WORDS = {
+    "child": N_("a child under {child}"),
+    "elder": N_("an elder aged {elder}+"),
+    "disability": N_("a person with a disability"),
+}
+
+
+def reason_text(ctx: Ctx, r) -> str | None:
+    p = r.params
+    cfg = ctx.deps.programs
+    match r.code:
+        case "desil_in":
+            return ctx._("desil {desil} is within {min}–{max}", **p)
+        case "desil_out":
+            return ctx._("desil {desil} is outside {min}–{max}", **p)
+        case "component":
+            words = [ctx._(COMPONENT_WORDS[w], child=cfg.child_max_age + 1, elder=cfg.elder_min_age)
+                     for w in p.get("which", []) if w in COMPONENT_WORDS]
+            return ctx._("has {who}", who=", ".join(words))
+        case "no_component":
+            return ctx._("no child under {child}, elder aged {elder}+ or person with a disability",
+                         child=p["child_max_age"] + 1, elder=p["elder_min_age"])
+        case "head_age_in":
+            return ctx._("head of family aged {age} ({min}–{max})", **p)
+        case "head_age_out":
+            return ctx._("head of family aged {age}, outside {min}–{max}", **p)
+        case "no_head":
+            return ctx._("no head of family recorded")
+        case "member_age_in":
+            return ctx._("a member aged {min}–{max}", **p)
+        case "member_age_out":
+            return ctx._("no member aged {min}–{max}", **p)
+        case "not_joinable":
+            return ctx._("apply through its own channel, not here")
+        case _:
+            return None
+
+
+def desil_label(ctx: Ctx, desil: int) -> str:
+    cfg = ctx.deps.programs
+    labels = getattr(cfg, "desil_labels_en", None) if ctx.t.locale == "en" else None
+    return (labels or cfg.desil_labels).get(desil, "")
+
+
+async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
+    cfg = ctx.deps.programs
+    h, members, held = await queries.household_snapshot(ctx.conn, household_id)
+    facts = HouseholdFacts(
+        desil=h.desil,
+        members=tuple(MemberFacts(m.tanggal_lahir, m.hubungan, bool(m.disabilitas)) for m in members),
+        programs_held=frozenset(held))
+    results = evaluate(facts, cfg, ctx.now.astimezone(JAKARTA).date())
+    kel = ctx.deps.region.kelurahan_by_code(h.kelurahan_code)
+    lo, hi = cfg.extreme_poverty
+    lines = [
+        ctx._("Your family's data"),
+        ctx._("NIK {nik} · No. KK {kk}", nik=mask(nik), kk=mask(kk)),
+        ctx._("Kelurahan {kel}, RW {rw} RT {rt}", kel=kel.name if kel else h.kelurahan_code,
+              rw=h.rw, rt=h.rt),
+        "",
+        ctx._("Desil {desil} of 10: {label}.", desil=h.desil, label=desil_label(ctx, h.desil)),
+        ctx._("Desil 1 is the 10% of families with the lowest welfare; desil 10 the highest."),
+        (ctx._("Your family is counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)
+         if is_extreme_poverty(h.desil, cfg) else
+         ctx._("Your family is not counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)),
+        "",
+    ]
+    receiving = [r for r in results if r.receiving]
+    if receiving:
+        lines.append(ctx._("Aid you receive now:"))
+        lines += [f"• {cfg.programs[r.code].short}" for r in receiving]
+    else:
+        lines.append(ctx._("No aid is recorded for your family now."))
+    may = [r for r in results if not r.receiving and r.eligible]
+    not_yet = [r for r in results if not r.receiving and r.eligible is False]
+    if may:
+        lines += ["", ctx._("Programs you may join:")]
+        for r in may:
+            why = [t for t in (reason_text(ctx, x) for x in r.reasons) if t]
+            lines.append(f"• {cfg.programs[r.code].short}: " + "; ".join(why))
+    if not_yet:
+        lines += ["", ctx._("Not eligible now:")]
+        for r in not_yet:
+            why = [t for t in (reason_text(ctx, x) for x in r.reasons
+                               if x.code in ("desil_out", "no_component", "head_age_out",
+                                             "no_head", "member_age_out")) if t]
+            lines.append(f"• {cfg.programs[r.code].short}: " + "; ".join(why))
+    lines += [
+        "",
+        ctx._("Data as of {date}. This is not a final decision: Kemensos and BPS decide.",
+              date=ctx.t.date(h.data_date)),
+        ctx._("Confirm officially at:"),
+        *[f"• {c}" for c in cfg.official_checks],
+    ]
+    return "\n".join(lines)

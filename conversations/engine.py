@@ -1,0 +1,306 @@
+"""The conversation engine: global words, consent gate, choice resolution, idle reset,
+misunderstanding count, and dispatch to the current flow step.
+
+A flow is a module with a `Flow` object whose steps have an `ask` (prompt) and an `on`
+(handle input). Steps read the input, call the domain, update `ctx.data`, and either say
+something, `goto` another step, or call `ctx.not_understood(...)`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+
+from conversations.i18n import Texts, normalize_locale, texts
+from conversations.model import Choice, Event, Reply
+
+IDLE_AFTER = timedelta(minutes=30)
+MISUNDERSTOOD_LIMIT = 2
+
+# Words that work from any step, in both languages (matched after lowercasing and trimming).
+GLOBAL_WORDS = {
+    "menu": "menu", "menu utama": "menu", "main menu": "menu", "/menu": "menu", "/start": "menu",
+    "batal": "cancel", "cancel": "cancel", "/batal": "cancel", "/cancel": "cancel",
+    "bantuan": "help", "help": "help", "tolong": "help", "/bantuan": "help", "/help": "help",
+    "/privasi": "privacy", "privasi": "privacy", "/privacy": "privacy",
+    "/bahasa": "language", "bahasa": "language", "language": "language", "/language": "language",
+    "/cek": "check",
+}
+COMMANDS = {"start": "start", "menu": "menu", "cek": "check", "bahasa": "language",
+            "language": "language", "privasi": "privacy", "privacy": "privacy",
+            "bantuan": "help", "help": "help", "batal": "cancel", "cancel": "cancel"}
+# Choice ids that buttons anywhere may carry.
+GLOBAL_CHOICES = {"g:menu": "menu", "g:help": "help", "g:cancel": "cancel", "g:contact": "contact",
+                  "g:privacy": "privacy", "g:language": "language"}
+
+_PUNCT = re.compile(r"[\s.!?,;:]+$")
+
+
+@dataclass(slots=True)
+class State:
+    id: int
+    user_key: str
+    channel: str
+    address: str
+    locale: str | None
+    flow: str
+    step: str
+    data: dict[str, Any]
+    owner: str
+    role: str
+    household_id: int | None
+    consent_version: str | None
+    misunderstood: int
+    last_activity_at: datetime
+    is_new: bool = False
+
+
+@dataclass(slots=True)
+class Input:
+    kind: str  # text | choice | location | photo | command | other
+    text: str = ""
+    choice: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def word(self) -> str:
+        return _PUNCT.sub("", self.text.strip().lower())
+
+
+Handler = Callable[["Ctx", Input], Awaitable[None]]
+Asker = Callable[["Ctx"], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Step:
+    ask: Asker | None = None
+    on: Handler | None = None
+
+
+class Flow:
+    def __init__(self, name: str):
+        self.name = name
+        self.steps: dict[str, Step] = {}
+
+    def _step(self, name: str) -> Step:
+        return self.steps.setdefault(name, Step())
+
+    def ask(self, name: str):
+        def deco(fn: Asker) -> Asker:
+            self._step(name).ask = fn
+            return fn
+        return deco
+
+    def on(self, name: str):
+        def deco(fn: Handler) -> Handler:
+            self._step(name).on = fn
+            return fn
+        return deco
+
+
+class Ctx:
+    """What a step sees: the state, the connection, dependencies, the clock, and a reply list."""
+
+    def __init__(self, engine: "Engine", conn, state: State, deps, now: datetime, event: Event):
+        self.engine = engine
+        self.conn = conn
+        self.state = state
+        self.deps = deps
+        self.now = now
+        self.event = event
+        self.replies: list[Reply] = []
+        self.understood = True
+        self._notes: list[str] = []
+        self.t: Texts = texts(state.locale or normalize_locale(event.locale_hint, deps.default_locale))
+        self._ = self.t._
+
+    # --- state -------------------------------------------------------------------------
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.state.data
+
+    def set_locale(self, locale: str) -> None:
+        self.state.locale = locale
+        self.t = texts(locale)
+        self._ = self.t._
+
+    # --- output ------------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        """A short line put on top of the next message (saves a message on slow phones)."""
+        self._notes.append(text)
+
+    def say(self, text: str, choices: list[Choice] | None = None, request: str | None = None) -> None:
+        if self._notes:
+            text = "\n\n".join(x for x in [*self._notes, text] if x)
+            self._notes.clear()
+        self.replies.append(Reply(text, list(choices or []), request))
+        if choices is not None:
+            self.state.data["_choices"] = [[c.id, c.label] for c in choices]
+
+    def choice(self, cid: str, label: str) -> Choice:
+        """A choice whose label is a msgid marked with L_ (translated here)."""
+        return Choice(cid, self._(label))
+
+    # --- navigation --------------------------------------------------------------------
+    async def goto(self, flow: str, step: str = "start", *, keep: bool = False) -> None:
+        st = self.state
+        if flow != st.flow and not keep:
+            st.data = {k: v for k, v in st.data.items() if k.startswith("__")}
+        st.flow, st.step = flow, step
+        st.data.pop("_choices", None)
+        await self.engine.ask(self)
+
+    async def reask(self) -> None:
+        await self.engine.ask(self)
+
+    async def not_understood(self, hint: str | None = None) -> None:
+        """Counts a misunderstanding. The hint (or a re-ask) keeps the step and its data; the
+        second misunderstanding in a row also offers the menu and a person."""
+        self.understood = False
+        st = self.state
+        st.misunderstood += 1
+        stuck = st.misunderstood >= MISUNDERSTOOD_LIMIT
+        if stuck:
+            st.misunderstood = 0
+        offered = [Choice(i, lbl) for i, lbl in st.data.get("_choices") or [] if lbl]
+        if hint is None:
+            self.say(self._("Sorry, I did not understand that."))
+            await self.engine.ask(self)
+        else:
+            self.say(hint, offered)
+        if stuck:
+            last = self.replies[-1]
+            last.text = last.text + "\n\n" + self.engine.stuck_text(self)
+            have = {c.id for c in last.choices}
+            for cid, label in (("g:menu", L_("Main menu")), ("g:contact", L_("Contact an officer"))):
+                if cid not in have:
+                    last.choices.append(Choice(cid, self._(label)))
+            st.data["_choices"] = [[c.id, c.label] for c in last.choices]
+
+
+def L_(s: str) -> str:  # label marker for the extractor (see conversations/i18n.py)
+    return s
+
+
+class Engine:
+    def __init__(self, flows: dict[str, Flow], hooks: "EngineHooks"):
+        self.flows = flows
+        self.hooks = hooks
+
+    def step_of(self, st: State) -> Step | None:
+        flow = self.flows.get(st.flow)
+        return flow.steps.get(st.step) if flow else None
+
+    async def ask(self, ctx: Ctx) -> None:
+        step = self.step_of(ctx.state)
+        ctx.state.data.pop("_choices", None)
+        if step and step.ask:
+            await step.ask(ctx)
+        else:  # unknown state (e.g. a flow removed in an update): back to the menu
+            await self.hooks.to_menu(ctx)
+
+    def stuck_text(self, ctx: Ctx) -> str:
+        return self.hooks.stuck_text(ctx)
+
+    # --- the entry point ------------------------------------------------------------------
+    async def handle(self, ctx: Ctx) -> None:
+        st, ev = ctx.state, ctx.event
+        inp = self._input(ev)
+        idle = (not st.is_new and st.flow not in ("menu", "start")
+                and ctx.now - st.last_activity_at > IDLE_AFTER)
+        action = self._global_action(inp)
+        # Before consent, only the privacy notice and the language choice are reachable.
+        if not self.hooks.has_consent(ctx):
+            if st.is_new or st.flow not in ("start", "language"):
+                await ctx.goto("start", "notice")
+                return self._finish(ctx)
+            if action == "language":
+                await ctx.goto("language", "choose", keep=True)
+                return self._finish(ctx)
+            if action is not None:
+                await ctx.reask()
+                return self._finish(ctx)
+            idle = False
+        if idle and action is None:
+            ctx.say(ctx._("Our previous conversation was left for more than 30 minutes, "
+                          "so we are starting again from the menu."))
+            await self.hooks.to_menu(ctx)
+            return self._finish(ctx)
+        if action is not None:
+            await self.hooks.global_action(ctx, action)
+            return self._finish(ctx)
+        # Resolve a typed number or label, or a tapped button, against the offered choices.
+        offered = st.data.get("_choices") or []
+        if inp.kind == "choice":
+            if inp.choice not in {c[0] for c in offered}:
+                ctx.say(ctx._("That button is no longer active."))
+                await self.ask(ctx)
+                return self._finish(ctx)
+        elif inp.kind == "text" and offered:
+            picked = self._match_choice(inp, offered)
+            if picked:
+                inp.kind, inp.choice = "choice", picked
+        if inp.kind == "choice" and inp.choice in GLOBAL_CHOICES:
+            await self.hooks.global_action(ctx, GLOBAL_CHOICES[inp.choice])
+            return self._finish(ctx)
+        step = self.step_of(st)
+        if step is None or step.on is None:
+            await self.hooks.to_menu(ctx)
+        else:
+            await step.on(ctx, inp)
+        return self._finish(ctx)
+
+    def _finish(self, ctx: Ctx) -> None:
+        st = ctx.state
+        if ctx._notes:  # a note nobody picked up still reaches the resident
+            ctx.say("")
+        if ctx.understood:
+            st.misunderstood = 0
+        st.last_activity_at = ctx.now
+
+    @staticmethod
+    def _input(ev: Event) -> Input:
+        p = ev.payload
+        if ev.kind == "text":
+            return Input("text", text=str(p.get("text", ""))[:1000])
+        if ev.kind == "choice":
+            return Input("choice", choice=str(p.get("id", ""))[:64])
+        if ev.kind == "command":
+            return Input("command", text=str(p.get("command", "")).lower(), payload=dict(p))
+        return Input(ev.kind, payload=dict(p))
+
+    @staticmethod
+    def _global_action(inp: Input) -> str | None:
+        if inp.kind == "command":
+            return COMMANDS.get(inp.text, "menu")
+        if inp.kind == "text":
+            return GLOBAL_WORDS.get(inp.word)
+        if inp.kind == "choice":
+            return GLOBAL_CHOICES.get(inp.choice or "")
+        return None
+
+    @staticmethod
+    def _match_choice(inp: Input, offered: list[list[str]]) -> str | None:
+        word = inp.word
+        if word.isdigit():
+            n = int(word)
+            # numbers only address real (labelled) choices, in the order shown
+            shown = [c for c in offered if c[1]]
+            if 1 <= n <= len(shown):
+                return shown[n - 1][0]
+            return None
+        norm = " ".join(word.split())
+        for cid, label in offered:
+            if label and " ".join(label.lower().split()) == norm:
+                return cid
+        return None
+
+
+class EngineHooks:
+    """What the engine needs from the flows package (set up in conversations/flows.py)."""
+
+    def has_consent(self, ctx: Ctx) -> bool: ...
+    async def to_menu(self, ctx: Ctx) -> None: ...
+    async def global_action(self, ctx: Ctx, action: str) -> None: ...
+    def stuck_text(self, ctx: Ctx) -> str: ...

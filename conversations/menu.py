@@ -1,0 +1,32 @@
+"""The main menu (Wis Kerso style: a short numbered list of services)."""
+from __future__ import annotations
+
+from conversations.engine import Ctx, Flow, Input
+from conversations.check import on_nik
+from conversations.i18n import L_
+from domain.nik import IdProblem, check_nik
+
+menu = Flow("menu")
+
+
+@menu.ask("main")
+async def ask_menu(ctx: Ctx) -> None:
+    ctx.say(ctx._("Main menu. What would you like to do?\n"
+                  "Tap a button or type its number. Type menu at any time to come back here."), [
+        ctx.choice("m:check", L_("Check aid status")),
+        ctx.choice("g:contact", L_("Contact an officer")),
+        ctx.choice("g:privacy", L_("Privacy")),
+        ctx.choice("g:language", L_("Change language")),
+    ])
+
+
+@menu.on("main")
+async def on_menu(ctx: Ctx, inp: Input) -> None:
+    if inp.choice == "m:check":
+        await ctx.goto("check", "nik")
+    elif inp.kind == "text" and not isinstance(check_nik(inp.text, ctx.now.date()), IdProblem):
+        # Forgiving: a resident who types a NIK straight away starts the check with it.
+        ctx.state.flow, ctx.state.step = "check", "nik"
+        await on_nik(ctx, inp)
+    else:
+        await ctx.not_understood()

@@ -1,0 +1,12 @@
+"""Every flow the engine knows. A new flow is a module with a Flow, added here."""
+from __future__ import annotations
+
+from conversations import check, menu, onboarding
+from conversations.common import Hooks
+from conversations.engine import Engine
+
+FLOWS = (onboarding.start, onboarding.language, menu.menu, check.check)
+
+
+def build_engine() -> Engine:
+    return Engine({f.name: f for f in FLOWS}, Hooks())

@@ -1,0 +1,166 @@
+"""The reliability shape around the engine: inbox, per-conversation processing, outbox.
+
+receive(): the event is stored under a unique (channel, external_id) and committed before the
+adapter acknowledges it; a redelivery is a no-op. Processing then happens in the background, one
+event at a time per conversation and in arrival order: an asyncio lock per user in this process,
+and SELECT ... FOR UPDATE on the conversation row across processes (PostgreSQL). Replies become
+outbox rows in the same transaction that moves the conversation on, so a crash loses nothing and
+a restart (recover()) picks up whatever was stored but not processed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+
+from conversations.engine import Ctx, Engine, State
+from conversations.i18n import texts
+from conversations.model import Event, Reply
+from conversations.outbox import Outbox
+from db.database import Database
+from db.dialect import insert_ignore
+from db.schema import conversations, inbound_events, outbound_messages
+
+log = logging.getLogger("jaring.service")
+
+C = conversations.c
+I = inbound_events.c
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+_sel_conv = sa.select(conversations).where(C.user_key == sa.bindparam("k")).with_for_update()
+_sel_pending = (sa.select(inbound_events)
+                .where(I.user_key == sa.bindparam("k"), I.status == "pending")
+                .order_by(I.id).limit(1))
+
+
+class Service:
+    def __init__(self, db: Database, engine: Engine, deps, outbox: Outbox, *,
+                 clock: Callable[[], datetime] = utcnow):
+        self.db = db
+        self.engine = engine
+        self.deps = deps
+        self.outbox = outbox
+        self.clock = clock
+        self._dirty: dict[str, bool] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    # --- inbox ----------------------------------------------------------------------------
+    async def receive(self, ev: Event) -> bool:
+        """Store the event (commit) and schedule processing. False for a duplicate delivery."""
+        async with self.db.tx() as c:
+            stmt = insert_ignore(c, inbound_events).values(
+                channel=ev.channel, external_id=ev.external_id, user_key=ev.user_key,
+                address=ev.address, kind=ev.kind, payload=ev.payload, locale_hint=ev.locale_hint,
+                status="pending", received_at=self.clock(),
+            ).returning(I.id)
+            new = (await c.execute(stmt)).first() is not None
+        if new:
+            self.schedule(ev.user_key)
+        return new
+
+    def schedule(self, user_key: str) -> None:
+        if user_key in self._dirty:
+            self._dirty[user_key] = True  # the running drain will look again
+            return
+        self._dirty[user_key] = True
+        task = asyncio.create_task(self._drain(user_key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, user_key: str) -> None:
+        try:
+            while self._dirty.get(user_key):
+                self._dirty[user_key] = False
+                while await self._process_one(user_key):
+                    pass
+        except Exception:  # noqa: BLE001 - logged without payloads; the event stays pending
+            log.exception("processing failed for a conversation; it will be retried on recover")
+        finally:
+            self._dirty.pop(user_key, None)
+
+    async def recover(self) -> int:
+        """Schedule every conversation that has stored but unprocessed events."""
+        async with self.db.tx(write=False) as c:
+            keys = [r[0] for r in await c.execute(
+                sa.select(I.user_key).where(I.status == "pending").distinct())]
+        for k in keys:
+            self.schedule(k)
+        return len(keys)
+
+    async def idle(self) -> None:
+        """Wait until nothing is being processed (tests and the console use this)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- processing -----------------------------------------------------------------------
+    async def _process_one(self, user_key: str) -> bool:
+        now = self.clock()
+        try:
+            async with self.db.tx() as c:
+                conv = (await c.execute(_sel_conv, {"k": user_key})).first()
+                ev = (await c.execute(_sel_pending, {"k": user_key})).first()
+                if ev is None:
+                    return False
+                if conv is None:
+                    await c.execute(insert_ignore(c, conversations).values(
+                        user_key=user_key, channel=ev.channel, address=ev.address, flow="start",
+                        step="start", data={}, owner="bot", role="warga", misunderstood=0,
+                        last_activity_at=now, created_at=now))
+                    conv = (await c.execute(_sel_conv, {"k": user_key})).first()
+                    is_new = True
+                else:
+                    is_new = False
+                state = State(conv.id, conv.user_key, conv.channel, ev.address, conv.locale,
+                              conv.flow, conv.step, dict(conv.data or {}), conv.owner, conv.role,
+                              conv.household_id, conv.consent_version, conv.misunderstood,
+                              conv.last_activity_at, is_new=is_new)
+                event = Event(ev.channel, ev.user_key, ev.external_id, ev.kind, ev.payload or {},
+                              ev.address, ev.locale_hint)
+                ctx = Ctx(self.engine, c, state, self.deps, now, event)
+                await self.engine.handle(ctx)
+                ids = await self._queue_replies(c, ev, ctx.replies, now)
+                await c.execute(sa.update(conversations).where(C.id == state.id).values(
+                    address=state.address, locale=state.locale, flow=state.flow, step=state.step,
+                    data=state.data, owner=state.owner, role=state.role,
+                    household_id=state.household_id, consent_version=state.consent_version,
+                    misunderstood=state.misunderstood, last_activity_at=state.last_activity_at))
+                await c.execute(sa.update(inbound_events).where(I.id == ev.id).values(
+                    status="done", processed_at=now))
+        except Exception as exc:  # noqa: BLE001 - the resident gets a polite line, never a trace
+            log.error("event processing failed (%s); the resident gets an apology",
+                      type(exc).__name__, exc_info=exc)
+            ids = await self._fail_pending(user_key, now, type(exc).__name__)
+            if ids is None:
+                return False
+        self.outbox.notify(ids)
+        return True
+
+    async def _queue_replies(self, c, ev, replies: list[Reply], now) -> list[int]:
+        if not replies:
+            return []
+        rows = [dict(channel=ev.channel, user_key=ev.user_key, address=ev.address,
+                     inbound_event_id=ev.id, payload=r.to_payload(), status="queued",
+                     attempts=0, next_attempt_at=now, created_at=now) for r in replies]
+        res = await c.execute(sa.insert(outbound_messages).returning(
+            outbound_messages.c.id, sort_by_parameter_order=True), rows)
+        return [r[0] for r in res]
+
+    async def _fail_pending(self, user_key: str, now, error: str) -> list[int] | None:
+        async with self.db.tx() as c:
+            ev = (await c.execute(_sel_pending, {"k": user_key})).first()
+            if ev is None:
+                return None
+            conv = (await c.execute(_sel_conv, {"k": user_key})).first()
+            t = texts((conv.locale if conv else None) or self.deps.default_locale)
+            reply = Reply(t._("Sorry, something went wrong on our side. Please try again, or "
+                              "type menu."))
+            await c.execute(sa.update(inbound_events).where(I.id == ev.id).values(
+                status="failed", processed_at=now, error=error[:250]))
+            return await self._queue_replies(c, ev, [reply], now)

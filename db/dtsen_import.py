@@ -1,0 +1,406 @@
+"""Import a DTSEN extract (CSV) into households, people and program_memberships.
+
+Two passes over the file:
+
+1. Check every row (domain.dtsen.DtsenValidator), streaming, before anything is written.
+   Any bad row and no ``skip_invalid``: nothing is written and every error is returned.
+2. Write, in ONE transaction: upsert households by no_kk, upsert people by NIK, replace the
+   program memberships of the imported people, then one data_imports row and one audit_log
+   row. Batches of dialect ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite / PostgreSQL) run as
+   executemany.
+
+Decisions (also in the module docs of the CLI):
+
+- ``skip_invalid``: a household (No. KK) with any bad row is rejected as a whole, because the
+  household rules (exactly one KEPALA_KELUARGA, one address and desil per KK) are per KK and a
+  half-imported household would show residents a wrong composition. Its good rows go to the
+  reject file with the reason "KK ini punya baris lain yang ditolak (baris …)".
+- The reject file has the input's columns (same header text and delimiter) plus ``alasan``;
+  every reason starts with "baris N:" (N = line in the input file). It is written UTF-8 with a
+  BOM so that Excel opens it correctly, readable by its owner only (it holds NIKs).
+- Re-importing is an upsert: a person (by NIK) moves to the KK of the new file, and their
+  programmes are replaced by the new row's. Households and people that are not in the file are
+  left alone (an extract of one kelurahan must not delete the rest of the city); removing
+  people is a separate, explicit task.
+- The delimiter is a comma; a header with more semicolons than commas is read as a
+  semicolon-separated file (what Excel writes on Indonesian Windows).
+- Reasons never contain an NIK or No. KK (a KK appears masked); the audit row holds counts and
+  the file name only.
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from db.database import Database
+from db.schema import audit_log, data_imports, households, people, program_memberships
+from domain.dtsen import Columns, DtsenValidator, HeaderProblem, parse_header
+from domain.programs import ProgramsConfig
+from domain.region import Region
+
+__all__ = ["ImportReport", "RowError", "import_dtsen", "default_reject_path"]
+
+BATCH = 5000  # rows per executemany
+IN_CHUNK = 500  # values per IN (...) list
+KK_REJECTED = "KK ini punya baris lain yang ditolak"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem of one row. ``line`` is the physical CSV line (the header is line 1).
+
+    The raw row is deliberately not kept here: a RowError may be printed or logged, and the
+    row holds an NIK. The reject file is written from a second read of the input instead."""
+
+    line: int
+    reason: str  # simple Indonesian, no NIK / No. KK values
+
+    def __str__(self) -> str:
+        return f"baris {self.line}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    rows_total: int = 0
+    rows_imported: int = 0
+    rows_rejected: int = 0
+    households: int = 0  # households written
+    people_new: int = 0
+    people_updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    imported: bool = False
+    reject_path: Path | None = None
+    seconds: float = 0.0
+    file_name: str = ""
+    data_date: date | None = None
+
+
+def default_reject_path(path: Path) -> Path:
+    """`dtsen.csv` -> `dtsen.reject.csv`, next to the input."""
+    return path.with_name(f"{path.stem if path.suffix else path.name}.reject.csv")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+class _FileProblem(Exception):
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def _sniff_delimiter(path: Path) -> str:
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = f.readline()
+    return ";" if first.count(";") > first.count(",") else ","
+
+
+def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) for every non-empty record, the header included. `line` is the physical
+    line where the record starts (a quoted cell may span lines)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        prev = 0
+        try:
+            for cells in reader:
+                line = prev + 1
+                prev = reader.line_num
+                if not cells or not any(c.strip() for c in cells):
+                    continue
+                yield line, cells
+        except UnicodeDecodeError:
+            raise _FileProblem(prev + 1, "file bukan teks UTF-8; simpan ulang sebagai "
+                                         "\"CSV UTF-8\" lalu coba lagi") from None
+        except csv.Error as e:
+            raise _FileProblem(prev + 1, f"file CSV rusak di sekitar baris ini ({e})") from None
+
+
+def _bar(progress: bool, desc: str, total: int | None):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=" rows", unit_scale=True, file=sys.stderr,
+                disable=not (progress and sys.stderr.isatty()), leave=True)
+
+
+def _check_file(path: Path, region: Region, programs: ProgramsConfig, today: date,
+                progress: bool) -> tuple[DtsenValidator | None, list[str], str, RowError | None]:
+    """Pass 1. Returns (validator, header cells, delimiter, fatal error)."""
+    delimiter = _sniff_delimiter(path)
+    rows = _rows(path, delimiter)
+    try:
+        first = next(rows, None)
+        if first is None:
+            return None, [], delimiter, RowError(1, "file kosong: tidak ada baris judul (header)")
+        line, header = first
+        columns = parse_header(header)
+        if isinstance(columns, HeaderProblem):
+            return None, header, delimiter, RowError(line, columns.reason)
+        v = DtsenValidator(region, programs, today=today, columns=columns)
+        check = v.check_row
+        with _bar(progress, "checking", None) as bar:
+            n = 0
+            for line, cells in rows:
+                check(line, cells)
+                n += 1
+                if n == 10_000:
+                    bar.update(n)
+                    n = 0
+            bar.update(n)
+        v.finish()
+        return v, header, delimiter, None
+    except _FileProblem as e:
+        return None, [], delimiter, RowError(e.line, e.reason)
+    except OSError as e:
+        return None, [], delimiter, RowError(0, f"file tidak bisa dibaca: {e.strerror or e}")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _insert(dialect_name: str):
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+def _statements(dialect_name: str):
+    ins = _insert(dialect_name)
+    h = ins(households)
+    hh_upsert = h.on_conflict_do_update(
+        index_elements=[households.c.no_kk],
+        set_={c: h.excluded[c] for c in ("alamat", "rt", "rw", "kelurahan_code",
+                                          "kecamatan_code", "desil", "data_date", "updated_at")},
+    )
+    p = ins(people)
+    people_upsert = p.on_conflict_do_update(
+        index_elements=[people.c.nik],
+        set_={c: p.excluded[c] for c in ("household_id", "nama", "jenis_kelamin", "tanggal_lahir",
+                                          "hubungan", "disabilitas", "updated_at")},
+    )
+    pm_insert = program_memberships.insert().from_select(
+        ["person_id", "program_code"],
+        sa.select(people.c.id, sa.bindparam("code", type_=sa.String))
+        .where(people.c.nik == sa.bindparam("nik", type_=sa.String)),
+    )
+    pm_delete = program_memberships.delete().where(
+        program_memberships.c.person_id.in_(
+            sa.select(people.c.id).where(people.c.nik.in_(sa.bindparam("niks", expanding=True)))
+        )
+    )
+    hh_ids = sa.select(households.c.no_kk, households.c.id).where(
+        households.c.no_kk.in_(sa.bindparam("kks", expanding=True))
+    )
+    return hh_upsert, people_upsert, pm_insert, pm_delete, hh_ids
+
+
+@dataclass
+class _WriteResult:
+    rows_imported: int = 0
+    rows_rejected: int = 0
+    households: int = 0
+    people_new: int = 0
+    people_updated: int = 0
+    import_id: int = 0
+
+
+def _open_reject(path: Path, header: list[str], delimiter: str):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    f = open(fd, "w", encoding="utf-8-sig", newline="")
+    w = csv.writer(f, delimiter=delimiter)
+    w.writerow([*header, "alasan"])
+    return f, w
+
+
+def _write(conn, *, path: Path, v: DtsenValidator, header: list[str], delimiter: str,
+           reject_path: Path | None, data_date: date, now: datetime, actor: str,
+           rows_total: int, progress: bool, detail_extra: dict[str, Any]) -> _WriteResult:
+    """Pass 2, inside the transaction (a sync Connection, also on PostgreSQL via run_sync)."""
+    hh_upsert, people_upsert, pm_insert, pm_delete, hh_ids_q = _statements(conn.dialect.name)
+    res = _WriteResult()
+    people_before = conn.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
+    fresh = people_before == 0  # nothing to replace: skip the membership deletes
+
+    rejected = v.rejected_kks
+    reasons: dict[int, list[str]] = {}
+    if rejected:
+        for line, reason in v.errors:
+            reasons.setdefault(line, []).append(reason)
+
+    hh_ids: dict[str, int] = {}
+    convert = v.convert
+    kk_of = v.kk_of
+    batch: list = []
+
+    def flush() -> None:
+        new_hh: dict[str, dict] = {}
+        for r in batch:
+            kk = r.no_kk
+            if kk not in hh_ids and kk not in new_hh:
+                new_hh[kk] = {
+                    "no_kk": kk, "alamat": r.alamat, "rt": r.rt, "rw": r.rw,
+                    "kelurahan_code": r.kelurahan_code, "kecamatan_code": r.kecamatan_code,
+                    "desil": r.desil, "data_date": data_date, "updated_at": now,
+                }
+        if new_hh:
+            conn.execute(hh_upsert, list(new_hh.values()))
+            keys = list(new_hh)
+            for i in range(0, len(keys), IN_CHUNK):
+                hh_ids.update(conn.execute(hh_ids_q, {"kks": keys[i:i + IN_CHUNK]}).all())
+        conn.execute(people_upsert, [
+            {
+                "nik": r.nik, "household_id": hh_ids[r.no_kk], "nama": r.nama,
+                "jenis_kelamin": r.jenis_kelamin, "tanggal_lahir": r.tanggal_lahir,
+                "hubungan": r.hubungan, "disabilitas": r.disabilitas, "updated_at": now,
+            }
+            for r in batch
+        ])
+        if not fresh:
+            niks = [r.nik for r in batch]
+            for i in range(0, len(niks), IN_CHUNK):
+                conn.execute(pm_delete, {"niks": niks[i:i + IN_CHUNK]})
+        memberships = [{"nik": r.nik, "code": c} for r in batch for c in r.programs]
+        if memberships:
+            conn.execute(pm_insert, memberships)
+        res.rows_imported += len(batch)
+        batch.clear()
+
+    rf = rw = None
+    try:
+        with _bar(progress, "importing", rows_total) as bar:
+            rows = _rows(path, delimiter)
+            next(rows)  # header
+            n = 0
+            for line, cells in rows:
+                n += 1
+                if rejected:
+                    kk = kk_of(cells)
+                    bad = rejected.get(kk)
+                    if bad is not None:
+                        if rw is None:
+                            rf, rw = _open_reject(reject_path, header, delimiter)
+                        own = reasons.get(line)
+                        if own:
+                            why = f"baris {line}: " + "; ".join(own)
+                        else:
+                            why = (f"baris {line}: {KK_REJECTED} (baris "
+                                   + ", ".join(map(str, bad[:10]))
+                                   + (", …" if len(bad) > 10 else "") + ")")
+                        rw.writerow([*cells, why])
+                        res.rows_rejected += 1
+                        continue
+                batch.append(convert(cells))
+                if len(batch) >= BATCH:
+                    flush()
+                    bar.update(n)
+                    n = 0
+            if batch:
+                flush()
+            bar.update(n)
+    finally:
+        if rf is not None:
+            rf.close()
+
+    res.households = len(hh_ids)
+    people_after = conn.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
+    res.people_new = people_after - people_before
+    res.people_updated = res.rows_imported - res.people_new
+
+    res.import_id = conn.execute(
+        data_imports.insert().returning(data_imports.c.id),
+        {
+            "file_name": path.name[:255], "data_date": data_date, "rows_total": rows_total,
+            "rows_imported": res.rows_imported, "rows_rejected": res.rows_rejected,
+            "households": res.households, "imported_at": now, "actor": actor[:64],
+        },
+    ).scalar_one()
+    conn.execute(audit_log.insert(), {
+        "at": now, "actor": actor[:128], "action": "import-dtsen",
+        "subject": f"data_imports:{res.import_id}",
+        "detail": {
+            "file_name": path.name, "data_date": data_date.isoformat(),
+            "rows_total": rows_total, "rows_imported": res.rows_imported,
+            "rows_rejected": res.rows_rejected, "households": res.households,
+            "people_new": res.people_new, "people_updated": res.people_updated,
+            **detail_extra,
+        },
+    })
+    return res
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+async def import_dtsen(
+    db: Database,
+    path: Path,
+    *,
+    region: Region,
+    programs: ProgramsConfig,
+    data_date: date,
+    skip_invalid: bool = False,
+    reject_path: Path | None = None,
+    progress: bool = False,
+    actor: str = "cli:import-dtsen",
+    today: date | None = None,
+) -> ImportReport:
+    """Check `path`, then import it (see the module docstring for the rules).
+
+    `today` (default: the local date) is the reference for "birth date in the future"."""
+    started = time.monotonic()
+    path = Path(path)
+    today = today or date.today()
+    report = ImportReport(file_name=path.name, data_date=data_date)
+
+    # Pass 1 is pure CPU: run it in a thread so a server's event loop keeps breathing.
+    v, header, delimiter, fatal = await asyncio.to_thread(
+        _check_file, path, region, programs, today, progress
+    )
+    if fatal is not None:
+        report.errors = [fatal]
+        report.seconds = time.monotonic() - started
+        return report
+
+    assert v is not None
+    report.rows_total = v.rows
+    report.errors = [RowError(line, reason) for line, reason in v.errors]
+    if report.errors and not skip_invalid:
+        report.rows_rejected = len({e.line for e in report.errors})
+        report.seconds = time.monotonic() - started
+        return report
+
+    if v.rejected_kks:
+        reject_path = Path(reject_path) if reject_path else default_reject_path(path)
+    now = datetime.now(timezone.utc)
+    try:
+        async with db.tx() as conn:
+            res: _WriteResult = await conn.run_sync(
+                lambda sync_conn: _write(
+                    sync_conn, path=path, v=v, header=header, delimiter=delimiter,
+                    reject_path=reject_path, data_date=data_date, now=now, actor=actor,
+                    rows_total=v.rows, progress=progress,
+                    detail_extra={"skip_invalid": skip_invalid, "errors": len(v.errors)},
+                )
+            )
+    except BaseException:
+        if v.rejected_kks and reject_path is not None:
+            reject_path.unlink(missing_ok=True)
+        raise
+
+    report.imported = True
+    report.rows_imported = res.rows_imported
+    report.rows_rejected = res.rows_rejected
+    report.households = res.households
+    report.people_new = res.people_new
+    report.people_updated = res.people_updated
+    report.reject_path = reject_path if res.rows_rejected else None
+    report.seconds = time.monotonic() - started
+    return report

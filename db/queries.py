@@ -1,0 +1,56 @@
+"""Queries the conversations need. The caller owns the transaction (one per inbound event)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from db.schema import UTCDateTime, check_attempts, households, people, program_memberships
+
+_person_by_nik = (
+    sa.select(people.c.household_id, households.c.no_kk)
+    .join(households, households.c.id == people.c.household_id)
+    .where(people.c.nik == sa.bindparam("nik"))
+)
+_household = sa.select(households).where(households.c.id == sa.bindparam("hid"))
+_members = sa.select(people.c.tanggal_lahir, people.c.hubungan, people.c.disabilitas,
+                     people.c.jenis_kelamin).where(people.c.household_id == sa.bindparam("hid"))
+_programs = (
+    sa.select(program_memberships.c.program_code).distinct()
+    .join(people, people.c.id == program_memberships.c.person_id)
+    .where(people.c.household_id == sa.bindparam("hid"))
+)
+
+
+async def match_household(conn, nik: str, no_kk: str) -> int | None:
+    """The household id when this NIK belongs to the household with this No. KK, else None.
+    Callers must not tell 'unknown NIK' from 'wrong pair' (it would reveal that a NIK exists)."""
+    row = (await conn.execute(_person_by_nik, {"nik": nik})).first()
+    if row is None or row.no_kk != no_kk:
+        return None
+    return row.household_id
+
+
+async def household_snapshot(conn, household_id: int):
+    h = (await conn.execute(_household, {"hid": household_id})).first()
+    members = (await conn.execute(_members, {"hid": household_id})).all()
+    programs = {r[0] for r in await conn.execute(_programs, {"hid": household_id})}
+    return h, members, programs
+
+
+async def record_attempt(conn, conversation_id: int, nik_hash: str, success: bool, at: datetime) -> None:
+    await conn.execute(sa.insert(check_attempts).values(
+        conversation_id=conversation_id, nik_hash=nik_hash, success=success, at=at))
+
+
+async def failed_attempts(conn, *, conversation_id: int | None = None, nik_hash: str | None = None,
+                          since: datetime) -> tuple[int, datetime | None]:
+    """(count, oldest) of failed checks since `since`, by conversation or by NIK hash."""
+    cond = [check_attempts.c.success.is_(False), check_attempts.c.at >= since]
+    if conversation_id is not None:
+        cond.append(check_attempts.c.conversation_id == conversation_id)
+    if nik_hash is not None:
+        cond.append(check_attempts.c.nik_hash == nik_hash)
+    row = (await conn.execute(
+        sa.select(sa.func.count(), sa.func.min(check_attempts.c.at, type_=UTCDateTime())).where(*cond))).one()
+    return row[0], row[1]

@@ -1,0 +1,62 @@
+"""Console adapter: `python bot.py chat` talks to the same core, through the same inbox and
+outbox, in the terminal. Choices are printed as a numbered list; typing a number picks one."""
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import TextIO
+
+from conversations.model import Event
+
+
+class ConsoleTransport:
+    channel = "console"
+    rate_global = 1e9
+    rate_per_chat = 1e9
+
+    def __init__(self, out: TextIO = sys.stdout):
+        self.out = out
+
+    async def send(self, address: str, payload: dict) -> str | None:
+        lines = [payload["text"]] if payload.get("text") else []
+        for n, (_cid, label) in enumerate(payload.get("choices") or [], 1):
+            lines.append(f"  {n}. {label}")
+        self.out.write("\n" + "\n".join(lines) + "\n")
+        self.out.flush()
+        return None
+
+
+def line_to_event(line: str, user: str, seq: int, session: str) -> Event:
+    text = line.strip()
+    if text.startswith("/") and len(text) > 1:
+        cmd, _, args = text[1:].partition(" ")
+        kind, payload = "command", {"command": cmd.lower(), "args": args}
+    else:
+        kind, payload = "text", {"text": text}
+    return Event("console", f"console:{user}", f"{session}-{seq}", kind, payload, user, None)
+
+
+async def run_console(service, outbox, *, user: str = "local", inp: TextIO = sys.stdin,
+                      out: TextIO = sys.stdout) -> None:
+    session = str(int(time.time() * 1000))
+    out.write("Jaring (terminal). Ketik pesan lalu Enter; Ctrl-D untuk keluar. "
+              "/ Type a message and press Enter; Ctrl-D to leave.\n")
+    loop = asyncio.get_running_loop()
+    seq = 0
+    first = Event("console", f"console:{user}", f"{session}-0", "command",
+                  {"command": "start", "args": ""}, user, None)
+    await service.receive(first)
+    while True:
+        await service.idle()
+        await outbox.idle()
+        out.write("> ")
+        out.flush()
+        line = await loop.run_in_executor(None, inp.readline)
+        if not line:
+            out.write("\n")
+            break
+        if not line.strip():
+            continue
+        seq += 1
+        await service.receive(line_to_event(line, user, seq, session))

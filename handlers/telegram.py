@@ -1,0 +1,472 @@
+"""Telegram adapter: aiogram updates become `Event`s, reply payloads become Bot API messages.
+
+aiogram is used thinly: its types, its `Bot` methods and its polling loop. Conversation state,
+i18n and rate limiting live in the core. Inbound, every update is handed to `receive` (which
+commits it to the inbox) before Telegram is told it arrived: in polling mode the next getUpdates
+acknowledges it, in webhook mode the 200 answers it.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from pydantic import ValidationError
+
+from config import Settings
+from conversations.model import Event, SendFinal, SendRetry, SendStopped
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "tg"
+WEBHOOK_PATH = "/tg/webhook"
+ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+# The command menu Telegram shows next to the input field. This is Telegram metadata, not
+# conversation text, so it lives here rather than in the catalog. "" is the default
+# (Indonesian); other keys are language codes.
+BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "": [
+        ("start", "Mulai"),
+        ("menu", "Menu utama"),
+        ("cek", "Cek status bansos keluarga"),
+        ("bahasa", "Ganti bahasa"),
+        ("privasi", "Pemberitahuan privasi"),
+        ("bantuan", "Bantuan"),
+    ],
+    "en": [
+        ("start", "Start"),
+        ("menu", "Main menu"),
+        ("cek", "Check the family's social aid status"),
+        ("bahasa", "Change language"),
+        ("privasi", "Privacy notice"),
+        ("bantuan", "Help"),
+    ],
+}
+
+# Fallback label of the "send my location" button; the core normally passes request_label.
+DEFAULT_LOCATION_LABEL = "Kirim lokasi"
+# Up to this many choices with labels up to this long share one row of buttons.
+ONE_ROW_MAX_CHOICES = 3
+ONE_ROW_MAX_LABEL = 12
+
+# "/start", "/start@jaring_bot payload", "/Cek 3201..." (Telegram commands are [A-Za-z0-9_]).
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@\w+)?(?:\s+(.*))?\Z", re.DOTALL)
+# Telegram's rule for webhook secret tokens.
+_SECRET_OK = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
+
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+# --------------------------------------------------------------------- inbound
+
+
+def update_to_event(update: Update) -> Event | None:
+    """The core event for an update, or None for updates Jaring does not handle (edits, channel
+    posts, group chats, service messages without a sender, ...)."""
+    if update.message is not None:
+        return _message_event(update.update_id, update.message)
+    if update.callback_query is not None:
+        return _callback_event(update.update_id, update.callback_query)
+    return None
+
+
+def _message_event(update_id: int, msg: Message) -> Event | None:
+    user = msg.from_user
+    # Private chats only: in a group, replies about a resident's household would be read by
+    # everyone in it.
+    if user is None or msg.chat.type != "private":
+        return None
+    if msg.text is not None:
+        m = _COMMAND.match(msg.text)
+        if m:
+            kind, payload = "command", {"command": m.group(1).lower(), "args": (m.group(2) or "").strip()}
+        else:
+            kind, payload = "text", {"text": msg.text}
+    elif msg.location is not None:  # also venues and live locations
+        kind, payload = "location", {"lat": msg.location.latitude, "lon": msg.location.longitude}
+    elif msg.photo:
+        largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        kind, payload = "photo", {"ref": largest.file_id}
+    else:
+        content_type = msg.content_type
+        kind, payload = "other", {"type": getattr(content_type, "value", str(content_type))}
+    return Event(
+        channel=CHANNEL,
+        user_key=f"tg:{user.id}",
+        external_id=str(update_id),
+        kind=kind,
+        payload=payload,
+        address=str(msg.chat.id),
+        locale_hint=_locale(user.language_code),
+    )
+
+
+def _callback_event(update_id: int, cq: CallbackQuery) -> Event | None:
+    if cq.data is None:  # game buttons; we never send them
+        return None
+    if cq.message is not None:
+        if cq.message.chat.type != "private":
+            return None
+        address = cq.message.chat.id
+    else:  # the message is gone from Telegram's side; the private chat id is the user id
+        address = cq.from_user.id
+    return Event(
+        channel=CHANNEL,
+        user_key=f"tg:{cq.from_user.id}",
+        external_id=str(update_id),
+        kind="choice",
+        payload={"id": cq.data},
+        address=str(address),
+        locale_hint=_locale(cq.from_user.language_code),
+    )
+
+
+def _locale(language_code: str | None) -> str | None:
+    return language_code[:2].lower() if language_code else None
+
+
+# --------------------------------------------------------------------- outbound
+
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+def render(payload: dict[str, Any]) -> tuple[str, Markup | None]:
+    """Text and keyboard for a reply payload {"text", "choices": [[id, label], ...], "request"}."""
+    text: str = payload["text"]
+    choices: list[list[str]] = payload.get("choices") or []
+    if payload.get("request") == "location":
+        # A message carries one keyboard: the location button wins, and the choices are listed
+        # as numbers the resident can type (the engine resolves typed numbers).
+        if choices:
+            text += "\n\n" + "\n".join(f"{n}. {label}" for n, (_, label) in enumerate(choices, 1))
+        label = payload.get("request_label") or DEFAULT_LOCATION_LABEL
+        keyboard = [[KeyboardButton(text=label, request_location=True)]]
+        return text, ReplyKeyboardMarkup(keyboard=keyboard, one_time_keyboard=True, resize_keyboard=True)
+    if not choices:
+        return text, None  # request "photo" needs no keyboard: the resident attaches one
+    buttons = [InlineKeyboardButton(text=label, callback_data=cid) for cid, label in choices]
+    if 2 <= len(buttons) <= ONE_ROW_MAX_CHOICES and all(len(lbl) <= ONE_ROW_MAX_LABEL for _, lbl in choices):
+        rows = [buttons]
+    else:
+        rows = [[b] for b in buttons]
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+class TelegramTransport:
+    """What the outbox calls to deliver one reply to a Telegram chat."""
+
+    channel = CHANNEL
+
+    def __init__(self, bot: Bot, settings: Settings, *, request_timeout: int = 15) -> None:
+        self.bot = bot
+        self.rate_global = settings.telegram_rate_global
+        self.rate_per_chat = settings.telegram_rate_per_chat
+        # Well under aiogram's 60 s session default, so one stuck request can't stall the outbox.
+        self.request_timeout = request_timeout
+
+    async def send(self, address: str, payload: dict[str, Any]) -> str | None:
+        text, markup = render(payload)
+        try:
+            message = await self.bot.send_message(
+                chat_id=int(address) if address.lstrip("-").isdigit() else address,
+                text=text,
+                reply_markup=markup,
+                parse_mode=None,  # plain text: resident data can never break markup
+                link_preview_options=_NO_PREVIEW,
+                request_timeout=self.request_timeout,
+            )
+        except Exception as e:
+            error = _send_error(e)
+            if error is e:
+                raise
+            raise error from e
+        return str(message.message_id)
+
+
+def _send_error(e: Exception) -> Exception:
+    """The typed send error for an exception from aiogram (or the exception itself if unknown)."""
+    if isinstance(e, TelegramRetryAfter):
+        return SendRetry(f"429: {e.message}", retry_after=e.retry_after)
+    if isinstance(e, TelegramForbiddenError):
+        return SendStopped(f"403: {e.message}")
+    if isinstance(e, TelegramBadRequest):
+        if "chat not found" in e.message.lower():
+            return SendStopped(f"400: {e.message}")
+        return SendFinal(f"400: {e.message}")
+    if isinstance(e, TelegramEntityTooLarge):  # a TelegramNetworkError, but never succeeds
+        return SendFinal(f"413: {e.message}")
+    if isinstance(e, (TelegramServerError, TelegramNetworkError)):
+        return SendRetry(f"{type(e).__name__}: {e.message}")
+    if isinstance(e, TelegramAPIError):  # 401, 404, 409, migrated chat, ...
+        return SendFinal(f"{type(e).__name__}: {e.message}")
+    if isinstance(e, ClientDecodeError):  # not JSON, e.g. an HTML 502 page from a proxy
+        return SendRetry("ClientDecodeError: undecodable response")
+    if isinstance(e, (asyncio.TimeoutError, aiohttp.ClientError)):
+        return SendRetry(f"{type(e).__name__}: {e}")
+    return e
+
+
+# --------------------------------------------------------------------- the channel
+
+
+Receive = Callable[[Event], Awaitable[bool]]
+
+
+class TelegramChannel:
+    """Telegram in and out: webhook or long polling in, `transport` out.
+
+    Lifecycle: construct; `register_routes(app)` before the web app starts (webhook mode);
+    `await start(app)`; ... `await stop()`.
+    """
+
+    def __init__(self, settings: Settings, receive: Receive, *, polling_timeout: int = 20) -> None:
+        if not settings.telegram_enabled:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        assert settings.telegram_bot_token is not None
+        self._settings = settings
+        self._receive = receive
+        self.polling_timeout = polling_timeout
+        session = (
+            AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+            if settings.telegram_api_url
+            else AiohttpSession()
+        )
+        self._bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
+        self._transport = TelegramTransport(self._bot, settings)
+        secret = settings.telegram_webhook_secret
+        self._secret = secret.get_secret_value().encode() if secret and secret.get_secret_value() else None
+        self._routes_registered = False
+        self._dispatcher: Dispatcher | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._last_stored: int | None = None  # the newest update_id receive() accepted (polling)
+        self._answers: set[asyncio.Task[None]] = set()
+
+    @property
+    def bot(self) -> Bot:
+        return self._bot
+
+    @property
+    def transport(self) -> TelegramTransport:
+        return self._transport
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self._settings.telegram_webhook_url)
+
+    def register_routes(self, app: web.Application) -> None:
+        """Add POST /tg/webhook. Call before the app starts: aiohttp freezes its router then."""
+        app.router.add_post(WEBHOOK_PATH, self.handle_webhook)
+        self._routes_registered = True
+
+    async def start(self, app: web.Application | None = None) -> None:
+        if self.webhook_mode:
+            self._check_webhook_config(app)
+        await self._set_commands()
+        if self.webhook_mode:
+            await self._bot.set_webhook(
+                self._settings.telegram_webhook_url,  # type: ignore[arg-type]
+                secret_token=self._secret.decode(),  # type: ignore[union-attr]
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+            log.info("telegram: webhook mode")
+            return
+        await self._bot.delete_webhook(drop_pending_updates=False)
+        # getMe now, so a failure surfaces here: inside start_polling it would end polling for good.
+        await self._bot.me()
+        dp = Dispatcher(disable_fsm=True)
+        # One catch-all handler per update type: aiogram's magic filters cost throughput.
+        dp.message.register(self._on_message)
+        dp.callback_query.register(self._on_callback)
+        self._dispatcher = dp
+        self._stopping = False
+        self._polling = asyncio.create_task(
+            dp.start_polling(
+                self._bot,
+                polling_timeout=self.polling_timeout,
+                # One update at a time: each is in the inbox before the next getUpdates
+                # acknowledges it (aiogram sends offset = last update_id + 1 only then).
+                handle_as_tasks=False,
+                allowed_updates=ALLOWED_UPDATES,
+                handle_signals=False,  # the composition root owns signals
+                close_bot_session=False,  # stop() closes it, after the last sends
+            ),
+            name="telegram-polling",
+        )
+        self._polling.add_done_callback(_log_polling_end)
+        log.info("telegram: polling mode")
+
+    def _check_webhook_config(self, app: web.Application | None) -> None:
+        if self._secret is None:
+            raise RuntimeError(
+                "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: "
+                "refusing to accept unauthenticated webhook calls"
+            )
+        if not _SECRET_OK.match(self._secret.decode("utf-8", "replace")):
+            raise RuntimeError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        if not self._routes_registered:
+            if app is None or app.frozen:
+                raise RuntimeError(
+                    "Telegram webhook mode: call register_routes(app) before the web app starts"
+                )
+            self.register_routes(app)
+
+    async def _set_commands(self) -> None:
+        for language, commands in BOT_COMMANDS.items():
+            await self._bot.set_my_commands(
+                [BotCommand(command=c, description=d) for c, d in commands],
+                language_code=language or None,
+            )
+
+    async def stop(self) -> None:
+        """Stop polling (after the update in hand is stored), then close the HTTP session."""
+        self._stopping = True
+        if self._polling is not None:
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout=10)
+            except asyncio.TimeoutError:
+                log.warning("telegram: receive() still busy after 10 s; stopping anyway")
+            assert self._dispatcher is not None
+            try:
+                await self._dispatcher.stop_polling()
+            except RuntimeError:  # start_polling has not begun yet
+                self._polling.cancel()
+            try:
+                await self._polling
+            except BaseException:  # noqa: BLE001 - logged by _log_polling_end
+                pass
+            self._polling = None
+            await self._acknowledge_stored()
+        if self._answers:
+            await asyncio.wait(self._answers, timeout=5)
+        await self._bot.session.close()
+
+    async def _acknowledge_stored(self) -> None:
+        """Tell Telegram about the updates already stored, so a restart doesn't fetch them again.
+        Best effort: the inbox dedupes what slips through."""
+        if self._last_stored is None:
+            return
+        try:
+            await self._bot.get_updates(offset=self._last_stored + 1, limit=1, timeout=0, request_timeout=5)
+        except Exception as e:  # noqa: BLE001
+            log.info("telegram: final acknowledgement failed (%s); updates may arrive again", type(e).__name__)
+
+    # ----------------------------------------------------------------- polling handlers
+
+    async def _on_message(self, message: Message, event_update: Update) -> None:
+        await self._store(event_update)
+
+    async def _on_callback(self, callback_query: CallbackQuery, event_update: Update) -> None:
+        await self._store(event_update)
+        # Answer in the background: waiting for it would hold up the next update.
+        task = asyncio.create_task(self._answer_callback(callback_query.id))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer_callback(self, callback_query_id: str) -> None:
+        try:
+            await self._bot.answer_callback_query(callback_query_id)
+        except Exception as e:  # noqa: BLE001 - only the spinner on the button depends on it
+            log.info("telegram: answerCallbackQuery failed: %s", type(e).__name__)
+
+    async def _store(self, update: Update) -> None:
+        """receive() the update, retrying until it is stored.
+
+        aiogram swallows a handler's exception and still advances the offset, so giving up here
+        would lose the update. Retrying holds polling back instead; Telegram keeps unacknowledged
+        updates for 24 hours.
+        """
+        if self._stopping:
+            await asyncio.Future()  # park until stop() cancels polling: not stored, not acknowledged
+        event = update_to_event(update)
+        if event is None:
+            return
+        self._idle.clear()
+        try:
+            delay = 0.5
+            while True:
+                try:
+                    await self._receive(event)
+                    break
+                except Exception:  # noqa: BLE001
+                    log.exception("telegram: receive() failed for update %s; retrying in %.1f s",
+                                  update.update_id, delay)
+                if self._stopping:
+                    self._idle.set()
+                    await asyncio.Future()  # as above
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            self._last_stored = update.update_id
+        finally:
+            self._idle.set()
+
+    # ----------------------------------------------------------------- webhook
+
+    async def handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        """POST /tg/webhook: verify the secret, store the update, then answer 200."""
+        given = request.headers.get(SECRET_HEADER)
+        if (
+            self._secret is None
+            or given is None
+            or not hmac.compare_digest(given.encode("utf-8", "replace"), self._secret)
+        ):
+            return web.Response(status=401, text="Unauthorized")
+        try:
+            data = json.loads(await request.read())
+            update = Update.model_validate(data, context={"bot": self._bot})
+        except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return web.Response(status=400, text="Bad Request: not a Telegram update")
+        event = update_to_event(update)
+        if event is not None:
+            try:
+                await self._receive(event)
+            except Exception:  # noqa: BLE001
+                log.exception("telegram: receive() failed for update %s", update.update_id)
+                return web.Response(status=500, text="Internal Server Error")  # Telegram retries
+        if update.callback_query is not None:
+            # Telegram performs a method given in the webhook answer: saves one API call.
+            return web.json_response(
+                {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
+            )
+        return web.Response(status=200)
+
+
+def _log_polling_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("telegram: polling ended with an error", exc_info=task.exception())
