@@ -223,7 +223,7 @@ class Engine:
                 return self._finish(ctx)
             idle = False
         if idle and action is None:
-            ctx.say(ctx._("Our previous conversation was left for more than 30 minutes, "
+            ctx.note(ctx._("Our previous conversation was left for more than 30 minutes, "
                           "so we are starting again from the menu."))
             await self.hooks.to_menu(ctx)
             return self._finish(ctx)
@@ -233,7 +233,11 @@ class Engine:
         # Resolve a typed number or label, or a tapped button, against the offered choices.
         offered = st.data.get("_choices") or []
         if inp.kind == "choice":
-            if inp.choice not in {c[0] for c in offered}:
+            if inp.choice.startswith("m:") and inp.choice not in {c[0] for c in offered}:
+                # A menu button from an older message is still a fine way in.
+                st.flow, st.step = "menu", "main"
+                offered = []
+            elif inp.choice not in {c[0] for c in offered}:
                 ctx.say(ctx._("That button is no longer active."))
                 await self.ask(ctx)
                 return self._finish(ctx)

@@ -94,6 +94,7 @@ class Outbox:
         self._tasks: set[asyncio.Task] = set()
         self._sem = asyncio.Semaphore(max_in_flight)
         self._runner: asyncio.Task | None = None
+        self._dispatching = 0  # batches taken off the queue but not yet turned into tasks
 
     def register(self, transport: Transport) -> None:
         self.transports[transport.channel] = transport
@@ -124,7 +125,7 @@ class Outbox:
 
     async def idle(self) -> None:
         """Wait until the queue is empty and nothing is in flight (tests and the console)."""
-        while not self._queue.empty() or self._tasks:
+        while not self._queue.empty() or self._tasks or self._dispatching:
             if self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             else:
@@ -135,9 +136,13 @@ class Outbox:
         try:
             while True:
                 ids = [await self._queue.get()]
-                while not self._queue.empty():
-                    ids.append(self._queue.get_nowait())
-                await self._dispatch(ids)
+                self._dispatching += 1
+                try:
+                    while not self._queue.empty():
+                        ids.append(self._queue.get_nowait())
+                    await self._dispatch(ids)
+                finally:
+                    self._dispatching -= 1
         finally:
             poller.cancel()
 

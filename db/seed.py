@@ -113,6 +113,7 @@ class _Generator:
         self.today = today
         self.kelurahan = list(region.kelurahan)
         self.kec_codes = [k.code for k in region.kecamatan]
+        self.kec_name = {k.code: k.name for k in region.kecamatan}
         self.nik_serial: dict[str, int] = {}
         self.kk_serial: dict[str, int] = {}
         self.known = programs.known_codes()
@@ -218,17 +219,27 @@ class _Generator:
             if case == "elder":
                 elder_age = max(elder_age, 76)
             members.append((rng.choice(("ORANG_TUA", "MERTUA")), rng.choice("LPP"), elder_age))
-        max_child = max(0, min(head_age - 19, 32))
-        while len(members) < size:
-            r = rng.random()
-            if head_age >= 58 and r < 0.35:
-                members.append(("CUCU", rng.choice("LP"), rng.randint(0, 14)))
-            elif r < 0.04:
+        slots = size - len(members)
+        if slots > 0:
+            n_cucu = sum(rng.random() < 0.35 for _ in range(slots)) if head_age >= 58 else 0
+            n_other = 1 if slots > n_cucu and rng.random() < 0.04 * slots else 0
+            n_child = slots - n_cucu - n_other
+            top = max(0, min(head_age - 19, 32))
+            if case in ("child", "extreme"):
+                top = min(top, 15)
+            for hub, count, top_age in (("ANAK", n_child, top), ("CUCU", n_cucu, 14)):
+                if not count:
+                    continue
+                # siblings 1-3 years apart, eldest first; stop (smaller household) at age 0
+                age = rng.randint(min(top_age, 2 * (count - 1)), top_age)
+                for _ in range(count):
+                    if age < 0:
+                        break
+                    members.append((hub, rng.choice("LP"), age))
+                    age -= rng.randint(1, 3)
+            if n_other:
                 members.append((rng.choice(("FAMILI_LAIN", "LAINNYA")), rng.choice("LP"),
                                 rng.randint(15, 60)))
-            else:
-                top = min(max_child, 15) if case in ("child", "extreme") else max_child
-                members.append(("ANAK", rng.choice("LP"), rng.randint(0, top)))
 
         people = []  # (hubungan, gender, born, age, disabilitas)
         for hub, g, age in members:
@@ -280,6 +291,7 @@ class _Generator:
         alamat = f"{rng.choice(_STREETS)} No. {rng.randint(1, 150)}"
         rt = f"{rng.randint(1, 10):02d}"
         rw = f"{rng.randint(1, 15):02d}"
+        kec_name = self.kec_name[home]
         rows = []
         head_nik = ""
         for hub, g, born, age, dis in people:
@@ -298,7 +310,7 @@ class _Generator:
                 head_nik = nik
             rows.append((
                 kk, nik, self.name(g, born), g, born.isoformat(), hub, alamat, rt, rw,
-                kel.name, "", desil, ";".join(c for c in codes if c in known), int(dis),
+                kel.name, kec_name, desil, ";".join(c for c in codes if c in known), int(dis),
             ))
         return rows, kk, head_nik, desil
 
@@ -315,7 +327,6 @@ def write_demo_csv(
     """Write the synthetic extract to `path` (streamed); return the demo cases in it."""
     rng = random.Random(seed)
     gen = _Generator(rng, region, programs, today)
-    kec_name = {k.code: k.name for k in region.kecamatan}
     extreme = programs.extreme_poverty[0]
     plan = [
         ("extreme", f"kemiskinan ekstrem (desil {extreme})"),
@@ -334,9 +345,6 @@ def write_demo_csv(
         for i in range(households):
             case, label = plan[i] if i < len(plan) else (None, "")
             rows, kk, head_nik, desil = gen.household(i, case, extreme)
-            if rows:
-                kec = kec_name[rows[0][0][:6]]
-                rows = [r[:10] + (kec,) + r[11:] for r in rows]
             writerows(rows)
             if case is not None:
                 cases.append(DemoCase(label, head_nik, kk, desil))

@@ -8,6 +8,7 @@ acknowledges it, in webhook mode the 200 answers it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -111,7 +112,8 @@ def _message_event(update_id: int, msg: Message) -> Event | None:
     if msg.text is not None:
         m = _COMMAND.match(msg.text)
         if m:
-            kind, payload = "command", {"command": m.group(1).lower(), "args": (m.group(2) or "").strip()}
+            kind = "command"
+            payload = {"command": m.group(1).lower(), "args": (m.group(2) or "").strip()}
         else:
             kind, payload = "text", {"text": msg.text}
     elif msg.location is not None:  # also venues and live locations
@@ -178,7 +180,8 @@ def render(payload: dict[str, Any]) -> tuple[str, Markup | None]:
     if not choices:
         return text, None  # request "photo" needs no keyboard: the resident attaches one
     buttons = [InlineKeyboardButton(text=label, callback_data=cid) for cid, label in choices]
-    if 2 <= len(buttons) <= ONE_ROW_MAX_CHOICES and all(len(lbl) <= ONE_ROW_MAX_LABEL for _, lbl in choices):
+    short = all(len(label) <= ONE_ROW_MAX_LABEL for _, label in choices)
+    if short and 2 <= len(buttons) <= ONE_ROW_MAX_CHOICES:
         rows = [buttons]
     else:
         rows = [[b] for b in buttons]
@@ -249,7 +252,7 @@ class TelegramChannel:
     """Telegram in and out: webhook or long polling in, `transport` out.
 
     Lifecycle: construct; `register_routes(app)` before the web app starts (webhook mode);
-    `await start(app)`; ... `await stop()`.
+    `await start(app)`; ... `await stop_receiving()`; stop the outbox; `await stop()`.
     """
 
     def __init__(self, settings: Settings, receive: Receive, *, polling_timeout: int = 20) -> None:
@@ -267,7 +270,8 @@ class TelegramChannel:
         self._bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
         self._transport = TelegramTransport(self._bot, settings)
         secret = settings.telegram_webhook_secret
-        self._secret = secret.get_secret_value().encode() if secret and secret.get_secret_value() else None
+        # Bytes for hmac.compare_digest; an empty secret counts as none.
+        self._secret = (secret.get_secret_value().encode() or None) if secret else None
         self._routes_registered = False
         self._dispatcher: Dispatcher | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -339,7 +343,9 @@ class TelegramChannel:
                 "refusing to accept unauthenticated webhook calls"
             )
         if not _SECRET_OK.match(self._secret.decode("utf-8", "replace")):
-            raise RuntimeError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+            raise RuntimeError(
+                "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+            )
         if not self._routes_registered:
             if app is None or app.frozen:
                 raise RuntimeError(
@@ -354,8 +360,8 @@ class TelegramChannel:
                 language_code=language or None,
             )
 
-    async def stop(self) -> None:
-        """Stop polling (after the update in hand is stored), then close the HTTP session."""
+    async def stop_receiving(self) -> None:
+        """Stop polling, after the update in hand is stored. Sending still works. Idempotent."""
         self._stopping = True
         if self._polling is not None:
             try:
@@ -367,12 +373,15 @@ class TelegramChannel:
                 await self._dispatcher.stop_polling()
             except RuntimeError:  # start_polling has not begun yet
                 self._polling.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # _log_polling_end logs
                 await self._polling
-            except BaseException:  # noqa: BLE001 - logged by _log_polling_end
-                pass
             self._polling = None
             await self._acknowledge_stored()
+
+    async def stop(self) -> None:
+        """stop_receiving(), then close the HTTP session. Call it after the outbox has stopped:
+        aiogram silently opens a new session for any later send (and never closes that one)."""
+        await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)
         await self._bot.session.close()
@@ -383,9 +392,14 @@ class TelegramChannel:
         if self._last_stored is None:
             return
         try:
-            await self._bot.get_updates(offset=self._last_stored + 1, limit=1, timeout=0, request_timeout=5)
+            await self._bot.get_updates(
+                offset=self._last_stored + 1, limit=1, timeout=0, request_timeout=5
+            )
         except Exception as e:  # noqa: BLE001
-            log.info("telegram: final acknowledgement failed (%s); updates may arrive again", type(e).__name__)
+            log.info(
+                "telegram: final acknowledgement failed (%s); updates may arrive again",
+                type(e).__name__,
+            )
 
     # ----------------------------------------------------------------- polling handlers
 
@@ -413,9 +427,11 @@ class TelegramChannel:
         updates for 24 hours.
         """
         if self._stopping:
-            await asyncio.Future()  # park until stop() cancels polling: not stored, not acknowledged
+            # Park until stop() cancels polling: this update is neither stored nor acknowledged.
+            await asyncio.get_running_loop().create_future()
         event = update_to_event(update)
         if event is None:
+            self._last_stored = update.update_id  # nothing to store: fine to acknowledge
             return
         self._idle.clear()
         try:
@@ -429,7 +445,7 @@ class TelegramChannel:
                                   update.update_id, delay)
                 if self._stopping:
                     self._idle.set()
-                    await asyncio.Future()  # as above
+                    await asyncio.get_running_loop().create_future()  # as above
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
             self._last_stored = update.update_id

@@ -59,10 +59,12 @@ async def bot(fake):
 @pytest.mark.parametrize(
     ("raw", "kind", "payload"),
     [
-        (text_update(7, USER, "halo, saya mau cek bansos"), "text", {"text": "halo, saya mau cek bansos"}),
+        (text_update(7, USER, "halo, mau cek bansos"), "text", {"text": "halo, mau cek bansos"}),
         (text_update(7, USER, "/start"), "command", {"command": "start", "args": ""}),
-        (text_update(7, USER, "/START@jaring_test_bot  kube-12 "), "command", {"command": "start", "args": "kube-12"}),
-        (text_update(7, USER, "/cek 3201012345678901"), "command", {"command": "cek", "args": "3201012345678901"}),
+        (text_update(7, USER, "/START@jaring_test_bot  kube-12 "), "command",
+         {"command": "start", "args": "kube-12"}),
+        (text_update(7, USER, "/cek 3201012345678901"), "command",
+         {"command": "cek", "args": "3201012345678901"}),
         (text_update(7, USER, "/ bukan perintah"), "text", {"text": "/ bukan perintah"}),
         (callback_update(7, USER, "g:menu"), "choice", {"id": "g:menu"}),
         (location_update(7, USER, -6.5971, 106.806), "location", {"lat": -6.5971, "lon": 106.806}),
@@ -100,13 +102,15 @@ def test_callback_without_message_falls_back_to_user_id():
     "raw",
     [
         message_update(1, USER, {"text": "diedit"}, update_type="edited_message"),
-        {"update_id": 1, "channel_post": {"message_id": 1, "date": 0, "chat": {"id": -100, "type": "channel"}, "text": "x"}},
+        {"update_id": 1, "channel_post": {
+            "message_id": 1, "date": 0, "chat": {"id": -100, "type": "channel"}, "text": "x"}},
         text_update(1, USER, "halo grup", chat_id=-100123),  # group chat: replies would be public
         callback_update(1, USER, "c:1", chat_id=-100123),
         {"update_id": 1, "my_chat_member": {
             "chat": {"id": USER, "type": "private", "first_name": "W"},
             "from": {"id": USER, "is_bot": False, "first_name": "W"}, "date": 0,
-            "old_chat_member": {"status": "member", "user": {"id": 42, "is_bot": True, "first_name": "J"}},
+            "old_chat_member": {"status": "member",
+                                "user": {"id": 42, "is_bot": True, "first_name": "J"}},
             "new_chat_member": {"status": "kicked", "until_date": 0,
                                 "user": {"id": 42, "is_bot": True, "first_name": "J"}}}},
     ],
@@ -133,7 +137,8 @@ def test_render_short_choices_share_a_row_long_ones_do_not():
 
 
 def test_render_location_request_lists_choices_in_text():
-    text, markup = render(payload(text="Di mana Anda?", choices=[("k", "Ketik kelurahan"), ("g:menu", "Menu")],
+    choices = [("k", "Ketik kelurahan"), ("g:menu", "Menu")]
+    text, markup = render(payload(text="Di mana Anda?", choices=choices,
                                   request="location", request_label="Kirim lokasi saya"))
     assert text == "Di mana Anda?\n\n1. Ketik kelurahan\n2. Menu"
     assert isinstance(markup, ReplyKeyboardMarkup)
@@ -154,10 +159,11 @@ def transport(bot) -> TelegramTransport:
 async def test_transport_two_short_choices_render_one_row(fake, bot):
     t = transport(bot)
     assert (t.channel, t.rate_global, t.rate_per_chat) == ("tg", 100, 5)
-    message_id = await t.send(str(USER), payload("Lanjut? <b>x</b> https://x.id", [("y", "Ya"), ("n", "Tidak")]))
+    text = "Lanjut? <b>x</b> https://x.id"
+    message_id = await t.send(str(USER), payload(text, [("y", "Ya"), ("n", "Tidak")]))
     [sent] = fake.sent
     assert message_id == str(sent["message_id"])
-    assert sent["chat_id"] == USER and sent["text"] == "Lanjut? <b>x</b> https://x.id"
+    assert sent["chat_id"] == USER and sent["text"] == text
     assert sent["reply_markup"] == {"inline_keyboard": [[
         {"text": "Ya", "callback_data": "y"}, {"text": "Tidak", "callback_data": "n"}]]}
     assert sent["params"]["link_preview_options"] == {"is_disabled": True}
@@ -282,7 +288,8 @@ async def test_polling_receives_in_order_and_acknowledges_after_receive(fake, po
     rec = Recorder(fake)
     await polling(rec)
     await _wait_for_events(rec, 3)
-    assert [(e.external_id, e.kind) for e in rec.events] == [("11", "text"), ("12", "choice"), ("13", "location")]
+    got = [(e.external_id, e.kind) for e in rec.events]
+    assert got == [("11", "text"), ("12", "choice"), ("13", "location")]
     # When each update reached receive(), it had not been acknowledged yet ...
     assert all(confirmed <= int(uid) for uid, confirmed, _ in rec.seen)
     # ... and the acknowledgement (offset = 14) came in a getUpdates after the last receive() returned.
@@ -351,7 +358,8 @@ async def webhook():
         return True
 
     ch = TelegramChannel(
-        settings(telegram_webhook_url="https://jaring.example.id/tg/webhook", telegram_webhook_secret=SECRET),
+        settings(telegram_webhook_url="https://jaring.example.id/tg/webhook",
+                 telegram_webhook_secret=SECRET),
         receive,
     )
     app = web.Application()
@@ -429,7 +437,8 @@ async def test_webhook_receive_failure_is_500_so_telegram_retries():
 
 async def test_webhook_start_registers_webhook_with_secret(fake):
     ch = TelegramChannel(
-        settings(telegram_api_url=fake.base_url, telegram_webhook_url="https://jaring.example.id/tg/webhook",
+        settings(telegram_api_url=fake.base_url,
+                 telegram_webhook_url="https://jaring.example.id/tg/webhook",
                  telegram_webhook_secret=SECRET),
         lambda e: None,
     )

@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 log = logging.getLogger("jaring.web")
+RUNTIME = web.AppKey("runtime", object)
 
 
 @web.middleware
@@ -23,7 +24,7 @@ async def no_traces(request: web.Request, handler):
 
 def build_app(runtime) -> web.Application:
     app = web.Application(middlewares=[no_traces], client_max_size=2 * 1024 * 1024)
-    app["runtime"] = runtime
+    app[RUNTIME] = runtime
 
     async def healthz(request: web.Request) -> web.Response:
         try:

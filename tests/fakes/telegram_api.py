@@ -27,6 +27,7 @@ import asyncio
 import inspect
 import itertools
 import json
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -381,12 +382,18 @@ class FakeTelegramAPI:
 
     def _take(self, limit: int) -> list[dict[str, Any]]:
         allowed = self._allowed_updates
-        if allowed:
-            # Telegram never delivers types the bot did not ask for: drop them.
-            kept = [u for u in self._updates if any(k in u for k in allowed)]
-            if len(kept) != len(self._updates):
-                self._updates = deque(kept)
-        return list(itertools.islice(self._updates, limit))
+        if not allowed:
+            return list(itertools.islice(self._updates, limit))
+        # Telegram never delivers types the bot did not ask for: drop them as they come up.
+        batch: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for update in self._updates:
+            if len(batch) == limit:
+                break
+            (batch if any(k in update for k in allowed) else dropped).append(update)
+        for update in dropped:
+            self._updates.remove(update)
+        return batch
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = params.get("chat_id")
@@ -422,7 +429,10 @@ class FakeTelegramAPI:
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         if not params.get("callback_query_id"):
-            raise _ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+            raise _ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
         self.callback_answers.append(params)
         return True
 
@@ -432,7 +442,7 @@ class FakeTelegramAPI:
             raise _ApiError(400, "Bad Request: can't parse commands JSON object")
         for c in commands:
             name = str(c.get("command", ""))
-            if not (1 <= len(name) <= 32) or not all(ch.islower() or ch.isdigit() or ch == "_" for ch in name):
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name):
                 raise _ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not (1 <= len(str(c.get("description", ""))) <= 256):
                 raise _ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
@@ -649,14 +659,17 @@ def _chat(chat_id: Any) -> dict[str, Any]:
         return {"id": chat_id, "type": "private", "first_name": "Warga"}
     if isinstance(chat_id, int):
         return {"id": chat_id, "type": "supergroup", "title": "Grup"}
-    return {"id": -1000000000001, "type": "channel", "title": str(chat_id), "username": str(chat_id).lstrip("@")}
+    name = str(chat_id).lstrip("@")
+    return {"id": -1000000000001, "type": "channel", "title": name, "username": name}
 
 
 # --------------------------------------------------------------------- update builders
 # Real Bot API JSON, as Telegram would deliver it in getUpdates or a webhook body.
 
 
-def user_json(user_id: int, language_code: str | None = "id", first_name: str = "Warga") -> dict[str, Any]:
+def user_json(
+    user_id: int, language_code: str | None = "id", first_name: str = "Warga"
+) -> dict[str, Any]:
     user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
     if language_code:
         user["language_code"] = language_code
@@ -717,7 +730,7 @@ def callback_update(
             "from": user_json(user_id, language_code),
             "message": {
                 "message_id": message_id,
-                "from": {"id": bot_id, "is_bot": True, "first_name": "Jaring", "username": "jaring_test_bot"},
+                "from": {"id": bot_id, "is_bot": True, "first_name": "Jaring"},
                 "chat": _chat(chat_id),
                 "date": int(time.time()) - 5,
                 "text": "Pilih salah satu:",
@@ -735,21 +748,29 @@ def location_update(
 
 
 def photo_update(
-    update_id: int, user_id: int, file_id: str = "AgACAgUAAxkBAAIBQ2photo", caption: str | None = None, **kw: Any
+    update_id: int,
+    user_id: int,
+    file_id: str = "AgACAgUAAxkBAAIBQ2photo",
+    caption: str | None = None,
+    **kw: Any,
 ) -> dict[str, Any]:
     """A photo as Telegram sends it: several sizes, smallest first; the largest has `file_id`."""
     sizes = [
-        {"file_id": f"{file_id}-s", "file_unique_id": "AQADs", "file_size": 1_402, "width": 90, "height": 67},
-        {"file_id": f"{file_id}-m", "file_unique_id": "AQADm", "file_size": 18_733, "width": 320, "height": 240},
-        {"file_id": file_id, "file_unique_id": "AQADx", "file_size": 96_310, "width": 1280, "height": 960},
+        {"file_id": f"{file_id}-{tag}", "file_unique_id": f"AQAD{tag}", "file_size": size,
+         "width": w, "height": h}
+        for tag, size, w, h in (("s", 1_402, 90, 67), ("m", 18_733, 320, 240))
     ]
+    sizes.append({"file_id": file_id, "file_unique_id": "AQADx", "file_size": 96_310,
+                  "width": 1280, "height": 960})
     content: dict[str, Any] = {"photo": sizes}
     if caption:
         content["caption"] = caption
     return message_update(update_id, user_id, content, **kw)
 
 
-def sticker_update(update_id: int, user_id: int, emoji: str = "\N{THUMBS UP SIGN}", **kw: Any) -> dict[str, Any]:
+def sticker_update(
+    update_id: int, user_id: int, emoji: str = "\N{THUMBS UP SIGN}", **kw: Any
+) -> dict[str, Any]:
     sticker = {
         "file_id": "CAACAgIAAxkBAAIBRGsticker",
         "file_unique_id": "AgADsticker",
