@@ -104,23 +104,26 @@ class Service:
         now = self.clock()
         try:
             async with self.db.tx() as c:
+                # Lock the conversation first, then read its oldest pending event: another
+                # worker may have processed it while we waited for the lock.
                 conv = (await c.execute(_sel_conv, {"k": user_key})).first()
+                if conv is None:
+                    first = (await c.execute(_sel_pending, {"k": user_key})).first()
+                    if first is None:
+                        return False
+                    await c.execute(insert_ignore(c, conversations).values(
+                        user_key=user_key, channel=first.channel, address=first.address,
+                        flow="start", step="start", data={}, owner="bot", role="warga",
+                        misunderstood=0, last_activity_at=now, created_at=now))
+                    conv = (await c.execute(_sel_conv, {"k": user_key})).first()
                 ev = (await c.execute(_sel_pending, {"k": user_key})).first()
                 if ev is None:
                     return False
-                if conv is None:
-                    await c.execute(insert_ignore(c, conversations).values(
-                        user_key=user_key, channel=ev.channel, address=ev.address, flow="start",
-                        step="start", data={}, owner="bot", role="warga", misunderstood=0,
-                        last_activity_at=now, created_at=now))
-                    conv = (await c.execute(_sel_conv, {"k": user_key})).first()
-                    is_new = True
-                else:
-                    is_new = False
                 state = State(conv.id, conv.user_key, conv.channel, ev.address, conv.locale,
                               conv.flow, conv.step, dict(conv.data or {}), conv.owner, conv.role,
                               conv.household_id, conv.consent_version, conv.misunderstood,
-                              conv.last_activity_at, is_new=is_new)
+                              conv.last_activity_at,
+                              is_new=conv.flow == "start" and conv.step == "start")
                 event = Event(ev.channel, ev.user_key, ev.external_id, ev.kind, ev.payload or {},
                               ev.address, ev.locale_hint)
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)

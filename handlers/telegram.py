@@ -380,7 +380,7 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         """stop_receiving(), then close the HTTP session. Call it after the outbox has stopped:
-        aiogram silently opens a new session for any later send (and never closes that one)."""
+        aiogram quietly opens a new session for any later send, and nothing would close that."""
         await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)

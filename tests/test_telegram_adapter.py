@@ -326,14 +326,21 @@ async def test_polling_retries_receive_instead_of_losing_the_update(fake, pollin
     assert rec.seen[0][1] <= 31  # still unacknowledged while failing
 
 
-async def test_polling_stop_acknowledges_what_was_stored(fake):
+async def test_polling_stop_receiving_acknowledges_what_was_stored(fake):
     fake.push_update(text_update(41, USER, "a"))
     rec = Recorder(fake, delay=0)
     ch = TelegramChannel(settings(telegram_api_url=fake.base_url), rec, polling_timeout=1)
     await ch.start()
     await _wait_for_events(rec, 1)
-    await ch.stop()
+    await ch.stop_receiving()
     assert fake.confirmed_offset == 42 and not fake.pending_updates
+    # Intake is over, sending is not: the outbox drains before stop() closes the session.
+    fake.push_update(text_update(42, USER, "b"))
+    assert await ch.transport.send(str(USER), payload("masih terkirim"))
+    await asyncio.sleep(0.1)
+    assert len(rec.events) == 1
+    await ch.stop()
+    assert ch.bot.session._session.closed
 
 
 async def test_polling_ignores_unhandled_updates(fake, polling):
