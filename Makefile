@@ -21,7 +21,7 @@ migrate: $(STAMP)
 run: $(STAMP)
 	$(PYTHON) bot.py migrate
 	$(PYTHON) bot.py seed-demo --if-empty
-	$(PYTHON) bot.py run
+	$(PYTHON) bot.py run --console-fallback
 
 ## make test: the whole suite (SQLite always; PostgreSQL too when JARING_TEST_PG_URL is set).
 test: $(STAMP)

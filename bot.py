@@ -99,20 +99,27 @@ class Runtime:
 
     async def stop(self) -> None:
         if self.telegram:
-            await self.telegram.stop()
-        await self.service.idle()
-        await self.outbox.stop()
+            await self.telegram.stop_receiving()
         if self._runner:
             await self._runner.cleanup()
+        await self.service.idle()
+        await self.outbox.stop()
+        if self.telegram:
+            await self.telegram.stop()  # closes the HTTP session the outbox sends through
         await self.db.dispose()
 
 
 # --- commands ------------------------------------------------------------------------------
 
 async def cmd_run(settings: Settings, console_fallback: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     rt = Runtime(settings)
-    for warning in rt.programs.placeholders():
-        log.warning("programs.toml still has a placeholder: %s", warning)
+    if rt.programs.placeholders():
+        log.warning("programs.toml still has placeholders to replace before launch: %s",
+                    ", ".join(rt.programs.placeholders()))
     await rt.start()
     where = f"http://{settings.web_host}:{settings.web_port}"
     if rt.telegram:
@@ -121,10 +128,6 @@ async def cmd_run(settings: Settings, console_fallback: bool) -> int:
     else:
         print(f"TELEGRAM_BOT_TOKEN is not set, so Telegram is off; web app at {where}"
               + ("; starting the terminal chat." if console_fallback else "."), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         if console_fallback and not rt.telegram:
             from handlers.console import ConsoleTransport, run_console

@@ -216,7 +216,7 @@ def reason_text(ctx: Ctx, r) -> str | None:
 
 def desil_label(ctx: Ctx, desil: int) -> str:
     cfg = ctx.deps.programs
-    labels = getattr(cfg, "desil_labels_en", None) if ctx.t.locale == "en" else None
+    labels = cfg.desil_labels_en if ctx.t.locale == "en" else None
     return (labels or cfg.desil_labels).get(desil, "")
 
 

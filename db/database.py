@@ -65,6 +65,7 @@ class Database:
             self.engine = sa.create_engine(
                 f"sqlite:///{path}",
                 poolclass=StaticPool,
+                hide_parameters=True,  # a failing statement must not put a NIK in the log
                 connect_args={"check_same_thread": False, "timeout": 10},
             )
             self._configure_sqlite(self.engine)
@@ -72,7 +73,8 @@ class Database:
         else:
             self.engine = None
             self.aengine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_pre_ping=False
+                url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_pre_ping=False,
+                hide_parameters=True,
             )
 
     @staticmethod

@@ -68,6 +68,7 @@ _GENDER = {
     "l": "L", "p": "P", "lk": "L", "pr": "P",
     "laki-laki": "L", "laki laki": "L", "lakilaki": "L", "perempuan": "P",
 }
+_MISSING = object()
 _DIGIT_RUN = re.compile(r"\d{6,}")
 
 _NIK_REASON = {
@@ -201,15 +202,17 @@ class CleanRow:
 
 
 class _Kk:
-    """What the cross-row rules need to know about one No. KK."""
+    """What the cross-row rules (and the second pass) need to know about one No. KK."""
 
-    __slots__ = ("problem", "raw_hh", "hh", "hh_problems", "hh_line", "head_line",
-                 "hub_bad", "lines", "bad_lines")
+    __slots__ = ("key", "problem", "raw_hh", "hh", "alamat", "hh_problems", "hh_line",
+                 "head_line", "hub_bad", "lines", "bad_lines")
 
-    def __init__(self, problem: str | None):
+    def __init__(self, key: str, problem: str | None):
+        self.key = key
         self.problem = problem  # reason if the No. KK itself is malformed
         self.raw_hh: tuple | None = None  # household cells as last seen (verbatim)
         self.hh: tuple | None = None  # normalised household fields of the first good row
+        self.alamat = ""  # alamat of that row, spaces collapsed, case kept
         self.hh_problems: list[str] = []  # problems of raw_hh
         self.hh_line = 0  # line that set hh
         self.head_line = 0  # first KEPALA_KELUARGA line
@@ -243,6 +246,7 @@ class DtsenValidator:
         self.finished = False
         self.rejected_kks: dict[str, list[int]] = {}
         self._kks: dict[str, _Kk] = {}
+        self._last_kk: tuple[str, _Kk] | None = None  # rows of one KK are usually adjacent
         self._nik_line: dict[int, int] = {}
         self._dups: list[tuple[int, int]] = []  # (first line, later line)
         # per distinct text: (value, problem)
@@ -252,6 +256,7 @@ class DtsenValidator:
         self._c_desil: dict[str, tuple[int | None, str | None]] = {}
         self._c_prog: dict[str, tuple[tuple[str, ...] | None, str | None]] = {}
         self._c_hub: dict[str, str | None] = {}
+        self._c_gender: dict[str, str | None] = {}
 
     # -- cached field rules (each returns (value, problem)) -----------------------------------
 
@@ -302,7 +307,8 @@ class DtsenValidator:
             elif not s:
                 hit = (None, f"{what} kosong")
             else:
-                hit = (None, f"{what} harus angka 1–999, tertulis{_shown(raw) or ' angka yang terlalu panjang'}")
+                shown = _shown(raw) or " angka yang terlalu panjang"
+                hit = (None, f"{what} harus angka 1–999, tertulis{shown}")
             self._c_rtrw[key] = hit
         return hit
 
@@ -315,7 +321,8 @@ class DtsenValidator:
             elif not s:
                 hit = (None, "desil kosong")
             else:
-                hit = (None, f"desil harus angka 1–10, tertulis{_shown(raw) or ' angka yang terlalu panjang'}")
+                shown = _shown(raw) or " angka yang terlalu panjang"
+                hit = (None, f"desil harus angka 1–10, tertulis{shown}")
             self._c_desil[raw] = hit
         return hit
 
@@ -349,6 +356,14 @@ class DtsenValidator:
             self._c_hub[raw] = value
             return value
 
+    def _gender(self, raw: str) -> str | None:
+        try:
+            return self._c_gender[raw]
+        except KeyError:
+            value = _GENDER.get(" ".join(raw.split()).casefold())
+            self._c_gender[raw] = value
+            return value
+
     def _household(self, alamat: str, rt: str, rw: str, kel: str, kec: str, desil: str):
         """(normalised household tuple or None, problems) for a row's household cells."""
         problems: list[str] = []
@@ -374,22 +389,32 @@ class DtsenValidator:
             return None, problems
         return (a.casefold(), rt_v, rw_v, kel_v, kec_v.code, desil_v), problems
 
+    def _kk(self, kk_raw: str) -> _Kk:
+        last = self._last_kk
+        if last is not None and last[0] == kk_raw:
+            return last[1]
+        key = kk_key(kk_raw)
+        st = self._kks.get(key)
+        if st is None:
+            info = check_kk(kk_raw.strip().lstrip("'"), self.today)
+            problem = _id_reason(_KK_REASON, "No. KK", info) if type(info) is IdProblem else None
+            st = self._kks[key] = _Kk(key, problem)
+        self._last_kk = (kk_raw, st)
+        return st
+
     # -- one row ------------------------------------------------------------------------------
 
     def check_row(self, line: int, cells: Sequence[str]) -> list[str]:
         """Check one row; record and return its problems ([] if it is fine so far)."""
         self.rows += 1
-        kk_raw = cells[self._kk_index] if len(cells) > self._kk_index else ""
-        key = kk_key(kk_raw)
-        st = self._kks.get(key)
-        if st is None:
-            info = check_kk(kk_raw.strip().lstrip("'"), self.today)
-            st = _Kk(_id_reason(_KK_REASON, "No. KK", info) if type(info) is IdProblem else None)
-            self._kks[key] = st
+        n = len(cells)
+        kk_raw = cells[self._kk_index] if n > self._kk_index else ""
+        last = self._last_kk
+        st = last[1] if last is not None and last[0] == kk_raw else self._kk(kk_raw)
         st.lines.append(line)
 
-        if len(cells) != self.columns.count:
-            problems = [f"jumlah kolom {len(cells)}, seharusnya {self.columns.count}"
+        if n != self.columns.count:
+            problems = [f"jumlah kolom {n}, seharusnya {self.columns.count}"
                         " (periksa tanda koma atau tanda kutip di baris ini)"]
             return self._record(line, st, problems)
 
@@ -399,7 +424,7 @@ class DtsenValidator:
             problems.append(st.problem)
 
         # NIK, and its agreement with jenis_kelamin and tanggal_lahir
-        nik_info = check_nik(nik.strip().lstrip("'"), self.today)
+        nik_info = check_nik(nik if len(nik) == 16 else nik.strip().lstrip("'"), self.today)
         if type(nik_info) is IdProblem:
             problems.append(_id_reason(_NIK_REASON, "NIK", nik_info))
             nik_info = None
@@ -409,20 +434,21 @@ class DtsenValidator:
                 self._dups.append((first, line))
                 problems.append(f"NIK sama dengan baris {first} (satu NIK hanya boleh satu baris)")
 
-        n = nama.strip()
-        if not n:
+        if not nama or nama.isspace():
             problems.append("nama kosong")
-        elif len(n) > MAX_NAMA and len(" ".join(n.split())) > MAX_NAMA:
+        elif len(nama) > MAX_NAMA and len(" ".join(nama.split())) > MAX_NAMA:
             problems.append(f"nama terlalu panjang (paling banyak {MAX_NAMA} huruf)")
 
-        gender = _GENDER.get(jk.strip().casefold())
+        gender = self._c_gender.get(jk, _MISSING)
+        if gender is _MISSING:
+            gender = self._gender(jk)
         if gender is None:
             problems.append(f"jenis_kelamin harus L atau P, tertulis{_shown(jk) or ' kosong'}")
         elif nik_info is not None and gender != nik_info.gender:
             problems.append("jenis kelamin tidak cocok dengan NIK")
 
-        t = tgl.strip()
         born = None
+        t = tgl if len(tgl) == 10 else tgl.strip()
         if len(t) == 10 and t[4] == "-" and t[7] == "-":
             try:
                 born = date.fromisoformat(t)
@@ -434,15 +460,14 @@ class DtsenValidator:
         elif born > self.today:
             problems.append("tanggal lahir belum terjadi (di masa depan)")
         elif nik_info is not None:
-            s = nik_info.nik
-            dd = int(s[6:8])
-            if dd > 40:
-                dd -= 40
-            if (born.day != dd or born.month != int(s[8:10])
-                    or born.year % 100 != int(s[10:12])):
+            b = nik_info.birth_date  # same DDMMYY, maybe another century: that is fine
+            if b != born and (b.day != born.day or b.month != born.month
+                              or b.year % 100 != born.year % 100):
                 problems.append("tanggal lahir tidak cocok dengan NIK")
 
-        role = self._hubungan(hub)
+        role = self._c_hub.get(hub, _MISSING)
+        if role is _MISSING:
+            role = self._hubungan(hub)
         if role is None:
             st.hub_bad = True
             problems.append(f"hubungan{_shown(hub) or ' kosong'} tidak dikenal; isi salah satu: "
@@ -454,11 +479,12 @@ class DtsenValidator:
             else:
                 st.head_line = line
 
-        _, p = self._programs(prog)
-        if p:
-            problems.append(p)
-        d = dis.strip()
-        if d != "0" and d != "1":
+        hit = self._c_prog.get(prog)
+        if hit is None:
+            hit = self._programs(prog)
+        if hit[1]:
+            problems.append(hit[1])
+        if dis != "0" and dis != "1" and dis.strip() not in ("0", "1"):
             problems.append(f"disabilitas harus 0 atau 1, tertulis{_shown(dis) or ' kosong'}")
 
         # household fields: checked once per KK while its rows repeat them verbatim
@@ -469,13 +495,13 @@ class DtsenValidator:
             st.hh_problems = hh_problems
             if hh is not None:
                 if st.hh is None:
-                    st.hh, st.hh_line = hh, line
+                    st.hh, st.hh_line, st.alamat = hh, line, " ".join(alamat.split())
                 elif hh != st.hh:
                     fields = [_HH_FIELDS[i] for i in range(6) if hh[i] != st.hh[i]]
                     st.hh_problems = [
                         f"{', '.join(fields)} berbeda dengan baris {st.hh_line} padahal No. KK sama"
-                        f" ({mask(key) if key else 'kosong'}); alamat, RT, RW, kelurahan, kecamatan"
-                        " dan desil harus sama untuk satu KK"
+                        f" ({mask(st.key) if st.key else 'kosong'}); alamat, RT, RW, kelurahan,"
+                        " kecamatan dan desil harus sama untuk satu KK"
                     ]
         if st.hh_problems:
             problems.extend(st.hh_problems)
@@ -529,6 +555,7 @@ class DtsenValidator:
         self.rejected_kks = {
             key: sorted(set(st.bad_lines)) for key, st in self._kks.items() if st.bad_lines
         }
+        self._nik_line = {}  # not needed any more; free the memory before the second pass
         return self.errors
 
     @property
@@ -536,27 +563,35 @@ class DtsenValidator:
         return len(self._kks)
 
     def kk_of(self, cells: Sequence[str]) -> str:
-        return kk_key(cells[self._kk_index]) if len(cells) > self._kk_index else ""
+        """The KK key of a raw row (how rows are grouped)."""
+        return self._kk(cells[self._kk_index]).key if len(cells) > self._kk_index else ""
 
     # -- second pass --------------------------------------------------------------------------
 
-    def convert(self, cells: Sequence[str]) -> CleanRow:
-        """Normalise a row that passed check_row (cached lookups; no checks repeated)."""
-        (kk, nik, nama, jk, tgl, hub, alamat, rt, rw, kel, kec, desil, prog, dis) = self._get(cells)
-        kec_v = self._kecamatan(kec)[0]
-        return CleanRow(
-            no_kk=kk_key(kk),
-            nik=_nik_text(nik),
-            nama=" ".join(nama.split()),
-            jenis_kelamin=_GENDER[jk.strip().casefold()],
-            tanggal_lahir=date.fromisoformat(tgl.strip()),
-            hubungan=self._hubungan(hub),
-            alamat=" ".join(alamat.split()),
-            rt=self._rtrw(rt, "RT")[0],
-            rw=self._rtrw(rw, "RW")[0],
-            kelurahan_code=self._kelurahan(kel, kec_v)[0],
-            kecamatan_code=kec_v.code,
-            desil=self._desil(desil)[0],
-            programs=self._programs(prog)[0],
-            disabilitas=dis.strip() == "1",
+    def household(self, key: str) -> tuple[str, str, str, str, str, int]:
+        """(alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of a KK that passed."""
+        st = self._kks[key]
+        _, rt, rw, kel, kec, desil = st.hh
+        return st.alamat, rt, rw, kel, kec, desil
+
+    def person(self, cells: Sequence[str]) -> tuple:
+        """(kk key, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas)
+        of a row that passed check_row; cached lookups only, nothing checked again."""
+        (kk, nik, nama, jk, tgl, hub, _, _, _, _, _, _, prog, dis) = self._get(cells)
+        return (
+            self._kk(kk).key,
+            nik if len(nik) == 16 else _nik_text(nik),
+            " ".join(nama.split()),
+            self._c_gender[jk],
+            date.fromisoformat(tgl if len(tgl) == 10 else tgl.strip()),
+            self._c_hub[hub],
+            self._c_prog[prog][0],
+            dis == "1" or dis.strip() == "1",
         )
+
+    def convert(self, cells: Sequence[str]) -> CleanRow:
+        """Normalise a row of a KK that passed (after finish())."""
+        kk, nik, nama, jk, born, hub, programs, dis = self.person(cells)
+        alamat, rt, rw, kel, kec, desil = self.household(kk)
+        return CleanRow(kk, nik, nama, jk, born, hub, alamat, rt, rw, kel, kec, desil,
+                        programs, dis)

@@ -110,6 +110,7 @@ class ProgramsConfig:
     training_sectors: tuple[Option, ...]
     training_dtsen_priority: bool
     programs: dict[str, ProgramRule]  # insertion order = display order
+    desil_labels_en: dict[int, str] | None = None  # optional English labels for English replies
 
     def known_codes(self) -> frozenset[str]:
         return frozenset(self.programs)
@@ -145,7 +146,7 @@ _SERVICE = ("city", "office", "office_address", "office_phone", "office_whatsapp
             "notice_version", "retention_months", "official_checks")
 _OFFICE_HOURS = ("timezone", "days", "open", "close", "holidays")
 _SLA = tuple(f.name for f in fields(Sla))
-_DESIL = ("labels", "extreme_poverty", "source_note")
+_DESIL = ("labels", "labels_en", "extreme_poverty", "source_note")
 _COMPONENTS = ("child_max_age", "elder_min_age")
 _KUBE = ("min_members", "max_members", "member_age", "business_types")
 _TRAINING = ("sectors", "dtsen_priority")
@@ -157,14 +158,14 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     c = _Checker()
     top = c.table(data, "", _TOP)
 
-    def section(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    def section(name: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
         # A missing section was reported by the top-level check; its keys are then not listed.
-        return c.table(top[name], name, keys) if name in top else {}
+        return c.table(top[name], name, keys, optional) if name in top else {}
 
     service = section("service", _SERVICE)
     hours = section("office_hours", _OFFICE_HOURS)
     sla = section("sla", _SLA)
-    desil = section("desil", _DESIL)
+    desil = section("desil", _DESIL, optional=("labels_en",))
     comp = section("components", _COMPONENTS)
     kube = section("kube", _KUBE)
     training = section("training", _TRAINING)
@@ -179,6 +180,8 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     values["sla"] = _sla(c, sla)
 
     values["desil_labels"] = _desil_labels(c, desil.get("labels"))
+    if "labels_en" in desil:
+        values["desil_labels_en"] = _desil_labels(c, desil["labels_en"], "desil.labels_en")
     values["extreme_poverty"] = c.int_range(desil, "desil", "extreme_poverty", 1, 10)
     values["desil_source_note"] = c.text(desil, "desil", "source_note")
 
@@ -264,22 +267,22 @@ def _sla(c: _Checker, t: dict[str, Any]) -> Sla | None:
     return Sla(**vals)
 
 
-def _desil_labels(c: _Checker, raw: Any) -> dict[int, str] | None:
+def _desil_labels(c: _Checker, raw: Any, path: str = "desil.labels") -> dict[int, str] | None:
     if raw is None:
         return None  # reported as a missing key already
     if not isinstance(raw, dict):
-        c.problem("desil.labels", f"expected a table with keys 1 to 10, got {_show(raw)}")
+        c.problem(path, f"expected a table with keys 1 to 10, got {_show(raw)}")
         return None
     wanted = [str(d) for d in range(1, 11)]
     for key in raw:
         if key not in wanted:
-            c.problem(f"desil.labels.{key}", "unknown key; desil runs from 1 to 10")
+            c.problem(f"{path}.{key}", "unknown key; desil runs from 1 to 10")
     labels: dict[int, str] = {}
     for key in wanted:
         if key not in raw:
-            c.problem(f"desil.labels.{key}", "missing label")
+            c.problem(f"{path}.{key}", "missing label")
             continue
-        value = c.text(raw, "desil.labels", key)
+        value = c.text(raw, path, key)
         if value is not None:
             labels[int(key)] = value
     return labels if len(labels) == 10 else None
