@@ -225,3 +225,19 @@ def test_run_without_a_token_says_so_in_one_line(tmp_path):
 
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def test_malformed_programs_toml_stops_start_up_with_one_line_per_mistake(tmp_path):
+    bad = tmp_path / "programs.toml"
+    text = (ROOT / "data" / "programs.toml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("desil = [1, 4]", "desil = [0, 4]", 1)
+                   .replace('short = "PKH"', 'short = "Program Keluarga Harapan PKH"'),
+                   encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
+    env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db", JARING_PROGRAMS=str(bad),
+               WEB_PORT=str(free_port()))
+    res = subprocess.run([sys.executable, "bot.py", "run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert "programs.PKH.desil" in res.stderr and "programs.PKH.short" in res.stderr
+    assert "Traceback" not in res.stderr
