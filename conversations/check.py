@@ -190,7 +190,7 @@ def reason_text(ctx: Ctx, r) -> str | None:
         case "desil_in":
             return ctx._("desil {desil} is within {min}–{max}", **p)
         case "desil_out":
-            return ctx._("desil {desil} is outside {min}–{max}", **p)
+            return ctx._("only for desil {min}–{max}", **p)
         case "component":
             words = [ctx._(COMPONENT_WORDS[w], child=cfg.child_max_age + 1, elder=cfg.elder_min_age)
                      for w in p.get("which", []) if w in COMPONENT_WORDS]
@@ -212,6 +212,9 @@ def reason_text(ctx: Ctx, r) -> str | None:
             return ctx._("apply through its own channel, not here")
         case _:
             return None
+
+
+FAILING = ("desil_out", "no_component", "head_age_out", "no_head", "member_age_out")
 
 
 def desil_label(ctx: Ctx, desil: int) -> str:
@@ -257,12 +260,14 @@ async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
             why = [t for t in (reason_text(ctx, x) for x in r.reasons) if t]
             lines.append(f"• {cfg.programs[r.code].short}: " + "; ".join(why))
     if not_yet:
-        lines += ["", ctx._("Not eligible now:")]
+        # Programs that fail for the same reasons share one line (short replies for small screens).
+        grouped: dict[str, list[str]] = {}
         for r in not_yet:
-            why = [t for t in (reason_text(ctx, x) for x in r.reasons
-                               if x.code in ("desil_out", "no_component", "head_age_out",
-                                             "no_head", "member_age_out")) if t]
-            lines.append(f"• {cfg.programs[r.code].short}: " + "; ".join(why))
+            why = "; ".join(t for t in (reason_text(ctx, x) for x in r.reasons
+                                        if x.code in FAILING) if t)
+            grouped.setdefault(why, []).append(cfg.programs[r.code].short)
+        lines += ["", ctx._("Not eligible now:")]
+        lines += [f"• {', '.join(names)}: {why}" for why, names in grouped.items()]
     lines += [
         "",
         ctx._("Data as of {date}. This is not a final decision: Kemensos and BPS decide.",

@@ -1,0 +1,126 @@
+"""Benchmark data: the synthetic DTSEN extracts (generated once, cached) and fresh databases.
+
+Everything lives under `.cache/bench/` (gitignored). A CSV's name carries the number of
+households, the seed and a digest of the generator and the reference files, so a change to
+`db/seed.py`, `programs.toml` or the region file makes a new one instead of reusing a stale one.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from config import ROOT, load_settings
+
+CACHE = ROOT / ".cache" / "bench"
+SEED = 20261101
+# A fixed reference date keeps the cached file byte-identical whatever day the bench runs.
+TODAY = date(2026, 11, 1)
+DATA_DATE = date(2026, 11, 1)
+
+
+def reference():
+    """(programs, region) as the service loads them (same settings, same files)."""
+    from bot import load_reference
+
+    return load_reference(load_settings())
+
+
+def _digest() -> str:
+    s = load_settings()
+    h = hashlib.sha1()
+    for p in (ROOT / "db" / "seed.py", Path(s.jaring_programs), Path(s.jaring_region)):
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:10]
+
+
+def csv_path(households: int) -> Path:
+    return CACHE / f"dtsen-{households}hh-s{SEED}-{_digest()}.csv"
+
+
+def ensure_csv(households: int, log=print) -> tuple[Path, float | None]:
+    """The cached CSV for `households` households; generated when missing.
+    Returns (path, seconds spent generating or None when it was cached)."""
+    from db.seed import write_demo_csv
+
+    path = csv_path(households)
+    if path.exists():
+        return path, None
+    programs, region = reference()
+    log(f"generating {path.name} ({households:,} households; once, then cached) ...")
+    t0 = time.perf_counter()
+    tmp = path.with_suffix(".tmp")
+    write_demo_csv(tmp, households=households, seed=SEED, region=region, programs=programs,
+                   today=TODAY)
+    os.replace(tmp, path)  # a half-written file is never taken for a finished one
+    took = time.perf_counter() - t0
+    log(f"generated in {took:.1f} s")
+    return path, took
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    nik: str
+    no_kk: str
+
+
+def heads(path: Path) -> list[Pair]:
+    """NIK + No. KK of every KEPALA_KELUARGA in the file, in file order."""
+    out: list[Pair] = []
+    with open(path, encoding="utf-8", newline="") as f:
+        r = csv.reader(f)
+        header = next(r)
+        i_kk, i_nik, i_hub = header.index("no_kk"), header.index("nik"), header.index("hubungan")
+        for row in r:
+            if row[i_hub] == "KEPALA_KELUARGA":
+                out.append(Pair(row[i_nik], row[i_kk]))
+    return out
+
+
+def count_rows(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f) - 1
+
+
+def db_url(name: str) -> str:
+    return f"sqlite+aiosqlite:///{CACHE / name}"
+
+
+def fresh_db(name: str) -> str:
+    """A migrated, empty SQLite database `.cache/bench/<name>` (any old one removed)."""
+    from db.migrate import upgrade
+
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (CACHE / (name + suffix)).unlink(missing_ok=True)
+    url = db_url(name)
+    upgrade(url)
+    return url
+
+
+async def import_csv(url: str, path: Path):
+    """import_dtsen of `path` into `url`; returns the ImportReport (its `seconds` is the
+    time of both passes: check every row, then write)."""
+    from db.database import Database
+    from db.dtsen_import import import_dtsen
+
+    programs, region = reference()
+    db = Database(url)
+    try:
+        report = await import_dtsen(db, path, region=region, programs=programs,
+                                    data_date=DATA_DATE, today=TODAY, actor="bench")
+    finally:
+        await db.dispose()
+    if not report.imported:
+        first = "; ".join(str(e) for e in report.errors[:5])
+        raise RuntimeError(f"benchmark extract {path.name} did not import: {first}")
+    return report
+
+
+def sample(pairs: list[Pair], n: int, seed: int) -> list[Pair]:
+    rng = random.Random(seed)
+    return rng.sample(pairs, n) if n <= len(pairs) else [rng.choice(pairs) for _ in range(n)]

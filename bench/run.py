@@ -1,0 +1,547 @@
+"""`make bench`: Jaring against a fake Telegram Bot API server, next to a bare aiogram echo bot.
+
+    make bench                                  # the full run (docs/benchmarks.md)
+    make bench BENCH_ARGS="--quick"             # smoke run: 100k people, 1 round, fewer residents
+    .venv/bin/python -m bench.run --residents 1000 --concurrency 100 --rounds 3 --profile
+
+What it does, in order:
+
+1. Data. The synthetic extract (db/seed.py, 250,000 households, about 1M people) is generated
+   once into .cache/bench/ and reused; so is a 2,500-household one (about 10,000 people).
+   Every run migrates fresh SQLite databases and imports both with `import_dtsen`, timed.
+2. Lookup rate. In this process, K random `match_household` + `household_snapshot` calls (80 %
+   real pairs, 10 % a wrong No. KK, 10 % an unknown NIK), one read transaction each, on the
+   10k and the 1M database, interleaved; lookups/s and the difference.
+3. Chat. A fake Bot API server runs in this process. `python bot.py run` (webhook mode, the
+   1M database) and `python -m bench.echo_bot` (bare aiogram) are started in turn as
+   subprocesses, echo then service, `--rounds` times. The same driver walks the same number of
+   residents through the same seven updates on both (bench/driver.py), after a warm-up batch.
+   Figures per bot are the medians over the rounds.
+
+Telegram's outbound limits are a policy (30 messages/s, 1/s per chat): here they are set far
+above what the service can do, so the bench measures processing cost, not the policy.
+
+The exit code is 0 whatever the figures (it is a measurement); it is 1 only when the run is
+not valid: a resident did not get a reply to every step or the service's last reply was not the
+eligibility result.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bench import data
+from bench.driver import BatchResult, Driver, Resident, proc_status_kib, STEPS
+from config import ROOT
+from tests.fakes.telegram_api import BOT_TOKEN, FakeTelegramAPI
+
+SECRET = "bench-secret_0123456789"
+LOGS = data.CACHE / "logs"
+HIGH_RATE = "100000"  # messages/s: far above what either bot can do (see the module doc)
+
+# Targets (the issue): ratio and limits, and which way is good.
+T_UPDATES_RATIO = 0.6  # service updates/s ÷ echo updates/s, at least
+T_P99_RATIO = 1.5  # service p99 ÷ echo p99, at most
+T_RSS_MIB = 250  # service peak RSS, below
+T_IMPORT_S = 120  # 1M rows imported, below
+T_LOOKUP_DIFF = 10.0  # % lookup rate difference 10k vs 1M, within
+
+
+def say(*a) -> None:
+    print(*a, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({model}), {mem} RAM, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+# --- 1. data and import ------------------------------------------------------------------------
+
+
+@dataclass
+class Imported:
+    label: str
+    url: str
+    csv: Path
+    rows: int
+    households: int
+    seconds: float
+    pairs: list[data.Pair]
+
+
+def _marker(name: str) -> Path:
+    return data.CACHE / (name + ".imported.json")
+
+
+async def prepare_db(label: str, name: str, households: int, reuse: bool) -> Imported:
+    path, gen = data.ensure_csv(households, log=say)
+    pairs = data.heads(path)
+    marker = _marker(name)
+    if reuse and marker.exists() and (data.CACHE / name).exists():
+        m = json.loads(marker.read_text())
+        if m.get("csv") == path.name:
+            say(f"import ({label}): reusing {name} (--reuse-db); last import "
+                f"{m['rows']:,} rows in {m['seconds']:.1f} s")
+            return Imported(label, data.db_url(name), path, m["rows"], m["households"],
+                            m["seconds"], pairs)
+    marker.unlink(missing_ok=True)
+    url = await asyncio.to_thread(data.fresh_db, name)  # Alembic runs its own event loop
+    report = await data.import_csv(url, path)
+    gc.collect()
+    say(f"import ({label}): {report.rows_imported:,} rows, {report.households:,} households "
+        f"in {report.seconds:.1f} s ({report.rows_imported / report.seconds:,.0f} rows/s)")
+    marker.write_text(json.dumps({"csv": path.name, "rows": report.rows_imported,
+                                  "households": report.households, "seconds": report.seconds}))
+    return Imported(label, url, path, report.rows_imported, report.households, report.seconds,
+                    pairs)
+
+
+# --- 2. lookup rate ------------------------------------------------------------------------------
+
+
+def lookup_plan(pairs: list[data.Pair], k: int, seed: int) -> list[tuple[str, str]]:
+    """k (nik, no_kk) queries: 80 % real pairs, 10 % a wrong No. KK, 10 % an unknown NIK."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(k):
+        p = rng.choice(pairs)
+        r = rng.random()
+        if r < 0.8:
+            out.append((p.nik, p.no_kk))
+        elif r < 0.9:
+            out.append((p.nik, rng.choice(pairs).no_kk))
+        else:
+            out.append(("99" + p.nik[2:], p.no_kk))  # province 99 does not exist
+    return out
+
+
+async def lookups(small: Imported, big: Imported, k: int, rounds: int,
+                  chunk: int = 500) -> dict:
+    """lookups/s on both databases. Both stay open (warm caches, as in the service); the K
+    lookups of a round run in chunks, alternating between the databases, so that a drift of the
+    machine's speed (±20 % here) falls on both alike."""
+    from db.database import Database
+    from db.queries import household_snapshot, match_household
+
+    labels = (small.label, big.label)
+    plans = {small.label: lookup_plan(small.pairs, k, 1), big.label: lookup_plan(big.pairs, k, 1)}
+    dbs = {small.label: Database(small.url), big.label: Database(big.url)}
+
+    async def run(db, plan) -> int:
+        hits = 0
+        for nik, kk in plan:
+            async with db.tx(write=False) as c:  # one read transaction per lookup, as the service
+                hid = await match_household(c, nik, kk)
+                if hid is not None:
+                    await household_snapshot(c, hid)
+                    hits += 1
+        return hits
+
+    rates: dict[str, list[float]] = {label: [] for label in labels}
+    try:
+        for label in labels:  # warm-up: not timed
+            await run(dbs[label], plans[label][: min(2000, k)])
+        gc.collect()
+        gc.freeze()  # the big lists of pairs are not the lookups' garbage to scan
+        for r in range(rounds):
+            took = dict.fromkeys(labels, 0.0)
+            hits = dict.fromkeys(labels, 0)
+            for i in range(0, k, chunk):
+                order = labels if (i // chunk) % 2 == 0 else labels[::-1]
+                for label in order:
+                    t0 = time.perf_counter()
+                    hits[label] += await run(dbs[label], plans[label][i:i + chunk])
+                    took[label] += time.perf_counter() - t0
+            for label in labels:
+                rates[label].append(k / took[label])
+            say(f"  lookups round {r + 1}/{rounds}: "
+                + ", ".join(f"{label} {k / took[label]:,.0f}/s ({hits[label]:,} of {k:,} matched)"
+                            for label in labels))
+    finally:
+        gc.unfreeze()
+        for db in dbs.values():
+            await db.dispose()
+    med = {label: statistics.median(v) for label, v in rates.items()}
+    diff = 100 * (med[small.label] - med[big.label]) / med[small.label]
+    return {"rates": rates, "median": med, "diff_pct": diff}
+
+
+# --- 3. the bots ---------------------------------------------------------------------------------
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL", "WEB_",
+                                "LOG_LEVEL"))}
+    env.update(PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+class BotProcess:
+    """A bot under test as a subprocess: its pid, log file, readiness and peak RSS."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int,
+                 webhook_url: str, profile_to: Path | None = None):
+        self.name = name
+        self.port = port
+        self.webhook_url = webhook_url
+        self.env = env
+        self.argv = argv
+        self.profile_to = profile_to
+        self.log_path = LOGS / f"{name}.log"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pid: int | None = None  # the Python process under test (py-spy's child if profiling)
+        self.peak_rss_kib: int | None = None
+
+    async def start(self, fake: FakeTelegramAPI, timeout: float = 60.0) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        argv = self.argv
+        if self.profile_to is not None:
+            spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            argv = [spy, "record", "--format", "raw", "--rate", "250", "-o",
+                    str(self.profile_to), "--", *argv]
+        self._log = open(self.log_path, "wb")
+        self.proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=asyncio.subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        async with aiohttp.ClientSession() as s:
+            while True:
+                if self.proc.returncode is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                       + self.log_tail())
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name} did not become healthy:\n" + self.log_tail())
+                try:
+                    async with s.get(url) as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        await fake.wait_for(lambda: fake.webhook.get("url") == self.webhook_url,
+                            timeout=max(1.0, deadline - time.monotonic()))
+        self.pid = self.proc.pid if self.profile_to is None else self._child_pid()
+
+    def _child_pid(self) -> int:
+        assert self.proc is not None
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            if children:
+                return int(children[0])
+        raise RuntimeError("py-spy's child process not found")
+
+    async def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.pid is not None:
+            self.peak_rss_kib = proc_status_kib(self.pid, "VmHWM")  # right before stopping
+        if self.proc.returncode is None:
+            target = self.pid if self.pid is not None else self.proc.pid
+            os.kill(target, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30 if self.profile_to else 15)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
+
+    def log_problems(self) -> int:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return 0
+        return sum(1 for line in text.splitlines() if " ERROR " in line or "Traceback" in line)
+
+
+@dataclass
+class Round:
+    bot: str
+    n: int
+    batch: BatchResult
+    peak_rss_mib: float
+    unexpected: int
+    log_problems: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return 1000 * self.batch.bot_cpu / self.batch.updates if self.batch.updates else 0.0
+
+
+def _is_result(text: str) -> bool:
+    return "Desil" in text
+
+
+def _any_reply(text: str) -> bool:
+    return True
+
+
+class Bench:
+    def __init__(self, args, fake: FakeTelegramAPI, big: Imported):
+        self.args = args
+        self.fake = fake
+        self.big = big
+        # Ids unique across runs too: with --reuse-db the inbox still holds the last run's
+        # updates, and a repeated update_id is (rightly) dropped as a redelivery.
+        run = int(time.time())
+        self.update_ids = itertools.count(run * 100_000)
+        self.user_ids = itertools.count(run * 10_000)
+        # Residents' NIK + No. KK: distinct heads of the big extract, in a fixed random order.
+        self._pairs = iter(data.sample(big.pairs, min(len(big.pairs), 200_000), seed=2))
+        self._round_no = itertools.count(1)
+
+    def residents(self, n: int) -> list[Resident]:
+        out = []
+        for _ in range(n):
+            p = next(self._pairs)
+            out.append(Resident(next(self.user_ids), p.nik, p.no_kk))
+        return out
+
+    def service(self, tag: str, profile_to: Path | None = None) -> BotProcess:
+        port = free_port()
+        hook = f"https://bench.example/{tag}/tg/webhook"
+        env = _env(DATABASE_URL=self.big.url, TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+                   TELEGRAM_API_URL=self.fake.base_url, TELEGRAM_WEBHOOK_URL=hook,
+                   TELEGRAM_WEBHOOK_SECRET=SECRET, WEB_HOST="127.0.0.1", WEB_PORT=str(port),
+                   LOG_LEVEL="WARNING", TELEGRAM_RATE_GLOBAL=HIGH_RATE,
+                   TELEGRAM_RATE_PER_CHAT=HIGH_RATE)
+        return BotProcess(tag, [sys.executable, "bot.py", "run"], env, port, hook, profile_to)
+
+    def echo(self, tag: str) -> BotProcess:
+        port = free_port()
+        hook = f"https://bench.example/{tag}/tg/webhook"
+        argv = [sys.executable, "-m", "bench.echo_bot", "--api", self.fake.base_url,
+                "--token", BOT_TOKEN, "--port", str(port), "--webhook-url", hook,
+                "--secret", SECRET]
+        return BotProcess(tag, argv, _env(), port, hook)
+
+    async def round(self, kind: str, n: int, profile_to: Path | None = None) -> Round:
+        a = self.args
+        tag = f"{kind}-r{n}" if profile_to is None else f"{kind}-profile"
+        bot = self.service(tag, profile_to) if kind == "service" else self.echo(tag)
+        expect = _is_result if kind == "service" else _any_reply
+        self.fake.reset()
+        self.fake.webhook = {"url": ""}
+        await bot.start(self.fake)
+        connector = aiohttp.TCPConnector(limit=a.concurrency + 10, force_close=False)
+        try:
+            async with aiohttp.ClientSession(connector=connector) as session:
+                url = f"http://127.0.0.1:{bot.port}/tg/webhook"
+                driver = Driver(self.fake, session, url, SECRET, self.update_ids)
+                warm = await driver.run(self.residents(a.warmup), a.concurrency, expect)
+                if warm.failures:
+                    raise BenchInvalid(kind, warm.failures, bot)
+                batch = await driver.run(self.residents(a.residents), a.concurrency, expect,
+                                         bot_pid=bot.pid)
+                await asyncio.sleep(0.3)  # a late, unexpected extra reply would show up here
+                unexpected = driver.unexpected
+        finally:
+            self.fake.on_send = None
+            rc = await bot.stop()
+        if batch.failures:
+            raise BenchInvalid(kind, batch.failures, bot)
+        r = Round(kind, n, batch, (bot.peak_rss_kib or 0) / 1024, unexpected,
+                  bot.log_problems(), {"rc": rc})
+        say(f"  {kind:>7} round {n}: {batch.updates_per_s:7.1f} updates/s, "
+            f"{batch.checks_per_s:6.1f} checks/s, p50 {batch.pct(50):6.1f} ms, "
+            f"p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB, "
+            f"CPU {r.cpu_ms_per_update:4.2f} ms/update "
+            f"({100 * batch.bot_cpu / batch.wall:3.0f} % of a core; driver+fake "
+            f"{100 * batch.driver_cpu / batch.wall:3.0f} %)"
+            + (f", {unexpected} unexpected replies" if unexpected else "")
+            + (f", {r.log_problems} ERROR lines in {bot.log_path.name}" if r.log_problems else ""))
+        return r
+
+
+class BenchInvalid(Exception):
+    def __init__(self, kind: str, failures: list[str], bot: BotProcess):
+        self.kind, self.failures, self.bot = kind, failures, bot
+        super().__init__(f"{kind}: {len(failures)} resident(s) failed")
+
+
+def med(rounds: list[Round], fn) -> float:
+    return statistics.median(fn(r) for r in rounds)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+async def main_async(args) -> int:
+    t_start = time.perf_counter()
+    data.CACHE.mkdir(parents=True, exist_ok=True)
+    say(f"machine: {machine()}")
+    say(f"command: {' '.join(['python -m bench.run', *sys.argv[1:]])}")
+    big_hh = 25_000 if args.quick else 250_000
+    big_label = "100k" if args.quick else "1M"
+
+    # 1. data + import
+    say("\n== data and import ==")
+    t = time.perf_counter()
+    small = await prepare_db("10k", "bench-10k.db", 2_500, args.reuse_db)
+    big = await prepare_db(big_label, f"bench-{big_label}.db", big_hh, args.reuse_db)
+    say(f"people: 10k database {small.rows:,}, {big_label} database {big.rows:,}  "
+        f"(data step {time.perf_counter() - t:.0f} s)")
+
+    # 2. lookups
+    say(f"\n== lookup rate (match_household + household_snapshot, K={args.lookups:,}) ==")
+    lk = await lookups(small, big, args.lookups, args.lookup_rounds)
+    say(f"lookups/s (median): 10k {lk['median']['10k']:,.0f}, {big_label} "
+        f"{lk['median'][big_label]:,.0f}; difference {lk['diff_pct']:+.1f} %")
+
+    # 3. bots
+    say(f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
+        f"warm-up), {args.concurrency} at a time, webhook mode, {args.rounds} round(s) ==")
+    rounds: dict[str, list[Round]] = {"echo": [], "service": []}
+    async with FakeTelegramAPI(record_calls=False) as fake:
+        bench = Bench(args, fake, big)
+        try:
+            for n in range(1, args.rounds + 1):
+                for kind in ("echo", "service"):
+                    rounds[kind].append(await bench.round(kind, n))
+            profile_txt = None
+            if args.profile:
+                profile_txt = data.CACHE / "profile-service.txt"
+                profile_txt.unlink(missing_ok=True)
+                say("  profiling: one more service round under py-spy (not counted)")
+                await bench.round("service", 0, profile_to=profile_txt)
+        except BenchInvalid as e:
+            say(f"\nINVALID RUN: {e}. The figures would be meaningless.")
+            for line in e.failures[:10]:
+                say(f"  {line}")
+            say(f"--- last lines of {e.bot.log_path}:\n{e.bot.log_tail()}")
+            return 1
+
+    # summary
+    e, s = rounds["echo"], rounds["service"]
+    e_ups, s_ups = med(e, lambda r: r.batch.updates_per_s), med(s, lambda r: r.batch.updates_per_s)
+    e_p50, s_p50 = med(e, lambda r: r.batch.pct(50)), med(s, lambda r: r.batch.pct(50))
+    e_p99, s_p99 = med(e, lambda r: r.batch.pct(99)), med(s, lambda r: r.batch.pct(99))
+    e_rss, s_rss = max(r.peak_rss_mib for r in e), max(r.peak_rss_mib for r in s)
+    e_cpu, s_cpu = med(e, lambda r: r.cpu_ms_per_update), med(s, lambda r: r.cpu_ms_per_update)
+    s_checks = med(s, lambda r: r.batch.checks_per_s)
+    results = sum(r.batch.results for r in s)
+    ups_ratio, p99_ratio = s_ups / e_ups, s_p99 / e_p99
+
+    say(f"\n== summary (median of {args.rounds} round(s); peak RSS: the highest) ==")
+    say(f"{'':22}{'service':>12}{'echo':>12}{'ratio':>9}")
+    say(f"{'updates/s':22}{s_ups:12.1f}{e_ups:12.1f}{ups_ratio:9.2f}")
+    say(f"{'checks/s':22}{s_checks:12.1f}{'':>12}")
+    say(f"{'p50 latency ms':22}{s_p50:12.1f}{e_p50:12.1f}{s_p50 / e_p50:9.2f}")
+    say(f"{'p99 latency ms':22}{s_p99:12.1f}{e_p99:12.1f}{p99_ratio:9.2f}")
+    say(f"{'peak RSS MiB':22}{s_rss:12.1f}{e_rss:12.1f}{s_rss / e_rss:9.2f}")
+    say(f"{'CPU ms per update':22}{s_cpu:12.2f}{e_cpu:12.2f}{s_cpu / e_cpu:9.2f}")
+    say(f"results checked: {results:,} eligibility results, every one naming the desil")
+    say(f"import {big.rows:,} rows: {big.seconds:.1f} s; lookups/s 10k {lk['median']['10k']:,.0f} "
+        f"vs {big_label} {lk['median'][big_label]:,.0f} ({lk['diff_pct']:+.1f} %)")
+
+    say("\n== targets ==")
+    checks = [
+        (f"updates/s ≥ {T_UPDATES_RATIO} × echo", ups_ratio >= T_UPDATES_RATIO, f"{ups_ratio:.2f}"),
+        (f"p99 ≤ {T_P99_RATIO} × echo", p99_ratio <= T_P99_RATIO, f"{p99_ratio:.2f}"),
+        (f"peak RSS < {T_RSS_MIB} MiB", s_rss < T_RSS_MIB, f"{s_rss:.1f} MiB"),
+        (f"import of {big_label} rows < {T_IMPORT_S} s", big.seconds < T_IMPORT_S,
+         f"{big.seconds:.1f} s"),
+        (f"lookup rate 10k vs {big_label} within {T_LOOKUP_DIFF:.0f} %",
+         abs(lk["diff_pct"]) <= T_LOOKUP_DIFF, f"{lk['diff_pct']:+.1f} %"),
+    ]
+    for name, ok, fig in checks:
+        say(f"  {verdict(ok)}  {name:<34} {fig}")
+    if args.quick:
+        say("  (--quick: 100k people, not the 1M the targets are about)")
+    if args.profile and profile_txt is not None and profile_txt.exists():
+        from bench.profile import summarise
+
+        say(f"\n== service profile (py-spy, {profile_txt}) ==")
+        say(summarise(profile_txt, 25))
+    say(f"bench took {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None):
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--residents", type=int, default=None,
+                   help="residents per measured round (default 600; --quick 150)")
+    p.add_argument("--concurrency", type=int, default=100,
+                   help="residents walking at once (default 100)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="warm-up residents per round, not measured (default 5 %% of residents, "
+                        "at least 20)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="echo/service rounds, interleaved (default 2; --quick 1)")
+    p.add_argument("--lookups", type=int, default=None, help="K lookups per database (20,000)")
+    p.add_argument("--lookup-rounds", type=int, default=3)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 100k people, 150 residents, 1 round, 5,000 lookups")
+    p.add_argument("--reuse-db", action="store_true",
+                   help="reuse the databases the last run imported (skips the import; the "
+                        "import time printed is the last one measured)")
+    p.add_argument("--profile", action="store_true",
+                   help="after the rounds, one more service round under py-spy (pip install "
+                        "py-spy into .venv); prints where the service's CPU goes")
+    args = p.parse_args(argv)
+    if args.residents is None:
+        args.residents = 150 if args.quick else 600
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 2
+    if args.lookups is None:
+        args.lookups = 5_000 if args.quick else 20_000
+    if args.warmup is None:
+        args.warmup = max(20, args.residents // 20)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
