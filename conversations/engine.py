@@ -248,6 +248,11 @@ class Engine:
         if inp.kind == "choice" and inp.choice in GLOBAL_CHOICES:
             await self.hooks.global_action(ctx, GLOBAL_CHOICES[inp.choice])
             return self._finish(ctx)
+        if inp.kind == "other":  # voice notes, stickers, videos, documents ...
+            await ctx.not_understood(ctx._(
+                "I can read text, buttons, locations and photos. Please type your answer or "
+                "tap a button."))
+            return self._finish(ctx)
         step = self.step_of(st)
         if step is None or step.on is None:
             await self.hooks.to_menu(ctx)

@@ -287,3 +287,14 @@ async def test_no_log_line_holds_a_nik_or_kk(db_url, caplog):
     joined = "\n".join(r.getMessage() + str(r.exc_text or "") for r in caplog.records)
     for secret in (NIK_1, KK_1, "3271011505200001"):
         assert secret not in joined
+
+
+async def test_unreadable_kinds_get_a_polite_reply_and_keep_the_step(db_url):
+    async with running(db_url) as rt:
+        chat = Chat(rt)
+        await chat.onboard()
+        await chat.tap("m:check")
+        [reply] = await chat._event("other", {"type": "sticker"})
+        assert "hanya bisa membaca teks" in reply["text"] and "g:cancel" in chat.choices
+        [confirm] = await chat.send(NIK_1)
+        assert MASKED_NIK_1 in confirm["text"]
