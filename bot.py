@@ -26,7 +26,9 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # Per-update INFO lines from aiogram and the access log cost throughput and say nothing new.
-    for name in ("aiogram.event", "aiohttp.access", "aiogram.dispatcher", "alembic"):
+    # pywa and httpx log recipients and request bodies at DEBUG/INFO: phone numbers stay out.
+    for name in ("aiogram.event", "aiohttp.access", "aiogram.dispatcher", "alembic", "pywa",
+                 "pywa_async", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -81,6 +83,14 @@ class Runtime:
             self.outbox.register(self.telegram.transport)
             if settings.telegram_webhook_url:
                 self.telegram.register_routes(self.web)
+        self.whatsapp = None
+        if settings.whatsapp_enabled:
+            from handlers.whatsapp import WhatsAppChannel
+
+            self.whatsapp = WhatsAppChannel(settings, self.service.receive, db=self.db,
+                                            outbox=self.outbox, clock=clock)
+            self.outbox.register(self.whatsapp.transport)
+            self.whatsapp.register_routes(self.web)
         self._runner = None
 
     async def start(self, *, web: bool = True) -> None:
@@ -96,16 +106,22 @@ class Runtime:
         await self.service.recover()
         if self.telegram:
             await self.telegram.start(self.web)
+        if self.whatsapp:
+            await self.whatsapp.start()
 
     async def stop(self) -> None:
         if self.telegram:
             await self.telegram.stop_receiving()
         if self._runner:
             await self._runner.cleanup()
+        if self.whatsapp:
+            await self.whatsapp.stop_receiving()
         await self.service.idle()
         await self.outbox.stop()
         if self.telegram:
             await self.telegram.stop()  # closes the HTTP session the outbox sends through
+        if self.whatsapp:
+            await self.whatsapp.stop()
         await self.db.dispose()
 
 
@@ -122,6 +138,8 @@ async def cmd_run(settings: Settings, console_fallback: bool) -> int:
                     ", ".join(rt.programs.placeholders()))
     await rt.start()
     where = f"http://{settings.web_host}:{settings.web_port}"
+    if rt.whatsapp:
+        log.info("WhatsApp is on: webhook at %s/wa/webhook", where)
     if rt.telegram:
         mode = "webhook" if settings.telegram_webhook_url else "polling"
         log.info("Jaring is running: Telegram (%s), web app at %s", mode, where)
@@ -146,7 +164,7 @@ async def cmd_run(settings: Settings, console_fallback: bool) -> int:
 async def cmd_chat(settings: Settings, user: str) -> int:
     from handlers.console import ConsoleTransport, run_console
 
-    rt = Runtime(settings.model_copy(update={"telegram_bot_token": None}))
+    rt = Runtime(settings.model_copy(update={"telegram_bot_token": None, "whatsapp_token": None}))
     rt.outbox.register(ConsoleTransport())
     await rt.start(web=False)
     try:
@@ -170,7 +188,7 @@ async def cmd_import(settings: Settings, args) -> int:
     finally:
         await db.dispose()
     for err in report.errors:
-        print(f"baris {err.line}: {err.reason}", file=sys.stderr)
+        print(err, file=sys.stderr)
     if not report.imported:
         print(f"\nTidak ada yang diimpor: {len(report.errors)} kesalahan pada "
               f"{report.rows_rejected} baris. Perbaiki lalu ulangi, atau pakai --skip-invalid.",

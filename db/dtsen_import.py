@@ -9,7 +9,7 @@ Two passes over the file:
    row. Batches of dialect ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite / PostgreSQL) run as
    executemany.
 
-Decisions (also in the module docs of the CLI):
+Decisions:
 
 - ``skip_invalid``: a household (No. KK) with any bad row is rejected as a whole, because the
   household rules (exactly one KEPALA_KELUARGA, one address and desil per KK) are per KK and a
@@ -37,8 +37,8 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from datetime import date, datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from db.database import Database
 from db.schema import audit_log, data_imports, households, people, program_memberships
-from domain.dtsen import Columns, DtsenValidator, HeaderProblem, parse_header
+from domain.dtsen import DtsenValidator, HeaderProblem, parse_header
 from domain.programs import ProgramsConfig
 from domain.region import Region
 
@@ -65,11 +65,11 @@ class RowError:
     The raw row is deliberately not kept here: a RowError may be printed or logged, and the
     row holds an NIK. The reject file is written from a second read of the input instead."""
 
-    line: int
+    line: int  # 0: about the whole file (e.g. it cannot be read)
     reason: str  # simple Indonesian, no NIK / No. KK values
 
     def __str__(self) -> str:
-        return f"baris {self.line}: {self.reason}"
+        return f"baris {self.line}: {self.reason}" if self.line > 0 else self.reason
 
 
 @dataclass
@@ -94,6 +94,22 @@ def default_reject_path(path: Path) -> Path:
 
 
 # --- reading ---------------------------------------------------------------------------------
+
+
+class _FileChanged(Exception):
+    """The file is not the one that was checked (edited or replaced between the passes)."""
+
+
+FILE_CHANGED = ("file berubah selama impor (disimpan atau diganti saat sedang diimpor); "
+                "tidak ada data yang disimpan, jalankan impor sekali lagi")
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 class _FileProblem(Exception):
@@ -277,55 +293,43 @@ def _statements(dialect_name: str):
 
 
 class _Executemany:
-    """Run one INSERT for many rows given as tuples in `names` order.
+    """Run one INSERT for many rows, each given as a tuple of the non-constant `names`.
 
-    PostgreSQL: ordinary Core executemany (dicts). SQLite: the same statement is compiled once
-    by the SQLite dialect and run through exec_driver_sql with values already converted by the
-    columns' own bind processors. That skips SQLAlchemy's per-row parameter processing, which
-    cost more than SQLite itself (about 13 µs of 22 µs per person row)."""
+    PostgreSQL: ordinary Core executemany (dicts). SQLite: the same dialect statement is
+    compiled once and run through exec_driver_sql, with values converted by the columns' own
+    dialect bind processors. That skips SQLAlchemy's per-row parameter processing, which cost
+    more than SQLite itself (about 13 µs of 22 µs per person row on a 2-core machine)."""
 
-    def __init__(self, conn, stmt, names: tuple[str, ...], types: dict[str, sa.types.TypeEngine],
-                 constants: dict[str, Any]):
+    def __init__(self, conn, stmt, names: tuple[str, ...],
+                 types: dict[str, sa.types.TypeEngine], constants: dict[str, Any]):
         self.conn = conn
         self.stmt = stmt
-        self.names = names
+        self.constants = constants
+        self.variable = [n for n in names if n not in constants]
         self.fast = conn.dialect.name == "sqlite"
-        dialect = conn.dialect
         if not self.fast:
-            self.constants = constants
             return
-        variable = [n for n in names if n not in constants]
+        dialect = conn.dialect
         compiled = stmt.compile(dialect=dialect, column_keys=list(names))
         self.sql = compiled.string
         order = list(compiled.positiontup)
-        assert sorted(order) == sorted(names), (order, names)
-        procs = {n: types[n].bind_processor(dialect) for n in names}
+        if sorted(order) != sorted(names):
+            raise RuntimeError(f"unexpected parameters {order} for {names}")
+        procs = {n: types[n].dialect_impl(dialect).bind_processor(dialect) for n in names}
         fixed = {n: (procs[n](v) if procs[n] else v) for n, v in constants.items()}
-        # A row tuple in `variable` order becomes a parameter tuple in `order`.
-        row_procs = [(i, procs[n]) for i, n in enumerate(variable) if procs[n] is not None]
-        slots = [("v", variable.index(n)) if n not in fixed else ("c", fixed[n]) for n in order]
+        row_procs = [(i, procs[n]) for i, n in enumerate(self.variable) if procs[n]]
+        # where each parameter comes from: the row (index) or a constant (value)
+        picks = [(True, self.variable.index(n)) if n not in fixed else (False, fixed[n])
+                 for n in order]
 
         def build(row: tuple) -> tuple:
             if row_procs:
                 row = list(row)
                 for i, proc in row_procs:
                     row[i] = proc(row[i])
-            return tuple(row[x] if kind == "v" else x for kind, x in slots)
+            return tuple(row[x] if from_row else x for from_row, x in picks)
 
-        # Specialise the common case: constants last, no reordering needed.
-        if order == variable + [n for n in order if n in fixed]:
-            tail = tuple(fixed[n] for n in order[len(variable):])
-            if row_procs:
-                def build(row: tuple) -> tuple:  # noqa: F811
-                    row = list(row)
-                    for i, proc in row_procs:
-                        row[i] = proc(row[i])
-                    return (*row, *tail)
-            else:
-                def build(row: tuple) -> tuple:  # noqa: F811
-                    return row + tail
         self.build = build
-        self.variable = variable
 
     def __call__(self, rows: list[tuple]) -> None:
         if not rows:
@@ -334,10 +338,8 @@ class _Executemany:
             build = self.build
             self.conn.exec_driver_sql(self.sql, [build(r) for r in rows])
         else:
-            variable = [n for n in self.names if n not in self.constants]
-            self.conn.execute(
-                self.stmt, [{**dict(zip(variable, r)), **self.constants} for r in rows]
-            )
+            names, constants = self.variable, self.constants
+            self.conn.execute(self.stmt, [{**dict(zip(names, r)), **constants} for r in rows])
 
 
 @dataclass
@@ -364,8 +366,8 @@ SQLITE_IMPORT_CACHE_KIB = 524288  # page-cache ceiling while importing (only pag
 _by_nik = itemgetter(1)
 
 
-def _write(conn, *, path: Path, v: DtsenValidator, header: list[str], delimiter: str,
-           reject_path: Path | None, data_date: date, now: datetime, actor: str,
+def _write(conn, *, path: Path, file_key, v: DtsenValidator, header: list[str],
+           delimiter: str, reject_path: Path | None, data_date: date, now: datetime, actor: str,
            rows_total: int, progress: bool, detail_extra: dict[str, Any]) -> _WriteResult:
     """Pass 2, inside the transaction (a sync Connection, also on PostgreSQL via run_sync)."""
     sqlite_cache = None
@@ -378,7 +380,8 @@ def _write(conn, *, path: Path, v: DtsenValidator, header: list[str], delimiter:
             conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
     try:
         with _gc_paused():
-            return _write_rows(conn, path=path, v=v, header=header, delimiter=delimiter,
+            return _write_rows(conn, path=path, file_key=file_key, v=v, header=header,
+                               delimiter=delimiter,
                                reject_path=reject_path, data_date=data_date, now=now,
                                actor=actor, rows_total=rows_total, progress=progress,
                                detail_extra=detail_extra)
@@ -387,9 +390,10 @@ def _write(conn, *, path: Path, v: DtsenValidator, header: list[str], delimiter:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(sqlite_cache)}")
 
 
-def _write_rows(conn, *, path: Path, v: DtsenValidator, header: list[str], delimiter: str,
-                reject_path: Path | None, data_date: date, now: datetime, actor: str,
-                rows_total: int, progress: bool, detail_extra: dict[str, Any]) -> _WriteResult:
+def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[str],
+                delimiter: str, reject_path: Path | None, data_date: date, now: datetime,
+                actor: str, rows_total: int, progress: bool,
+                detail_extra: dict[str, Any]) -> _WriteResult:
     hh_upsert, people_upsert, pm_insert, pm_delete, hh_ids_q = _statements(conn.dialect.name)
     types = {c.name: c.type for c in (*households.c, *people.c)}
     types["code"] = types["nik"] = sa.String(16)
@@ -423,7 +427,11 @@ def _write_rows(conn, *, path: Path, v: DtsenValidator, header: list[str], delim
                 seen.add(kk)
                 new_kks.append(kk)
         if new_kks:
-            put_households([(kk, *household(kk)) for kk in new_kks])
+            try:
+                hh_rows = [(kk, *household(kk)) for kk in new_kks]
+            except (KeyError, TypeError):
+                raise _FileChanged from None  # a KK pass 1 never saw (or saw only bad)
+            put_households(hh_rows)
             for i in range(0, len(new_kks), IN_CHUNK):
                 hh_ids.update(conn.execute(hh_ids_q, {"kks": new_kks[i:i + IN_CHUNK]}).all())
         # r = (kk, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas);
@@ -438,7 +446,10 @@ def _write_rows(conn, *, path: Path, v: DtsenValidator, header: list[str], delim
         res.rows_imported += len(batch)
         batch.clear()
 
+    if _file_key(path) != file_key:
+        raise _FileChanged
     rf = rw = None
+    seen_rows = 0
     try:
         with _bar(progress, "importing", rows_total) as bar:
             rows = _rows(path, delimiter)
@@ -446,6 +457,7 @@ def _write_rows(conn, *, path: Path, v: DtsenValidator, header: list[str], delim
             n = 0
             for line, cells in rows:
                 n += 1
+                seen_rows += 1
                 if rejected:
                     bad = rejected.get(kk_of(cells))
                     if bad is not None:
@@ -461,7 +473,10 @@ def _write_rows(conn, *, path: Path, v: DtsenValidator, header: list[str], delim
                         rw.writerow([*cells, why])
                         res.rows_rejected += 1
                         continue
-                batch.append(person(cells))
+                try:
+                    batch.append(person(cells))
+                except (KeyError, ValueError, TypeError, IndexError):
+                    raise _FileChanged from None  # a value pass 1 never saw
                 if len(batch) >= BATCH:
                     flush()
                     bar.update(n)
@@ -472,6 +487,8 @@ def _write_rows(conn, *, path: Path, v: DtsenValidator, header: list[str], delim
     finally:
         if rf is not None:
             rf.close()
+    if seen_rows != rows_total or _file_key(path) != file_key:
+        raise _FileChanged
 
     res.households = len(hh_ids)
     people_after = conn.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
@@ -523,6 +540,7 @@ async def import_dtsen(
     path = Path(path)
     today = today or date.today()
     report = ImportReport(file_name=path.name, data_date=data_date)
+    file_key = _file_key(path)  # pass 2 refuses a file that changed after this
 
     # Pass 1 is pure CPU: run it in a thread so a server's event loop keeps breathing.
     v, header, delimiter, fatal = await asyncio.to_thread(
@@ -548,16 +566,22 @@ async def import_dtsen(
         async with db.tx() as conn:
             res: _WriteResult = await conn.run_sync(
                 lambda sync_conn: _write(
-                    sync_conn, path=path, v=v, header=header, delimiter=delimiter,
+                    sync_conn, path=path, file_key=file_key, v=v, header=header,
+                    delimiter=delimiter,
                     reject_path=reject_path, data_date=data_date, now=now, actor=actor,
                     rows_total=v.rows, progress=progress,
                     detail_extra={"skip_invalid": skip_invalid, "errors": len(v.errors)},
                 )
             )
-    except BaseException:
+    except BaseException as e:
         if v.rejected_kks and reject_path is not None:
-            reject_path.unlink(missing_ok=True)
-        raise
+            reject_path.unlink(missing_ok=True)  # it would describe an import that did not happen
+        if not isinstance(e, _FileChanged):
+            raise
+        report.errors = [RowError(0, FILE_CHANGED)]
+        report.rows_rejected = 0
+        report.seconds = time.monotonic() - started
+        return report
 
     report.imported = True
     report.rows_imported = res.rows_imported

@@ -43,7 +43,7 @@ from domain.region import Region
 
 __all__ = ["DemoCase", "database_is_empty", "seed_demo", "write_demo_csv", "DEMO_FILE"]
 
-DEMO_FILE = Path("demo") / "dtsen_demo.csv"  # under the data directory
+DEMO_FILE = "dtsen_demo.csv"  # written in the data_dir given to seed_demo (e.g. data/demo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +362,9 @@ async def seed_demo(
     data_dir: Path,
     progress: bool = False,
 ) -> tuple[ImportReport, list[DemoCase]]:
-    """Write `<data_dir>/demo/dtsen_demo.csv` and import it (data date = today)."""
+    """Write `<data_dir>/dtsen_demo.csv` (e.g. data/demo/dtsen_demo.csv) and import it, with
+    today as the data date. Raises RuntimeError if the generated file does not pass the checks
+    (a bug in the generator, never the user's fault)."""
     path = Path(data_dir) / DEMO_FILE
     cases = await asyncio.to_thread(
         write_demo_csv, path, households=households, seed=seed, region=region,

@@ -15,13 +15,21 @@ Use:
     v.errors                                   # [(line, reason), ...] sorted by line
     v.rejected_kks                             # {kk key: [lines with their own errors]}
 
-    v.convert(cells) -> CleanRow               # for a row of a KK that passed, in a second pass
+    # second pass over the file, rows whose KK is not in rejected_kks:
+    v.person(cells)        # (kk key, nik, nama, jenis_kelamin, tanggal_lahir, hubungan,
+                           #  programs, disabilitas): cached lookups only, for bulk writes
+    v.household(kk key)    # (alamat, rt, rw, kelurahan_code, kecamatan_code, desil)
+    v.convert(cells)       # both as one CleanRow
 
-The validator keeps only what the cross-row rules need (each NIK's first line, and per KK its
-household fields, head and line numbers), so it streams a file of 1,000,000 rows. Lookups that
-depend on a value rather than on the person (kecamatan, kelurahan, RT/RW, desil, program lists,
-hubungan) are cached per distinct text, and the household fields are checked once per KK as
-long as its rows repeat them verbatim.
+The validator keeps only what the cross-row rules and the second pass need (each NIK's first
+line until finish(), and per KK its household fields, head and line numbers: a few hundred
+bytes per household), so it streams a file of 1,000,000 rows. Lookups that depend on a value
+rather than on the person (kecamatan, kelurahan, RT/RW, desil, program lists, hubungan,
+jenis_kelamin) are cached per distinct text, and the household fields are checked once per
+run of rows that repeat them verbatim (the rows of a KK usually follow each other).
+
+Policy for rows of one KK: alamat (compared ignoring case and extra spaces), RT, RW,
+kelurahan, kecamatan and desil must agree; the first good row's values are the household's.
 
 Reasons are in simple Indonesian, for Dinsos clerks ("NIK harus 16 angka, tertulis 15"). They
 never contain an NIK or No. KK: a KK is shown masked ("3271 05•• •••• 0003"), other values only
@@ -164,7 +172,7 @@ def parse_header(cells: Sequence[str]) -> Columns | HeaderProblem:
         parts.append("kolom tidak ada: " + ", ".join(missing))
     unknown = [n for n in names if n and n not in COLUMNS]
     if unknown:
-        parts.append("kolom tidak dikenal: " + ", ".join(_shown(n).strip() or "?" for n in unknown))
+        parts.append("kolom tidak dikenal: " + ", ".join(_shown(n)[2:-1] or "?" for n in unknown))
     if "" in names:
         parts.append(f"ada {names.count('')} kolom tanpa nama")
     repeated = sorted({n for n in names if n and names.count(n) > 1})
@@ -202,26 +210,35 @@ class CleanRow:
 
 
 class _Kk:
-    """What the cross-row rules (and the second pass) need to know about one No. KK."""
+    """What the cross-row rules (and the second pass) need to know about one No. KK.
 
-    __slots__ = ("key", "problem", "raw_hh", "hh", "alamat", "hh_problems", "hh_line",
-                 "head_line", "hub_bad", "lines", "bad_lines")
+    Kept small (one per household, 250,000 for a city of a million): the household fields
+    are the normalised values of the first good row, sharing the cached strings."""
+
+    __slots__ = ("key", "problem", "hh", "hh_line", "head_line", "hub_bad", "lines",
+                 "bad_lines")
 
     def __init__(self, key: str, problem: str | None):
         self.key = key
         self.problem = problem  # reason if the No. KK itself is malformed
-        self.raw_hh: tuple | None = None  # household cells as last seen (verbatim)
-        self.hh: tuple | None = None  # normalised household fields of the first good row
-        self.alamat = ""  # alamat of that row, spaces collapsed, case kept
-        self.hh_problems: list[str] = []  # problems of raw_hh
+        # (alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of the first good row
+        self.hh: tuple | None = None
         self.hh_line = 0  # line that set hh
         self.head_line = 0  # first KEPALA_KELUARGA line
         self.hub_bad = False  # a row had an unknown hubungan (then "no head" is not claimed)
         self.lines: list[int] = []
-        self.bad_lines: list[int] = []
+        self.bad_lines: list[int] | None = None
 
 
 _HH_FIELDS = ("alamat", "RT", "RW", "kelurahan", "kecamatan", "desil")
+
+
+def _differences(a: tuple, b: tuple) -> list[str]:
+    """Names of the household fields that differ (alamat compared without case)."""
+    if a == b:
+        return []
+    return [_HH_FIELDS[i] for i in range(6)
+            if (a[i].casefold() != b[i].casefold() if i == 0 else a[i] != b[i])]
 
 
 class DtsenValidator:
@@ -247,6 +264,10 @@ class DtsenValidator:
         self.rejected_kks: dict[str, list[int]] = {}
         self._kks: dict[str, _Kk] = {}
         self._last_kk: tuple[str, _Kk] | None = None  # rows of one KK are usually adjacent
+        # household cells of the last row, its KK and their problems: checked once per run
+        self._hh_raw: tuple | None = None
+        self._hh_st: _Kk | None = None
+        self._hh_problems: list[str] = []
         self._nik_line: dict[int, int] = {}
         self._dups: list[tuple[int, int]] = []  # (first line, later line)
         # per distinct text: (value, problem)
@@ -387,7 +408,7 @@ class DtsenValidator:
             problems.append(p)
         if problems or kel_v is None or kec_v is None:
             return None, problems
-        return (a.casefold(), rt_v, rw_v, kel_v, kec_v.code, desil_v), problems
+        return (a, rt_v, rw_v, kel_v, kec_v.code, desil_v), problems
 
     def _kk(self, kk_raw: str) -> _Kk:
         last = self._last_kk
@@ -487,30 +508,32 @@ class DtsenValidator:
         if dis != "0" and dis != "1" and dis.strip() not in ("0", "1"):
             problems.append(f"disabilitas harus 0 atau 1, tertulis{_shown(dis) or ' kosong'}")
 
-        # household fields: checked once per KK while its rows repeat them verbatim
+        # household fields: checked once per run of rows that repeat them verbatim
         raw_hh = (alamat, rt, rw, kel, kec, desil)
-        if raw_hh != st.raw_hh:
+        if st is not self._hh_st or raw_hh != self._hh_raw:
             hh, hh_problems = self._household(*raw_hh)
-            st.raw_hh = raw_hh
-            st.hh_problems = hh_problems
             if hh is not None:
                 if st.hh is None:
-                    st.hh, st.hh_line, st.alamat = hh, line, " ".join(alamat.split())
-                elif hh != st.hh:
-                    fields = [_HH_FIELDS[i] for i in range(6) if hh[i] != st.hh[i]]
-                    st.hh_problems = [
-                        f"{', '.join(fields)} berbeda dengan baris {st.hh_line} padahal No. KK sama"
-                        f" ({mask(st.key) if st.key else 'kosong'}); alamat, RT, RW, kelurahan,"
-                        " kecamatan dan desil harus sama untuk satu KK"
-                    ]
-        if st.hh_problems:
-            problems.extend(st.hh_problems)
+                    st.hh, st.hh_line = hh, line
+                else:
+                    fields = _differences(hh, st.hh)
+                    if fields:
+                        hh_problems = [
+                            f"{', '.join(fields)} berbeda dengan baris {st.hh_line} padahal"
+                            f" No. KK sama ({mask(st.key) if st.key else 'kosong'}); alamat, RT,"
+                            " RW, kelurahan, kecamatan dan desil harus sama untuk satu KK"
+                        ]
+            self._hh_st, self._hh_raw, self._hh_problems = st, raw_hh, hh_problems
+        if self._hh_problems:
+            problems.extend(self._hh_problems)
 
         if problems:
             self._record(line, st, problems)
         return problems
 
     def _record(self, line: int, st: _Kk, problems: list[str]) -> list[str]:
+        if st.bad_lines is None:
+            st.bad_lines = []
         st.bad_lines.append(line)
         errors = self.errors
         for p in problems:
@@ -539,14 +562,14 @@ class DtsenValidator:
                 extra.append((st.lines[0], f"KK {mask(key) if key else '(kosong)'} tidak punya "
                                f"KEPALA_KELUARGA (baris {_lines(st.lines)}); tiap KK harus punya"
                                " tepat satu"))
-                st.bad_lines.append(st.lines[0])
+                st.bad_lines = [*(st.bad_lines or ()), st.lines[0]]
 
         if marks:
             wanted = {line for line, _ in marks}
             for st in self._kks.values():
                 for line in st.lines:
                     if line in wanted:
-                        st.bad_lines.append(line)
+                        st.bad_lines = [*(st.bad_lines or ()), line]
             extra.extend(marks)
 
         if extra:
@@ -570,9 +593,7 @@ class DtsenValidator:
 
     def household(self, key: str) -> tuple[str, str, str, str, str, int]:
         """(alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of a KK that passed."""
-        st = self._kks[key]
-        _, rt, rw, kel, kec, desil = st.hh
-        return st.alamat, rt, rw, kel, kec, desil
+        return self._kks[key].hh
 
     def person(self, cells: Sequence[str]) -> tuple:
         """(kk key, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas)
