@@ -36,12 +36,15 @@ class Reply:
     choices: list[Choice] = field(default_factory=list)
     request: Literal["location", "photo"] | None = None
 
-    def to_payload(self) -> dict[str, Any]:
-        return {
+    def to_payload(self, locale: str | None = None) -> dict[str, Any]:
+        p = {
             "text": self.text,
             "choices": [[c.id, c.label] for c in self.choices],
             "request": self.request,
         }
+        if locale:  # the conversation's locale, for an adapter's own few words ("Pilih", "Lainnya")
+            p["locale"] = locale
+        return p
 
     @classmethod
     def from_payload(cls, p: dict[str, Any]) -> "Reply":
@@ -70,3 +73,8 @@ class SendFinal(SendError):
 
 class SendStopped(SendError):
     """The user blocked the bot or deleted the chat: stop sending to them."""
+
+
+class SendHeld(SendError):
+    """Not sendable now, but later (WhatsApp: outside the 24-hour window). The outbox marks the
+    row `held`; the adapter re-queues held rows when sending becomes possible again."""

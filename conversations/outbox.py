@@ -6,7 +6,8 @@
   small burst); messages to one chat go out in order.
 - Typed errors from the transport: SendRetry (429 retry_after, 5xx, timeouts) is retried with
   backoff, first in place (keeps order), then by re-queueing; SendFinal fails the row with its
-  reason; SendStopped (blocked bot) stops this row and the chat's queued rows.
+  reason; SendStopped (blocked bot) stops this row and the chat's queued rows; SendHeld parks the
+  row as `held` (WhatsApp outside the 24 h window) until the adapter re-queues it.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Callable, Protocol
 
 import sqlalchemy as sa
 
-from conversations.model import SendFinal, SendRetry, SendStopped
+from conversations.model import SendFinal, SendHeld, SendRetry, SendStopped
 from db.database import Database
 from db.schema import outbound_messages
 
@@ -36,6 +37,19 @@ class Transport(Protocol):
     rate_per_chat: float
 
     async def send(self, address: str, payload: dict) -> str | None: ...
+
+
+_upd_sent = (sa.update(outbound_messages).where(O.id == sa.bindparam("rid"))
+             .values(status="sent", sent_at=sa.bindparam("at"), external_id=sa.bindparam("ext"),
+                     attempts=sa.bindparam("att")))
+
+
+class _Row:
+    __slots__ = ("id", "channel", "address", "payload", "attempts")
+
+    def __init__(self, id, channel, address, payload, attempts):
+        self.id, self.channel, self.address = id, channel, address
+        self.payload, self.attempts = payload, attempts
 
 
 class Bucket:
@@ -95,14 +109,22 @@ class Outbox:
         self._sem = asyncio.Semaphore(max_in_flight)
         self._runner: asyncio.Task | None = None
         self._dispatching = 0  # batches taken off the queue but not yet turned into tasks
+        self._sent: list[tuple[dict, asyncio.Future]] = []
+        self._marker: asyncio.Task | None = None
 
     def register(self, transport: Transport) -> None:
         self.transports[transport.channel] = transport
         self._global[transport.channel] = Bucket(transport.rate_global, burst=transport.rate_global)
 
     def notify(self, ids: list[int]) -> None:
+        """Rows queued in the database (by this or another process): claim and send them."""
         for i in ids:
             self._queue.put_nowait(i)
+
+    def submit(self, rows: list[dict]) -> None:
+        """Rows this process inserted already claimed (`sending`): send them, no claim needed."""
+        for r in rows:
+            self._start_send(_Row(r["id"], r["channel"], r["address"], r["payload"], r["attempts"]))
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -181,14 +203,17 @@ class Outbox:
                 .values(status="sending", attempts=O.attempts + 1)
                 .returning(O.id, O.channel, O.address, O.payload, O.attempts))).all()
         for row in sorted(rows, key=lambda r: r.id):
-            self._inflight.add(row.id)
-            chat = self._chats.get((row.channel, row.address))
-            if chat is None:
-                chat = self._chats[(row.channel, row.address)] = _Chat(
-                    self.transports[row.channel].rate_per_chat)
-            task = asyncio.create_task(self._send(row, chat))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start_send(row)
+
+    def _start_send(self, row) -> None:
+        self._inflight.add(row.id)
+        chat = self._chats.get((row.channel, row.address))
+        if chat is None:
+            chat = self._chats[(row.channel, row.address)] = _Chat(
+                self.transports[row.channel].rate_per_chat)
+        task = asyncio.create_task(self._send(row, chat))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _send(self, row, chat: _Chat) -> None:
         transport = self.transports[row.channel]
@@ -220,14 +245,40 @@ class Outbox:
                     except SendFinal as e:
                         await self._mark(row.id, status="failed", last_error=e.reason)
                         return
-                    await self._mark(row.id, status="sent", sent_at=self.clock(),
-                                     external_id=ext, attempts=attempts)
+                    except SendHeld as e:  # e.g. WhatsApp outside the 24 h window
+                        await self._mark(row.id, status="held", last_error=e.reason,
+                                         attempts=attempts)
+                        return
+                    await self._mark_sent(row.id, ext, attempts)
                     return
         except Exception as exc:  # noqa: BLE001 - unexpected transport error: keep the row
             log.error("send failed unexpectedly (row %s): %s", row.id, type(exc).__name__)
             await self._requeue(row.id, attempts, 30, type(exc).__name__)
         finally:
             self._inflight.discard(row.id)
+
+    async def _mark_sent(self, row_id: int, external_id: str | None, attempts: int) -> None:
+        """Record a sent row. Marks from concurrent sends share one transaction (under load
+        that is one commit for many messages); the caller returns once its mark is committed."""
+        fut = asyncio.get_running_loop().create_future()
+        self._sent.append(({"rid": row_id, "ext": external_id, "att": attempts,
+                            "at": self.clock()}, fut))
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._flush_sent())
+        await fut
+
+    async def _flush_sent(self) -> None:
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self.db.tx() as c:
+                    await c.execute(_upd_sent, [p for p, _ in batch])
+            except Exception as exc:  # noqa: BLE001
+                for _, fut in batch:
+                    fut.set_exception(exc)
+                continue
+            for _, fut in batch:
+                fut.set_result(None)
 
     async def _mark(self, row_id: int, **values) -> None:
         async with self.db.tx() as c:

@@ -69,6 +69,7 @@ class Database:
                 connect_args={"check_same_thread": False, "timeout": 10},
             )
             self._configure_sqlite(self.engine)
+            self._sqlite_conn: Connection | None = None  # one connection, kept open
             self.aengine = None
         else:
             self.engine = None
@@ -102,10 +103,12 @@ class Database:
         """One transaction: committed when the block ends, rolled back on an exception."""
         if self.is_sqlite:
             async with self._lock:
-                with self.engine.connect() as c:
-                    c.info["write"] = write
-                    with c.begin():
-                        yield SyncConn(c)
+                c = self._sqlite_conn
+                if c is None or c.closed:
+                    c = self._sqlite_conn = self.engine.connect()
+                c.info["write"] = write
+                with c.begin():
+                    yield SyncConn(c)
         else:
             async with self.aengine.begin() as c:
                 yield c
@@ -115,6 +118,9 @@ class Database:
             return (await c.scalar(sa.text("SELECT 1"))) == 1
 
     async def dispose(self) -> None:
+        if self.is_sqlite and self._sqlite_conn is not None:
+            self._sqlite_conn.close()
+            self._sqlite_conn = None
         if self.engine is not None:
             self.engine.dispose()
         if self.aengine is not None:

@@ -44,6 +44,14 @@ from aiogram.types import (
 )
 from pydantic import ValidationError
 
+from aiogram.methods.base import Response
+from aiogram.types import Message as _Message
+
+# pydantic keeps parametrised generics only in a weak cache, so aiogram's
+# `Response[Message]` (built in BaseSession.check_response on every send) was rebuilt after
+# each garbage collection, about 5 ms each time (docs/benchmarks.md). Holding a reference
+# keeps the class alive.
+_KEEP_RESPONSE_MESSAGE = Response[_Message]
 from config import Settings
 from conversations.model import Event, SendFinal, SendRetry, SendStopped
 

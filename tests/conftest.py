@@ -27,20 +27,26 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_ready() -> str:
+    """A database of this test run's own (created next to JARING_TEST_PG_URL's, dropped at the
+    end), so parallel runs on one server never truncate each other's tables."""
     assert PG_URL
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
 
-    async def reset():
-        from sqlalchemy.ext.asyncio import create_async_engine
+    name = f"jaring_test_{os.getpid()}"
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
-        eng = create_async_engine(PG_URL)
-        async with eng.begin() as c:
-            await c.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await c.execute(sa.text("CREATE SCHEMA public"))
+    async def admin(sql: str):
+        eng = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        async with eng.connect() as c:
+            await c.execute(sa.text(sql))
         await eng.dispose()
 
-    asyncio.run(reset())
-    upgrade(PG_URL)
-    return PG_URL
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    upgrade(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _truncate_pg(url: str) -> None:
