@@ -82,11 +82,6 @@ def heads(path: Path) -> list[Pair]:
     return out
 
 
-def count_rows(path: Path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for _ in f) - 1
-
-
 def db_url(name: str) -> str:
     return f"sqlite+aiosqlite:///{CACHE / name}"
 

@@ -58,6 +58,12 @@ class BatchResult:
     failures: list[str] = field(default_factory=list)  # one line per failed resident (no NIKs)
     bot_cpu: float = 0.0  # seconds of CPU the bot process used during the batch
     driver_cpu: float = 0.0  # seconds of CPU this process (driver + fake server) used
+    machine_cpu: float = 0.0  # seconds of CPU the whole machine used (all processes)
+
+    @property
+    def other_cpu(self) -> float:
+        """CPU seconds used by processes other than the bot and the driver: a busy machine."""
+        return max(0.0, self.machine_cpu - self.bot_cpu - self.driver_cpu)
 
     @property
     def updates_per_s(self) -> float:
@@ -81,6 +87,14 @@ def proc_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return (sum(v[:8]) - idle) / _CLK_TCK  # guest time is already counted in user
 
 
 def proc_status_kib(pid: int, key: str) -> int | None:
@@ -166,11 +180,13 @@ class Driver:
                 await self._walk(res, out, expect_final)
 
         cpu0 = proc_cpu_seconds(bot_pid) if bot_pid else 0.0
+        m0 = machine_cpu_seconds()
         d0 = time.process_time()
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(residents)))))
         out.wall = time.perf_counter() - t0
         out.driver_cpu = time.process_time() - d0
+        out.machine_cpu = machine_cpu_seconds() - m0
         if bot_pid:
             out.bot_cpu = proc_cpu_seconds(bot_pid) - cpu0
         return out

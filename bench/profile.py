@@ -1,11 +1,16 @@
 """Summarise a py-spy `--format raw` profile (collapsed stacks: "frame;frame;... count").
 
-    python -m bench.profile .cache/bench/profile-service.txt [--top 25]
+    python -m bench.profile .cache/bench/profile-service.txt [--top 25] [--all]
 
 Prints where the samples went: self time by package, self time by function, and inclusive
 time (the share of samples with the function anywhere on the stack) for the heaviest
 functions. Frames look like "name (path/to/file.py:line)"; lines are dropped so that one
 function is one row.
+
+py-spy here can only launch the service (attaching to a running process fails on this
+machine), so the profile covers start-up and shutdown too: stacks through the start-up and
+shutdown code (imports, `Runtime.__init__`, `Runtime.start`, `Runtime.stop`) are left out
+unless `--all` is given. The warm-up batch stays in (a few % of the updates).
 """
 from __future__ import annotations
 
@@ -25,17 +30,20 @@ def _parse(frame: str) -> tuple[str, str]:
 
 
 def package(file: str) -> str:
-    """A short owner for a source file: 'sqlalchemy', 'aiogram', 'jaring:conversations', ..."""
+    """A short owner for a source file: 'sqlalchemy', 'aiogram', 'jaring:conversations', ...
+    py-spy prints paths relative to sys.path entries ("sqlalchemy/engine/base.py",
+    "asyncio/events.py", "conversations/service.py"), sometimes absolute ones."""
     f = file.replace("\\", "/")
     if "site-packages/" in f:
-        return f.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    if "/lib/python3" in f:
-        rest = f.split("/lib/python3", 1)[1].split("/", 1)[-1]
-        return "stdlib:" + rest.split("/", 1)[0].removesuffix(".py")
-    for top in ("conversations", "db", "domain", "handlers", "web", "config", "bot"):
-        if f"/{top}/" in f or f.endswith(f"/{top}.py") or f.startswith(f"{top}/") or f == f"{top}.py":
-            return "jaring:" + top
-    return f or "?"
+        f = f.split("site-packages/", 1)[1]
+    elif "/lib/python3" in f:
+        f = f.split("/lib/python3", 1)[1].split("/", 1)[-1]
+    elif "/work/" in f or f.startswith("/"):
+        f = f.rsplit("/", 2)[-2] + "/" + f.rsplit("/", 1)[-1] if f.count("/") >= 2 else f
+    top = f.split("/", 1)[0].removesuffix(".py")
+    if top in ("conversations", "db", "domain", "handlers", "web", "config", "bot"):
+        return "jaring:" + top
+    return top or "?"
 
 
 def short(name: str, file: str) -> str:
@@ -49,9 +57,45 @@ def short(name: str, file: str) -> str:
     return f"{name} ({f})"
 
 
-def summarise(path: Path, top: int = 25) -> str:
+# Function names whose presence on a stack marks start-up or shutdown, not serving.
+STARTUP = frozenset({"_find_and_load", "Runtime.__init__", "Runtime.start", "Runtime.stop",
+                     "load_reference", "setup_logging", "load_settings"})
+
+
+# Jaring's hot path, step by step: inclusive share of each (a stack counts once per name), and
+# inside some of them (parent > child) the share spent in a part of interest.
+FOCUS = (
+    "TelegramChannel.handle_webhook",
+    "TelegramChannel.handle_webhook > BaseModel.model_validate",
+    "Service.receive",
+    "Service._process_one",
+    "Service._process_one > SyncConn.execute",
+    "Service._process_one > ValuesBase.values",
+    "Service._process_one > TransactionalContext.__exit__",
+    "Engine.handle",
+    "Engine.handle > SyncConn.execute",
+    "Service._queue_replies",
+    "failed_attempts",
+    "match_household",
+    "household_snapshot",
+    "Outbox._dispatch",
+    "Outbox._send",
+    "TelegramTransport.send",
+    "TelegramTransport.send > BaseModel.__class_getitem__",
+    "TelegramTransport.send > BaseModel.model_validate",
+    "TelegramTransport.send > BaseSession.prepare_value",
+    "TelegramTransport.send > ClientSession._request",
+    "Outbox._mark",
+    "Database.tx",
+    "TransactionalContext.__exit__",
+    "ValuesBase.values",
+    "HasCacheKey._generate_cache_key",
+)
+
+
+def summarise(path: Path, top: int = 25, everything: bool = False) -> str:
     stacks: list[tuple[list[tuple[str, str]], int]] = []
-    total = 0
+    total = excluded = 0
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
@@ -64,6 +108,9 @@ def summarise(path: Path, top: int = 25) -> str:
         # py-spy puts the thread as the first frame, e.g. "process 123:\"python\"" / "thread ..."
         frames = [fr for fr in frames if fr[1]]
         if not frames:
+            continue
+        if not everything and any(name in STARTUP for name, _ in frames):
+            excluded += n
             continue
         stacks.append((frames, n))
         total += n
@@ -89,9 +136,24 @@ def summarise(path: Path, top: int = 25) -> str:
             out.append(f"  {100 * n / total:5.1f} %  {key}")
         return out
 
-    lines = [f"{total} samples"]
+    lines = [f"{total} samples" + (f" ({excluded} start-up/shutdown samples left out)"
+                                   if excluded else "")]
     lines += block("self time by package:", self_pkg, 15)
     lines += block("inclusive time by package (on the stack):", incl_pkg, 15)
+    names_per_stack = [({nm for nm, _ in frames}, [nm for nm, _ in frames], n)
+                       for frames, n in stacks]
+    lines.append("Jaring's hot path (inclusive; 'a > b': time in b called from a):")
+    for item in FOCUS:
+        parent, _, child = item.partition(" > ")
+        n = 0
+        for names, seq, c in names_per_stack:
+            if parent not in names:
+                continue
+            if not child:
+                n += c
+            elif child in seq[seq.index(parent) + 1:]:
+                n += c
+        lines.append(f"  {100 * n / total:5.1f} %  {item}")
     lines += block("self time by function:", self_fn, top)
     lines += block("inclusive time by function:", incl_fn, top)
     return "\n".join(lines) + "\n"
@@ -101,8 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="summarise a py-spy raw profile")
     p.add_argument("file", type=Path)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--all", action="store_true", help="keep start-up and shutdown samples")
     args = p.parse_args(argv)
-    print(summarise(args.file, args.top), end="")
+    print(summarise(args.file, args.top, args.all), end="")
 
 
 if __name__ == "__main__":

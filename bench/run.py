@@ -16,7 +16,8 @@ What it does, in order:
    1M database) and `python -m bench.echo_bot` (bare aiogram) are started in turn as
    subprocesses, echo then service, `--rounds` times. The same driver walks the same number of
    residents through the same seven updates on both (bench/driver.py), after a warm-up batch.
-   Figures per bot are the medians over the rounds.
+   Figures per bot are the medians over the rounds; a ratio is the median of each service
+   round's figure over the echo round's just before it.
 
 Telegram's outbound limits are a policy (30 messages/s, 1/s per chat): here they are set far
 above what the service can do, so the bench measures processing cost, not the policy.
@@ -93,6 +94,24 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
+def py_spy() -> str | None:
+    exe = Path(sys.executable).with_name("py-spy")
+    return str(exe) if exe.exists() else shutil.which("py-spy")
+
+
+def code_version() -> str:
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               text=True, capture_output=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return (head or "?") + (" + uncommitted changes" if dirty else "")
+
+
 # --- 1. data and import ------------------------------------------------------------------------
 
 
@@ -112,7 +131,7 @@ def _marker(name: str) -> Path:
 
 
 async def prepare_db(label: str, name: str, households: int, reuse: bool) -> Imported:
-    path, gen = data.ensure_csv(households, log=say)
+    path, _ = data.ensure_csv(households, log=say)
     pairs = data.heads(path)
     marker = _marker(name)
     if reuse and marker.exists() and (data.CACHE / name).exists():
@@ -194,14 +213,16 @@ async def lookups(small: Imported, big: Imported, k: int, rounds: int,
                 rates[label].append(k / took[label])
             say(f"  lookups round {r + 1}/{rounds}: "
                 + ", ".join(f"{label} {k / took[label]:,.0f}/s ({hits[label]:,} of {k:,} matched)"
-                            for label in labels))
+                            for label in labels)
+                + f"; difference {100 * (took[labels[1]] - took[labels[0]]) / took[labels[1]]:+.1f} %")
     finally:
         gc.unfreeze()
         for db in dbs.values():
             await db.dispose()
     med = {label: statistics.median(v) for label, v in rates.items()}
-    diff = 100 * (med[small.label] - med[big.label]) / med[small.label]
-    return {"rates": rates, "median": med, "diff_pct": diff}
+    # The difference of each round (both databases measured side by side), then the median.
+    diffs = [100 * (s_ - b_) / s_ for s_, b_ in zip(rates[small.label], rates[big.label])]
+    return {"rates": rates, "median": med, "diffs": diffs, "diff_pct": statistics.median(diffs)}
 
 
 # --- 3. the bots ---------------------------------------------------------------------------------
@@ -235,8 +256,7 @@ class BotProcess:
         LOGS.mkdir(parents=True, exist_ok=True)
         argv = self.argv
         if self.profile_to is not None:
-            spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-            argv = [spy, "record", "--format", "raw", "--rate", "250", "-o",
+            argv = [py_spy() or "py-spy", "record", "--format", "raw", "--rate", "250", "-o",
                     str(self.profile_to), "--", *argv]
         self._log = open(self.log_path, "wb")
         self.proc = await asyncio.create_subprocess_exec(
@@ -335,7 +355,6 @@ class Bench:
         self.user_ids = itertools.count(run * 10_000)
         # Residents' NIK + No. KK: distinct heads of the big extract, in a fixed random order.
         self._pairs = iter(data.sample(big.pairs, min(len(big.pairs), 200_000), seed=2))
-        self._round_no = itertools.count(1)
 
     def residents(self, n: int) -> list[Resident]:
         out = []
@@ -389,14 +408,18 @@ class Bench:
             raise BenchInvalid(kind, batch.failures, bot)
         r = Round(kind, n, batch, (bot.peak_rss_kib or 0) / 1024, unexpected,
                   bot.log_problems(), {"rc": rc})
-        say(f"  {kind:>7} round {n}: {batch.updates_per_s:7.1f} updates/s, "
-            f"{batch.checks_per_s:6.1f} checks/s, p50 {batch.pct(50):6.1f} ms, "
+        checks = f"{batch.checks_per_s:6.1f} checks/s, " if kind == "service" else ""
+        which = f"round {n}" if profile_to is None else "(py-spy)"
+        say(f"  {kind:>7} {which}: {batch.updates_per_s:7.1f} updates/s, {checks}"
+            f"p50 {batch.pct(50):6.1f} ms, "
             f"p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB, "
             f"CPU {r.cpu_ms_per_update:4.2f} ms/update "
             f"({100 * batch.bot_cpu / batch.wall:3.0f} % of a core; driver+fake "
-            f"{100 * batch.driver_cpu / batch.wall:3.0f} %)"
+            f"{100 * batch.driver_cpu / batch.wall:3.0f} %; other processes "
+            f"{100 * batch.other_cpu / batch.wall:3.0f} %)"
             + (f", {unexpected} unexpected replies" if unexpected else "")
-            + (f", {r.log_problems} ERROR lines in {bot.log_path.name}" if r.log_problems else ""))
+            + (f", {r.log_problems} ERROR lines in {bot.log_path}" if r.log_problems else "")
+            + (f", exit code {rc} on SIGTERM" if rc not in (0, None) else ""))
         return r
 
 
@@ -417,7 +440,12 @@ def verdict(ok: bool) -> str:
 async def main_async(args) -> int:
     t_start = time.perf_counter()
     data.CACHE.mkdir(parents=True, exist_ok=True)
+    if args.profile and py_spy() is None:
+        say("--profile needs py-spy: .venv/bin/pip install py-spy (it is not in "
+            "requirements.lock). Running without the profile.")
+        args.profile = False
     say(f"machine: {machine()}")
+    say(f"code: {code_version()}")
     say(f"command: {' '.join(['python -m bench.run', *sys.argv[1:]])}")
     big_hh = 25_000 if args.quick else 250_000
     big_label = "100k" if args.quick else "1M"
@@ -434,7 +462,8 @@ async def main_async(args) -> int:
     say(f"\n== lookup rate (match_household + household_snapshot, K={args.lookups:,}) ==")
     lk = await lookups(small, big, args.lookups, args.lookup_rounds)
     say(f"lookups/s (median): 10k {lk['median']['10k']:,.0f}, {big_label} "
-        f"{lk['median'][big_label]:,.0f}; difference {lk['diff_pct']:+.1f} %")
+        f"{lk['median'][big_label]:,.0f}; difference {lk['diff_pct']:+.1f} % (median of the "
+        f"rounds' differences: " + ", ".join(f"{d:+.1f}" for d in lk["diffs"]) + ")")
 
     # 3. bots
     say(f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
@@ -468,17 +497,32 @@ async def main_async(args) -> int:
     e_cpu, s_cpu = med(e, lambda r: r.cpu_ms_per_update), med(s, lambda r: r.cpu_ms_per_update)
     s_checks = med(s, lambda r: r.batch.checks_per_s)
     results = sum(r.batch.results for r in s)
-    ups_ratio, p99_ratio = s_ups / e_ups, s_p99 / e_p99
 
-    say(f"\n== summary (median of {args.rounds} round(s); peak RSS: the highest) ==")
+    def ratio(fn) -> float:
+        """The median of the rounds' ratios: each service round against the echo round run just
+        before it, so a machine slowing down or speeding up between rounds falls on both."""
+        return statistics.median(fn(sr) / fn(er) for sr, er in zip(s, e))
+
+    ups_ratio = ratio(lambda r: r.batch.updates_per_s)
+    p50_ratio = ratio(lambda r: r.batch.pct(50))
+    p99_ratio = ratio(lambda r: r.batch.pct(99))
+    cpu_ratio = ratio(lambda r: r.cpu_ms_per_update)
+
+    say(f"\n== summary (medians of {args.rounds} round(s); ratio: the median of each round's "
+        "service ÷ echo; peak RSS: the highest) ==")
     say(f"{'':22}{'service':>12}{'echo':>12}{'ratio':>9}")
     say(f"{'updates/s':22}{s_ups:12.1f}{e_ups:12.1f}{ups_ratio:9.2f}")
     say(f"{'checks/s':22}{s_checks:12.1f}{'':>12}")
-    say(f"{'p50 latency ms':22}{s_p50:12.1f}{e_p50:12.1f}{s_p50 / e_p50:9.2f}")
+    say(f"{'p50 latency ms':22}{s_p50:12.1f}{e_p50:12.1f}{p50_ratio:9.2f}")
     say(f"{'p99 latency ms':22}{s_p99:12.1f}{e_p99:12.1f}{p99_ratio:9.2f}")
     say(f"{'peak RSS MiB':22}{s_rss:12.1f}{e_rss:12.1f}{s_rss / e_rss:9.2f}")
-    say(f"{'CPU ms per update':22}{s_cpu:12.2f}{e_cpu:12.2f}{s_cpu / e_cpu:9.2f}")
+    say(f"{'CPU ms per update':22}{s_cpu:12.2f}{e_cpu:12.2f}{cpu_ratio:9.2f}")
     say(f"results checked: {results:,} eligibility results, every one naming the desil")
+    other = max(r.batch.other_cpu / r.batch.wall for r in e + s)
+    if other > 0.15:
+        say(f"NOTE: other processes used up to {100 * other:.0f} % of a core during the rounds: "
+            "the machine was not quiet, so absolute rates are low and noisy; compare the ratios "
+            "and the CPU per update.")
     say(f"import {big.rows:,} rows: {big.seconds:.1f} s; lookups/s 10k {lk['median']['10k']:,.0f} "
         f"vs {big_label} {lk['median'][big_label]:,.0f} ({lk['diff_pct']:+.1f} %)")
 
@@ -515,14 +559,16 @@ def parse_args(argv: list[str] | None = None):
                    help="warm-up residents per round, not measured (default 5 %% of residents, "
                         "at least 20)")
     p.add_argument("--rounds", type=int, default=None,
-                   help="echo/service rounds, interleaved (default 2; --quick 1)")
+                   help="echo/service rounds, interleaved (default 3; --quick 1)")
     p.add_argument("--lookups", type=int, default=None, help="K lookups per database (20,000)")
-    p.add_argument("--lookup-rounds", type=int, default=3)
+    p.add_argument("--lookup-rounds", type=int, default=5,
+                   help="lookup rounds; the difference is the median of theirs (5)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 100k people, 150 residents, 1 round, 5,000 lookups")
     p.add_argument("--reuse-db", action="store_true",
                    help="reuse the databases the last run imported (skips the import; the "
-                        "import time printed is the last one measured)")
+                        "import time printed is the last one measured; after a schema change "
+                        "run without it once)")
     p.add_argument("--profile", action="store_true",
                    help="after the rounds, one more service round under py-spy (pip install "
                         "py-spy into .venv); prints where the service's CPU goes")
@@ -530,7 +576,7 @@ def parse_args(argv: list[str] | None = None):
     if args.residents is None:
         args.residents = 150 if args.quick else 600
     if args.rounds is None:
-        args.rounds = 1 if args.quick else 2
+        args.rounds = 1 if args.quick else 3
     if args.lookups is None:
         args.lookups = 5_000 if args.quick else 20_000
     if args.warmup is None:
