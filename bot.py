@@ -205,7 +205,6 @@ async def cmd_import(settings: Settings, args) -> int:
 async def cmd_seed(settings: Settings, args) -> int:
     from db.database import Database
     from db.seed import database_is_empty, seed_demo
-    from domain.nik import mask
 
     programs, region = load_reference(settings)
     db = Database(settings.database_url)

@@ -8,12 +8,12 @@ Dates and numbers go through Babel (id_ID for Indonesian), times in Asia/Jakarta
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
@@ -63,17 +63,17 @@ class Texts:
         s = self._t.ngettext(singular, plural, n)
         return s.format(n=n, **kw)
 
-    def date(self, d: date) -> str:
+    def date(self, d: dt.date) -> str:
         return format_date(d, format="long", locale=self._babel)
 
-    def datetime(self, dt: datetime) -> str:
+    def datetime(self, when: dt.datetime) -> str:
         """e.g. '23 November 2026 pukul 16.05 WIB'."""
-        local = dt.astimezone(JAKARTA)
+        local = when.astimezone(JAKARTA)
         return self._("{date} at {time} WIB", date=self.date(local.date()),
                       time=format_time(local, format="short", locale=self._babel))
 
-    def time(self, dt: datetime) -> str:
-        return format_time(dt.astimezone(JAKARTA), format="short", locale=self._babel)
+    def time(self, when: dt.datetime) -> str:
+        return format_time(when.astimezone(JAKARTA), format="short", locale=self._babel)
 
     def number(self, n) -> str:
         return format_decimal(n, locale=self._babel)

@@ -21,23 +21,12 @@ from aiohttp import web
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     Update,
@@ -95,7 +84,6 @@ _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@\w+)?(?:\s+(.*))?\Z", re.DOTALL
 # Telegram's rule for webhook secret tokens.
 _SECRET_OK = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 # --------------------------------------------------------------------- inbound
@@ -209,45 +197,74 @@ class TelegramTransport:
         self.request_timeout = request_timeout
 
     async def send(self, address: str, payload: dict[str, Any]) -> str | None:
-        text, markup = render(payload)
+        """sendMessage as a JSON body through aiogram's own HTTP session and API server.
+
+        Not `Bot.send_message`: for each message it builds pydantic keyboard models, encodes a
+        form and validates the whole returned Message, about 0.8 ms of CPU, a quarter of the
+        service's cost per update (docs/benchmarks.md). We need only the message id and the
+        error code, so the request and the answer are handled as plain JSON here."""
+        text, markup = render_json(payload)
+        body: dict[str, Any] = {
+            "chat_id": int(address) if address.lstrip("-").isdigit() else address,
+            "text": text,
+            "link_preview_options": {"is_disabled": True},  # plain text, no parse_mode
+        }
+        if markup is not None:
+            body["reply_markup"] = markup
+        session = self.bot.session
+        url = session.api.api_url(token=self.bot.token, method="sendMessage")
         try:
-            message = await self.bot.send_message(
-                chat_id=int(address) if address.lstrip("-").isdigit() else address,
-                text=text,
-                reply_markup=markup,
-                parse_mode=None,  # plain text: resident data can never break markup
-                link_preview_options=_NO_PREVIEW,
-                request_timeout=self.request_timeout,
-            )
-        except Exception as e:
-            error = _send_error(e)
-            if error is e:
-                raise
-            raise error from e
-        return str(message.message_id)
+            http = await session.create_session()
+            async with http.post(url, data=_dumps(body), headers=_JSON_HEADERS,
+                                 timeout=aiohttp.ClientTimeout(total=self.request_timeout)) as r:
+                status, raw = r.status, await r.read()
+        except (asyncio.TimeoutError, aiohttp.ClientError) as e:
+            raise SendRetry(f"{type(e).__name__}: {e}") from e
+        try:
+            answer = json.loads(raw)
+        except ValueError:  # not JSON, e.g. an HTML 502 page from a proxy
+            raise SendRetry(f"{status}: undecodable response") from None
+        if answer.get("ok"):
+            return str(answer["result"]["message_id"])
+        raise _api_error(answer.get("error_code") or status, str(answer.get("description", "")),
+                         answer.get("parameters") or {})
 
 
-def _send_error(e: Exception) -> Exception:
-    """The typed send error for an exception from aiogram (or the exception itself if unknown)."""
-    if isinstance(e, TelegramRetryAfter):
-        return SendRetry(f"429: {e.message}", retry_after=e.retry_after)
-    if isinstance(e, TelegramForbiddenError):
-        return SendStopped(f"403: {e.message}")
-    if isinstance(e, TelegramBadRequest):
-        if "chat not found" in e.message.lower():
-            return SendStopped(f"400: {e.message}")
-        return SendFinal(f"400: {e.message}")
-    if isinstance(e, TelegramEntityTooLarge):  # a TelegramNetworkError, but never succeeds
-        return SendFinal(f"413: {e.message}")
-    if isinstance(e, (TelegramServerError, TelegramNetworkError)):
-        return SendRetry(f"{type(e).__name__}: {e.message}")
-    if isinstance(e, TelegramAPIError):  # 401, 404, 409, migrated chat, ...
-        return SendFinal(f"{type(e).__name__}: {e.message}")
-    if isinstance(e, ClientDecodeError):  # not JSON, e.g. an HTML 502 page from a proxy
-        return SendRetry("ClientDecodeError: undecodable response")
-    if isinstance(e, (asyncio.TimeoutError, aiohttp.ClientError)):
-        return SendRetry(f"{type(e).__name__}: {e}")
-    return e
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _api_error(code: int, description: str, parameters: dict[str, Any]) -> Exception:
+    """The typed send error for a Bot API error answer."""
+    if code == 429 or "retry_after" in parameters:
+        return SendRetry(f"429: {description}", retry_after=parameters.get("retry_after", 1))
+    if code == 403:
+        return SendStopped(f"403: {description}")
+    if code == 400:
+        if "chat not found" in description.lower():
+            return SendStopped(f"400: {description}")
+        return SendFinal(f"400: {description}")
+    if code >= 500:
+        return SendRetry(f"{code}: {description}")
+    return SendFinal(f"{code}: {description}")  # 401, 404, 409, 413, migrated chat, ...
+
+
+def render_json(payload: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """`render` as plain Bot API JSON (what the transport sends)."""
+    text, markup = render(payload) if payload.get("request") == "location" else (None, None)
+    if markup is not None:
+        return text, markup.model_dump(exclude_none=True)
+    text = payload["text"]
+    choices: list[list[str]] = payload.get("choices") or []
+    if not choices:
+        return text, None
+    buttons = [{"text": label, "callback_data": cid} for cid, label in choices]
+    short = all(len(label) <= ONE_ROW_MAX_LABEL for _, label in choices)
+    rows = [buttons] if short and 2 <= len(buttons) <= ONE_ROW_MAX_CHOICES else [[b] for b in buttons]
+    return text, {"inline_keyboard": rows}
 
 
 # --------------------------------------------------------------------- the channel

@@ -136,6 +136,16 @@ def test_render_short_choices_share_a_row_long_ones_do_not():
     assert render(payload(text="Kirim foto KTP", request="photo")) == ("Kirim foto KTP", None)
 
 
+def test_render_json_matches_render():
+    from handlers.telegram import render_json
+
+    for p in (payload(choices=[("y", "Ya"), ("n", "Tidak")]), payload(choices=[("a", "Hubungi petugas")]),
+              payload(choices=[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]),
+              payload(request="location", choices=[("k", "Ketik")]), payload()):
+        text, markup = render(p)
+        assert render_json(p) == (text, markup.model_dump(exclude_none=True) if markup else None)
+
+
 def test_render_location_request_lists_choices_in_text():
     choices = [("k", "Ketik kelurahan"), ("g:menu", "Menu")]
     text, markup = render(payload(text="Di mana Anda?", choices=choices,
@@ -168,8 +178,8 @@ async def test_transport_two_short_choices_render_one_row(fake, bot):
         {"text": "Ya", "callback_data": "y"}, {"text": "Tidak", "callback_data": "n"}]]}
     assert sent["params"]["link_preview_options"] == {"is_disabled": True}
     assert "parse_mode" not in sent["params"]
-    # aiogram posts x-www-form-urlencoded (not multipart) when there is no file.
-    assert fake.calls_of("sendMessage")[0]["content_type"] == "application/x-www-form-urlencoded"
+    # The transport posts JSON (see TelegramTransport.send for why not Bot.send_message).
+    assert fake.calls_of("sendMessage")[0]["content_type"] == "application/json"
 
 
 async def test_transport_four_choices_one_per_row(fake, bot):
