@@ -26,7 +26,15 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str | None = None
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
-    whatsapp_api_url: str | None = None
+    whatsapp_api_url: str | None = None  # Graph API base incl. version; default Meta's (pywa's version)
+    # WhatsApp Cloud API: 80 messages/s per business number; the per-user pair limit is about one
+    # message every few seconds, so 1/s with a small burst (the outbox allows 3) is safe.
+    whatsapp_rate_global: float = 80.0
+    whatsapp_rate_per_chat: float = 1.0
+    # Approved utility template sent instead of free text outside the 24-hour window
+    # ("a reply is waiting, write to us to see it"); no parameters.
+    whatsapp_template_name: str = "jaring_balasan_menunggu"
+    whatsapp_template_language: str = "id"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     jaring_programs: Path = ROOT / "data" / "programs.toml"
@@ -58,6 +66,16 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """All four secrets/ids are needed: token and number to send, app secret to verify
+        webhooks, verify token for Meta's subscription handshake."""
+        def given(v) -> bool:
+            return v is not None and bool(v.get_secret_value() if isinstance(v, SecretStr) else v)
+
+        return all(given(v) for v in (self.whatsapp_token, self.whatsapp_phone_number_id,
+                                      self.whatsapp_app_secret, self.whatsapp_verify_token))
 
 
 def load_settings(**overrides) -> Settings:

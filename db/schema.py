@@ -146,7 +146,8 @@ outbound_messages = sa.Table(
     sa.Column("inbound_event_id", sa.Integer, sa.ForeignKey("inbound_events.id"), nullable=True),
     # Rendered reply: {"text": ..., "choices": [[id, label], ...], "request": null|"location"|"photo"}
     sa.Column("payload", sa.JSON, nullable=False),
-    # queued -> sending -> sent | failed | stopped ; "sending" is the claim that prevents a 2nd send
+    # queued -> sending -> sent | failed | stopped | held ; "sending" is the claim that prevents a
+    # 2nd send; "held" waits for the channel to allow sending again (WhatsApp 24 h window)
     sa.Column("status", sa.String(8), nullable=False, server_default="queued"),
     sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -155,6 +156,59 @@ outbound_messages = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Index("ix_outbound_messages_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_outbound_messages_external_id", "external_id"),  # delivery statuses join here
+    sa.Index("ix_outbound_messages_user_status", "user_key", "status"),  # held rows of a user
+)
+
+# --- WhatsApp (handlers/whatsapp.py) ---------------------------------------------------------
+
+# One row per WhatsApp user: the business-scoped user id (BSUID) and the phone number (wa_id)
+# linked under one user key, where replies go, and the 24-hour customer-service window.
+wa_contacts = sa.Table(
+    "wa_contacts", metadata,
+    sa.Column("user_key", sa.String(128), primary_key=True),  # "wa:<BSUID or wa_id>", never changes
+    sa.Column("bsuid", sa.String(160), nullable=True, unique=True),
+    sa.Column("wa_id", sa.String(32), nullable=True, unique=True),
+    sa.Column("address", sa.String(160), nullable=False, index=True),  # what replies are sent to
+    sa.Column("last_inbound_at", UTCDateTime, nullable=True),  # the user's newest message (its timestamp)
+    sa.Column("template_sent_at", UTCDateTime, nullable=True),  # the "reply waiting" template
+    # Meta said the window was closed (error 131047) at this time, though our clock said open;
+    # a message written after it opens the window again.
+    sa.Column("window_closed_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Delivery statuses Meta reports for what we sent (sent, delivered, read, failed), keyed by the
+# wamid that outbound_messages.external_id holds. One row per (wamid, status): redelivery is a no-op.
+wa_statuses = sa.Table(
+    "wa_statuses", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("wamid", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=True),  # Meta's timestamp
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_title", sa.String(255), nullable=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("wamid", "status"),
+)
+
+# Images residents send: downloaded after the webhook is answered (media id -> URL -> bytes),
+# checked (JPEG/PNG, at most 5 MB), stored as <JARING_MEDIA_DIR>/<sha256>.<ext>.
+wa_media = sa.Table(
+    "wa_media", metadata,
+    sa.Column("media_id", sa.String(128), primary_key=True),
+    sa.Column("wamid", sa.String(128), nullable=False),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("ref", sa.String(128), nullable=False),  # what the photo event carries
+    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
+    sa.Column("mime", sa.String(64), nullable=True),
+    sa.Column("size", sa.Integer, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True, index=True),
+    sa.Column("path", sa.String(255), nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
 )
 
 check_attempts = sa.Table(
