@@ -48,6 +48,7 @@ _upd_done = (sa.update(inbound_events).where(I.id == sa.bindparam("eid"))
              .values(status="done", processed_at=sa.bindparam("at")))
 _ins_out = sa.insert(outbound_messages).returning(outbound_messages.c.id,
                                                   sort_by_parameter_order=True)
+_ins_one = sa.insert(outbound_messages).returning(outbound_messages.c.id)
 
 
 class Service:
@@ -192,9 +193,11 @@ class Service:
                      inbound_event_id=ev.id, payload=r.to_payload(locale),
                      status="sending" if local else "queued", attempts=1 if local else 0,
                      next_attempt_at=now, created_at=now) for r in replies]
-        res = await c.execute(_ins_out, rows)
-        for row, (rid,) in zip(rows, res):
-            row["id"] = rid
+        if len(rows) == 1:  # the common case: a plain INSERT ... RETURNING, no executemany
+            rows[0]["id"] = (await c.execute(_ins_one, rows[0])).scalar_one()
+        else:
+            for row, (rid,) in zip(rows, await c.execute(_ins_out, rows)):
+                row["id"] = rid
         return rows if local else []
 
     async def _fail_pending(self, user_key: str, now, error: str) -> list[dict] | None:

@@ -43,14 +43,21 @@ async def record_attempt(conn, conversation_id: int, nik_hash: str, success: boo
         conversation_id=conversation_id, nik_hash=nik_hash, success=success, at=at))
 
 
+def _failed_since(*cond):
+    return (sa.select(sa.func.count(), sa.func.min(check_attempts.c.at, type_=UTCDateTime()))
+            .where(check_attempts.c.success.is_(False),
+                   check_attempts.c.at >= sa.bindparam("since"), *cond))
+
+
+_failed_by_conv = _failed_since(check_attempts.c.conversation_id == sa.bindparam("cid"))
+_failed_by_nik = _failed_since(check_attempts.c.nik_hash == sa.bindparam("nh"))
+
+
 async def failed_attempts(conn, *, conversation_id: int | None = None, nik_hash: str | None = None,
                           since: datetime) -> tuple[int, datetime | None]:
     """(count, oldest) of failed checks since `since`, by conversation or by NIK hash."""
-    cond = [check_attempts.c.success.is_(False), check_attempts.c.at >= since]
     if conversation_id is not None:
-        cond.append(check_attempts.c.conversation_id == conversation_id)
-    if nik_hash is not None:
-        cond.append(check_attempts.c.nik_hash == nik_hash)
-    row = (await conn.execute(
-        sa.select(sa.func.count(), sa.func.min(check_attempts.c.at, type_=UTCDateTime())).where(*cond))).one()
+        row = (await conn.execute(_failed_by_conv, {"cid": conversation_id, "since": since})).one()
+    else:
+        row = (await conn.execute(_failed_by_nik, {"nh": nik_hash, "since": since})).one()
     return row[0], row[1]

@@ -499,3 +499,30 @@ async def test_webhook_route_refuses_everything_without_secret():
         assert (await _post(client, text_update(1, USER, "x"), secret=None)).status == 401
     assert events == []
     await ch.bot.session.close()
+
+
+@pytest.mark.parametrize("raw", [
+    text_update(7, USER, "halo"),
+    text_update(8, USER, "/start ref123", language_code="en"),
+    text_update(9, USER, "/Cek@jaring_test_bot"),
+    text_update(10, USER, "3271 0512 0378 0002", language_code=None),
+    callback_update(11, USER, "m:check"),
+    callback_update(12, USER, "l:en", language_code="en"),
+])
+def test_fast_path_gives_the_same_event_as_full_validation(raw):
+    from handlers.telegram import fast_event
+
+    assert fast_event(raw) is not None
+    assert fast_event(raw) == update_to_event(Update.model_validate(raw))
+
+
+@pytest.mark.parametrize("raw", [
+    photo_update(20, USER), location_update(21, USER), sticker_update(22, USER),
+    {"update_id": "23", "message": {}}, {"update_id": 24}, [], "x",
+    {"update_id": 25, "message": {"message_id": 1, "date": 1, "text": "hi",
+                                  "chat": {"id": -5, "type": "group"}, "from": {"id": 1}}},
+])
+def test_fast_path_leaves_everything_else_to_full_validation(raw):
+    from handlers.telegram import fast_event
+
+    assert fast_event(raw) is None
