@@ -88,11 +88,12 @@ class Database:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
-            # A 64 MiB page cache (SQLite's default is 2 MiB) keeps the NIK index's upper levels
-            # and hot pages in memory, so a lookup among 1M people costs nearly what it costs
-            # among 10k. It grows only with pages actually read. (mmap was faster still, but the
-            # kernel maps neighbouring pages too and the process's RSS grew by ~100 MiB.)
-            cur.execute("PRAGMA cache_size=-65536")
+            # A 32 MiB page cache (SQLite's default is 2 MiB) keeps the busy tables (inbox,
+            # outbox, conversations) and the NIK index's upper levels in memory; it grows only
+            # with pages actually read, and is capped so a long-running service stays under
+            # 250 MiB. (mmap was faster for lookups, but the kernel maps neighbouring pages too
+            # and RSS grew by ~100 MiB: docs/benchmarks.md.)
+            cur.execute("PRAGMA cache_size=-32768")
             cur.close()
 
         @event.listens_for(engine, "begin")
