@@ -44,6 +44,7 @@ from pywa_async import WhatsApp
 from pywa_async.errors import WhatsAppError
 
 from config import Settings
+from conversations.i18n import L_, LOCALES, texts
 from conversations.model import Event, SendFinal, SendHeld, SendRetry
 from db.database import Database
 from db.dialect import insert_ignore
@@ -82,11 +83,15 @@ RETRY_CODES = {1, 2, 4, 80007, RATE_LIMIT, PAIR_RATE_LIMIT, 131000, 131016, 1330
 MORE_PREFIX = "wa:more:"  # list row id of "Lainnya" (next page), handled here, not in the core
 PAGE_ROWS = LIST_ROWS_MAX - 1  # rows per page when a "Lainnya" row follows
 
-# The adapter's own few words. Labels fit every limit above (tests/test_whatsapp_render.py).
-WORDS: dict[str, dict[str, str]] = {
-    "id": {"choose": "Pilih", "more": "Lainnya", "more_body": "Pilihan lainnya ({page}/{pages}):"},
-    "en": {"choose": "Choose", "more": "More", "more_body": "More choices ({page}/{pages}):"},
-}
+def _words(locale: str) -> dict[str, str]:
+    """The adapter's own few words, from the catalogs like every resident-facing text; labels
+    fit every limit above (tests/test_whatsapp_render.py, tests/test_i18n.py)."""
+    t = texts(locale)
+    return {"choose": t._(L_("Choose")), "more": t._(L_("More")),
+            "more_body": t._("More choices ({page}/{pages}):")}
+
+
+WORDS: dict[str, dict[str, str]] = {loc: _words(loc) for loc in LOCALES}
 
 _BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]+\Z")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
