@@ -4,7 +4,7 @@ from __future__ import annotations
 from babel.dates import get_day_names
 
 from conversations.engine import Ctx, EngineHooks
-from conversations.i18n import L_, N_
+from conversations.i18n import L_
 
 
 def office_hours_text(ctx: Ctx) -> str:
@@ -97,9 +97,3 @@ def help_text(ctx: Ctx) -> str:
         office=ctx.deps.programs.office, phone=ctx.deps.programs.office_phone,
         whatsapp=ctx.deps.programs.office_whatsapp, hours=office_hours_text(ctx))
 
-
-# Labels used by several flows (marked here so the extractor sees them once).
-MENU_LABEL = L_("Main menu")
-CONTACT_LABEL = L_("Contact an officer")
-CANCEL_LABEL = L_("Cancel")
-_ = N_  # keep N_ imported for flows that mark texts for later

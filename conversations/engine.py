@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from conversations.i18n import Texts, normalize_locale, texts
+from conversations.i18n import L_, Texts, normalize_locale, texts
 from conversations.model import Choice, Event, Reply
 
 IDLE_AFTER = timedelta(minutes=30)
@@ -177,10 +177,6 @@ class Ctx:
                 if cid not in have:
                     last.choices.append(Choice(cid, self._(label)))
             st.data["_choices"] = [[c.id, c.label] for c in last.choices]
-
-
-def L_(s: str) -> str:  # label marker for the extractor (see conversations/i18n.py)
-    return s
 
 
 class Engine:
