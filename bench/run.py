@@ -19,8 +19,16 @@ What it does, in order:
    Figures per bot are the medians over the rounds; a ratio is the median of each service
    round's figure over the echo round's just before it.
 
+4. WhatsApp (`--whatsapp`, or `--only-whatsapp` for just this). `python bot.py run` with
+   WHATSAPP_* only (no TELEGRAM_*) against a fake Graph API in this process
+   (bench/wa_driver.py): each resident is a distinct wa_id walking the same check, every step a
+   signed POST to /wa/webhook; ack latency (POST -> 200), replies/s (steps answered per second)
+   and, when the Telegram rounds ran, the ratio to the Telegram service's updates/s, round by
+   round (each WhatsApp round runs right after the Telegram service round of the same number).
+
 Telegram's outbound limits are a policy (30 messages/s, 1/s per chat): here they are set far
-above what the service can do, so the bench measures processing cost, not the policy.
+above what the service can do, so the bench measures processing cost, not the policy. The
+same goes for WhatsApp's (WHATSAPP_RATE_GLOBAL, WHATSAPP_RATE_PER_CHAT).
 
 The exit code is 0 whatever the figures (it is a measurement); it is 1 only when the run is
 not valid: a resident did not get a reply to every step or the service's last reply was not the
@@ -49,7 +57,9 @@ import aiohttp
 
 from bench import data
 from bench.driver import BatchResult, Driver, Resident, proc_status_kib, STEPS
+from bench.wa_driver import BenchFakeWhatsAppAPI, WA_STEPS, WaDriver
 from config import ROOT
+from tests.fakes import whatsapp_api as wa_fake
 from tests.fakes.telegram_api import BOT_TOKEN, FakeTelegramAPI
 
 SECRET = "bench-secret_0123456789"
@@ -62,6 +72,7 @@ T_P99_RATIO = 1.5  # service p99 ÷ echo p99, at most
 T_RSS_MIB = 250  # service peak RSS, below
 T_IMPORT_S = 120  # 1M rows imported, below
 T_LOOKUP_DIFF = 10.0  # % lookup rate difference 10k vs 1M, within
+T_WA_RATIO = 0.8  # WhatsApp replies/s ÷ Telegram service updates/s, at least ("within 20 %")
 
 
 def say(*a) -> None:
@@ -252,7 +263,7 @@ class BotProcess:
         self.pid: int | None = None  # the Python process under test (py-spy's child if profiling)
         self.peak_rss_kib: int | None = None
 
-    async def start(self, fake: FakeTelegramAPI, timeout: float = 60.0) -> None:
+    async def start(self, fake, timeout: float = 60.0) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
         argv = self.argv
         if self.profile_to is not None:
@@ -277,8 +288,9 @@ class BotProcess:
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.1)
-        await fake.wait_for(lambda: fake.webhook.get("url") == self.webhook_url,
-                            timeout=max(1.0, deadline - time.monotonic()))
+        if self.webhook_url:  # Telegram: the bot's setWebhook seen at the fake
+            await fake.wait_for(lambda: fake.webhook.get("url") == self.webhook_url,
+                                timeout=max(1.0, deadline - time.monotonic()))
         self.pid = self.proc.pid if self.profile_to is None else self._child_pid()
 
     def _child_pid(self) -> int:
@@ -353,15 +365,80 @@ class Bench:
         run = int(time.time())
         self.update_ids = itertools.count(run * 100_000)
         self.user_ids = itertools.count(run * 10_000)
+        # WhatsApp: wa_ids 62811xxxxxxxx and wamids, distinct across runs for the same reason.
+        self.wa_ids = itertools.count(6_281_100_000_000 + (run % 49_999) * 2_000)
+        self.wamids = itertools.count(run * 100_000)
+        self.wa_fake: BenchFakeWhatsAppAPI | None = None
         # Residents' NIK + No. KK: distinct heads of the big extract, in a fixed random order.
         self._pairs = iter(data.sample(big.pairs, min(len(big.pairs), 200_000), seed=2))
 
-    def residents(self, n: int) -> list[Resident]:
+    def residents(self, n: int, wa: bool = False) -> list[Resident]:
         out = []
+        ids = self.wa_ids if wa else self.user_ids
         for _ in range(n):
             p = next(self._pairs)
-            out.append(Resident(next(self.user_ids), p.nik, p.no_kk))
+            out.append(Resident(next(ids), p.nik, p.no_kk))
         return out
+
+    def wa_service(self, tag: str, profile_to: Path | None = None) -> BotProcess:
+        """The service with WhatsApp only (no TELEGRAM_* at all), against the fake Graph API."""
+        assert self.wa_fake is not None
+        port = free_port()
+        env = _env(DATABASE_URL=self.big.url, WHATSAPP_TOKEN=wa_fake.TOKEN,
+                   WHATSAPP_PHONE_NUMBER_ID=wa_fake.PHONE_NUMBER_ID,
+                   WHATSAPP_APP_SECRET=wa_fake.APP_SECRET,
+                   WHATSAPP_VERIFY_TOKEN=wa_fake.VERIFY_TOKEN,
+                   WHATSAPP_API_URL=self.wa_fake.base_url, WEB_HOST="127.0.0.1",
+                   WEB_PORT=str(port), LOG_LEVEL="WARNING",
+                   JARING_MEDIA_DIR=str(data.CACHE / "media"),
+                   WHATSAPP_RATE_GLOBAL=HIGH_RATE, WHATSAPP_RATE_PER_CHAT=HIGH_RATE)
+        return BotProcess(tag, [sys.executable, "bot.py", "run"], env, port, "", profile_to)
+
+    async def wa_round(self, n: int, profile_to: Path | None = None) -> Round:
+        """One WhatsApp round: a fresh service, warm-up, then `--residents` measured at
+        `--wa-concurrency`."""
+        a = self.args
+        fake = self.wa_fake
+        assert fake is not None
+        tag = f"whatsapp-r{n}" if profile_to is None else "whatsapp-profile"
+        bot = self.wa_service(tag, profile_to)
+        fake.reset()
+        await bot.start(fake)
+        connector = aiohttp.TCPConnector(limit=a.wa_concurrency + 10, force_close=False)
+        try:
+            async with aiohttp.ClientSession(connector=connector) as session:
+                url = f"http://127.0.0.1:{bot.port}/wa/webhook"
+                driver = WaDriver(fake, session, url, self.wamids)
+                warm = await driver.run(self.residents(a.warmup, wa=True), a.wa_concurrency,
+                                        _is_result)
+                if warm.failures:
+                    raise BenchInvalid("whatsapp", warm.failures, bot)
+                batch = await driver.run(self.residents(a.residents, wa=True), a.wa_concurrency,
+                                         _is_result, bot_pid=bot.pid)
+                await asyncio.sleep(0.3)  # a late, unexpected extra message would show up here
+                unexpected = driver.unexpected
+        finally:
+            fake.on_send = fake.on_refused = None
+            rc = await bot.stop()
+        if batch.failures or driver.refused:
+            raise BenchInvalid("whatsapp", batch.failures + [
+                f"the fake Graph API refused a message: {x}" for x in driver.refused], bot)
+        r = Round("whatsapp", n, batch, (bot.peak_rss_kib or 0) / 1024, unexpected,
+                  bot.log_problems(), {"rc": rc, "refused": len(driver.refused)})
+        which = f"round {n}" if profile_to is None else "(py-spy)"
+        say(f"  whatsapp {which}: {batch.updates_per_s:7.1f} replies/s, "
+            f"{batch.checks_per_s:6.1f} checks/s, ack p50 {batch.ack_pct(50):5.1f} ms, "
+            f"ack p99 {batch.ack_pct(99):6.1f} ms, reply p50 {batch.pct(50):6.1f} ms, "
+            f"reply p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB, "
+            f"CPU {r.cpu_ms_per_update:4.2f} ms/reply "
+            f"({100 * batch.bot_cpu / batch.wall:3.0f} % of a core; driver+fake "
+            f"{100 * batch.driver_cpu / batch.wall:3.0f} %; other processes "
+            f"{100 * batch.other_cpu / batch.wall:3.0f} %)"
+            + (f", {batch.split_parts} split text pieces" if batch.split_parts else "")
+            + (f", {unexpected} unexpected messages" if unexpected else "")
+            + (f", {r.log_problems} ERROR lines in {bot.log_path}" if r.log_problems else "")
+            + (f", exit code {rc} on SIGTERM" if rc not in (0, None) else ""))
+        return r
 
     def service(self, tag: str, profile_to: Path | None = None) -> BotProcess:
         port = free_port()
@@ -459,28 +536,47 @@ async def main_async(args) -> int:
         f"(data step {time.perf_counter() - t:.0f} s)")
 
     # 2. lookups
-    say(f"\n== lookup rate (match_household + household_snapshot, K={args.lookups:,}) ==")
-    lk = await lookups(small, big, args.lookups, args.lookup_rounds)
-    say(f"lookups/s (median): 10k {lk['median']['10k']:,.0f}, {big_label} "
-        f"{lk['median'][big_label]:,.0f}; difference {lk['diff_pct']:+.1f} % (median of the "
-        f"rounds' differences: " + ", ".join(f"{d:+.1f}" for d in lk["diffs"]) + ")")
+    telegram = not args.only_whatsapp
+    whatsapp = args.whatsapp or args.only_whatsapp
+    lk = None
+    if telegram:
+        say(f"\n== lookup rate (match_household + household_snapshot, K={args.lookups:,}) ==")
+        lk = await lookups(small, big, args.lookups, args.lookup_rounds)
+        say(f"lookups/s (median): 10k {lk['median']['10k']:,.0f}, {big_label} "
+            f"{lk['median'][big_label]:,.0f}; difference {lk['diff_pct']:+.1f} % (median of the "
+            f"rounds' differences: " + ", ".join(f"{d:+.1f}" for d in lk["diffs"]) + ")")
 
     # 3. bots
-    say(f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
-        f"warm-up), {args.concurrency} at a time, webhook mode, {args.rounds} round(s) ==")
-    rounds: dict[str, list[Round]] = {"echo": [], "service": []}
-    async with FakeTelegramAPI(record_calls=False) as fake:
+    kinds = (["echo", "service"] if telegram else []) + (["whatsapp"] if whatsapp else [])
+    if telegram:
+        say(f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
+            f"warm-up), {args.concurrency} at a time, webhook mode, {args.rounds} round(s) ==")
+    if whatsapp:
+        say(f"\n== {'then ' if telegram else ''}WhatsApp: {args.residents} residents × {WA_STEPS} "
+            f"signed webhook POSTs per round (+{args.warmup} warm-up), {args.wa_concurrency} at a "
+            f"time, {args.rounds} round(s){', after the Telegram rounds of the same number' if telegram else ''} ==")
+    rounds: dict[str, list[Round]] = {k: [] for k in ("echo", "service", "whatsapp")}
+    profile_txt = wa_profile_txt = None
+    async with FakeTelegramAPI(record_calls=False) as fake, BenchFakeWhatsAppAPI() as wfake:
         bench = Bench(args, fake, big)
+        bench.wa_fake = wfake
         try:
             for n in range(1, args.rounds + 1):
-                for kind in ("echo", "service"):
-                    rounds[kind].append(await bench.round(kind, n))
-            profile_txt = None
-            if args.profile:
+                for kind in kinds:
+                    if kind == "whatsapp":
+                        rounds[kind].append(await bench.wa_round(n))
+                    else:
+                        rounds[kind].append(await bench.round(kind, n))
+            if args.profile and telegram:
                 profile_txt = data.CACHE / "profile-service.txt"
                 profile_txt.unlink(missing_ok=True)
                 say("  profiling: one more service round under py-spy (not counted)")
                 await bench.round("service", 0, profile_to=profile_txt)
+            if args.profile and whatsapp:
+                wa_profile_txt = data.CACHE / "profile-whatsapp.txt"
+                wa_profile_txt.unlink(missing_ok=True)
+                say("  profiling: one more WhatsApp round under py-spy (not counted)")
+                await bench.wa_round(0, profile_to=wa_profile_txt)
         except BenchInvalid as e:
             say(f"\nINVALID RUN: {e}. The figures would be meaningless.")
             for line in e.failures[:10]:
@@ -488,7 +584,15 @@ async def main_async(args) -> int:
             say(f"--- last lines of {e.bot.log_path}:\n{e.bot.log_tail()}")
             return 1
 
-    # summary
+    if telegram:
+        summary_telegram(args, rounds, big, big_label, lk, profile_txt)
+    if whatsapp:
+        summary_whatsapp(args, rounds, wa_profile_txt)
+    say(f"bench took {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+def summary_telegram(args, rounds, big, big_label, lk, profile_txt) -> None:
     e, s = rounds["echo"], rounds["service"]
     e_ups, s_ups = med(e, lambda r: r.batch.updates_per_s), med(s, lambda r: r.batch.updates_per_s)
     e_p50, s_p50 = med(e, lambda r: r.batch.pct(50)), med(s, lambda r: r.batch.pct(50))
@@ -545,8 +649,66 @@ async def main_async(args) -> int:
 
         say(f"\n== service profile (py-spy, {profile_txt}) ==")
         say(summarise(profile_txt, 25))
-    say(f"bench took {time.perf_counter() - t_start:.0f} s")
-    return 0
+
+
+def summary_whatsapp(args, rounds, profile_txt) -> None:
+    w, s = rounds["whatsapp"], rounds["service"]
+    b = [r.batch for r in w]
+    rps = statistics.median(x.updates_per_s for x in b)
+    checks = statistics.median(x.checks_per_s for x in b)
+    ack50 = statistics.median(x.ack_pct(50) for x in b)  # type: ignore[attr-defined]
+    ack99 = statistics.median(x.ack_pct(99) for x in b)  # type: ignore[attr-defined]
+    rep50 = statistics.median(x.pct(50) for x in b)
+    rep99 = statistics.median(x.pct(99) for x in b)
+    rss = max(r.peak_rss_mib for r in w)
+    cpu = statistics.median(r.cpu_ms_per_update for r in w)
+    results = sum(x.results for x in b)
+    split = sum(x.split_parts for x in b)  # type: ignore[attr-defined]
+    say(f"\n== WhatsApp summary (medians of {args.rounds} round(s), concurrency "
+        f"{args.wa_concurrency}; peak RSS: the highest) ==")
+    say(f"{'replies/s':26}{rps:10.1f}   (steps answered per second: each step's last message "
+        f"at the fake Graph API)")
+    say(f"{'checks/s':26}{checks:10.1f}")
+    say(f"{'ack latency p50 / p99 ms':26}{ack50:10.1f} / {ack99:.1f}   (POST -> 200)")
+    say(f"{'reply latency p50 / p99 ms':26}{rep50:10.1f} / {rep99:.1f}   (POST -> last message at the fake)")
+    say(f"{'peak RSS MiB':26}{rss:10.1f}")
+    say(f"{'CPU ms per reply':26}{cpu:10.2f}")
+    by_step = []
+    for k in range(1, WA_STEPS + 1):
+        lat = sorted(x for r in b for x in r.step_latencies[k])  # type: ignore[attr-defined]
+        if lat:
+            by_step.append(f"{k}: {1000 * lat[len(lat) // 2]:.0f}/"
+                           f"{1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))]:.0f}")
+    say("reply latency p50/p99 ms by step (all rounds): " + ", ".join(by_step))
+    say(f"results checked: {results:,} eligibility results, every one naming the desil"
+        + (f"; {split} reply piece(s) split off long bodies" if split else "; no reply was split"))
+    other = max(r.batch.other_cpu / r.batch.wall for r in w)
+    if other > 0.15:
+        say(f"NOTE: other processes used up to {100 * other:.0f} % of a core during the WhatsApp "
+            "rounds: absolute rates are low and noisy; compare the CPU per reply.")
+    say("\n== WhatsApp target ==")
+    if not s:
+        say(f"  n/a   WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram updates/s: no Telegram rounds "
+            f"in this run (--only-whatsapp); WhatsApp {rps:.1f} replies/s, compare with the "
+            "Telegram service figure in docs/benchmarks.md")
+    else:
+        tg = statistics.median(r.batch.updates_per_s for r in s)
+        tg_cpu = statistics.median(r.cpu_ms_per_update for r in s)
+        # Each WhatsApp round against the Telegram service round of the same number (run just
+        # before it), then the median: a drifting machine falls on both alike.
+        per_round = [wr.batch.updates_per_s / sr.batch.updates_per_s for wr, sr in zip(w, s)]
+        ratio = statistics.median(per_round)
+        say(f"  Telegram service (this run): {tg:.1f} updates/s at concurrency {args.concurrency},"
+            f" CPU {tg_cpu:.2f} ms/update; WhatsApp {rps:.1f} replies/s, CPU {cpu:.2f} ms/reply")
+        say("  ratio per round: " + ", ".join(f"{x:.2f}" for x in per_round)
+            + f"; CPU per reply ÷ per update {cpu / tg_cpu:.2f}")
+        say(f"  {verdict(ratio >= T_WA_RATIO)}  WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram "
+            f"updates/s (within 20 %)   {ratio:.2f}")
+    if args.profile and profile_txt is not None and profile_txt.exists():
+        from bench.profile import summarise
+
+        say(f"\n== WhatsApp service profile (py-spy, {profile_txt}) ==")
+        say(summarise(profile_txt, 25))
 
 
 def parse_args(argv: list[str] | None = None):
@@ -569,6 +731,15 @@ def parse_args(argv: list[str] | None = None):
                    help="reuse the databases the last run imported (skips the import; the "
                         "import time printed is the last one measured; after a schema change "
                         "run without it once)")
+    p.add_argument("--whatsapp", action="store_true",
+                   help="after the Telegram rounds of each round number, a WhatsApp round: the "
+                        "service with WhatsApp only, signed POSTs to /wa/webhook against the fake "
+                        "Graph API; prints ack latency, replies/s and the ratio to Telegram")
+    p.add_argument("--only-whatsapp", action="store_true",
+                   help="the WhatsApp rounds only (no lookups, no Telegram rounds); with "
+                        "--reuse-db it starts in seconds")
+    p.add_argument("--wa-concurrency", type=int, default=50,
+                   help="WhatsApp residents walking at once (default 50)")
     p.add_argument("--profile", action="store_true",
                    help="after the rounds, one more service round under py-spy (pip install "
                         "py-spy into .venv); prints where the service's CPU goes")
