@@ -173,20 +173,27 @@ class Driver:
     async def run(self, residents: list[Resident], concurrency: int,
                   expect_final: Callable[[str], bool], bot_pid: int | None = None) -> BatchResult:
         out = BatchResult(len(residents), concurrency)
-        queue = iter(residents)
+        return await run_batch(self._walk, out, residents, concurrency, expect_final, bot_pid)
 
-        async def worker() -> None:
-            for res in queue:
-                await self._walk(res, out, expect_final)
 
-        cpu0 = proc_cpu_seconds(bot_pid) if bot_pid else 0.0
-        m0 = machine_cpu_seconds()
-        d0 = time.process_time()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(residents)))))
-        out.wall = time.perf_counter() - t0
-        out.driver_cpu = time.process_time() - d0
-        out.machine_cpu = machine_cpu_seconds() - m0
-        if bot_pid:
-            out.bot_cpu = proc_cpu_seconds(bot_pid) - cpu0
-        return out
+async def run_batch(walk, out, residents: list[Resident], concurrency: int,
+                    expect_final: Callable[[str], bool], bot_pid: int | None):
+    """Walk `residents`, `concurrency` at a time, with `walk(resident, out, expect_final)`, and
+    fill `out` with wall time and the CPU of the bot, the driver and the machine."""
+    queue = iter(residents)
+
+    async def worker() -> None:
+        for res in queue:
+            await walk(res, out, expect_final)
+
+    cpu0 = proc_cpu_seconds(bot_pid) if bot_pid else 0.0
+    m0 = machine_cpu_seconds()
+    d0 = time.process_time()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(residents)))))
+    out.wall = time.perf_counter() - t0
+    out.driver_cpu = time.process_time() - d0
+    out.machine_cpu = machine_cpu_seconds() - m0
+    if bot_pid:
+        out.bot_cpu = proc_cpu_seconds(bot_pid) - cpu0
+    return out

@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.driver import (BatchResult, Resident, machine_cpu_seconds, proc_cpu_seconds)
+from bench.driver import BatchResult, Resident, run_batch
 from tests.fakes.whatsapp_api import (
     APP_SECRET, FakeWhatsAppAPI, body_text, button_reply, delivery, encode, list_reply, sign,
     text_message,
@@ -181,20 +181,4 @@ class WaDriver:
     async def run(self, residents: list[Resident], concurrency: int,
                   expect_final: Callable[[str], bool], bot_pid: int | None = None) -> WaBatchResult:
         out = WaBatchResult(len(residents), concurrency)
-        queue = iter(residents)
-
-        async def worker() -> None:
-            for res in queue:
-                await self._walk(res, out, expect_final)
-
-        cpu0 = proc_cpu_seconds(bot_pid) if bot_pid else 0.0
-        m0 = machine_cpu_seconds()
-        d0 = time.process_time()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(residents)))))
-        out.wall = time.perf_counter() - t0
-        out.driver_cpu = time.process_time() - d0
-        out.machine_cpu = machine_cpu_seconds() - m0
-        if bot_pid:
-            out.bot_cpu = proc_cpu_seconds(bot_pid) - cpu0
-        return out
+        return await run_batch(self._walk, out, residents, concurrency, expect_final, bot_pid)
