@@ -17,6 +17,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from cli import CommandError
 from config import ROOT, Settings, load_settings
 
 log = logging.getLogger("jaring")
@@ -61,7 +62,8 @@ class Runtime:
     def __init__(self, settings: Settings, *, clock=None):
         from conversations.deps import Deps
         from conversations.outbox import Outbox
-        from conversations.registry import build_engine
+        from conversations.registry import JOBS, build_engine
+        from conversations.scheduler import Scheduler
         from conversations.service import Service, utcnow
         from db.database import Database
         from web.app import build_app
@@ -74,6 +76,7 @@ class Runtime:
         clock = clock or utcnow
         self.outbox = Outbox(self.db, clock=clock)
         self.service = Service(self.db, build_engine(), self.deps, self.outbox, clock=clock)
+        self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=JOBS)
         self.web = build_app(self)
         self.telegram = None
         if settings.telegram_enabled:
@@ -104,6 +107,7 @@ class Runtime:
             await site.start()
         await self.outbox.start()
         await self.service.recover()
+        await self.scheduler.start()
         if self.telegram:
             await self.telegram.start(self.web)
         if self.whatsapp:
@@ -117,6 +121,7 @@ class Runtime:
         if self.whatsapp:
             await self.whatsapp.stop_receiving()
         await self.service.idle()
+        await self.scheduler.stop()
         await self.outbox.stop()
         if self.telegram:
             await self.telegram.stop()  # closes the HTTP session the outbox sends through
@@ -243,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     p_seed.add_argument("--households", type=int, default=500)
     p_seed.add_argument("--seed", type=int, default=7)
     p_seed.add_argument("--if-empty", action="store_true")
+    import cli  # noqa: PLC0415
+
+    cli.add_all(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -266,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_import(settings, args))
         if args.cmd == "seed-demo":
             return asyncio.run(cmd_seed(settings, args))
+        if getattr(args, "handler", None):
+            return asyncio.run(args.handler(settings, args))
+    except CommandError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     except ConfigProblem as e:
         print(f"Configuration error:\n{e}", file=sys.stderr)
         return 2

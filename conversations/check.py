@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from conversations import identity
 from conversations.engine import Ctx, Flow, Input
 from conversations.i18n import JAKARTA, L_, N_
 from db import queries
@@ -65,6 +66,7 @@ def _locked(ctx: Ctx, until) -> None:
         ctx.choice("g:menu", L_("Main menu")),
     ])
     ctx.state.data.pop("nik", None)
+    ctx.state.data.pop("__after_match", None)
     ctx.state.flow, ctx.state.step = "menu", "main"
 
 
@@ -136,9 +138,9 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
     if until:
         _locked(ctx, until)
         return
-    household_id = await queries.match_household(ctx.conn, nik, res.kk)
-    await queries.record_attempt(ctx.conn, ctx.state.id, nik_hash, household_id is not None, ctx.now)
-    if household_id is None:
+    matched = await queries.match_person(ctx.conn, nik, res.kk)
+    await queries.record_attempt(ctx.conn, ctx.state.id, nik_hash, matched is not None, ctx.now)
+    if matched is None:
         ctx.data.pop("nik", None)
         ctx.state.step = "failed"
         ctx.say(ctx._("Sorry, we could not match this NIK and No. KK in our data.\n"
@@ -150,8 +152,15 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
             ctx.choice("g:menu", L_("Main menu")),
         ])
         return
+    household_id, person_id = matched
     ctx.state.household_id = household_id
+    ctx.data["__person_id"] = person_id
     ctx.data.pop("nik", None)
+    after = ctx.data.pop("__after_match", None)
+    if after:  # another flow asked for a match first (identity.require_match): go back to it
+        await identity.matched_note(ctx, household_id)
+        await ctx.goto(after[0], after[1])
+        return
     ctx.say(await result_text(ctx, household_id, nik, res.kk), [
         ctx.choice("g:menu", L_("Main menu")),
         ctx.choice("g:contact", L_("Contact an officer")),

@@ -52,6 +52,7 @@ class Hooks(EngineHooks):
         return ctx.state.consent_version == ctx.deps.programs.notice_version
 
     async def to_menu(self, ctx: Ctx) -> None:
+        ctx.state.data.pop("__after_match", None)  # a flow waiting for a match is given up
         await ctx.goto("menu", "main")
 
     def stuck_text(self, ctx: Ctx) -> str:

@@ -6,6 +6,8 @@ from conversations.common import Hooks
 from conversations.engine import Engine
 
 FLOWS = (onboarding.start, onboarding.language, menu.menu, check.check)
+# Scheduled jobs (conversations/scheduler.py): async fn(conn, now, deps) -> outbox ids.
+JOBS: tuple = ()
 
 
 def build_engine() -> Engine:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from db.schema import UTCDateTime, check_attempts, households, people, program_memberships
 
 _person_by_nik = (
-    sa.select(people.c.household_id, households.c.no_kk)
+    sa.select(people.c.id, people.c.household_id, households.c.no_kk)
     .join(households, households.c.id == people.c.household_id)
     .where(people.c.nik == sa.bindparam("nik"))
 )
@@ -22,13 +22,20 @@ _programs = (
 )
 
 
-async def match_household(conn, nik: str, no_kk: str) -> int | None:
-    """The household id when this NIK belongs to the household with this No. KK, else None.
-    Callers must not tell 'unknown NIK' from 'wrong pair' (it would reveal that a NIK exists)."""
+async def match_person(conn, nik: str, no_kk: str) -> tuple[int, int] | None:
+    """(household id, person id) when this NIK belongs to the household with this No. KK, else
+    None. Callers must not tell 'unknown NIK' from 'wrong pair' (it would reveal that a NIK
+    exists)."""
     row = (await conn.execute(_person_by_nik, {"nik": nik})).first()
     if row is None or row.no_kk != no_kk:
         return None
-    return row.household_id
+    return row.household_id, row.id
+
+
+async def match_household(conn, nik: str, no_kk: str) -> int | None:
+    """The household id when this NIK belongs to the household with this No. KK, else None."""
+    m = await match_person(conn, nik, no_kk)
+    return m[0] if m else None
 
 
 async def household_snapshot(conn, household_id: int):

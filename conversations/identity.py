@@ -1,0 +1,39 @@
+"""Who the resident is: a conversation is *matched* once its NIK + No. KK check succeeded.
+
+The check flow stores the household (`conversations.household_id`) and the person
+(`data["__person_id"]`; keys starting with `__` survive moves between flows). Flows that need a
+matched resident (KUBE, UEP, training, reports) call `require_match`: when the conversation is
+not matched yet it runs the NIK + No. KK check and comes back to the asking flow's step after a
+match, with a one-line note instead of the full status answer.
+"""
+from __future__ import annotations
+
+from conversations.engine import Ctx
+
+
+def person_id(ctx: Ctx) -> int | None:
+    return ctx.state.data.get("__person_id") if ctx.state.household_id else None
+
+
+def household_id(ctx: Ctx) -> int | None:
+    return ctx.state.household_id if ctx.state.data.get("__person_id") else None
+
+
+async def require_match(ctx: Ctx, flow: str, step: str = "start") -> bool:
+    """True when the resident is matched. Otherwise start the check, remember where to come
+    back to, and return False (the caller returns at once)."""
+    if person_id(ctx) is not None:
+        return True
+    ctx.note(ctx._("First we need to match your data: your NIK and family card number (No. KK)."))
+    ctx.state.data["__after_match"] = [flow, step]
+    await ctx.goto("check", "nik")
+    return False
+
+
+async def matched_note(ctx: Ctx, household_id: int) -> None:
+    from db import queries
+
+    h, _members, _held = await queries.household_snapshot(ctx.conn, household_id)
+    kel = ctx.deps.region.kelurahan_by_code(h.kelurahan_code)
+    ctx.note(ctx._("Your data matched: Kelurahan {kel}, RW {rw} RT {rt}.",
+                   kel=kel.name if kel else h.kelurahan_code, rw=h.rw, rt=h.rt))

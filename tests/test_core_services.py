@@ -1,0 +1,145 @@
+"""Shared services flows build on: require_match, notify (outside an inbound event), the scheduler,
+and the pluggable staff CLI."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from conversations import identity
+from conversations.engine import Ctx, Flow, Input
+from conversations.notify import notify, notify_many
+from conversations.scheduler import Scheduler
+from db.schema import conversations, outbound_messages
+from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
+
+demo = Flow("demo")
+
+
+@demo.ask("start")
+async def _ask(ctx: Ctx) -> None:
+    if not await identity.require_match(ctx, "demo", "start"):
+        return
+    ctx.say(f"demo person={identity.person_id(ctx)} household={identity.household_id(ctx)}")
+
+
+@demo.on("start")
+async def _on(ctx: Ctx, inp: Input) -> None:
+    await ctx.not_understood()
+
+
+async def _with_demo(rt) -> None:
+    rt.service.engine.flows["demo"] = demo
+
+
+async def test_require_match_runs_the_check_then_returns_to_the_flow(db_url):
+    async with running(db_url) as rt:
+        await _with_demo(rt)
+        chat = Chat(rt)
+        await chat.onboard()
+        async with rt.db.tx() as c:  # send the resident into the demo flow, as a menu entry would
+            await c.execute(sa.update(conversations).values(flow="demo", step="start"))
+        *_, ask_nik = await chat.send("apa saja")  # the demo step does not understand; re-asks
+        assert "Pertama, kami perlu mencocokkan data Anda" in ask_nik["text"]
+        await chat.send(NIK_1)
+        await chat.tap("k:yes")
+        [done] = await chat.send(KK_1)
+        assert done["text"].startswith("Data Anda cocok: Kelurahan")
+        assert "demo person=" in done["text"] and "household=" in done["text"]
+        assert "Desil" not in done["text"]  # the short note, not the full status answer
+        # A second visit needs no new check.
+        async with rt.db.tx() as c:
+            await c.execute(sa.update(conversations).values(flow="demo", step="start"))
+        *_, again = await chat.send("lagi")
+        assert "Pertama" not in again["text"] and "demo person=" in again["text"]
+
+
+async def test_cancel_during_the_check_forgets_the_waiting_flow(db_url):
+    async with running(db_url) as rt:
+        await _with_demo(rt)
+        chat = Chat(rt)
+        await chat.onboard()
+        async with rt.db.tx() as c:
+            await c.execute(sa.update(conversations).values(flow="demo", step="start"))
+        await chat.send("x")
+        await chat.send("batal")
+        await chat.tap("m:check")
+        await chat.send(NIK_1)
+        await chat.tap("k:yes")
+        [result] = await chat.send(KK_1)
+        assert "Desil" in result["text"]  # the plain check answer, not a jump into the demo flow
+
+
+async def test_notify_queues_in_the_conversations_language_and_channel(db_url):
+    clock = Clock()
+    async with running(db_url, clock=clock) as rt:
+        en, idn = Chat(rt, "en-user"), Chat(rt, "id-user")
+        await en.onboard("en")
+        await idn.onboard("id")
+        async with rt.db.tx(write=False) as c:
+            cid = {r.user_key: r.id for r in await c.execute(sa.select(conversations))}
+        async with rt.db.tx() as c:
+            ids = await notify_many(c, [cid["test:en-user"], cid["test:id-user"]],
+                                    lambda t: t._("Main menu"), now=clock())
+            assert await notify(c, 999999, lambda t: "x", now=clock()) == []
+        rt.outbox.notify(ids)
+        await rt.outbox.idle()
+        sent = {a: p["text"] for a, p in rt.transport.sent[-2:]}
+        assert sent == {"en-user": "Main menu", "id-user": "Menu utama"}
+        async with rt.db.tx(write=False) as c:
+            rows = (await c.execute(sa.select(outbound_messages).where(
+                outbound_messages.c.id.in_(ids)))).all()
+        assert {r.status for r in rows} == {"sent"} and all(r.inbound_event_id is None for r in rows)
+
+
+async def test_scheduler_runs_jobs_in_their_own_transactions(db_url):
+    clock = Clock()
+    calls = []
+
+    async def broken(conn, now, deps):
+        raise RuntimeError("boom")
+
+    async def remind(conn, now, deps):
+        calls.append(now)
+        cids = [r[0] for r in await conn.execute(sa.select(conversations.c.id))]
+        return await notify_many(conn, cids, lambda t: "pengingat", now=now)
+
+    async with running(db_url, clock=clock) as rt:
+        chat = Chat(rt)
+        await chat.onboard()
+        sched = Scheduler(rt.db, rt.deps, rt.outbox, clock=clock, jobs=[broken, remind])
+        assert await sched.run_once() == 1
+        await rt.outbox.idle()
+        assert rt.transport.sent[-1][1]["text"] == "pengingat"
+        assert calls == [clock()]
+
+
+def test_staff_cli_modules_plug_into_bot_py(monkeypatch, capsys):
+    import types
+
+    import bot
+    import cli
+
+    async def handler(settings, args):
+        if args.fail:
+            raise cli.CommandError("Tidak ditemukan: 7")
+        print("ok", args.name)
+        return 0
+
+    import sys
+
+    mod = types.ModuleType("cli_demo")
+
+    monkeypatch.setitem(sys.modules, "cli_demo", mod)
+    monkeypatch.setattr(cli, "MODULES", ("cli_demo",))
+
+    def add(sub):
+        p = sub.add_parser("demo")
+        p.add_argument("name")
+        p.add_argument("--fail", action="store_true")
+        p.set_defaults(handler=handler)
+
+    mod.add_parsers = add
+    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:///:memory:")
+    assert bot.main(["demo", "x"]) == 0
+    assert capsys.readouterr().out.strip() == "ok x"
+    assert bot.main(["demo", "x", "--fail"]) == 1
+    assert "Tidak ditemukan: 7" in capsys.readouterr().err
