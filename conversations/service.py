@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Awaitable, Callable
 
 import sqlalchemy as sa
 
@@ -28,6 +28,10 @@ log = logging.getLogger("jaring.service")
 
 C = conversations.c
 I = inbound_events.c
+
+
+# An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
+Prepare = Callable[[object, list], Awaitable["Event | None"]]
 
 
 def utcnow() -> datetime:
@@ -61,47 +65,85 @@ class Service:
         self.clock = clock
         self._dirty: dict[str, bool] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._incoming: list[tuple[Event, asyncio.Future]] = []
+        self._incoming: list[tuple[Event | None, Prepare | None, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
     # --- inbox ----------------------------------------------------------------------------
-    async def receive(self, ev: Event) -> bool:
+    async def receive(self, ev: Event | None = None, *, prepare: Prepare | None = None) -> bool:
         """Store the event (commit) and schedule processing. False for a duplicate delivery.
 
         Events arriving together (a burst of webhooks) are stored in one transaction (group
-        commit); each caller returns only after the commit that holds its event."""
+        commit); each caller returns only after the commit that holds its event.
+
+        `prepare(conn, after)`, when given, runs inside that same transaction and returns the
+        event to store (None: nothing to store, the adapter handled it). An adapter uses it for
+        its own per-message bookkeeping (WhatsApp: the user's ids and 24-hour window) so that it
+        shares the inbox's commit instead of paying for a transaction of its own. Callables it
+        appends to `after` run right after the commit, before any processing is scheduled. A
+        batch that fails is retried one event per transaction, so one bad message cannot fail
+        its neighbours."""
         fut = asyncio.get_running_loop().create_future()
-        self._incoming.append((ev, fut))
+        self._incoming.append((ev, prepare, fut))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._store_incoming())
-        new = await fut
-        if new:
-            self.schedule(ev.user_key)
-        return new
+        stored = await fut
+        if stored is not None:
+            self.schedule(stored.user_key)
+        return stored is not None
 
     async def _store_incoming(self) -> None:
         while self._incoming:
             batch, self._incoming = self._incoming, []
             try:
-                results = []
-                async with self.db.tx() as c:
-                    stmt = insert_ignore(c, inbound_events).returning(I.id)
-                    now = self.clock()
-                    for ev, _ in batch:
-                        res = await c.execute(stmt, dict(
-                            channel=ev.channel, external_id=ev.external_id,
-                            user_key=ev.user_key, address=ev.address, kind=ev.kind,
-                            payload=ev.payload, locale_hint=ev.locale_hint, status="pending",
-                            received_at=now))
-                        results.append(res.first() is not None)
-            except Exception as exc:  # noqa: BLE001 - each caller sees the failure
-                for _, fut in batch:
+                results = await self._store_batch(batch)
+            except Exception as exc:  # noqa: BLE001
+                if len(batch) > 1:  # find the bad one: each event on its own
+                    await self._store_singly(batch)
+                    continue
+                for *_, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (_, fut), new in zip(batch, results):
+            for (*_, fut), stored in zip(batch, results):
                 if not fut.done():
-                    fut.set_result(new)
+                    fut.set_result(stored)
+
+    async def _store_singly(self, batch) -> None:
+        for item in batch:
+            try:
+                [stored] = await self._store_batch([item])
+            except Exception as exc:  # noqa: BLE001 - this caller sees its own failure
+                if not item[2].done():
+                    item[2].set_exception(exc)
+                continue
+            if not item[2].done():
+                item[2].set_result(stored)
+
+    async def _store_batch(self, batch) -> list[Event | None]:
+        """One transaction for the batch; the stored events (None: duplicate or not stored)."""
+        results: list[Event | None] = []
+        after: list[Callable[[], None]] = []
+        async with self.db.tx() as c:
+            stmt = insert_ignore(c, inbound_events).returning(I.id)
+            now = self.clock()
+            for ev, prepare, _ in batch:
+                if prepare is not None:
+                    ev = await prepare(c, after)
+                    if ev is None:
+                        results.append(None)
+                        continue
+                res = await c.execute(stmt, dict(
+                    channel=ev.channel, external_id=ev.external_id,
+                    user_key=ev.user_key, address=ev.address, kind=ev.kind,
+                    payload=ev.payload, locale_hint=ev.locale_hint, status="pending",
+                    received_at=now))
+                results.append(ev if res.first() is not None else None)
+        for fn in after:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - committed already; the poll picks up the rest
+                log.exception("an after-commit step failed")
+        return results
 
     def schedule(self, user_key: str) -> None:
         if user_key in self._dirty:

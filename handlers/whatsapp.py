@@ -7,12 +7,13 @@ In:  GET /wa/webhook answers Meta's subscription handshake; POST /wa/webhook che
      `wa_statuses` against the wamid that `outbound_messages.external_id` holds.
 Out: `WhatsAppTransport.send` renders a reply payload (text, reply buttons, a list, a paged list,
      a location request; long bodies split at paragraph, line or word boundaries) and posts it
-     through pywa's Graph API client. Outside the 24-hour customer-service window it sends the
+     to the Graph API (`GraphClient.send`: a JSON POST over aiohttp). Outside the 24-hour customer-service window it sends the
      approved "a reply is waiting" template once and raises `SendHeld`; held rows are re-queued,
      in order and before the reply to the new message, when the user writes again.
 
-pywa (`pywa_async`) is used as the Graph API *client*: its session handling, request and error
-model (`WhatsAppError` with Meta's codes), media URL look-up and authenticated media stream. The
+pywa (`pywa_async`) is used for the Graph API's error model (`WhatsAppError` with Meta's codes),
+media URL look-up and the authenticated media stream. The message send, made for every reply,
+is a direct aiohttp JSON POST: through pywa → httpx it cost 4× Telegram's send in CPU. The
 webhook is parsed here from the raw JSON: pywa's update types require `contacts[].user_id`,
 run handlers before the 200, dedupe in memory only and ignore `hub.mode` (README, "WhatsApp").
 
@@ -37,6 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import sqlalchemy as sa
 from aiohttp import web
@@ -405,18 +407,57 @@ class GraphClient:
         if settings.whatsapp_api_url:  # pywa fixes Meta's URL in its constructor; the session is ours
             self._http.base_url = settings.whatsapp_api_url.rstrip("/") + "/"
         self.base_url = str(self._http.base_url)
+        self._messages_url = f"{self.base_url}{self.phone_id}/messages"
+        self._headers = {"Authorization": f"Bearer {settings.whatsapp_token.get_secret_value()}",
+                         "Content-Type": "application/json"}
+        self._timeout = timeout
+        self._aio: aiohttp.ClientSession | None = None
 
     async def send(self, to: dict[str, str | None], typ: str, obj: dict[str, Any]) -> str | None:
+        """POST one message to /{phone_id}/messages; the wamid Meta assigned (None if absent).
+
+        This one call is made for every reply, so it goes through a plain aiohttp session with a
+        JSON body (as Telegram's sends do) instead of pywa → httpx: that path cost about 4 ms of
+        CPU per message here, mostly httpx's connection-pool bookkeeping (docs/benchmarks.md).
+        Errors stay pywa's `WhatsAppError` (built from Meta's error JSON, with the HTTP status),
+        so `_send_error` maps them exactly as before; a body that is not a Graph API error
+        becomes `GraphHTTPError`."""
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                                "type": typ, typ: obj}
+        if to.get("to"):
+            body["to"] = to["to"]
+        if to.get("recipient"):
+            body["recipient"] = to["recipient"]
+        if not ("to" in body or "recipient" in body):
+            raise ValueError("no recipient")
+        session = self._session()
+        async with session.post(self._messages_url, data=json.dumps(body, ensure_ascii=False),
+                                headers=self._headers) as resp:
+            status, raw = resp.status, await resp.read()
         try:
-            res = await self.wa.api.send_message(
-                sender=self.phone_id, to=to.get("to"), recipient=to.get("recipient"),
-                recipient_type="individual", typ=typ, msg=obj)
-        except (KeyError, TypeError) as e:  # pywa could not read an error body without a code
-            raise SendRetry(f"unreadable Graph API error ({type(e).__name__})") from e
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if status >= 400 or (isinstance(data, dict) and "error" in data):
+            err = data.get("error") if isinstance(data, dict) else None
+            if isinstance(err, dict) and isinstance(err.get("code"), (int, str)) \
+                    and str(err["code"]).lstrip("-").isdigit():
+                raise WhatsAppError.from_dict(err, response=_HTTPStatus(status))
+            raise GraphHTTPError(status)
+        if not isinstance(data, dict):
+            raise ValueError("a 2xx answer that is not a JSON object")
         try:
-            return str(res["messages"][0]["id"])
+            return str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
             return None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._aio is None or self._aio.closed:
+            self._aio = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout, connect=5.0),
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                json_serialize=json.dumps, raise_for_status=False)
+        return self._aio
 
     async def media_info(self, media_id: str) -> dict[str, Any]:
         return await self.wa.api.get_media_url(media_id)
@@ -425,7 +466,26 @@ class GraphClient:
         return self.wa.api.stream_media_bytes(url)
 
     async def close(self) -> None:
+        if self._aio is not None:
+            await self._aio.close()
         await self._http.aclose()
+
+
+class _HTTPStatus:
+    """What `WhatsAppError.status_code` reads from its `raw_response`: just the status."""
+
+    __slots__ = ("status_code",)
+
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+
+
+class GraphHTTPError(Exception):
+    """An HTTP error from the Graph API (or a proxy before it) without Meta's error JSON."""
+
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status} without a Graph API error body")
+        self.status = status
 
 
 def _send_error(e: Exception) -> Exception:
@@ -438,7 +498,12 @@ def _send_error(e: Exception) -> Exception:
         if e.code in RETRY_CODES or status >= 500 or status == 429 or e.is_transient:
             return SendRetry(reason)
         return SendFinal(reason)
-    if isinstance(e, (httpx.TimeoutException, httpx.TransportError)):
+    if isinstance(e, GraphHTTPError):
+        if e.status >= 500 or e.status == 429:
+            return SendRetry(str(e))
+        return SendFinal(str(e))
+    if isinstance(e, (httpx.TimeoutException, httpx.TransportError, aiohttp.ClientError,
+                      asyncio.TimeoutError)):
         return SendRetry(f"{type(e).__name__}")
     if isinstance(e, (ValueError, json.JSONDecodeError)):  # a 2xx that is not JSON
         return SendRetry(f"undecodable response: {type(e).__name__}")
@@ -451,6 +516,71 @@ def _send_error(e: Exception) -> Exception:
 _contact_by_address = sa.select(wa_contacts).where(sa.or_(
     wa_contacts.c.address == sa.bindparam("a"), wa_contacts.c.bsuid == sa.bindparam("a"),
     wa_contacts.c.wa_id == sa.bindparam("a"))).limit(1)
+
+
+_contacts_by_ids = sa.select(wa_contacts).where(sa.or_(
+    wa_contacts.c.bsuid == sa.bindparam("b"), wa_contacts.c.wa_id == sa.bindparam("w")))
+# The common case of _link: a known user writes again from the same ids.
+_touch_contact = (sa.update(wa_contacts).where(wa_contacts.c.user_key == sa.bindparam("uk"))
+                  .values(last_inbound_at=sa.bindparam("last"), template_sent_at=None,
+                          updated_at=sa.bindparam("now")))
+_claim_held = (sa.update(outbound_messages).where(
+    outbound_messages.c.user_key == sa.bindparam("uk"), outbound_messages.c.channel == CHANNEL,
+    outbound_messages.c.status == "held",
+).values(status="sending", next_attempt_at=sa.bindparam("now"), address=sa.bindparam("addr"),
+         attempts=outbound_messages.c.attempts + 1).returning(
+    outbound_messages.c.id, outbound_messages.c.channel, outbound_messages.c.address,
+    outbound_messages.c.payload, outbound_messages.c.attempts))
+
+
+@dataclass(slots=True)
+class Contact:
+    """What the window decisions read of a `wa_contacts` row (the cache holds these)."""
+    user_key: str
+    bsuid: str | None
+    wa_id: str | None
+    address: str
+    last_inbound_at: datetime | None
+    window_closed_at: datetime | None
+    template_sent_at: datetime | None
+
+
+class Windows:
+    """In-process cache of contacts by address, BSUID and wa_id, filled when a webhook moves a
+    window (`_link`) or Meta closes one (`close_window`). It is trusted only to say "open":
+    every "closed" decision (hold, template) reads the database, which stays the truth across
+    processes. It saves a read transaction per reply and per inbound message."""
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self._by: OrderedDict[str, Contact] = OrderedDict()
+
+    def put(self, contact: Contact) -> None:
+        for key in {contact.address, contact.bsuid, contact.wa_id} - {None}:
+            self._by[key] = contact  # type: ignore[index]
+            self._by.move_to_end(key)  # type: ignore[arg-type]
+        while len(self._by) > self.size:
+            self._by.popitem(last=False)
+
+    def get(self, key: str | None) -> Contact | None:
+        return self._by.get(key) if key else None
+
+    def forget(self, *keys: str | None) -> None:
+        for k in keys:
+            if k:
+                self._by.pop(k, None)
+
+    def open_for(self, bsuid: str | None, wa_id: str | None, now: datetime) -> bool:
+        c = self.get(bsuid) or self.get(wa_id)
+        return c is not None and _open(c, now)
+
+
+async def claim_held(c, user_key: str, address: str, now: datetime) -> list[dict]:
+    """Held replies of this user, claimed for sending (`sending`), in id order, as the rows
+    `Outbox.submit` takes: the caller hands them over right after the commit."""
+    rows = (await c.execute(_claim_held, {"uk": user_key, "now": now, "addr": address})).all()
+    return [dict(id=r.id, channel=r.channel, address=r.address, payload=r.payload,
+                 attempts=r.attempts) for r in sorted(rows, key=lambda r: r.id)]
 
 
 def in_window(last_inbound_at: datetime | None, now: datetime,
@@ -493,13 +623,16 @@ class WhatsAppTransport:
         # Set by the channel: queue outbox ids, run a task it waits for on shutdown.
         self.notify: Callable[[list[int]], None] = lambda ids: None
         self.background: Callable[[Any], Any] = asyncio.ensure_future
+        self.windows = Windows()  # shared with the channel, which fills it
         # A reply split into several messages: how many went out, so a retry resumes after them.
         self._progress: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     async def send(self, address: str, payload: dict[str, Any]) -> str | None:
-        async with self.db.tx(write=False) as c:
-            contact = (await c.execute(_contact_by_address, {"a": address})).first()
         now = self.clock()
+        contact = self.windows.get(address)
+        if not _open(contact, now):  # not known to be open here: the database decides
+            async with self.db.tx(write=False) as c:
+                contact = (await c.execute(_contact_by_address, {"a": address})).first()
         if not _open(contact, now):
             contact = await self._hold(address, contact, now)  # raises SendHeld unless reopened
         to = self._recipient(address, contact)
@@ -556,6 +689,8 @@ class WhatsAppTransport:
                     # not after it; a later one, even in the same second, is (see _link)
                     window_closed_at=now.replace(microsecond=0)))
                 contact = (await c.execute(_contact_by_address, {"a": address})).first()
+        if contact is not None:
+            self.windows.forget(contact.address, contact.bsuid, contact.wa_id, address)
         return contact
 
     async def _hold(self, address: str, contact, now: datetime, *, reopened_ok: bool = True):
@@ -645,6 +780,7 @@ class WhatsAppChannel:
         self.transport = WhatsAppTransport(self.api, settings, db, clock)
         self.transport.notify = outbox.notify
         self.transport.background = self._background
+        self.windows = self.transport.windows
         self.media_dir = Path(settings.jaring_media_dir)
         self._secret = settings.whatsapp_app_secret.get_secret_value().encode()
         self._verify = settings.whatsapp_verify_token.get_secret_value().encode()
@@ -721,46 +857,47 @@ class WhatsAppChannel:
 
     async def _store(self, delivery: Delivery) -> None:
         for m in delivery.messages:
-            event, notify, new_media = await self._note(m)
-            if notify:
-                self.outbox.notify(notify)
-            if event is not None:
-                await self.receive(event)
-            if new_media:
-                self._background(self._download(new_media))
+            if not self.windows.open_for(m.bsuid, m.wa_id, self.clock()):
+                await self._settle_in_flight(m, self.clock())
+            out: dict[str, Any] = {}
+            await self.receive(None, prepare=lambda c, after, m=m, out=out:
+                               self._prepare(c, after, m, out))
+            if out.get("media"):
+                self._background(self._download(out["media"]))
         if delivery.statuses:
             failed = await self._record_statuses(delivery.statuses)
             for wamid in failed:
                 self._background(self._reengage(wamid))
 
-    async def _note(self, m: Inbound) -> tuple[Event | None, list[int], str | None]:
-        """In one transaction: link the user's ids, move the 24 h window, re-queue held replies
-        (they go out before the reply to this message), note an image to download, and serve
-        a "Lainnya" tap. Returns the event for the inbox (None when handled here), outbox ids
-        to notify, and a media id to download."""
+    async def _prepare(self, c, after: list, m: Inbound, out: dict[str, Any]) -> Event | None:
+        """Inside the inbox transaction (Service.receive's group commit): link the user's ids,
+        move the 24 h window, claim held replies (sent right after the commit, so they go before
+        the reply to this message), note an image to download, and serve a "Lainnya" tap.
+        Returns the event for the inbox (None when handled here). May run twice for one message
+        (a failed batch is retried event by event), so it only *sets* `out`."""
         now = self.clock()
-        notify: list[int] = []
-        new_media = None
-        await self._settle_in_flight(m, now)
-        async with self.db.tx() as c:
-            user_key, address, last_in, closed_at = await self._link(c, m, now)
-            if in_window(last_in, now, closed_at):
-                notify = await requeue_held(c, user_key, address, now)
-                if notify:
-                    log.info("whatsapp: %d held message(s) re-queued (wamid %s)", len(notify), m.wamid)
-            if m.more_page is not None:
-                page_id = await self._more(c, m, user_key, address, now)
-                if page_id is not None:
-                    return None, notify + ([page_id] if page_id > 0 else []), None
-            if m.media is not None:
-                ref = m.payload["ref"]
-                res = await c.execute(insert_ignore(c, wa_media).values(
-                    media_id=m.media.id, wamid=m.wamid, user_key=user_key, ref=ref,
-                    status="pending", mime=m.media.mime, sha256=None, attempts=0,
-                    created_at=now).returning(wa_media.c.media_id))
-                new_media = m.media.id if res.first() is not None else None
-        event = Event(CHANNEL, user_key, m.wamid, m.kind, m.payload, address, None)  # type: ignore[arg-type]
-        return event, notify, new_media
+        out.clear()
+        user_key, address, last_in, closed_at = await self._link(c, m, now)
+        if in_window(last_in, now, closed_at):
+            rows = await claim_held(c, user_key, address, now)
+            if rows:
+                log.info("whatsapp: %d held message(s) re-sent (wamid %s)", len(rows), m.wamid)
+                after.append(lambda rows=rows: self.outbox.submit(rows))
+        if m.more_page is not None:
+            page_id = await self._more(c, m, user_key, address, now)
+            if page_id is not None:
+                if page_id > 0:
+                    after.append(lambda: self.outbox.notify([page_id]))
+                return None
+        if m.media is not None:
+            ref = m.payload["ref"]
+            res = await c.execute(insert_ignore(c, wa_media).values(
+                media_id=m.media.id, wamid=m.wamid, user_key=user_key, ref=ref,
+                status="pending", mime=m.media.mime, sha256=None, attempts=0,
+                created_at=now).returning(wa_media.c.media_id))
+            if res.first() is not None:
+                out["media"] = m.media.id
+        return Event(CHANNEL, user_key, m.wamid, m.kind, m.payload, address, None)  # type: ignore[arg-type]
 
     async def _settle_in_flight(self, m: Inbound, now: datetime, timeout: float = 3.0) -> None:
         """When this message may reopen a closed window, let a send to this resident that is in
@@ -787,12 +924,7 @@ class WhatsAppChannel:
         """The stable user key for this BSUID / wa_id pair (the first one seen names it; the other
         is linked to it), the address to reply to (BSUID when known) and the window start."""
         C = wa_contacts.c
-        cond = []
-        if m.bsuid:
-            cond.append(C.bsuid == m.bsuid)
-        if m.wa_id:
-            cond.append(C.wa_id == m.wa_id)
-        rows = (await c.execute(sa.select(wa_contacts).where(sa.or_(*cond)))).all()
+        rows = (await c.execute(_contacts_by_ids, {"b": m.bsuid, "w": m.wa_id})).all()
         by_b = next((r for r in rows if m.bsuid and r.bsuid == m.bsuid), None)
         by_w = next((r for r in rows if m.wa_id and r.wa_id == m.wa_id), None)
         row = by_b or by_w
@@ -806,23 +938,33 @@ class WhatsAppChannel:
             await c.execute(insert_ignore(c, wa_contacts).values(
                 user_key=user_key, bsuid=m.bsuid, wa_id=m.wa_id, address=address,
                 last_inbound_at=sent, template_sent_at=None, updated_at=now))
+            self.windows.put(Contact(user_key, m.bsuid, m.wa_id, address, sent, None, None))
             return user_key, address, sent, None
         if by_b is not None and by_w is not None and by_b.user_key != by_w.user_key:
             await c.execute(sa.update(wa_contacts).where(C.user_key == by_w.user_key)
                             .values(wa_id=None, updated_at=now))
+            self.windows.forget(by_w.address, by_w.bsuid, by_w.wa_id)
         values: dict[str, Any] = {"address": address, "updated_at": now}
         if m.bsuid and row.bsuid != m.bsuid:
             values["bsuid"] = m.bsuid
         if m.wa_id and row.wa_id != m.wa_id:
             values["wa_id"] = m.wa_id
         last_in = row.last_inbound_at
+        template_sent_at = row.template_sent_at
         if last_in is None or sent > last_in:
             values["last_inbound_at"] = last_in = sent
-            values["template_sent_at"] = None  # the next gap gets its own template
+            values["template_sent_at"] = template_sent_at = None  # the next gap gets its own template
         closed_at = row.window_closed_at
         if closed_at is not None and sent >= closed_at:  # written after Meta closed the window
             values["window_closed_at"] = closed_at = None
-        await c.execute(sa.update(wa_contacts).where(C.user_key == row.user_key).values(**values))
+        if set(values) == {"address", "updated_at", "last_inbound_at", "template_sent_at"} \
+                and address == row.address:
+            await c.execute(_touch_contact, {"uk": row.user_key, "now": now, "last": last_in})
+        else:
+            await c.execute(sa.update(wa_contacts).where(C.user_key == row.user_key).values(**values))
+        self.windows.put(Contact(row.user_key, values.get("bsuid", row.bsuid),
+                                 values.get("wa_id", row.wa_id), address, last_in, closed_at,
+                                 template_sent_at))
         return row.user_key, address, last_in, closed_at
 
     async def _more(self, c, m: Inbound, user_key: str, address: str, now: datetime) -> int | None:

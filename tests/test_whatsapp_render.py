@@ -214,3 +214,15 @@ def test_send_errors_map_to_the_outbox_types(case, exc, kind, retry_after):
         assert err.retry_after == retry_after
     if kind is SendFinal:
         assert "m" in err.reason and str(exc.code) in err.reason  # the reason is kept
+
+
+def test_http_errors_without_a_graph_body_map_by_status():
+    from handlers.whatsapp import GraphHTTPError
+
+    assert type(_send_error(GraphHTTPError(502))) is SendRetry
+    assert type(_send_error(GraphHTTPError(429))) is SendRetry
+    assert type(_send_error(GraphHTTPError(404))) is SendFinal
+    import aiohttp
+
+    assert type(_send_error(aiohttp.ClientConnectionError("down"))) is SendRetry
+    assert type(_send_error(TimeoutError())) is SendRetry
