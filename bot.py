@@ -74,6 +74,7 @@ class Runtime:
         self.deps = Deps(self.programs, self.region, settings.jaring_default_locale,
                          settings.jaring_hash_key.get_secret_value().encode())
         clock = clock or utcnow
+        self.clock = clock
         self.outbox = Outbox(self.db, clock=clock)
         self.service = Service(self.db, build_engine(), self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=JOBS)
@@ -151,6 +152,8 @@ async def cmd_run(settings: Settings, console_fallback: bool) -> int:
     else:
         print(f"TELEGRAM_BOT_TOKEN is not set, so Telegram is off; web app at {where}"
               + ("; starting the terminal chat." if console_fallback else "."), flush=True)
+    print(f"Staff dashboard: {where}/ (accounts: python bot.py staff add ...; the demo seed "
+          "prints a demo admin login)", flush=True)
     try:
         if console_fallback and not rt.telegram:
             from handlers.console import ConsoleTransport, run_console
@@ -222,12 +225,39 @@ async def cmd_seed(settings: Settings, args) -> int:
                                         data_dir=ROOT / "data" / "demo")
     finally:
         await db.dispose()
+    login = await seed_demo_admin(settings)
     print(f"Demo data: {report.households} households, {report.rows_imported} people "
           f"(synthetic, seed {args.seed}). Try these in the chat:")
     for c in cases:
         # Synthetic numbers, printed in full on purpose so a newcomer can type them.
         print(f"  {c.label:<32} NIK {c.nik}  No. KK {c.no_kk}  (desil {c.desil})")
+    if login:
+        print(f"Staff dashboard demo login (change it before real use): {login[0]} / {login[1]}")
     return 0
+
+
+async def seed_demo_admin(settings: Settings) -> tuple[str, str] | None:
+    """A demo admin account for the dashboard, only when there is no staff account at all."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    from db.database import Database
+    from db.schema import staff_users
+    from web.auth import add_staff, utcnow
+
+    db = Database(settings.database_url)
+    try:
+        async with db.tx() as c:
+            if await c.scalar(sa.select(sa.func.count()).select_from(staff_users)):
+                return None
+            password = "demo-" + secrets.token_urlsafe(9)
+            await add_staff(c, username="admin.demo", name="Admin demo", role="admin",
+                            password=password, kelurahan_code=None, now=utcnow(),
+                            actor="cli:seed-demo")
+    finally:
+        await db.dispose()
+    return "admin.demo", password
 
 
 def main(argv: list[str] | None = None) -> int:

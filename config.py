@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     whatsapp_template_language: str = "id"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # Send the dashboard's session cookie only over HTTPS (set it when a TLS proxy is in front).
+    web_cookie_secure: bool = False
     jaring_programs: Path = ROOT / "data" / "programs.toml"
     jaring_region: Path = ROOT / "data" / "region" / "kota_bogor.toml"
     jaring_default_locale: str = "id"

@@ -244,3 +244,43 @@ audit_log = sa.Table(
     sa.Column("subject", sa.String(128), nullable=True),
     sa.Column("detail", sa.JSON, nullable=True),
 )
+
+
+# ============================================================================ staff (dashboard)
+
+# Dinsos staff who use the web dashboard. Roles: admin (everything, reads the audit log),
+# verifikator (works the queues city-wide), operator (one kelurahan only: kelurahan_code).
+staff_users = sa.Table(
+    "staff_users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),  # stored lowercased
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("kelurahan_code", sa.String(13), nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id (argon2-cffi)
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime, nullable=True),
+)
+
+# A login session: the cookie holds a random token, the table only its sha256; every form
+# carries the session's CSRF token. Sessions end after an idle time or an absolute lifetime.
+staff_sessions = sa.Table(
+    "staff_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Failed logins, for throttling per username and per client address (keyed hashes, no IPs).
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(80), nullable=False),  # "u:<hash>" or "ip:<hash>"
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_login_failures_key_at", "key", "at"),
+)

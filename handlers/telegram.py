@@ -361,7 +361,10 @@ class TelegramChannel:
 
     def register_routes(self, app: web.Application) -> None:
         """Add POST /tg/webhook. Call before the app starts: aiohttp freezes its router then."""
+        from web.auth import mark_public
+
         app.router.add_post(WEBHOOK_PATH, self.handle_webhook)
+        mark_public(app, WEBHOOK_PATH)  # authenticated by the secret token header instead
         self._routes_registered = True
 
     async def start(self, app: web.Application | None = None) -> None:

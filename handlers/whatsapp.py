@@ -807,8 +807,11 @@ class WhatsAppChannel:
         self._stopping = False
 
     def register_routes(self, app: web.Application) -> None:
+        from web.auth import mark_public
+
         app.router.add_get(WEBHOOK_PATH, self.handle_verify)
         app.router.add_post(WEBHOOK_PATH, self.handle_webhook)
+        mark_public(app, WEBHOOK_PATH)  # authenticated by the verify token / HMAC signature
 
     async def start(self) -> None:
         """Resume image downloads interrupted by a restart."""

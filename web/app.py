@@ -1,5 +1,6 @@
-"""The aiohttp app: health check, a plain landing page, and the channels' webhook routes
-(registered by the adapters). The staff dashboard will live under `/`."""
+"""The aiohttp app: health check, the staff dashboard (web/dashboard.py, behind web/auth.py's
+login), and the channels' webhook routes (registered by the adapters, which add their paths
+to `app[PUBLIC]`: they check their own signatures)."""
 from __future__ import annotations
 
 import logging
@@ -12,19 +13,50 @@ RUNTIME = web.AppKey("runtime", object)
 
 @web.middleware
 async def no_traces(request: web.Request, handler):
-    """Unexpected errors become a plain 500; the trace goes to the log, never to the client."""
+    """Unexpected errors become a plain 500; the trace goes to the log, never to the client.
+    Dashboard errors (403, 404, 500) are a page in Bahasa Indonesia."""
     try:
         return await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as e:
+        if e.status >= 400 and _wants_page(request):
+            return _error_page(request, e.status, e.text if e.status == 403 else None)
         raise
     except Exception as exc:  # noqa: BLE001
         log.error("request to %s failed: %s", request.path, type(exc).__name__, exc_info=exc)
+        if _wants_page(request):
+            return _error_page(request, 500, None)
         return web.json_response({"error": "internal error"}, status=500)
 
 
+_TITLES = {403: "Tidak diizinkan", 404: "Halaman tidak ditemukan", 405: "Tidak diizinkan",
+           500: "Terjadi kesalahan"}
+_MESSAGES = {404: "Alamat ini tidak ada. Periksa tautannya.",
+             500: "Maaf, ada kesalahan di sistem kami. Coba lagi sebentar lagi."}
+
+
+def _wants_page(request: web.Request) -> bool:
+    return request.method in ("GET", "POST") and not request.path.startswith(("/tg/", "/wa/")) \
+        and request.path != "/healthz"
+
+
+def _error_page(request: web.Request, status: int, text: str | None) -> web.Response:
+    import aiohttp_jinja2
+
+    return aiohttp_jinja2.render_template("error.html", request, {
+        "title": _TITLES.get(status, "Kesalahan"),
+        "message": text or _MESSAGES.get(status, "Permintaan ini tidak dapat diproses.")},
+        status=status)
+
+
 def build_app(runtime) -> web.Application:
-    app = web.Application(middlewares=[no_traces], client_max_size=2 * 1024 * 1024)
+    from web import dashboard
+    from web.auth import AUTH, PUBLIC, Auth, guard
+
+    app = web.Application(middlewares=[no_traces, guard], client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = runtime
+    app[PUBLIC] = {"/healthz"}
+    app[AUTH] = Auth(runtime.db, runtime.settings.jaring_hash_key.get_secret_value().encode(),
+                     clock=runtime.clock, secure_cookie=runtime.settings.web_cookie_secure)
 
     async def healthz(request: web.Request) -> web.Response:
         try:
@@ -36,11 +68,6 @@ def build_app(runtime) -> web.Application:
                 "channels": sorted(runtime.outbox.transports)}
         return web.json_response(body, status=200 if ok else 503)
 
-    async def index(request: web.Request) -> web.Response:
-        office = runtime.programs.office
-        return web.Response(text=f"Jaring — layanan chat {office}.\n/healthz\n",
-                            content_type="text/plain")
-
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/", index)
+    dashboard.setup(app, runtime)
     return app

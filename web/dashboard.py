@@ -1,0 +1,153 @@
+"""Dashboard pages: login and logout, the service overview, and the audit log (admins).
+
+Server-rendered with Jinja2 (aiohttp-jinja2); every text is Bahasa Indonesia; the only asset is
+/static/jaring.css, served from this package (no CDN: it works on an office network without
+internet). Times are shown in WIB (Asia/Jakarta).
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import sqlalchemy as sa
+from aiohttp import web
+
+from conversations.i18n import JAKARTA
+from db.schema import audit_log, conversations, inbound_events, outbound_messages
+from web.auth import (AUTH, LOGIN_CSRF_COOKIE, PUBLIC, ROLE_NAMES, STAFF, client_of, requires,
+                      safe_next)
+
+HERE = Path(__file__).resolve().parent
+LOGIN_NEXT = web.RequestKey("login_next", str)
+STATUS_NAMES = {"queued": "Antre", "sending": "Sedang dikirim", "sent": "Terkirim",
+                "failed": "Gagal", "stopped": "Dihentikan (diblokir)", "held": "Ditahan (24 jam WA)"}
+CHANNEL_NAMES = {"tg": "Telegram", "wa": "WhatsApp", "console": "Terminal", "web": "Simulator"}
+
+
+def setup(app: web.Application, runtime) -> None:
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+                               autoescape=jinja2.select_autoescape(default=True),
+                               context_processors=[_context(runtime)])
+    env.globals["office"] = runtime.programs.office
+    app[PUBLIC].update({"/login"})
+    app.router.add_static("/static/", HERE / "static", name="static")
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", home)
+    app.router.add_get("/audit", audit_page)
+
+
+def _context(runtime):
+    async def ctx(request: web.Request) -> dict:
+        staff = request.get(STAFF)
+        return {"staff": staff, "role_name": ROLE_NAMES.get(staff.role, "") if staff else "",
+                "office": runtime.programs.office}
+    return ctx
+
+
+def _wib(dt) -> str:
+    return dt.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M") if dt else ""
+
+
+# ------------------------------------------------------------------------ login / logout
+
+def _login_form(request: web.Request, *, error: str | None = None, username: str = "",
+                status: int = 200) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    resp = aiohttp_jinja2.render_template("login.html", request, {
+        "csrf": token, "error": error, "username": username,
+        "next": safe_next(request.query.get("next") if request.method == "GET"
+                          else request.get(LOGIN_NEXT))}, status=status)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
+                    secure=request.app[AUTH].secure, max_age=3600)
+    return resp
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return _login_form(request)
+
+
+async def login_submit(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    form = await request.post()
+    username = str(form.get("username", ""))[:64]
+    password = str(form.get("password", ""))[:256]
+    request[LOGIN_NEXT] = str(form.get("next", "/"))
+    sent, kept = str(form.get("_csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not sent or not kept or not secrets.compare_digest(sent, kept):
+        return _login_form(request, username=username, status=403, error=(
+            "Formulir masuk sudah kedaluwarsa. Silakan coba lagi."))
+    until = await auth.throttled_until(username, client_of(request))
+    if until is not None:
+        return _login_form(request, username=username, status=429, error=(
+            f"Terlalu banyak percobaan masuk yang gagal. Coba lagi setelah pukul {_wib(until)[-5:]} WIB."))
+    token = await auth.login(username, password, client_of(request))
+    if token is None:
+        return _login_form(request, username=username, status=401,
+                           error="Nama pengguna atau kata sandi salah.")
+    resp = web.HTTPFound(safe_next(request[LOGIN_NEXT]))
+    auth.set_cookie(resp, token)
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    raise resp
+
+
+async def logout(request: web.Request) -> web.Response:
+    await request.app[AUTH].logout(request[STAFF])
+    resp = web.HTTPFound("/login")
+    resp.del_cookie("jaring_staff", path="/")
+    raise resp
+
+
+# ------------------------------------------------------------------------ pages
+
+async def home(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    now = auth.clock()
+    C, I, O = conversations.c, inbound_events.c, outbound_messages.c
+    day_start = now.astimezone(JAKARTA).replace(hour=0, minute=0, second=0, microsecond=0)
+    async with auth.db.tx(write=False) as c:
+        stats = {
+            "conversations": await c.scalar(sa.select(sa.func.count()).select_from(conversations)),
+            "active_24h": await c.scalar(sa.select(sa.func.count()).where(
+                C.last_activity_at > now - timedelta(hours=24))),
+            "inbound_today": await c.scalar(sa.select(sa.func.count()).where(
+                I.received_at >= day_start)),
+            "inbound_failed": await c.scalar(sa.select(sa.func.count()).where(
+                I.status == "failed", I.received_at >= day_start)),
+            "outbound": [tuple(r) for r in await c.execute(
+                sa.select(O.status, sa.func.count()).group_by(O.status).order_by(O.status))],
+            "channels": [tuple(r) for r in await c.execute(
+                sa.select(C.channel, sa.func.count()).group_by(C.channel).order_by(C.channel))],
+        }
+    staff = request[STAFF]
+    from web.app import RUNTIME
+
+    kel = request.app[RUNTIME].region.kelurahan_by_code(staff.kelurahan_code) \
+        if staff.kelurahan_code else None
+    return aiohttp_jinja2.render_template("home.html", request, {
+        "nav": "home", "stats": stats, "now": _wib(now), "status_names": STATUS_NAMES,
+        "channel_names": CHANNEL_NAMES, "kelurahan": kel.name if kel else staff.kelurahan_code})
+
+
+AUDIT_LIMIT = 200
+
+
+@requires("admin")
+async def audit_page(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    A = audit_log.c
+    actor = request.query.get("actor", "").strip()[:128]
+    action = request.query.get("action", "").strip()[:64]
+    q = sa.select(audit_log).order_by(A.id.desc()).limit(AUDIT_LIMIT)
+    if actor:
+        q = q.where(A.actor.contains(actor, autoescape=True))
+    if action:
+        q = q.where(A.action.startswith(action, autoescape=True))
+    async with auth.db.tx(write=False) as c:
+        rows = [dict(r._mapping, at=_wib(r.at)) for r in await c.execute(q)]
+    return aiohttp_jinja2.render_template("audit.html", request, {
+        "nav": "audit", "rows": rows, "actor": actor, "action": action, "limit": AUDIT_LIMIT})
