@@ -5,11 +5,15 @@ BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test migrate seed i18n bench install clean
+.PHONY: run test migrate seed i18n bench install clean screenshots
+# The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.lock
 	touch $(STAMP)
@@ -33,6 +37,10 @@ i18n: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+## make screenshots: the dashboard's main pages, from the browser test, into docs/screenshots/.
+screenshots: $(STAMP)
+	JARING_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest tests/test_dashboard_browser.py
 
 clean:
 	rm -rf $(VENV) .cache

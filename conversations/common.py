@@ -4,7 +4,6 @@ from __future__ import annotations
 from babel.dates import get_day_names
 
 from conversations.engine import Ctx, EngineHooks
-from conversations.i18n import L_
 
 
 def office_hours_text(ctx: Ctx) -> str:
@@ -51,8 +50,14 @@ class Hooks(EngineHooks):
     def has_consent(self, ctx: Ctx) -> bool:
         return ctx.state.consent_version == ctx.deps.programs.notice_version
 
+    async def staff_owned(self, ctx: Ctx, inp, action: str | None) -> None:
+        from conversations.handoff import staff_owned
+
+        await staff_owned(ctx, inp, action)
+
     async def to_menu(self, ctx: Ctx) -> None:
         ctx.state.data.pop("__after_match", None)  # a flow waiting for a match is given up
+        ctx.state.data.pop("__stuck", None)
         await ctx.goto("menu", "main")
 
     def stuck_text(self, ctx: Ctx) -> str:
@@ -80,9 +85,7 @@ class Hooks(EngineHooks):
         elif action == "check":
             await ctx.goto("check", "nik")
         elif action == "contact":
-            ctx.say(contact_text(ctx), [ctx.choice("g:menu", L_("Main menu"))])
-            if st.flow != "menu":
-                st.flow, st.step = "menu", "main"
+            await ctx.goto("handoff", "ask")  # ask a person here; the office's numbers too
         else:
             await self.to_menu(ctx)
 

@@ -163,6 +163,7 @@ class Ctx:
         stuck = st.misunderstood >= MISUNDERSTOOD_LIMIT
         if stuck:
             st.misunderstood = 0
+            st.data["__stuck"] = 1  # a ticket opened from here says the bot could not help
         offered = [Choice(i, lbl) for i, lbl in st.data.get("_choices") or [] if lbl]
         if hint is None:
             self.say(self._("Sorry, I did not understand that."))
@@ -218,6 +219,9 @@ class Engine:
                 await ctx.reask()
                 return self._finish(ctx)
             idle = False
+        if st.owner == "staff":  # a person is answering: the bot stays out of the way
+            await self.hooks.staff_owned(ctx, inp, action)
+            return self._finish(ctx)
         if idle and action is None:
             ctx.note(ctx._("Our previous conversation was left for more than 30 minutes, "
                           "so we are starting again from the menu."))
@@ -309,3 +313,4 @@ class EngineHooks:
     async def to_menu(self, ctx: Ctx) -> None: ...
     async def global_action(self, ctx: Ctx, action: str) -> None: ...
     def stuck_text(self, ctx: Ctx) -> str: ...
+    async def staff_owned(self, ctx: Ctx, inp: Input, action: str | None) -> None: ...

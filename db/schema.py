@@ -284,3 +284,40 @@ login_failures = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_login_failures_key_at", "key", "at"),
 )
+
+
+# ============================================================================ handoff (tickets)
+
+# A resident asked for a person ("Tanya petugas", or after the bot failed to understand twice).
+# While a ticket is open the conversation's owner is "staff" and the bot stays silent.
+tickets = sa.Table(
+    "tickets", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=False,
+              index=True),
+    sa.Column("status", sa.String(8), nullable=False),  # open | closed
+    sa.Column("reason", sa.String(8), nullable=False),  # asked | stuck
+    sa.Column("kelurahan_code", sa.String(13), nullable=True),  # from the matched household
+    sa.Column("assigned_to", sa.Integer, sa.ForeignKey("staff_users.id"), nullable=True),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),  # first answer due (office hours)
+    sa.Column("first_response_at", UTCDateTime, nullable=True),
+    sa.Column("last_message_at", UTCDateTime, nullable=False),
+    sa.Column("supervisor_flag_at", UTCDateTime, nullable=True),
+    sa.Column("head_flag_at", UTCDateTime, nullable=True),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("closed_by", sa.String(8), nullable=True),  # staff | resident
+    sa.Column("rating", sa.SmallInteger, nullable=True),  # 1-5, from the resident
+    sa.Index("ix_tickets_status_opened", "status", "opened_at"),
+)
+
+ticket_messages = sa.Table(
+    "ticket_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # resident | staff | note | system
+    sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff_users.id"), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -32,13 +32,17 @@ def setup(app: web.Application, runtime) -> None:
                                autoescape=jinja2.select_autoescape(default=True),
                                context_processors=[_context(runtime)])
     env.globals["office"] = runtime.programs.office
-    app[PUBLIC].update({"/login"})
+    app[PUBLIC].update({"/login", "/favicon.ico"})
     app.router.add_static("/static/", HERE / "static", name="static")
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/", home)
     app.router.add_get("/audit", audit_page)
+    from web import inbox
+
+    inbox.setup(app)
 
 
 def _context(runtime):
@@ -55,9 +59,19 @@ def _wib(dt) -> str:
 
 # ------------------------------------------------------------------------ login / logout
 
+async def favicon(request: web.Request) -> web.Response:
+    """Browsers ask for it on every site; without this it would be a redirect to the login."""
+    return web.FileResponse(HERE / "static" / "favicon.svg",
+                            headers={"Content-Type": "image/svg+xml"})
+
+
 def _login_form(request: web.Request, *, error: str | None = None, username: str = "",
                 status: int = 200) -> web.Response:
-    token = secrets.token_urlsafe(24)
+    # Keep the token a browser already holds: two login pages open (or a browser's background
+    # request) must not invalidate each other's form.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not (20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+        token = secrets.token_urlsafe(24)
     resp = aiohttp_jinja2.render_template("login.html", request, {
         "csrf": token, "error": error, "username": username,
         "next": safe_next(request.query.get("next") if request.method == "GET"
