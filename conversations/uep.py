@@ -116,9 +116,10 @@ async def on_needs(ctx: Ctx, inp: Input) -> None:
 @uep.ask("confirm")
 async def ask_confirm(ctx: Ctx) -> None:
     d = ctx.data
+    duration = DURATIONS[d["duration"]]
     ctx.say(ctx._("Please check your UEP application:\n• Business: {business}\n• Running: {duration}\n"
                   "• The aid would buy: {needs}\nSend it to Dinsos?", business=d["business"],
-                  duration=ctx._(DURATIONS[d["duration"]]), needs=d["needs"]), [
+                  duration=ctx._(duration), needs=d["needs"]), [
         ctx.choice("u:ok", L_("Yes, send")),
         ctx.choice("u:edit", L_("Start again")),
         ctx.choice("g:cancel", L_("Cancel")),
