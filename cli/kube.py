@@ -12,6 +12,9 @@ from domain.nik import mask
 
 ROLE_ID = {K.KETUA: "ketua", K.SEKRETARIS: "sekretaris", K.BENDAHARA: "bendahara",
            K.ANGGOTA: "anggota"}
+ACTION_ID = {"created": "dibentuk", "joined": "bergabung", "left": "keluar", "removed": "dikeluarkan",
+             "role": "ditunjuk", "submitted": "diajukan", "approved": "disetujui",
+             "rejected": "ditolak"}
 
 
 def add_parsers(sub) -> None:
@@ -72,7 +75,7 @@ async def cmd_show(settings, args) -> int:
     for e in events:
         who = f" {e.nama}" if e.nama else ""
         detail = f" ({e.detail})" if e.detail else ""
-        print(f"  {wib(e.at)}  {e.action}{who}{detail} [{e.actor}]")
+        print(f"  {wib(e.at)}  {ACTION_ID.get(e.action, e.action)}{who}{detail} [{e.actor}]")
     return 0
 
 
