@@ -101,6 +101,10 @@ async def ask_start(ctx: Ctx) -> None:
     if await store.active_group_of(ctx.conn, identity.person_id(ctx)):
         await ctx.goto("kube", "mine", keep=True)
         return
+    last = await store.last_group_of(ctx.conn, identity.person_id(ctx))
+    if last is not None and last.status == K.REJECTED:
+        ctx.note(ctx._("Your previous group, KUBE {name}, was not approved. Reason: {reason}",
+                       name=last.name, reason=last.reason or "-"))
     cfg = ctx.deps.programs
     ctx.say(ctx._("KUBE (Kelompok Usaha Bersama) is a business group of {min}–{max} families "
                   "from one kelurahan, aged {amin}–{amax}, with a chair, a secretary and a "

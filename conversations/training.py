@@ -4,12 +4,15 @@ the seat allocation of DTSEN-priority sessions at their deadline. Rules: docs/ku
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from conversations import identity
 from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import JAKARTA, L_, N_, Texts, texts
+from conversations.i18n import JAKARTA, LOCALES, L_, N_, Texts, texts
 from conversations.model import Choice
 from conversations.notify import notify
 from db import kube_store, training_store as store
+from db.schema import training_registrations as tr, training_sessions as ts
 from domain import training as T
 from domain.eligibility import age_on
 
@@ -339,7 +342,7 @@ async def notify_promoted(conn, reg, now, deps) -> list[int]:
     if reg.conversation_id is None:
         return []
     text = {}
-    for loc in ("id", "en"):
+    for loc in LOCALES:
         t = texts(loc)
         text[loc] = t._("Good news: a place opened up.\n") + await status_text(t, conn, reg, s)
     return await notify(conn, reg.conversation_id, lambda t: text[t.locale], now=now,
@@ -352,10 +355,6 @@ async def remind_job(conn, now, deps) -> list[int]:
     """Reminders 3 days and 1 day before the start (from 08.00 WIB). A reminder is marked in the
     same transaction, and only the UPDATE that marks it sends it: idempotent across runs and
     processes."""
-    import sqlalchemy as sa
-
-    from db.schema import training_registrations as tr, training_sessions as ts
-
     rows = (await conn.execute(
         sa.select(tr.c.id, tr.c.conversation_id, tr.c.code, tr.c.reminded_3d_at,
                   tr.c.reminded_1d_at, ts.c.title, ts.c.place, ts.c.starts_at)
@@ -373,7 +372,7 @@ async def remind_job(conn, now, deps) -> list[int]:
         res = await conn.execute(sa.update(tr).where(tr.c.id == r.id, col.is_(None)).values(values))
         if res.rowcount != 1 or r.conversation_id is None:
             continue
-        days = 1 if due == "1d" else 3
+        days = (T.local_dates(r.starts_at, 1)[0] - now.astimezone(JAKARTA).date()).days
         ids += await notify(conn, r.conversation_id, lambda t, r=r, days=days: t._(
             "Reminder: your training {title} starts in {days} days, on {when}, at {place}.\n"
             "Your registration code: {code}",
@@ -385,10 +384,6 @@ async def remind_job(conn, now, deps) -> list[int]:
 async def allocate_job(conn, now, deps) -> list[int]:
     """DTSEN-priority sessions whose deadline is over: seats by desil, then time of registration;
     everyone is told the result."""
-    import sqlalchemy as sa
-
-    from db.schema import training_registrations as tr, training_sessions as ts
-
     due = [s for s in (await conn.execute(sa.select(ts).where(
         ts.c.priority.is_(True), ts.c.allocated_at.is_(None)))).all()
         if T.allocation_due(s.deadline, now)]
@@ -413,7 +408,7 @@ async def allocate_job(conn, now, deps) -> list[int]:
             if reg.conversation_id is None:
                 continue
             texts_by_locale = {}
-            for loc in ("id", "en"):
+            for loc in LOCALES:
                 t = texts(loc)
                 texts_by_locale[loc] = (t._("The seats for {title} have been allocated.\n",
                                             title=s.title) + await status_text(t, conn, reg, s))

@@ -79,6 +79,13 @@ async def active_group_of(conn, person_id: int):
     return row
 
 
+async def last_group_of(conn, person_id: int):
+    """The newest group this person is a member of, whatever its status, or None."""
+    return (await conn.execute(
+        sa.select(kube_groups).join(kube_members, M.group_id == G.id)
+        .where(M.person_id == person_id).order_by(G.id.desc()).limit(1))).first()
+
+
 async def household_in_active(conn, household_id: int, person_id: int) -> bool:
     n = await conn.scalar(
         sa.select(sa.func.count()).select_from(kube_members.join(kube_groups, M.group_id == G.id))

@@ -142,6 +142,7 @@ async def test_remove_leave_and_reject_frees_members(db_url):
         await budi.tap("g:menu")
         await budi.tap("m:kube")
         assert "q:create" in budi.choices
+        assert "KUBE Mawar, tidak disetujui. Alasan: Usaha sejenis sudah ada" in budi.text
 
 
 async def test_two_residents_race_for_the_last_place(db_url):
