@@ -5,6 +5,8 @@ docs/kube-training.md.
 """
 from __future__ import annotations
 
+import re
+
 from conversations import identity
 from conversations.engine import Ctx, Flow, Input
 from conversations.i18n import JAKARTA, L_, N_, Texts
@@ -143,13 +145,15 @@ def _cancel(ctx: Ctx) -> list[Choice]:
 
 @kube.ask("name")
 async def ask_name(ctx: Ctx) -> None:
-    ctx.say(ctx._("Type the name of your group ({min}–{max} characters), e.g. KUBE Mawar Sejahtera.",
+    ctx.say(ctx._("Type the name of your group ({min}–{max} characters), e.g. Mawar Sejahtera.",
                   min=NAME_MIN, max=NAME_MAX), _cancel(ctx))
 
 
 @kube.on("name")
 async def on_name(ctx: Ctx, inp: Input) -> None:
     name = " ".join(inp.text.split())
+    # Messages say "KUBE {name}": a name typed as "KUBE Mawar" is stored as "Mawar".
+    name = re.sub(r"(?i)^kube\b[\s.:-]*", "", name)
     if inp.kind != "text" or not NAME_MIN <= len(name) <= NAME_MAX:
         await ctx.not_understood(ctx._("The group name must be {min}–{max} characters; you sent {n}. "
                                        "Please type it again.", min=NAME_MIN, max=NAME_MAX, n=len(name)))

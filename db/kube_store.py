@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from db.schema import (households, kube_events, kube_groups, kube_members, people,
+from db.schema import (audit_log, households, kube_events, kube_groups, kube_members, people,
                        program_memberships, uep_applications)
 from domain import kube as K
 from domain.eligibility import HouseholdFacts, MemberFacts, age_on, evaluate
@@ -212,7 +212,15 @@ async def decide(conn, *, group_id: int, approve: bool, reason: str | None, now:
                        .values(status=status, reason=reason, decided_at=now))
     await log(conn, group_id, now, "approved" if approve else "rejected", actor=actor,
               detail=reason)
+    await audit(conn, now, actor, "kube.approve" if approve else "kube.reject", f"kube:{group_id}",
+                {"reason": reason} if reason else None)
     return None
+
+
+async def audit(conn, at: datetime, actor: str, action: str, subject: str, detail=None) -> None:
+    """Staff actions (decisions, sessions added) for accountability; never a NIK in `detail`."""
+    await conn.execute(sa.insert(audit_log).values(at=at, actor=actor, action=action,
+                                                   subject=subject, detail=detail))
 
 
 async def list_groups(conn, status: str | None = None):
@@ -262,4 +270,8 @@ async def decide_uep(conn, *, app_id: int, approve: bool, reason: str | None,
                              .where(U.id == app_id, U.status == "DIAJUKAN")
                              .values(status="DISETUJUI" if approve else "DITOLAK", reason=reason,
                                      decided_at=now))
-    return None if res.rowcount == 1 else "not_submitted"
+    if res.rowcount != 1:
+        return "not_submitted"
+    await audit(conn, now, "cli", "uep.approve" if approve else "uep.reject", f"uep:{app_id}",
+                {"reason": reason} if reason else None)
+    return None

@@ -47,7 +47,8 @@ async def test_form_join_roles_submit_and_approve(db_url):
         for who in ("budi", "dewi", "agus", "rina"):
             members[who] = await _join(rt, who, g.code)
             assert "KUBE Mawar" in members[who].text
-        assert "joined" in [p["text"] for a, p in rt.transport.sent if a == "siti"][-1] or True
+        told = [p["text"] for a, p in rt.transport.sent if a == "siti"][-1]
+        assert told == "Rina M. bergabung dengan KUBE Mawar. Sekarang ada 5 anggota."
         # Submitting without secretary and treasurer is refused with the reason.
         await ketua.tap("g:menu")
         await ketua.tap("m:kube")
@@ -118,8 +119,8 @@ async def test_remove_leave_and_reject_frees_members(db_url):
         await ketua.tap("m:kube")
         await ketua.tap("q:rm")
         await ketua.tap(ketua.choices[0])
-        assert "removed" in [p["text"] for a, p in rt.transport.sent if a == "budi"][-1] or \
-            "mengeluarkan" in [p["text"] for a, p in rt.transport.sent if a == "budi"][-1]
+        assert "Ketua mengeluarkan Anda dari KUBE Mawar" in \
+            [p["text"] for a, p in rt.transport.sent if a == "budi"][-1]
         async with rt.db.tx(write=False) as c:
             assert [r.role for r in await c.execute(sa.select(kube_members))] == ["ketua"]
         assert (await _group(rt)).member_count == 1
@@ -185,3 +186,37 @@ async def test_uep_application_and_decision(db_url):
             assert problem is None and ids
             status = await c.scalar(sa.select(uep_applications.c.status))
         assert status == "DISETUJUI"
+
+
+async def test_english_conversation_through_kube_uep_and_training(db_url):
+    """Every placeholder is filled in the other catalog too."""
+    from tests.kubekit import add_session
+
+    async with world(db_url) as rt:
+        sid = await add_session(rt, quota=1, priority=1)
+        ketua = await matched(rt, "siti", locale="en")
+        assert "Start a new KUBE" in ketua.labels
+        await ketua.tap("q:create")
+        await ketua.send("KUBE Anggrek")
+        await ketua.tap("b:jasa")
+        await ketua.tap("q:ok")
+        assert "KUBE Anggrek is formed" in ketua.text and "chair (ketua)" in ketua.text
+        await ketua.tap("q:submit")
+        assert "at least 5 members" in ketua.text
+        hendra = await matched(rt, "hendra", locale="en")
+        await hendra.tap("q:join")
+        await hendra.send((await _group(rt)).code)
+        await hendra.tap("q:ok")
+        assert "desil 6" in hendra.text and "Contact an officer" in hendra.labels
+        await ketua.tap("g:menu")
+        await ketua.tap("m:training")
+        assert "Open trainings" in ketua.text
+        await ketua.tap(f"t:{sid}")
+        assert "DTSEN priority" in ketua.text
+        await ketua.tap("t:reg")
+        assert "Seats are given after the deadline" in ketua.text
+        await ketua.tap("t:mine")
+        assert "waiting for the seat allocation" in ketua.text
+        await ketua.tap("g:menu")
+        await ketua.tap("m:uep")
+        assert "What is your business?" in ketua.text
