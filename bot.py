@@ -220,6 +220,9 @@ async def cmd_seed(settings: Settings, args) -> int:
         report, cases = await seed_demo(db, households=args.households, seed=args.seed,
                                         region=region, programs=programs, today=date.today(),
                                         data_dir=ROOT / "data" / "demo")
+        from db.training_store import seed_samples
+
+        trainings = await seed_samples(db, programs, region, date.today())
     finally:
         await db.dispose()
     print(f"Demo data: {report.households} households, {report.rows_imported} people "
@@ -227,6 +230,8 @@ async def cmd_seed(settings: Settings, args) -> int:
     for c in cases:
         # Synthetic numbers, printed in full on purpose so a newcomer can type them.
         print(f"  {c.label:<32} NIK {c.nik}  No. KK {c.no_kk}  (desil {c.desil})")
+    if trainings:
+        print(f"Sample trainings: {trainings} sessions (python bot.py training list).")
     return 0
 
 

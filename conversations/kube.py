@@ -164,7 +164,7 @@ async def on_name(ctx: Ctx, inp: Input) -> None:
 
 @kube.ask("btype")
 async def ask_btype(ctx: Ctx) -> None:
-    ctx.say(ctx._("What business will {name} run?", name=ctx.data.get("name", "")), [
+    ctx.say(ctx._("What business will KUBE {name} run?", name=ctx.data.get("name", "")), [
         *[Choice(f"b:{o.code}", o.label) for o in ctx.deps.programs.business_types],
         ctx.choice("g:cancel", L_("Cancel")),
     ])

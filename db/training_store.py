@@ -146,3 +146,44 @@ async def counts(conn) -> dict[int, dict[str, int]]:
             sa.select(R.session_id, R.status, sa.func.count()).group_by(R.session_id, R.status)):
         out.setdefault(sid, {})[status] = n
     return out
+
+
+# Sample sessions for `bot.py seed-demo` (DESIGN: "plus sample trainings"), dated from today.
+SAMPLES = (
+    dict(title="Menjahit dasar", sector="menjahit", organiser="LPK Kota Bogor (contoh)",
+         kecamatan="327105", place="Aula Kelurahan Tegal Gundil", offset=21, hour="08:00",
+         days="5", quota="20", deadline=14, desil_max="5", age="18-60", priority="0"),
+    dict(title="Barista pemula", sector="barista", organiser="BLK Bogor (contoh)",
+         kecamatan="327103", place="Gedung Pemuda, Jl. Pemuda", offset=28, hour="09:00",
+         days="3", quota="15", deadline=20, desil_max="5", age="18-45", priority="1"),
+    dict(title="Servis motor", sector="servis_motor", organiser="BLK Bogor (contoh)",
+         kecamatan="327106", place="Bengkel latih BLK, Tanah Sareal", offset=35, hour="08:00",
+         days="10", quota="25", deadline=25, desil_max="4", age="18-55", priority="0"),
+)
+
+
+async def seed_samples(db, programs, region, today) -> int:
+    """Add the sample sessions when there are none yet; returns how many were added."""
+    from datetime import timedelta
+
+    from domain.training import parse_session
+
+    specs = []
+    for s in SAMPLES:
+        row = {k: v for k, v in s.items() if k not in ("offset", "hour", "deadline")}
+        row["start"] = f"{(today + timedelta(days=s['offset'])).isoformat()} {s['hour']}"
+        row["deadline"] = (today + timedelta(days=s["deadline"])).isoformat()
+        spec = parse_session(row, sectors=[o.code for o in programs.training_sectors],
+                             find_kecamatan=lambda t: (k.code if (k := region.find_kecamatan(t)) else None),
+                             today=today)
+        if not isinstance(spec, list):  # a city without this sector or kecamatan skips it
+            specs.append(spec)
+    async with db.tx() as c:
+        if await c.scalar(sa.select(sa.func.count()).select_from(training_sessions)):
+            return 0
+        from datetime import datetime, timezone
+
+        now = datetime.now(timezone.utc)
+        for spec in specs:
+            await add_session(c, spec, now)
+    return len(specs)

@@ -133,3 +133,19 @@ def test_participants_csv_and_kube_uep_decisions(cli, db_url):
     rc, out, _ = cli("uep", "reject", "1", "--reason", "Kuota tahun ini habis")
     assert rc == 0 and "DITOLAK" in out
     assert cli("uep", "approve", "1")[0] == 1
+
+
+async def test_seed_demo_sample_trainings_once(db):
+    from datetime import date
+
+    from bot import load_reference
+    from db.training_store import all_sessions, seed_samples
+    from tests.chatkit import settings_for
+
+    programs, region = load_reference(settings_for(db.url))
+    assert await seed_samples(db, programs, region, date(2026, 11, 23)) == 3
+    assert await seed_samples(db, programs, region, date(2026, 11, 23)) == 0
+    async with db.tx(write=False) as c:
+        rows = await all_sessions(c)
+    assert [r.title for r in rows] == ["Menjahit dasar", "Barista pemula", "Servis motor"]
+    assert [r.priority for r in rows] == [False, True, False]
