@@ -249,7 +249,9 @@ STATUS_WORDS = {T.CONFIRMED: N_("place confirmed"), T.WAITLIST: N_("waiting list
 
 @training.ask("mine")
 async def ask_mine(ctx: Ctx) -> None:
-    held = await store.person_active(ctx.conn, identity.person_id(ctx))
+    today = _today(ctx)
+    held = [h for h in await store.person_active(ctx.conn, identity.person_id(ctx))
+            if T.local_dates(h.starts_at, h.days)[1] >= today]  # finished trainings drop off
     if not held:
         ctx.say(ctx._("You have no training registrations now."), [
             ctx.choice("t:list", L_("Other trainings")), ctx.choice("g:menu", L_("Main menu"))])

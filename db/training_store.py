@@ -85,6 +85,9 @@ async def unused_code(conn) -> str:
 async def register(conn, *, s, person_id: int, desil: int, now: datetime,
                    conversation_id: int | None) -> tuple[str, int]:
     """Insert (or revive a cancelled) registration. Returns (status, registration id)."""
+    # The session row is locked first (PostgreSQL), as `cancel` does: a cancellation cannot then
+    # free a seat while this registration goes on the waiting list unseen.
+    s = await session(conn, s.id, lock=True)
     if s.priority and s.allocated_at is None:
         status = T.PENDING  # seats are given at the deadline, by desil
     else:
