@@ -220,3 +220,19 @@ async def test_english_conversation_through_kube_uep_and_training(db_url):
         await ketua.tap("g:menu")
         await ketua.tap("m:uep")
         assert "What is your business?" in ketua.text
+
+
+async def test_take_place_in_two_transactions_at_once(db_url):
+    from db import kube_store
+
+    async with world(db_url) as rt:
+        _ketua, g = await _create(rt)
+
+        async def take():
+            async with rt.db.tx() as c:
+                ok = await kube_store.take_place(c, g.id, 2)
+                await asyncio.sleep(0)  # the other transaction runs before this one commits
+                return ok
+
+        assert sorted(await asyncio.gather(take(), take())) == [False, True]
+        assert (await _group(rt)).member_count == 2

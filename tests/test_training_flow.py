@@ -154,3 +154,29 @@ async def test_two_residents_race_for_the_last_seat(db_url):
         assert sorted(r.status for r in await _regs(rt)) == ["CONFIRMED", "WAITLIST"]
         async with rt.db.tx(write=False) as c:
             assert await c.scalar(sa.select(training_sessions.c.seats_taken)) == 1
+
+
+async def test_store_register_in_two_transactions_at_once(db_url):
+    """The store call itself, two transactions in flight together (on PostgreSQL truly
+    concurrent): one CONFIRMED, one WAITLIST, seats_taken never above the quota."""
+    from db import training_store
+    from tests.kubekit import PEOPLE
+    from db.schema import people
+
+    async with world(db_url) as rt:
+        sid = await add_session(rt, quota=1)
+        async with rt.db.tx(write=False) as c:
+            pids = [await c.scalar(sa.select(people.c.id).where(people.c.nik == PEOPLE[w][0]))
+                    for w in ("siti", "budi")]
+
+        async def register(pid):
+            async with rt.db.tx() as c:
+                s = await training_store.session(c, sid)
+                status, _ = await training_store.register(c, s=s, person_id=pid, desil=2,
+                                                          now=rt.service.clock(), conversation_id=None)
+                await asyncio.sleep(0)  # let the other transaction run before this one commits
+                return status
+
+        assert sorted(await asyncio.gather(*map(register, pids))) == ["CONFIRMED", "WAITLIST"]
+        async with rt.db.tx(write=False) as c:
+            assert await c.scalar(sa.select(training_sessions.c.seats_taken)) == 1
