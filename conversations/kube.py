@@ -197,7 +197,7 @@ async def on_create_ok(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("kube", "name", keep=True)
         return
     if inp.choice != "q:ok":
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap Yes, start it, or Change the name."))
         return
     me = await _me(ctx)
     problem = await _member_problem(ctx, me)
@@ -253,7 +253,7 @@ async def ask_join_ok(ctx: Ctx) -> None:
 @kube.on("join_ok")
 async def on_join_ok(ctx: Ctx, inp: Input) -> None:
     if inp.choice != "q:ok":
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap Yes, join, or Cancel."))
         return
     cfg = ctx.deps.programs
     g = await store.group(ctx.conn, ctx.data["gid"], lock=True)
@@ -350,7 +350,7 @@ async def on_mine(ctx: Ctx, inp: Input) -> None:
     elif c == "q:leave" and row.role != K.KETUA:
         await ctx.goto("kube", "leave", keep=True)
     else:
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Please tap one of the buttons below."))
 
 
 PICK_PROMPTS = {"sek": N_("Who will be the secretary?"), "ben": N_("Who will be the treasurer?"),
@@ -429,7 +429,7 @@ async def on_leave(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("kube", "mine", keep=True)
         return
     if inp.choice != "q:yes":
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap Yes, leave, or Back."))
         return
     row = await _mine(ctx)
     ok = row is not None and await store.remove_member(ctx.conn, group_id=row.id,

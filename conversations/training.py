@@ -238,7 +238,7 @@ async def on_after(ctx: Ctx, inp: Input) -> None:
     elif inp.choice == "t:list":
         await ctx.goto("training", "list", keep=True)
     else:
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap My registrations, or Other trainings."))
 
 
 # --- my registrations, cancel -----------------------------------------------------------------
@@ -308,7 +308,7 @@ async def on_reg(ctx: Ctx, inp: Input) -> None:
     elif inp.choice == "t:mine":
         await ctx.goto("training", "mine", keep=True)
     else:
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap Cancel registration, or My registrations."))
 
 
 @training.ask("cancel")
@@ -326,7 +326,7 @@ async def on_cancel(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("training", "reg", keep=True)
         return
     if not (inp.choice == "r:yes" or inp.word in ("ya", "yes")):
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap Yes, cancel it, or No, keep it."))
         return
     reg = await _my_reg(ctx)
     done = await store.cancel(ctx.conn, rid=reg.id, now=ctx.now) if reg else None

@@ -132,7 +132,7 @@ async def on_confirm(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("uep", "business", keep=True)
         return
     if inp.choice != "u:ok":
-        await ctx.not_understood()
+        await ctx.not_understood(ctx._("Tap Yes, send, or Start again."))
         return
     pid = identity.person_id(ctx)
     if await store.open_uep(ctx.conn, pid) is None:

@@ -236,3 +236,24 @@ async def test_take_place_in_two_transactions_at_once(db_url):
 
         assert sorted(await asyncio.gather(take(), take())) == [False, True]
         assert (await _group(rt)).member_count == 2
+
+
+async def test_batal_menu_and_bad_input_at_the_new_steps(db_url):
+    async with world(db_url) as rt:
+        siti = await matched(rt, "siti")
+        await siti.tap("q:create")
+        await siti.send("Mawar")
+        await siti.send("apa ini")  # not a business type: told, the name is kept
+        assert "jenis usaha" in siti.text and "b:warung" in siti.choices
+        await siti.tap("b:warung")
+        await siti.send("mungkin")
+        assert siti.text == "Pilih Ya, bentuk, atau Ubah nama." and "q:ok" in siti.choices
+        await siti.tap("q:ok")
+        assert "Mawar" in siti.text
+        budi = await matched(rt, "budi", "m:uep")
+        await budi.send("Warung kopi")
+        await budi.send("batal")
+        assert "Dibatalkan" in budi.replies[-2]["text"] and "m:uep" in budi.choices
+        await budi.tap("m:training")
+        await budi.send("menu")
+        assert "m:kube" in budi.choices
