@@ -28,6 +28,7 @@ REFUSALS = {
     "not_eligible": N_("By the data, your family does not meet the KUBE rule now (desil {desil}; KUBE is for desil {dmin}–{dmax}, head of family aged {hmin}–{hmax})."),
     "full": N_("This group is full ({max_members} members)."),
 }
+DATA_REASONS = ("other_kelurahan", "household_member", "age", "not_eligible")
 SUBMIT_PROBLEMS = {
     "not_draft": N_("This group has already been submitted."),
     "too_few": N_("A KUBE needs at least {min} members; the group has {n}."),
@@ -78,8 +79,9 @@ def _refuse(ctx: Ctx, problem: str, me=None) -> None:
                   dmax=rule.desil[1] if rule and rule.desil else "",
                   hmin=rule.head_age[0] if rule and rule.head_age else lo,
                   hmax=rule.head_age[1] if rule and rule.head_age else hi,
-                  max_members=cfg.kube_max_members) + "\n"
-        + ctx._("If you think the data is wrong, an officer can help."), [
+                  max_members=cfg.kube_max_members)
+        + ("\n" + ctx._("If you think the data is wrong, an officer can help.")
+           if problem in DATA_REASONS else ""), [
         ctx.choice("g:contact", L_("Contact an officer")),
         ctx.choice("g:menu", L_("Main menu")),
     ])

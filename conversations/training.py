@@ -214,7 +214,7 @@ async def status_text(t: Texts, conn, reg, s) -> str:
                    "We will remind you 3 days and 1 day before.",
                    title=s.title, code=reg.code, place=s.place, when=t.datetime(s.starts_at))
     if reg.status == T.WAITLIST:
-        pos = await store.waitlist_position(conn, reg)
+        pos = await store.waitlist_position(conn, reg, s)
         return t._("{title} is full. You are number {pos} on the waiting list "
                    "(code {code}). If a place opens, we will tell you here.",
                    title=s.title, pos=pos, code=reg.code)

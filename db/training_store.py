@@ -69,9 +69,17 @@ async def person_active(conn, person_id: int):
         .order_by(S.starts_at))).all()
 
 
-async def waitlist_position(conn, reg) -> int:
-    return await conn.scalar(sa.select(sa.func.count()).where(
-        R.session_id == reg.session_id, R.status == T.WAITLIST, R.id <= reg.id))
+def _waitlist_order(s):
+    """The waiting list's order: registration order; on a DTSEN-priority session the order the
+    allocation gave (desil, then time of registration), since nobody registers after it."""
+    return (R.desil, R.registered_at, R.id) if s.priority else (R.id,)
+
+
+async def waitlist_position(conn, reg, s) -> int:
+    ids = [r[0] for r in await conn.execute(
+        sa.select(R.id).where(R.session_id == s.id, R.status == T.WAITLIST)
+        .order_by(*_waitlist_order(s)))]
+    return ids.index(reg.id) + 1 if reg.id in ids else 0
 
 
 async def unused_code(conn) -> str:
@@ -122,7 +130,8 @@ async def cancel(conn, *, rid: int, now: datetime):
     if reg.status == T.CONFIRMED:
         first = (await conn.execute(
             sa.select(training_registrations)
-            .where(R.session_id == s.id, R.status == T.WAITLIST).order_by(R.id).limit(1))).first()
+            .where(R.session_id == s.id, R.status == T.WAITLIST)
+            .order_by(*_waitlist_order(s)).limit(1))).first()
         if first is not None and now < s.starts_at:
             await conn.execute(sa.update(training_registrations).where(R.id == first.id)
                                .values(status=T.CONFIRMED, updated_at=now))

@@ -141,6 +141,18 @@ async def test_priority_session_allocates_by_desil_then_time_at_the_deadline(db_
         told = {a: p["text"] for a, p in rt.transport.sent[-4:]}
         assert set(told) == {"dewi", "budi", "rina", "siti"}
         assert all("Menjahit dasar" in t for t in told.values())
+        assert "nomor 1 di daftar tunggu" in told["rina"] and "nomor 2" in told["dewi"]
+        # Siti cancels: the first on the waiting list by the allocation's order (Rina, desil 2)
+        # gets the seat, not the earliest registration (Dewi, desil 3).
+        siti = chats["siti"]
+        await siti.tap("g:menu")
+        await siti.tap("m:training")
+        await siti.tap("t:mine")
+        await siti.tap(siti.choices[0])
+        await siti.tap("r:cancel")
+        await siti.tap("r:yes")
+        assert [r.status for r in await _regs(rt)] == ["WAITLIST", "CONFIRMED", "CONFIRMED", "CANCELLED"]
+        assert "Kabar baik" in [p["text"] for a, p in rt.transport.sent if a == "rina"][-1]
 
 
 async def test_two_residents_race_for_the_last_seat(db_url):
