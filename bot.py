@@ -223,6 +223,9 @@ async def cmd_seed(settings: Settings, args) -> int:
         report, cases = await seed_demo(db, households=args.households, seed=args.seed,
                                         region=region, programs=programs, today=date.today(),
                                         data_dir=ROOT / "data" / "demo")
+        from db.training_store import seed_samples
+
+        trainings = await seed_samples(db, programs, region, date.today())
     finally:
         await db.dispose()
     login = await seed_demo_admin(settings)
@@ -231,6 +234,8 @@ async def cmd_seed(settings: Settings, args) -> int:
     for c in cases:
         # Synthetic numbers, printed in full on purpose so a newcomer can type them.
         print(f"  {c.label:<32} NIK {c.nik}  No. KK {c.no_kk}  (desil {c.desil})")
+    if trainings:
+        print(f"Sample trainings: {trainings} sessions (python bot.py training list).")
     if login:
         print(f"Staff dashboard demo login (change it before real use): {login[0]} / {login[1]}")
     return 0

@@ -14,6 +14,9 @@ async def ask_menu(ctx: Ctx) -> None:
     ctx.say(ctx._("Main menu. What would you like to do?\n"
                   "Tap a button or type its number. Type menu at any time to come back here."), [
         ctx.choice("m:check", L_("Check aid status")),
+        ctx.choice("m:training", L_("Skills training")),
+        ctx.choice("m:kube", L_("KUBE group")),
+        ctx.choice("m:uep", L_("UEP business aid")),
         ctx.choice("g:contact", L_("Contact an officer")),
         ctx.choice("g:privacy", L_("Privacy")),
         ctx.choice("g:language", L_("Change language")),
@@ -24,6 +27,8 @@ async def ask_menu(ctx: Ctx) -> None:
 async def on_menu(ctx: Ctx, inp: Input) -> None:
     if inp.choice == "m:check":
         await ctx.goto("check", "nik")
+    elif inp.choice in ("m:training", "m:kube", "m:uep"):
+        await ctx.goto(inp.choice[2:], "start")
     elif inp.kind == "text" and not isinstance(check_nik(inp.text, ctx.now.date()), IdProblem):
         # Forgiving: a resident who types a NIK straight away starts the check with it.
         ctx.state.flow, ctx.state.step = "check", "nik"

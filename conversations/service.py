@@ -213,6 +213,8 @@ class Service:
                 await c.execute(_upd_conv, {"cid": state.id, **{
                     f"v_{k}": getattr(state, k) for k in _STATE_COLUMNS}})
                 await c.execute(_upd_done, {"eid": ev.id, "at": now})
+            if ctx.notified:  # messages to other residents, committed with this event
+                self.outbox.notify(ctx.notified)
         except Exception as exc:  # noqa: BLE001 - the resident gets a polite line, never a trace
             log.error("event processing failed (%s); the resident gets an apology",
                       type(exc).__name__, exc_info=exc)

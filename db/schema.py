@@ -321,3 +321,103 @@ ticket_messages = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# --- KUBE, UEP and skills training (issue #4; docs/kube-training.md) ---------------------------
+# Person ids, never NIK copies. Counters (member_count, seats_taken) are changed only by
+# conditional UPDATEs, so two residents taking the last place at once cannot both get it.
+
+kube_groups = sa.Table(
+    "kube_groups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(8), nullable=False, unique=True),  # join code shared by the ketua
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("business_type", sa.String(32), nullable=False),  # programs.toml [kube] code
+    sa.Column("kelurahan_code", sa.String(10), nullable=False, index=True),
+    # DRAFT -> DIAJUKAN -> DISETUJUI | DITOLAK
+    sa.Column("status", sa.String(10), nullable=False, server_default="DRAFT"),
+    sa.Column("member_count", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("reason", sa.String(255), nullable=True),  # why staff rejected it
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("people.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("submitted_at", UTCDateTime, nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+)
+
+kube_members = sa.Table(
+    "kube_members", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("kube_groups.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
+    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column("role", sa.String(10), nullable=False),  # ketua | sekretaris | bendahara | anggota
+    sa.Column("joined_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("group_id", "person_id"),
+)
+
+kube_events = sa.Table(
+    "kube_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("kube_groups.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),  # "warga", "cli"
+    # created, joined, left, removed, role, submitted, approved, rejected
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=True),
+    sa.Column("detail", sa.String(255), nullable=True),
+)
+
+uep_applications = sa.Table(
+    "uep_applications", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
+    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column("business", sa.String(160), nullable=False),
+    sa.Column("duration", sa.String(8), nullable=False),  # lt1 | 1to3 | gt3 (years)
+    sa.Column("needs", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, server_default="DIAJUKAN"),  # | DISETUJUI | DITOLAK
+    sa.Column("reason", sa.String(255), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+)
+
+training_sessions = sa.Table(
+    "training_sessions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(120), nullable=False),
+    sa.Column("sector", sa.String(32), nullable=False),  # programs.toml [training] code
+    sa.Column("organiser", sa.String(120), nullable=False),
+    sa.Column("kecamatan_code", sa.String(6), nullable=False, index=True),
+    sa.Column("place", sa.String(160), nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("days", sa.SmallInteger, nullable=False),
+    sa.Column("quota", sa.SmallInteger, nullable=False),
+    sa.Column("deadline", sa.Date, nullable=False),  # last day to register (Asia/Jakarta)
+    sa.Column("desil_max", sa.SmallInteger, nullable=False),
+    sa.Column("age_min", sa.SmallInteger, nullable=False),
+    sa.Column("age_max", sa.SmallInteger, nullable=False),
+    sa.Column("priority", sa.Boolean, nullable=False),  # DTSEN priority: seats given at the deadline
+    sa.Column("notes", sa.String(255), nullable=True),
+    sa.Column("seats_taken", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("allocated_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+training_registrations = sa.Table(
+    "training_registrations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column("code", sa.String(8), nullable=False, unique=True),
+    # CONFIRMED | WAITLIST | PENDING (priority session before the deadline) | CANCELLED
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("desil", sa.SmallInteger, nullable=False),  # at registration, for priority allocation
+    sa.Column("registered_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("reminded_3d_at", UTCDateTime, nullable=True),
+    sa.Column("reminded_1d_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("session_id", "person_id"),
+    sa.Index("ix_training_registrations_session_status", "session_id", "status", "id"),
+)
