@@ -112,6 +112,9 @@ class Ctx:
         self.replies: list[Reply] = []
         self.understood = True
         self._notes: list[str] = []
+        # Outbox ids a step queued for other conversations (conversations.notify), handed to the
+        # sender after the commit.
+        self.queued: list[int] = []
         self.t: Texts = texts(state.locale or normalize_locale(event.locale_hint, deps.default_locale))
         self._ = self.t._
 
