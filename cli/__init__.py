@@ -7,7 +7,7 @@ Output for staff is in Bahasa Indonesia; NIK is masked unless a command says oth
 """
 from __future__ import annotations
 
-MODULES: tuple[str, ...] = ()  # dotted module names, e.g. "cli.kube"
+MODULES: tuple[str, ...] = ("cli.reports", "cli.rt")  # dotted module names, e.g. "cli.kube"
 
 
 class CommandError(Exception):

@@ -467,18 +467,19 @@ async def on_location(ctx: Ctx, inp: Input) -> None:
 @report.ask("confirm")
 async def ask_confirm(ctx: Ctx) -> None:
     d = draft(ctx)
-    lines = [ctx._("Please check your report:"),
-             ctx._(ops.CATEGORY_LABELS[d["category"]])]
+    category, reason = ops.CATEGORY_LABELS[d["category"]], REASON_WORDS.get(d.get("reason") or "")
+    rt_no, rw_no = int(d.get("rt") or 0), int(d.get("rw") or 0)
+    lines = [ctx._("Please check your report:"), ctx._(category)]
     if d.get("name"):
         lines.append(f"• {d['name']}, {d.get('address', '')}")
     if d.get("rt"):
         kel = ctx.deps.region.kelurahan_by_code(d.get("kel") or "")
-        lines.append("• " + ctx._("RT {rt} RW {rw}", rt=int(d["rt"]), rw=int(d["rw"]))
+        lines.append("• " + ctx._("RT {rt} RW {rw}", rt=rt_no, rw=rw_no)
                      + (f", {kel.name}" if kel else ""))
     elif d.get("whom") == "own" or d["category"] == R.KOREKSI:
         lines.append("• " + ctx._("Your own family"))
-    if d.get("reason"):
-        lines.append("• " + ctx._(REASON_WORDS[d["reason"]]))
+    if reason:
+        lines.append("• " + ctx._(reason))
     if d.get("detail"):
         lines.append(f"• {d['detail']}")
     if d.get("photos"):

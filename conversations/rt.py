@@ -149,7 +149,7 @@ async def ask_menu(ctx: Ctx) -> None:
     ctx.say(ctx._("Ketua RT menu, {area}.\nReports waiting for your answer: {n}.",
                   area=await _area_text(ctx, head), n=n), [
         ctx.choice("t:wait", L_("Waiting for me")),
-        ctx.choice("t:report", L_("Report for a neighbour")),
+        ctx.choice("t:report", L_("Report for neighbour")),
         ctx.choice("g:menu", L_("Main menu")),
     ])
 
