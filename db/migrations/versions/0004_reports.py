@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('detail', sa.String(length=1000), nullable=True),
     sa.Column('lat', sa.Float(), nullable=True),
     sa.Column('lon', sa.Float(), nullable=True),
-    sa.Column('rt_opinion', sa.String(length=12), nullable=True),
+    sa.Column('rt_opinion', sa.String(length=16), nullable=True),
     sa.Column('created_at', db.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', db.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_at', db.schema.UTCDateTime(timezone=True), nullable=False),
