@@ -225,6 +225,9 @@ async def move_code(db, programs, code: str, to: str, *, outcome: str | None, no
             r = await ops.by_code(c, code)
             if r is None:
                 raise CommandError(f"Laporan tidak ditemukan: {code}")
+            if to == R.VERIFIKASI_RT and await ops.active_head_for_area(
+                    c, r.kelurahan_code, r.rw, r.rt) is None:
+                raise CommandError(f"Tidak ada ketua RT aktif untuk RT/RW laporan {code}.")
             return await ops.move(c, r, to, now=now, actor=actor, outcome=outcome, note=note,
                                   rt_due=R.rt_due_at(now, programs.sla.rt_answer_days))
     except ops.ReportError as e:

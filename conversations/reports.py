@@ -13,6 +13,8 @@ from conversations import identity
 from conversations import report_ops as ops
 from conversations.engine import Ctx, Flow, Input
 from conversations.i18n import JAKARTA as _JKT, L_, N_
+from conversations.model import Reply
+from conversations.notify import notify
 from db import queries
 from domain import reports as R
 from domain.nik import IdProblem, check_kk, check_nik
@@ -542,7 +544,14 @@ async def _commit(ctx: Ctx) -> None:
     if cat == R.GRADUASI and not created.merged:
         text = ctx._("Thank you for your honesty. It helps aid reach the families who need it "
                      "most.") + "\n\n" + text
-    ctx.say(text, [ctx.choice("m:myreports", L_("My reports")), ctx.choice("g:menu", L_("Main menu"))])
+    # The code goes out as an outbox row queued in the report's own transaction (not a reply
+    # claimed for sending at once): a crash after the commit leaves it queued, and the restarted
+    # service sends it, once.
+    reply = Reply(text, [ctx.choice("m:myreports", L_("My reports")),
+                         ctx.choice("g:menu", L_("Main menu"))])
+    ctx.queued += await notify(ctx.conn, ctx.state.id, lambda t: reply, now=ctx.now,
+                               default_locale=ctx.deps.default_locale)
+    ctx.state.data["_choices"] = [[c.id, c.label] for c in reply.choices]
     ctx.state.flow, ctx.state.step = "menu", "main"
 
 
