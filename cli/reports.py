@@ -150,7 +150,8 @@ async def cmd_list(settings, args) -> int:
 
 async def cmd_show(settings, args) -> int:
     from conversations.report_ops import by_code
-    from db.schema import audit_log, households, people, report_events, report_photos
+    from db.schema import (audit_log, households, people, report_events, report_photos,
+                           wa_media)
     from domain.nik import mask
 
     code = _code(args.code)
@@ -174,8 +175,12 @@ async def cmd_show(settings, args) -> int:
                     .order_by(people.c.hubungan != "KEPALA_KELUARGA", people.c.id).limit(1))).first()
             events = (await c.execute(sa.select(report_events).where(
                 report_events.c.report_id == r.id).order_by(report_events.c.id))).all()
-            photos = (await c.execute(sa.select(report_photos).where(
-                report_photos.c.report_id == r.id).order_by(report_photos.c.id))).all()
+            photos = (await c.execute(
+                sa.select(report_photos.c.kind, report_photos.c.channel, report_photos.c.ref,
+                          wa_media.c.path)
+                .outerjoin(wa_media, sa.and_(wa_media.c.ref == report_photos.c.ref,
+                                             wa_media.c.status == "stored"))
+                .where(report_photos.c.report_id == r.id).order_by(report_photos.c.id))).all()
             if args.reveal:
                 await c.execute(sa.insert(audit_log).values(
                     at=_now(), actor=actor(args), action="reports.reveal", subject=code, detail=None))
@@ -202,8 +207,8 @@ async def cmd_show(settings, args) -> int:
                   " — belum dicocokkan"))
     if r.rt_opinion:
         out.append(f"Pendapat RT : {r.rt_opinion}")
-    for p in photos:
-        out.append(f"Foto        : {p.kind} · {p.channel} · {p.ref}")
+    for p in {(p.kind, p.ref): p for p in photos}.values():  # one line per photo
+        out.append(f"Foto        : {p.kind} · {p.channel} · {p.path or p.ref}")
     out.append("Riwayat:")
     for e in events:
         move = f"{e.from_state or ''} -> {e.to_state}" if e.to_state else ""

@@ -129,6 +129,8 @@ async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
 
                 with Image.open(stored) as im:
                     assert not im.getexif()
+                res = await asyncio.to_thread(staff, db_url, "reports", "show", code)
+                assert str(stored) in res.stdout  # staff find the stored file from the report
         finally:
             assert await svc.stop() == 0
         log = svc.log.decode(errors="replace")
