@@ -82,7 +82,7 @@ class Runtime:
         if settings.telegram_enabled:
             from handlers.telegram import TelegramChannel
 
-            self.telegram = TelegramChannel(settings, self.service.receive)
+            self.telegram = TelegramChannel(settings, self.service.receive, db=self.db)
             self.outbox.register(self.telegram.transport)
             if settings.telegram_webhook_url:
                 self.telegram.register_routes(self.web)

@@ -151,7 +151,7 @@ async def cmd_list(settings, args) -> int:
 async def cmd_show(settings, args) -> int:
     from conversations.report_ops import by_code
     from db.schema import (audit_log, households, people, report_events, report_photos,
-                           wa_media)
+                           tg_media, wa_media)
     from domain.nik import mask
 
     code = _code(args.code)
@@ -177,9 +177,11 @@ async def cmd_show(settings, args) -> int:
                 report_events.c.report_id == r.id).order_by(report_events.c.id))).all()
             photos = (await c.execute(
                 sa.select(report_photos.c.kind, report_photos.c.channel, report_photos.c.ref,
-                          wa_media.c.path)
+                          sa.func.coalesce(wa_media.c.path, tg_media.c.path).label("path"))
                 .outerjoin(wa_media, sa.and_(wa_media.c.ref == report_photos.c.ref,
                                              wa_media.c.status == "stored"))
+                .outerjoin(tg_media, sa.and_(tg_media.c.file_id == report_photos.c.ref,
+                                             tg_media.c.status == "stored"))
                 .where(report_photos.c.report_id == r.id).order_by(report_photos.c.id))).all()
             if args.reveal:
                 await c.execute(sa.insert(audit_log).values(

@@ -332,3 +332,19 @@ rt_heads = sa.Table(
     sa.Column("revoked_at", UTCDateTime, nullable=True),
     sa.Index("ix_rt_heads_area", "kelurahan_code", "rw", "rt", "status"),
 )
+
+# Photos residents send on Telegram: fetched after the update is stored (getFile, then the file),
+# checked (JPEG/PNG, at most 5 MB, decodable), metadata stripped, stored as
+# <JARING_MEDIA_DIR>/<sha256>.<ext>. `file_id` is what the photo event carries as its ref.
+tg_media = sa.Table(
+    "tg_media", metadata,
+    sa.Column("file_id", sa.String(255), primary_key=True),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
+    sa.Column("size", sa.Integer, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True, index=True),
+    sa.Column("path", sa.String(255), nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
+)

@@ -33,11 +33,14 @@ def staff(db_url: str, *argv: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url):
+async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, tmp_path):
+    from tests.test_photos import JPEG_WITH_EXIF
+
     assert import_csv(db_url).returncode == 0
     user = 5550077
     async with FakeTelegramAPI() as fake:
-        svc = Service(service_env(db_url, fake.base_url))
+        fake.add_file("AgACAgUAAxkBAAIBRumah", JPEG_WITH_EXIF)
+        svc = Service(service_env(db_url, fake.base_url, JARING_MEDIA_DIR=str(tmp_path / "media")))
         await svc.start()
         n = 0
 
@@ -77,8 +80,14 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url):
             n += 1
             msg = (await fake.wait_for_messages(user, n, timeout=15))[-1]  # the outbox poll
             assert code in msg["text"] and "sedang diperiksa Dinsos" in msg["text"]
+            # The photo was fetched, stripped of EXIF and stored by its hash.
+            stored = await _wait_stored(tmp_path / "media")
+            from PIL import Image
+
+            with Image.open(stored) as im:
+                assert not im.getexif()
             res = await asyncio.to_thread(staff, db_url, "reports", "show", code)
-            assert "AgACAgUAAxkBAAIBRumah" in res.stdout and "-6.577100" in res.stdout
+            assert str(stored) in res.stdout and "-6.577100" in res.stdout
             assert NIK_1 not in res.stdout
         finally:
             assert await svc.stop() == 0

@@ -1,4 +1,4 @@
-"""reports: data-error reports, their events and photos, RT heads
+"""reports: data-error reports, their events and photos, RT heads, Telegram photos
 
 Revision ID: 0004
 Revises: 0002
@@ -16,6 +16,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('tg_media',
+    sa.Column('file_id', sa.String(length=255), nullable=False),
+    sa.Column('user_key', sa.String(length=128), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('path', sa.String(length=255), nullable=True),
+    sa.Column('error', sa.String(length=255), nullable=True),
+    sa.Column('created_at', db.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', db.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('file_id', name=op.f('pk_tg_media'))
+    )
+    with op.batch_alter_table('tg_media', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tg_media_sha256'), ['sha256'], unique=False)
+
     op.create_table('reports',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=16), nullable=False),
@@ -133,3 +148,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_reports_reporter')
 
     op.drop_table('reports')
+    with op.batch_alter_table('tg_media', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tg_media_sha256'))
+
+    op.drop_table('tg_media')
