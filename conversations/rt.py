@@ -126,15 +126,30 @@ async def ask_code(ctx: Ctx) -> None:
                   "(for example RT-7KQ4-M9XD)."), [ctx.choice("g:cancel", L_("Cancel"))])
 
 
+CODE_LIMIT, CODE_WINDOW = 5, timedelta(hours=1)
+
+
 @rt.on("code")
 async def on_code(ctx: Ctx, inp: Input) -> None:
+    # Wrong codes are limited per conversation (5 an hour), on top of a code space of 25^8.
+    fails = [f for f in ctx.data.get("__rt_fail", [])
+             if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW]
+    if len(fails) >= CODE_LIMIT:
+        until = datetime.fromisoformat(min(fails)) + CODE_WINDOW
+        ctx.say(ctx._("Too many codes that did not work. Please try again after {when}.",
+                      when=ctx.t.datetime(until)), [ctx.choice("g:menu", L_("Main menu"))])
+        ctx.state.flow, ctx.state.step = "menu", "main"
+        return
     code = normalize_invite_code(inp.text) if inp.kind == "text" else None
     head = await activate(ctx.conn, code, ctx.state.id, ctx.now) if code else None
     if head is None:
+        if code:
+            ctx.data["__rt_fail"] = [*fails, ctx.now.isoformat()]
         await ctx.not_understood(ctx._(
             "This code is not valid: it may be mistyped, already used or expired. Please check "
             "it, or ask Dinsos for a new code."))
         return
+    ctx.data.pop("__rt_fail", None)
     ctx.state.role = "rt"
     ctx.note(ctx._("You are now registered as ketua RT for {area}.", area=await _area_text(ctx, head)))
     await ctx.goto("rt", "menu")

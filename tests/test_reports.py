@@ -394,6 +394,23 @@ async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
             any("sedang diperiksa Dinsos" in p["text"] for a, p in rt.transport.sent if a == "warga")
 
 
+async def test_wrong_activation_codes_are_limited_per_conversation(db_url, capsys):
+    clock = Clock()
+    async with running(db_url, clock=clock) as rt:
+        code = await invite_head(rt, capsys)
+        chat = Chat(rt, "tebak")
+        await chat.onboard()
+        await chat.tap("m:rt")
+        for i in range(5):
+            await chat.send(f"RT-AAAA-AAA{'34679'[i]}")
+        [locked] = await chat.send(code)  # even the right code waits now
+        assert "Terlalu banyak kode" in locked["text"] and "11.00 WIB" in locked["text"]
+        clock.advance(hours=1)
+        await chat.tap("m:rt")
+        [ok] = await chat.send(code)
+        assert "terdaftar sebagai ketua RT" in ok["text"]
+
+
 async def test_rt_head_cannot_answer_for_another_rt(db_url, capsys):
     async with running(db_url) as rt:
         code = await invite_head(rt, capsys)
