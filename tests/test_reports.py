@@ -655,3 +655,31 @@ async def test_a_report_survives_a_crash_between_commit_and_telling(db_url):
         chat3 = Chat(rt3, "warga")
         [mine] = await chat3.tap("m:myreports")
         assert row.code in mine["text"]
+
+
+async def test_english_resident_reports_and_is_told_in_english(db_url):
+    async with running(db_url) as rt:
+        chat = Chat(rt, "en", locale_hint="en")
+        await chat.onboard("en")
+        await chat.tap("m:check")
+        await chat.send(NIK_1)
+        await chat.tap("k:yes")
+        await chat.send(KK_1)
+        [ask] = await chat.tap("m:report")
+        assert "What would you like to report?" in ask["text"]
+        assert chat.labels[:4] == ["Propose a family", "Object to recipient", "Correct data",
+                                   "No longer need aid"]
+        await chat.tap("r:usul")
+        await chat.tap("r:own")
+        await chat.tap("r:why:income")
+        await chat.tap("r:skip")
+        await chat.tap("r:skip")
+        [done] = await chat.tap("r:send")
+        assert "Your report was received" in done["text"] and "7 December 2026" in done["text"]
+        code = code_in(done["text"])
+        async with rt.db.tx() as c:
+            ids = await ops.move(c, await ops.by_code(c, code), R.VERIFIKASI_DINSOS,
+                                 now=rt.outbox.clock(), actor="staff:ani")
+        rt.outbox.notify(ids)
+        await rt.outbox.idle()
+        assert rt.transport.sent[-1][1]["text"] == f"Your report {code} is now being checked by Dinsos."
