@@ -45,11 +45,7 @@ KOREKSI_PART_LABELS = {
     "disability": L_("Disability"),
     "work": L_("Work or income"),
 }
-REASON_WORDS = {  # for the summary before sending
-    **{k: v for k, v in USUL_REASON_LABELS.items()},
-    **{k: v for k, v in SANGGAH_REASON_LABELS.items()},
-    **{k: v for k, v in KOREKSI_PART_LABELS.items()},
-}
+REASON_WORDS = {**USUL_REASON_LABELS, **SANGGAH_REASON_LABELS, **KOREKSI_PART_LABELS}
 
 
 def draft(ctx: Ctx) -> dict:
