@@ -6,6 +6,8 @@
   python bot.py migrate        create or upgrade the database schema
   python bot.py import-dtsen FILE.csv [--data-date YYYY-MM-DD] [--skip-invalid] [--reject FILE]
   python bot.py seed-demo [--households N] [--seed S] [--if-empty]
+  python bot.py reports list|show|move|export ...   the verification queue (cli/reports.py)
+  python bot.py rt invite|list|revoke ...           ketua RT activation codes (cli/rt.py)
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ class Runtime:
         if settings.telegram_enabled:
             from handlers.telegram import TelegramChannel
 
-            self.telegram = TelegramChannel(settings, self.service.receive)
+            self.telegram = TelegramChannel(settings, self.service.receive, db=self.db)
             self.outbox.register(self.telegram.transport)
             if settings.telegram_webhook_url:
                 self.telegram.register_routes(self.web)

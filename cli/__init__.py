@@ -7,7 +7,8 @@ Output for staff is in Bahasa Indonesia; NIK is masked unless a command says oth
 """
 from __future__ import annotations
 
-MODULES: tuple[str, ...] = ("cli.staff", "cli.kube", "cli.uep", "cli.training")  # dotted module names
+MODULES: tuple[str, ...] = ("cli.staff", "cli.kube", "cli.uep", "cli.training", "cli.reports",
+                            "cli.rt")  # dotted module names
 
 
 class CommandError(Exception):

@@ -178,6 +178,8 @@ class Ctx:
             last.text = last.text + "\n\n" + self.engine.stuck_text(self)
             have = {c.id for c in last.choices}
             for cid, label in (("g:menu", L_("Main menu")), ("g:contact", L_("Contact an officer"))):
+                if cid == "g:menu" and st.flow == "menu":
+                    continue  # the menu is what was just shown again
                 if cid not in have:
                     last.choices.append(Choice(cid, self._(label)))
             st.data["_choices"] = [[c.id, c.label] for c in last.choices]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from conversations.engine import Ctx, Flow, Input
 from conversations.check import on_nik
 from conversations.i18n import L_
+from conversations.rt import normalize_invite_code, on_code
 from domain.nik import IdProblem, check_nik
 
 menu = Flow("menu")
@@ -14,9 +15,12 @@ async def ask_menu(ctx: Ctx) -> None:
     ctx.say(ctx._("Main menu. What would you like to do?\n"
                   "Tap a button or type its number. Type menu at any time to come back here."), [
         ctx.choice("m:check", L_("Check aid status")),
+        ctx.choice("m:report", L_("Report data")),
+        ctx.choice("m:myreports", L_("My reports")),
         ctx.choice("m:training", L_("Skills training")),
         ctx.choice("m:kube", L_("KUBE group")),
         ctx.choice("m:uep", L_("UEP business aid")),
+        ctx.choice("m:rt", L_("Ketua RT menu") if ctx.state.role == "rt" else L_("I am a ketua RT")),
         ctx.choice("g:contact", L_("Contact an officer")),
         ctx.choice("g:privacy", L_("Privacy")),
         ctx.choice("g:language", L_("Change language")),
@@ -29,6 +33,17 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("check", "nik")
     elif inp.choice in ("m:training", "m:kube", "m:uep"):
         await ctx.goto(inp.choice[2:], "start")
+    elif inp.choice == "m:report":
+        ctx.data.pop("__report", None)
+        await ctx.goto("report", "start")
+    elif inp.choice == "m:myreports":
+        await ctx.goto("myreports", "list")
+    elif inp.choice == "m:rt":
+        await ctx.goto("rt", "menu" if ctx.state.role == "rt" else "code")
+    elif inp.kind == "text" and normalize_invite_code(inp.text):
+        # A ketua RT who simply types the activation code from the main menu.
+        ctx.state.flow, ctx.state.step = "rt", "code"
+        await on_code(ctx, inp)
     elif inp.kind == "text" and not isinstance(check_nik(inp.text, ctx.now.date()), IdProblem):
         # Forgiving: a resident who types a NIK straight away starts the check with it.
         ctx.state.flow, ctx.state.step = "check", "nik"

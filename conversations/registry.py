@@ -1,14 +1,17 @@
 """Every flow the engine knows. A new flow is a module with a Flow, added here."""
 from __future__ import annotations
 
-from conversations import check, handoff, kube, menu, onboarding, training, uep
+from conversations import (check, handoff, kube, menu, onboarding, report_ops, reports, rt,
+                           training, uep)
 from conversations.common import Hooks
 from conversations.engine import Engine
 
 FLOWS = (onboarding.start, onboarding.language, menu.menu, check.check, handoff.handoff,
-         handoff.rating, kube.kube, uep.uep, training.training)
+         handoff.rating, kube.kube, uep.uep, training.training, reports.report,
+         reports.myreports, rt.rt)
 # Scheduled jobs (conversations/scheduler.py): async fn(conn, now, deps) -> outbox ids.
-JOBS: tuple = (handoff.sla_job, training.remind_job, training.allocate_job)
+JOBS: tuple = (handoff.sla_job, training.remind_job, training.allocate_job,
+               report_ops.forward_unanswered)
 
 
 def build_engine() -> Engine:

@@ -182,6 +182,7 @@ class Service:
     # --- processing -----------------------------------------------------------------------
     async def _process_one(self, user_key: str) -> bool:
         now = self.clock()
+        queued: list[int] = []
         try:
             async with self.db.tx() as c:
                 # Lock the conversation first, then read its oldest pending event: another
@@ -213,8 +214,7 @@ class Service:
                 await c.execute(_upd_conv, {"cid": state.id, **{
                     f"v_{k}": getattr(state, k) for k in _STATE_COLUMNS}})
                 await c.execute(_upd_done, {"eid": ev.id, "at": now})
-            if ctx.notified:  # messages to other residents, committed with this event
-                self.outbox.notify(ctx.notified)
+                queued = ctx.notified
         except Exception as exc:  # noqa: BLE001 - the resident gets a polite line, never a trace
             log.error("event processing failed (%s); the resident gets an apology",
                       type(exc).__name__, exc_info=exc)
@@ -223,6 +223,8 @@ class Service:
                 return False
             more = True
         self.outbox.submit(rows)
+        if queued:
+            self.outbox.notify(queued)
         return more
 
     async def _queue_replies(self, c, ev, replies: list[Reply], now,

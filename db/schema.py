@@ -421,3 +421,108 @@ training_registrations = sa.Table(
     sa.UniqueConstraint("session_id", "person_id"),
     sa.Index("ix_training_registrations_session_status", "session_id", "status", "id"),
 )
+
+
+# --- Data-error reports and RT heads (issue #5; domain/reports.py, docs/reports.md) ---------
+
+# A report about a household: usul, sanggah, koreksi, graduasi mandiri. The target is a
+# household in the extract (household_id) or one named by name, address and RT/RW. A target's
+# NIK / No. KK is kept only when the reporter gave it for an usul about another household.
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(16), nullable=False, unique=True),  # LPR-XXXX-XXXX
+    sa.Column("category", sa.String(12), nullable=False),  # USUL | SANGGAH | KOREKSI | GRADUASI
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("outcome", sa.String(12), nullable=True),  # set with SELESAI
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # optimistic lock
+    sa.Column("reporter_conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column("reporter_person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=True),
+    sa.Column("reporter_role", sa.String(8), nullable=False),  # warga | rt
+    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=True),
+    sa.Column("target_key", sa.String(128), nullable=False),  # merge key (domain.reports.target_key)
+    sa.Column("target_name", sa.String(120), nullable=True),
+    sa.Column("target_address", sa.String(255), nullable=True),
+    sa.Column("target_nik", sa.String(16), nullable=True),
+    sa.Column("target_kk", sa.String(16), nullable=True),
+    sa.Column("kelurahan_code", sa.String(10), nullable=False),
+    sa.Column("rw", sa.String(3), nullable=True),
+    sa.Column("rt", sa.String(3), nullable=True),
+    sa.Column("reason", sa.String(16), nullable=True),  # a code from domain.reports
+    sa.Column("detail", sa.String(1000), nullable=True),  # in the reporter's words
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("rt_opinion", sa.String(16), nullable=True),  # SETUJU | TIDAK_SETUJU | TANPA_JAWABAN
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),  # [sla].verification_days after created_at
+    sa.Column("rt_due_at", UTCDateTime, nullable=True),  # [sla].rt_answer_days, at VERIFIKASI_RT
+    sa.Index("ix_reports_state_due", "state", "due_at"),
+    sa.Index("ix_reports_target", "category", "target_key", "state"),
+    sa.Index("ix_reports_rt", "kelurahan_code", "rw", "rt", "state"),
+    sa.Index("ix_reports_reporter", "reporter_conversation_id"),
+)
+
+# Every step of a report: who, when, from which state to which, and a note. Also a merged
+# duplicate (action "merge", the second reporter's conversation), so they are told too.
+report_events = sa.Table(
+    "report_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),  # "warga", "rt:<id>", "staff:<name>", "sistem"
+    sa.Column("action", sa.String(16), nullable=False),  # create | move | merge | rt_confirm | rt_dispute
+    sa.Column("from_state", sa.String(20), nullable=True),
+    sa.Column("to_state", sa.String(20), nullable=True),
+    sa.Column("outcome", sa.String(12), nullable=True),
+    sa.Column("note", sa.String(1000), nullable=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True, index=True),
+)
+
+# Photos attached to a report (house photo for a sanggah, documents for a koreksi). `ref` is what
+# the channel's photo event carried (WhatsApp: the sha256 of the stored file; Telegram: file_id).
+report_photos = sa.Table(
+    "report_photos", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("kind", sa.String(12), nullable=False),  # house | document | other
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("ref", sa.String(160), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Ketua RT: one row from the invitation (a one-time code, stored as its hash) to activation by a
+# conversation, until revoked. One active head per (kelurahan, RW, RT); activating a new one
+# revokes the previous head.
+rt_heads = sa.Table(
+    "rt_heads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kelurahan_code", sa.String(10), nullable=False),
+    sa.Column("rw", sa.String(3), nullable=False),
+    sa.Column("rt", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # DIUNDANG | AKTIF | DICABUT
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True, index=True),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("activated_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index("ix_rt_heads_area", "kelurahan_code", "rw", "rt", "status"),
+)
+
+# Photos residents send on Telegram: fetched after the update is stored (getFile, then the file),
+# checked (JPEG/PNG, at most 5 MB, decodable), metadata stripped, stored as
+# <JARING_MEDIA_DIR>/<sha256>.<ext>. `file_id` is what the photo event carries as its ref.
+tg_media = sa.Table(
+    "tg_media", metadata,
+    sa.Column("file_id", sa.String(255), primary_key=True),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
+    sa.Column("size", sa.Integer, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True, index=True),
+    sa.Column("path", sa.String(255), nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
+)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
+import io
 import json
 import logging
+import os
 import re
+from datetime import datetime, timezone
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +48,7 @@ from aiogram.types import Message as _Message
 _KEEP_RESPONSE_MESSAGE = Response[_Message]
 from config import Settings
 from conversations.model import Event, SendFinal, SendRetry, SendStopped
+from domain.photos import PhotoProblem, clean_image
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +327,8 @@ class TelegramChannel:
     `await start(app)`; ... `await stop_receiving()`; stop the outbox; `await stop()`.
     """
 
-    def __init__(self, settings: Settings, receive: Receive, *, polling_timeout: int = 20) -> None:
+    def __init__(self, settings: Settings, receive: Receive, *, polling_timeout: int = 20,
+                 db=None) -> None:
         if not settings.telegram_enabled:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         assert settings.telegram_bot_token is not None
@@ -346,6 +353,10 @@ class TelegramChannel:
         self._idle.set()
         self._last_stored: int | None = None  # the newest update_id receive() accepted (polling)
         self._answers: set[asyncio.Task[None]] = set()
+        # Photos are fetched into JARING_MEDIA_DIR when a database is given (bot.py Runtime).
+        self._db = db
+        self._media_dir = Path(settings.jaring_media_dir)
+        self._downloads: set[asyncio.Task[None]] = set()
 
     @property
     def bot(self) -> Bot:
@@ -453,6 +464,8 @@ class TelegramChannel:
         await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)
+        if self._downloads:
+            await asyncio.wait(self._downloads, timeout=10)
         await self._bot.session.close()
 
     async def _acknowledge_stored(self) -> None:
@@ -507,7 +520,7 @@ class TelegramChannel:
             delay = 0.5
             while True:
                 try:
-                    await self._receive(event)
+                    self._after_store(event, await self._receive(event))
                     break
                 except Exception:  # noqa: BLE001
                     log.exception("telegram: receive() failed for update %s; retrying in %.1f s",
@@ -542,7 +555,7 @@ class TelegramChannel:
             return web.Response(status=400, text="Bad Request: not a Telegram update")
         if event is not None:
             try:
-                await self._receive(event)
+                self._after_store(event, await self._receive(event))
             except Exception:  # noqa: BLE001
                 log.exception("telegram: receive() failed for update %s", data.get("update_id"))
                 return web.Response(status=500, text="Internal Server Error")  # Telegram retries
@@ -551,6 +564,69 @@ class TelegramChannel:
             # Telegram performs a method given in the webhook answer: saves one API call.
             return web.json_response({"method": "answerCallbackQuery", "callback_query_id": cq["id"]})
         return web.Response(status=200)
+
+
+    # ----------------------------------------------------------------- photos
+
+    def _after_store(self, event: Event, new: bool | None) -> None:
+        if new is not False and event.kind == "photo" and self._db is not None:
+            task = asyncio.create_task(self._fetch_photo(str(event.payload["ref"]), event.user_key))
+            self._downloads.add(task)
+            task.add_done_callback(self._downloads.discard)
+
+    async def _fetch_photo(self, file_id: str, user_key: str) -> None:
+        """getFile, download, check (JPEG/PNG, <= 5 MB, decodable), strip metadata, store as
+        <sha256>.<ext>, record in tg_media. One attempt; a failure is recorded, not retried."""
+        from db.dialect import insert_ignore
+        from db.schema import tg_media
+
+        now = datetime.now(timezone.utc)
+        async with self._db.tx() as c:
+            res = await c.execute(insert_ignore(c, tg_media).values(
+                file_id=file_id[:255], user_key=user_key, status="pending", created_at=now)
+                .returning(tg_media.c.file_id))
+            if res.first() is None:
+                return  # already fetched (the same photo sent again)
+        values: dict[str, Any]
+        try:
+            f = await self._bot.get_file(file_id)
+            if (f.file_size or 0) > PHOTO_MAX_BYTES:
+                raise PhotoProblem(f"{f.file_size} bytes is over 5 MB")
+            buf = io.BytesIO()
+            await self._bot.download_file(f.file_path, destination=buf, timeout=30)
+            data = buf.getvalue()
+            if len(data) > PHOTO_MAX_BYTES:
+                raise PhotoProblem("over 5 MB")
+            mime = ("image/jpeg" if data.startswith(b"\xff\xd8") else
+                    "image/png" if data.startswith(b"\x89PNG\r\n\x1a\n") else None)
+            if mime is None:
+                raise PhotoProblem("not a JPEG or PNG")
+            data = await asyncio.to_thread(clean_image, data, mime)
+            sha = hashlib.sha256(data).hexdigest()
+            path = self._media_dir / f"{sha}.{'jpg' if mime == 'image/jpeg' else 'png'}"
+            await asyncio.to_thread(_write_atomic, path, data)
+            values = dict(status="stored", size=len(data), sha256=sha, path=str(path))
+        except PhotoProblem as e:
+            values = dict(status="rejected", error=str(e)[:250])
+            log.info("telegram: photo rejected (%s)", e)
+        except Exception as e:  # noqa: BLE001 - the report keeps the file_id either way
+            values = dict(status="failed", error=type(e).__name__)
+            log.warning("telegram: photo not fetched (%s)", type(e).__name__)
+        async with self._db.tx() as c:
+            await c.execute(tg_media.update().where(tg_media.c.file_id == file_id[:255])
+                            .values(done_at=datetime.now(timezone.utc), **values))
+
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return  # same content (same hash)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _log_polling_end(task: asyncio.Task[None]) -> None:

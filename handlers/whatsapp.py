@@ -51,6 +51,7 @@ from conversations.model import Event, SendFinal, SendHeld, SendRetry
 from db.database import Database
 from db.dialect import insert_ignore
 from db.schema import inbound_events, outbound_messages, wa_contacts, wa_media, wa_statuses
+from domain.photos import PhotoProblem, clean_image
 
 log = logging.getLogger(__name__)
 
@@ -1123,9 +1124,16 @@ class WhatsAppChannel:
             expected.add(row.ref)  # ... and from the webhook
         if any(e and e != sha for e in expected):
             return {"status": "rejected", "error": "sha256 mismatch", "mime": mime, "size": total}
+        # EXIF (GPS position, camera serial, time), XMP and comments never reach the disk; the
+        # file is named by the hash of what is stored. The event's ref stays Meta's hash.
+        try:
+            data = await asyncio.to_thread(clean_image, data, mime)
+        except PhotoProblem as e:
+            return {"status": "rejected", "error": str(e)[:200], "mime": mime, "size": total}
+        sha = hashlib.sha256(data).hexdigest()
         path = self.media_dir / f"{sha}.{MEDIA_TYPES[mime]}"
         await asyncio.to_thread(_write_atomic, path, data)
-        return {"status": "stored", "mime": mime, "size": total, "sha256": sha, "path": str(path)}
+        return {"status": "stored", "mime": mime, "size": len(data), "sha256": sha, "path": str(path)}
 
     async def _media_done(self, media_id: str, status: str, *, attempts: int, error: str | None = None,
                           **values) -> None:

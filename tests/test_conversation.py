@@ -32,7 +32,8 @@ async def test_first_contact_notice_consent_language_menu(db_url):
         assert chat.choices == ["l:id", "l:en"]
         [menu] = await chat.tap("l:id")
         assert "Menu utama" in menu["text"]
-        assert chat.labels == ["Cek status bansos", "Pelatihan kerja", "Kelompok KUBE", "Bantuan usaha UEP",
+        assert chat.labels == ["Cek status bansos", "Laporkan data", "Laporan saya", "Pelatihan kerja",
+                               "Kelompok KUBE", "Bantuan usaha UEP", "Saya ketua RT",
                                "Hubungi petugas", "Privasi data", "Ganti bahasa"]
         async with rt.db.tx(write=False) as c:
             rows = (await c.execute(sa.select(consent_log))).all()

@@ -121,6 +121,8 @@ class FakeTelegramAPI:
         self._message_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
+        self.file_downloads: list[str] = []
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             name.lower(): fn
             for name, fn in {
@@ -136,6 +138,7 @@ class FakeTelegramAPI:
                 "getWebhookInfo": self._get_webhook_info,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "sendChatAction": self._send_chat_action,
+                "getFile": self._get_file,
             }.items()
         }
         self._canonical = {
@@ -143,7 +146,7 @@ class FakeTelegramAPI:
             for name in (
                 "getMe getUpdates sendMessage answerCallbackQuery setMyCommands getMyCommands "
                 "deleteMyCommands setWebhook deleteWebhook getWebhookInfo "
-                "editMessageReplyMarkup sendChatAction"
+                "editMessageReplyMarkup sendChatAction getFile"
             ).split()
         }
 
@@ -152,6 +155,7 @@ class FakeTelegramAPI:
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._control_routes(app)
         return app
 
@@ -501,6 +505,28 @@ class FakeTelegramAPI:
         message = self._message(chat_id, "…", markup, message_id=message_id)
         message["edit_date"] = int(time.time())
         return message
+
+    def add_file(self, file_id: str, data: bytes, ext: str = "jpg") -> None:
+        """Serve `data` for getFile(file_id) and the file download that follows."""
+        self._files[file_id] = (f"photos/file_{len(self._files)}.{ext}", data)
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self._files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        path, data = self._files[file_id]
+        return {"file_id": file_id, "file_unique_id": f"u{abs(hash(file_id)) % 10**8}",
+                "file_size": len(data), "file_path": path}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if self.token is not None and request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.match_info["path"]
+        for _fid, (p, data) in self._files.items():
+            if p == path:
+                self.file_downloads.append(path)
+                return web.Response(body=data, content_type="application/octet-stream")
+        return _error(404, "Not Found")
 
     def _send_chat_action(self, params: dict[str, Any]) -> bool:
         if params.get("chat_id") in self._blocked:
