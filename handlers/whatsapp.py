@@ -900,8 +900,8 @@ class WhatsAppChannel:
         (a failed batch is retried event by event), so it only *sets* `out`."""
         now = self.clock()
         out.clear()
-        user_key, address, last_in, closed_at = await self._link(c, m, now)
-        if in_window(last_in, now, closed_at):
+        user_key, address, last_in, closed_at, moved = await self._link(c, m, now)
+        if moved and in_window(last_in, now, closed_at):
             rows = await claim_held(c, user_key, address, now)
             if rows:
                 log.info("whatsapp: %d held message(s) re-sent (wamid %s)", len(rows), m.wamid)
@@ -943,14 +943,23 @@ class WhatsAppChannel:
             await asyncio.sleep(0.02)
 
     async def _link(self, c, m: Inbound, now: datetime
-                    ) -> tuple[str, str, datetime | None, datetime | None]:
+                    ) -> tuple[str, str, datetime | None, datetime | None, bool]:
         """The stable user key for this BSUID / wa_id pair (the first one seen names it; the other
-        is linked to it), the address to reply to (BSUID when known) and the window start."""
+        is linked to it), the address to reply to (BSUID when known), the window start, Meta's
+        close, and whether this message may have (re)opened the window (False: it was written in
+        the second of the message that set the window, which already re-sent held replies)."""
         C = wa_contacts.c
         address = m.bsuid or m.wa_id
         assert address
         sent = min(m.timestamp, now) if m.timestamp else now
         known = self.windows.get(m.bsuid) or self.windows.get(m.wa_id)
+        if (known is not None and known.address == address and known.last_inbound_at is not None
+                and sent <= known.last_inbound_at and (not m.bsuid or m.bsuid == known.bsuid)
+                and (not m.wa_id or m.wa_id == known.wa_id)):
+            # Written in the same second as (or before) the message that set the window: the
+            # full path would change nothing that matters (Meta's timestamps are whole seconds,
+            # and a resident tapping quickly sends several in one second).
+            return known.user_key, address, known.last_inbound_at, known.window_closed_at, False
         if known is not None:  # the common case, one statement: a known user writes again
             res = await c.execute(_touch_newer[(bool(m.bsuid), bool(m.wa_id))], {
                 "uk": known.user_key, "a": address, "b": m.bsuid, "w": m.wa_id, "sent": sent,
@@ -958,7 +967,7 @@ class WhatsAppChannel:
             if res.rowcount == 1:
                 self.windows.put(Contact(known.user_key, m.bsuid or known.bsuid,
                                          m.wa_id or known.wa_id, address, sent, None, None))
-                return known.user_key, address, sent, None
+                return known.user_key, address, sent, None, True
         rows = (await c.execute(_contacts_by_ids, {"b": m.bsuid, "w": m.wa_id})).all()
         by_b = next((r for r in rows if m.bsuid and r.bsuid == m.bsuid), None)
         by_w = next((r for r in rows if m.wa_id and r.wa_id == m.wa_id), None)
@@ -971,7 +980,7 @@ class WhatsAppChannel:
                 user_key=user_key, bsuid=m.bsuid, wa_id=m.wa_id, address=address,
                 last_inbound_at=sent, template_sent_at=None, updated_at=now))
             self.windows.put(Contact(user_key, m.bsuid, m.wa_id, address, sent, None, None))
-            return user_key, address, sent, None
+            return user_key, address, sent, None, True
         if by_b is not None and by_w is not None and by_b.user_key != by_w.user_key:
             await c.execute(sa.update(wa_contacts).where(C.user_key == by_w.user_key)
                             .values(wa_id=None, updated_at=now))
@@ -997,7 +1006,7 @@ class WhatsAppChannel:
         self.windows.put(Contact(row.user_key, values.get("bsuid", row.bsuid),
                                  values.get("wa_id", row.wa_id), address, last_in, closed_at,
                                  template_sent_at))
-        return row.user_key, address, last_in, closed_at
+        return row.user_key, address, last_in, closed_at, True
 
     async def _more(self, c, m: Inbound, user_key: str, address: str, now: datetime) -> int | None:
         """A "Lainnya" tap: queue the next page of the user's last list. Stored in the inbox as

@@ -140,3 +140,26 @@ async def test_rate_limits_and_server_errors_are_retried_and_bad_requests_fail(d
         async with rt.db.tx(write=False) as c:
             [(st, err)] = (await c.execute(sa.select(O.status, O.last_error).where(O.id.in_(ids)))).all()
         assert st == "failed" and "131026" in err and "undeliverable" in err
+
+
+async def test_messages_in_the_same_second_are_all_answered_and_the_window_holds(db_url, tmp_path):
+    """Meta's timestamps are whole seconds: a resident tapping fast sends several in one second.
+    Each is answered; the window start is that second; held replies went out with the first."""
+    clock = Clock()
+    async with wa_runtime(db_url, tmp_path, clock=clock, csv=None) as rt:
+        await onboard(rt)
+        clock.advance(hours=25)
+        ids = await queue_later_reply(rt, "Balasan petugas")
+        n = len(rt.fake.messages_to(A))
+        ts = now_ts(rt)
+        await post(rt, delivery(text_message(A, "menu", ts=ts)))
+        await post(rt, delivery(text_message(A, "bantuan", ts=ts)))
+        await post(rt, delivery(text_message(A, "menu", ts=ts)))
+        await settle(rt)
+        got = sent_since(rt, n)
+        assert body_text(got[0]) == "Balasan petugas" and await statuses(rt, ids) == ["sent"]
+        texts = [body_text(m) for m in got[1:]]
+        assert sum("Menu utama" in t for t in texts) == 3  # menu, help (re-asks the menu), menu
+        async with rt.db.tx(write=False) as c:
+            row = (await c.execute(sa.select(wa_contacts))).one()
+        assert int(row.last_inbound_at.timestamp()) == int(ts)
