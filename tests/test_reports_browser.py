@@ -5,8 +5,10 @@ to Selesai: disetujui with a note; the resident is told each time at the fake Te
 Screenshots go to $JARING_SCREENSHOTS, else to a temporary directory."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,18 @@ from tests.test_telegram_e2e import Service, import_csv, service_env
 pytestmark = pytest.mark.timeout(180)
 USER = 5550888
 CODE = re.compile(r"LPR-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+async def photo_stored(path: Path, timeout: float = 15.0) -> None:
+    """The service fetches the photo after the update is stored; wait until it is recorded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        with sqlite3.connect(path) as db:
+            if db.execute("SELECT 1 FROM tg_media WHERE status = 'stored'").fetchone():
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the photo was not stored")
 
 
 async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(tmp_path):
@@ -68,8 +82,7 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
             await resident(location_update(12, USER, -6.5771, 106.8013))
             msg = await resident(callback_update(13, USER, "r:send"))
             code = CODE.search(msg["text"]).group(0)
-            await fake.wait_for(lambda: any((tmp_path / "media").glob("*.jpg"))
-                                if (tmp_path / "media").exists() else False, timeout=10)
+            await photo_stored(tmp_path / "browser.db")
 
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM,
