@@ -40,9 +40,10 @@ def setup(app: web.Application, runtime) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/", home)
     app.router.add_get("/audit", audit_page)
-    from web import inbox
+    from web import inbox, reports
 
     inbox.setup(app)
+    reports.setup(app)
 
 
 def _context(runtime):
