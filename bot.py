@@ -81,6 +81,9 @@ class Runtime:
         self.service = Service(self.db, build_engine(), self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=JOBS)
         self.web = build_app(self)
+        from web.simulator import WebTransport
+
+        self.outbox.register(WebTransport())  # the dashboard's simulator: kept in memory only
         self.telegram = None
         if settings.telegram_enabled:
             from handlers.telegram import TelegramChannel

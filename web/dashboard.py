@@ -43,6 +43,7 @@ def setup(app: web.Application, runtime) -> None:
     from web import inbox
 
     inbox.setup(app)
+    from web import simulator, stats; stats.setup(app); simulator.setup(app)  # noqa: E702
 
 
 def _context(runtime):
