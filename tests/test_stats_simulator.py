@@ -129,8 +129,8 @@ async def test_stats_numbers_match_the_data_and_leave_the_simulator_out(db_url):
         assert rows["Mulya Harja"] == ["0", "1", "0", "0", "0", "0", "1"]
         assert rows["Jumlah"][-1] == "4"
         sla = table(html, "sla")
-        assert len(sla) == 9 and sla[-1] == ["23-11-2026 – 29-11-2026", "4", "3", "1", "33%"]
-        assert sla[-2] == ["16-11-2026 – 22-11-2026", "1", "1", "1", "100%"]
+        assert len(sla) == 9 and sla[-1] == ["23/11–29/11/2026", "4", "3", "1", "33%"]
+        assert sla[-2] == ["16/11–22/11/2026", "1", "1", "1", "100%"]
         assert sla[1][1:] == ["0", "0", "0", "—"]
         desil = {r[0]: r[1] for r in table(html, "desil")[1:]}
         assert desil["1"] == "1" and desil["2"] == "1" and desil["7"] == "0"
@@ -151,7 +151,7 @@ async def test_stats_operator_sees_their_kelurahan(db_url):
         assert "hanya untuk kelurahan Tegal Gundil" in html
         names = [r[0] for r in table(html, "laporan")[1:]]
         assert names == ["Tegal Gundil", "Jumlah"]
-        assert table(html, "sla")[-1] == ["23-11-2026 – 29-11-2026", "2", "2", "1", "50%"]
+        assert table(html, "sla")[-1] == ["23/11–29/11/2026", "2", "2", "1", "50%"]
         desil = {r[0]: r[1] for r in table(html, "desil")[1:]}
         assert desil["2"] == "1" and desil["1"] == "0" and desil["Jumlah"] == "1"
         assert table(html, "pelatihan")[1][1:] == ["1", "0", "1", "20"]
@@ -178,7 +178,7 @@ async def test_simulator_start_consent_menu_choice_in_both_languages(db_url):
         r = await client.post("/simulator/start", data={"lang": "id"}, allow_redirects=False)
         assert r.status == 403
         r = await _post(client, "/simulator/start", {"lang": "id"})
-        assert r.status == 302 and r.headers["Location"] == "/simulator?lang=id"
+        assert r.status == 302 and r.headers["Location"] == "/simulator?lang=id#pesan"
         html = await (await client.get("/simulator?lang=id")).text()
         assert "web:budi:1" in html and "Warga (Anda)" in html
         buttons = _buttons(html)

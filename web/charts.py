@@ -25,18 +25,25 @@ def hbar(rows: list[tuple[str, list[float]]], series: list[str] | None = None, *
          unit: str = "") -> Markup:
     """Horizontal (stacked, when several series) bars: rows = [(label, [v per series]), ...]."""
     label_w, bar_w, row_h, top = 170, 330, 24, 4
-    legend_h = 22 if series and len(series) > 1 else 0
+    width = label_w + bar_w + 60
+    legend = []  # (x, line) of each series' key; wraps onto more lines when needed
+    x, line = 8, 0
+    for name in (series or []) if series and len(series) > 1 else []:
+        w = 14 + 6 * min(len(name), 18) + 14
+        if x + w > width and x > 8:
+            x, line = 8, line + 1
+        legend.append((x, line, name))
+        x += w
+    legend_h = 18 * (line + 1) + 4 if legend else 0
     height = top + legend_h + row_h * len(rows) + 4
     biggest = max((sum(v) for _, v in rows), default=0) or 1
-    out = [f'<svg class="chart" viewBox="0 0 {label_w + bar_w + 60} {height}" role="img" '
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
            f'aria-hidden="true" focusable="false" preserveAspectRatio="xMinYMin meet">']
-    if legend_h:
-        x = label_w
-        for i, name in enumerate(series or []):
-            out.append(f'<rect x="{x}" y="{top + 4}" width="10" height="10" '
-                       f'fill="{PALETTE[i % len(PALETTE)]}"/>'
-                       f'<text x="{x + 14}" y="{top + 13}" class="lg">{escape(_short(name, 16))}</text>')
-            x += 14 + 7 * min(len(name), 16) + 12
+    for i, (lx, ln, name) in enumerate(legend):
+        y = top + 18 * ln
+        out.append(f'<rect x="{lx}" y="{y + 4}" width="10" height="10" '
+                   f'fill="{PALETTE[i % len(PALETTE)]}"/>'
+                   f'<text x="{lx + 14}" y="{y + 13}" class="lg">{escape(_short(name, 18))}</text>')
     for r, (label, values) in enumerate(rows):
         y = top + legend_h + r * row_h
         out.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">'

@@ -143,6 +143,11 @@ async def _deliver(request: web.Request, user_key: str, kind: str, payload: dict
     return await _settle(request, user_key)
 
 
+def _back(hint: str, done: bool = True) -> str:
+    """Back to the page, scrolled to the text box under the newest message."""
+    return f"/simulator?lang={hint}" + ("" if done else "&wait=1") + "#pesan"
+
+
 def _hint(form) -> str:
     lang = str(form.get("lang", "id"))
     return lang if lang in LANGS else "id"
@@ -160,7 +165,7 @@ async def start(request: web.Request) -> web.Response:
         await audit(c, staff.actor, "simulator.start", user_key, {"lang": hint}, now=auth.clock())
     _transport(request).add_resident(user_key, "/start")
     done = await _deliver(request, user_key, "command", {"command": "start", "args": ""}, hint)
-    raise web.HTTPFound(f"/simulator?lang={hint}" + ("" if done else "&wait=1"))
+    raise web.HTTPFound(_back(hint, done))
 
 
 async def send(request: web.Request) -> web.Response:
@@ -168,7 +173,7 @@ async def send(request: web.Request) -> web.Response:
     hint = _hint(form)
     user_key, _ = await _current(request)
     if user_key is None:
-        raise web.HTTPFound(f"/simulator?lang={hint}")
+        raise web.HTTPFound(_back(hint))
     transport = _transport(request)
     choice = str(form.get("choice", ""))[:64]
     text = str(form.get("text", "")).strip()[:1000]
@@ -185,6 +190,6 @@ async def send(request: web.Request) -> web.Response:
         transport.add_resident(user_key, text)
         kind, payload = "text", {"text": text}
     else:
-        raise web.HTTPFound(f"/simulator?lang={hint}")
+        raise web.HTTPFound(_back(hint))
     done = await _deliver(request, user_key, kind, payload, hint)
-    raise web.HTTPFound(f"/simulator?lang={hint}" + ("" if done else "&wait=1"))
+    raise web.HTTPFound(_back(hint, done))

@@ -93,8 +93,8 @@ async def sla_weeks(c, staff: Staff, now):
     for w in weeks:
         w["share"] = round(100 * w["met"] / w["judged"]) if w["judged"] else None
         w["label"] = w["start"].strftime("%d/%m")
-        w["range"] = (f"{w['start'].strftime('%d-%m-%Y')} – "
-                      f"{(w['start'] + timedelta(days=6)).strftime('%d-%m-%Y')}")
+        w["range"] = (f"{w['start'].strftime('%d/%m')}–"
+                      f"{(w['start'] + timedelta(days=6)).strftime('%d/%m/%Y')}")
     return weeks
 
 
