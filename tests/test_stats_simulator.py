@@ -238,3 +238,24 @@ async def test_simulator_transport_is_bounded():
         for i in range(5):
             await t.send(u, {"text": str(i)})
     assert list(t.logs) == ["b", "c"] and [p["text"] for _, p in t.lines("c")] == ["2", "3", "4"]
+
+
+async def test_simulated_question_reaches_the_inbox_and_the_answer_the_simulator(db_url):
+    async with site(db_url) as (rt, client, clock):
+        await login(client, user="ani")
+        await _post(client, "/simulator/start", {"lang": "id"})
+        for choice in ("c:agree", "l:id", "g:contact"):
+            await _post(client, "/simulator/send", {"choice": choice, "lang": "id"})
+        await _post(client, "/simulator/send", {"text": "Uji coba: kapan PKH cair?", "lang": "id"})
+        html = unescape(await (await client.get("/simulator")).text())
+        assert "Uji coba: kapan PKH cair?" in html and "tiket T-1" in html
+        inbox = await (await client.get("/inbox")).text()
+        assert "T-1" in inbox and "Simulator" in inbox
+        ticket = await client.get("/inbox/1")
+        r = await client.post("/inbox/1/reply", data={"_csrf": hidden(await ticket.text()),
+                                                       "text": "Jawaban dari petugas."},
+                              allow_redirects=False)
+        assert r.status == 302
+        await rt.outbox.idle()
+        html = unescape(await (await client.get("/simulator")).text())
+        assert "Jawaban dari petugas." in html
