@@ -158,7 +158,7 @@ async def cmd_run(settings: Settings, console_fallback: bool) -> int:
         print(f"TELEGRAM_BOT_TOKEN is not set, so Telegram is off; web app at {where}"
               + ("; starting the terminal chat." if console_fallback else "."), flush=True)
     print(f"Staff dashboard: {where}/ (accounts: python bot.py staff add ...; the demo seed "
-          "prints a demo admin login)", flush=True)
+          f"prints a demo admin login); chat as a resident at {where}/simulator", flush=True)
     try:
         if console_fallback and not rt.telegram:
             from handlers.console import ConsoleTransport, run_console
