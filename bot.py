@@ -81,6 +81,9 @@ class Runtime:
         self.service = Service(self.db, build_engine(), self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=JOBS)
         self.web = build_app(self)
+        from web.simulator import WebTransport
+
+        self.outbox.register(WebTransport())  # the dashboard's simulator: kept in memory only
         self.telegram = None
         if settings.telegram_enabled:
             from handlers.telegram import TelegramChannel
@@ -155,7 +158,7 @@ async def cmd_run(settings: Settings, console_fallback: bool) -> int:
         print(f"TELEGRAM_BOT_TOKEN is not set, so Telegram is off; web app at {where}"
               + ("; starting the terminal chat." if console_fallback else "."), flush=True)
     print(f"Staff dashboard: {where}/ (accounts: python bot.py staff add ...; the demo seed "
-          "prints a demo admin login)", flush=True)
+          f"prints a demo admin login); chat as a resident at {where}/simulator", flush=True)
     try:
         if console_fallback and not rt.telegram:
             from handlers.console import ConsoleTransport, run_console

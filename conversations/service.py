@@ -174,6 +174,10 @@ class Service:
             self.schedule(k)
         return len(keys)
 
+    def busy(self, user_key: str) -> bool:
+        """Whether this conversation has events scheduled or being processed (the simulator)."""
+        return user_key in self._dirty
+
     async def idle(self) -> None:
         """Wait until nothing is being processed (tests and the console use this)."""
         while self._tasks:

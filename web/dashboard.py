@@ -44,6 +44,10 @@ def setup(app: web.Application, runtime) -> None:
 
     inbox.setup(app)
     reports.setup(app)
+    from web import simulator, stats
+
+    stats.setup(app)
+    simulator.setup(app)
 
 
 def _context(runtime):

@@ -1,0 +1,195 @@
+"""Statistik: charts of the service for staff, rendered on the server as inline SVG
+(web/charts.py), each followed by a table with the same numbers.
+
+- Reports by kelurahan and state (top kelurahan in the chart, all of them in the table).
+- Handoff SLA: share of tickets answered before their due time, per Jakarta week (8 weeks).
+- Desil spread of the households residents matched in the chat (distinct households).
+- Registrations per training session (by status).
+- Channel use: conversations per channel, inbound messages per channel in the last 30 days.
+
+The simulator's conversations (channel "web", web/simulator.py) are test traffic: they are left
+out of every number and only counted, separately, under channel use. An operator sees only their
+kelurahan where the data has one (reports, tickets, households, registrations through the
+registrant's household); channel use has no kelurahan and is shown city-wide, labelled so.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import aiohttp_jinja2
+import sqlalchemy as sa
+from aiohttp import web
+
+from conversations.i18n import JAKARTA
+from db.schema import (conversations, households, inbound_events, people, reports, tickets,
+                       training_registrations, training_sessions)
+from domain import reports as R
+from web.auth import AUTH, STAFF, Staff
+from web.charts import columns, hbar
+from web.dashboard import CHANNEL_NAMES
+
+SIM = "web"  # the simulator's channel: never counted as residents
+WEEKS = 8
+TOP_KELURAHAN = 10
+STATE_NAMES = {R.DITERIMA: "Diterima", R.VERIFIKASI_RT: "Verifikasi RT",
+               R.VERIFIKASI_DINSOS: "Verifikasi Dinsos", R.CEK_LAPANGAN: "Cek lapangan",
+               R.DITERUSKAN: "Diteruskan", R.SELESAI: "Selesai"}
+REG_STATUS = (("CONFIRMED", "Terdaftar"), ("PENDING", "Menunggu alokasi"),
+              ("WAITLIST", "Daftar tunggu"))
+C = conversations.c
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/stats", stats_page)
+
+
+def _real():
+    """Conversations that are residents, not the simulator."""
+    return C.channel != SIM
+
+
+def _kel_name(region, code: str | None) -> str:
+    if not code:
+        return "—"
+    kel = region.kelurahan_by_code(code)
+    return kel.name if kel else code
+
+
+async def report_counts(c, staff: Staff):
+    Rc = reports.c
+    q = (sa.select(Rc.kelurahan_code, Rc.state, sa.func.count())
+         .select_from(reports.outerjoin(conversations, C.id == Rc.reporter_conversation_id))
+         .where(sa.or_(C.id.is_(None), _real()))
+         .group_by(Rc.kelurahan_code, Rc.state))
+    if staff.role == "operator":
+        q = q.where(Rc.kelurahan_code == staff.kelurahan_code)
+    by_kel: dict[str, dict[str, int]] = {}
+    for kel, state, n in await c.execute(q):
+        by_kel.setdefault(kel, {})[state] = n
+    return by_kel
+
+
+async def sla_weeks(c, staff: Staff, now):
+    T = tickets.c
+    local = now.astimezone(JAKARTA)
+    this_monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    starts = [this_monday - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
+    q = (sa.select(T.opened_at, T.due_at, T.first_response_at)
+         .join(conversations, C.id == T.conversation_id)
+         .where(T.opened_at >= starts[0], _real()))
+    if staff.role == "operator":
+        q = q.where(T.kelurahan_code == staff.kelurahan_code)
+    weeks = [{"start": s, "tickets": 0, "judged": 0, "met": 0} for s in starts]
+    for opened, due, first in await c.execute(q):
+        i = (opened.astimezone(JAKARTA) - starts[0]).days // 7
+        if not 0 <= i < WEEKS:
+            continue
+        w = weeks[i]
+        w["tickets"] += 1
+        if first is not None or due <= now:  # decided: answered, or past due without an answer
+            w["judged"] += 1
+            w["met"] += int(first is not None and first <= due)
+    for w in weeks:
+        w["share"] = round(100 * w["met"] / w["judged"]) if w["judged"] else None
+        w["label"] = w["start"].strftime("%d/%m")
+        w["range"] = (f"{w['start'].strftime('%d/%m')}–"
+                      f"{(w['start'] + timedelta(days=6)).strftime('%d/%m/%Y')}")
+    return weeks
+
+
+async def desil_counts(c, staff: Staff):
+    H = households.c
+    q = (sa.select(H.desil, sa.func.count(sa.distinct(H.id)))
+         .select_from(conversations.join(households, H.id == C.household_id))
+         .where(_real()).group_by(H.desil).order_by(H.desil))
+    if staff.role == "operator":
+        q = q.where(H.kelurahan_code == staff.kelurahan_code)
+    return {d: n for d, n in await c.execute(q)}
+
+
+async def training_counts(c, staff: Staff):
+    S, G = training_sessions.c, training_registrations.c
+    q = (sa.select(S.id, S.title, S.starts_at, S.quota, G.status, sa.func.count())
+         .select_from(training_registrations.join(training_sessions, S.id == G.session_id)
+                      .outerjoin(conversations, C.id == G.conversation_id))
+         .where(G.status != "CANCELLED", sa.or_(C.id.is_(None), _real()))
+         .group_by(S.id, S.title, S.starts_at, S.quota, G.status))
+    if staff.role == "operator":
+        q = (q.join(people, people.c.id == G.person_id)
+             .join(households, households.c.id == people.c.household_id)
+             .where(households.c.kelurahan_code == staff.kelurahan_code))
+    sessions: dict[int, dict] = {}
+    for sid, title, starts, quota, status, n in await c.execute(q):
+        s = sessions.setdefault(sid, {"title": title, "starts": starts, "quota": quota,
+                                      "by": {}})
+        s["by"][status] = n
+    return sorted(sessions.values(), key=lambda s: s["starts"], reverse=True)[:12]
+
+
+async def channel_counts(c, now):
+    convs = {ch: n for ch, n in await c.execute(
+        sa.select(C.channel, sa.func.count()).group_by(C.channel))}
+    I = inbound_events.c
+    inbound = {ch: n for ch, n in await c.execute(
+        sa.select(I.channel, sa.func.count()).where(I.received_at >= now - timedelta(days=30))
+        .group_by(I.channel))}
+    return convs, inbound
+
+
+async def stats_page(request: web.Request) -> web.Response:
+    auth, staff = request.app[AUTH], request[STAFF]
+    from web.app import RUNTIME
+
+    region = request.app[RUNTIME].region
+    now = auth.clock()
+    async with auth.db.tx(write=False) as c:
+        by_kel = await report_counts(c, staff)
+        weeks = await sla_weeks(c, staff, now)
+        desil = await desil_counts(c, staff)
+        trainings = await training_counts(c, staff)
+        convs, inbound = await channel_counts(c, now)
+
+    states = list(R.STATES)
+    kel_rows = sorted(((_kel_name(region, k), [v.get(s, 0) for s in states])
+                       for k, v in by_kel.items()), key=lambda r: (-sum(r[1]), r[0]))
+    report_total = [sum(r[1][i] for r in kel_rows) for i in range(len(states))]
+    state_names = [STATE_NAMES[s] for s in states]
+
+    desil_rows = [(str(d), desil.get(d, 0)) for d in range(1, 11)]
+    extra_desil = {d: n for d, n in desil.items() if not 1 <= d <= 10}
+    desil_rows += [(str(d), n) for d, n in sorted(extra_desil.items())]
+
+    reg_rows = [(f"{t['title']} ({t['starts'].astimezone(JAKARTA).strftime('%d-%m-%Y')})",
+                 [t["by"].get(code, 0) for code, _ in REG_STATUS], t["quota"]) for t in trainings]
+
+    real = [ch for ch in sorted(set(convs) | set(inbound)) if ch != SIM]
+    chan_rows = [(CHANNEL_NAMES.get(ch, ch), convs.get(ch, 0), inbound.get(ch, 0)) for ch in real]
+
+    sla_has_data = any(w["tickets"] for w in weeks)
+    ctx = {
+        "nav": "stats",
+        "now": now.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M"),
+        "scoped": staff.role == "operator",
+        "kelurahan": _kel_name(region, staff.kelurahan_code),
+        "states": state_names,
+        "kel_rows": kel_rows, "report_total": report_total,
+        "reports_chart": hbar(kel_rows[:TOP_KELURAHAN], state_names) if kel_rows else None,
+        "more_kelurahan": max(0, len(kel_rows) - TOP_KELURAHAN),
+        "weeks": weeks,
+        "sla_chart": columns([(w["label"], w["share"]) for w in weeks], unit="%",
+                             max_value=100, line=True) if sla_has_data else None,
+        "desil_rows": desil_rows, "desil_total": sum(desil.values()),
+        "desil_chart": columns(desil_rows) if desil else None,
+        "reg_status": [name for _, name in REG_STATUS],
+        "reg_rows": reg_rows,
+        "reg_chart": hbar([(t, v) for t, v, _ in reg_rows], [n for _, n in REG_STATUS])
+        if reg_rows else None,
+        "chan_rows": chan_rows,
+        "conv_chart": hbar([(n, [cv]) for n, cv, _ in chan_rows]) if any(
+            r[1] for r in chan_rows) else None,
+        "inbound_chart": hbar([(n, [i]) for n, _, i in chan_rows]) if any(
+            r[2] for r in chan_rows) else None,
+        "sim_convs": convs.get(SIM, 0), "sim_inbound": inbound.get(SIM, 0),
+    }
+    return aiohttp_jinja2.render_template("stats.html", request, ctx)
