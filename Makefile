@@ -40,7 +40,7 @@ bench: $(STAMP)
 
 ## make screenshots: the dashboard's main pages, from the browser test, into docs/screenshots/.
 screenshots: $(STAMP)
-	JARING_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest tests/test_dashboard_browser.py
+	JARING_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest tests/test_dashboard_browser.py tests/test_reports_browser.py tests/test_stats_simulator_browser.py
 
 clean:
 	rm -rf $(VENV) .cache
