@@ -40,9 +40,13 @@ def setup(app: web.Application, runtime) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/", home)
     app.router.add_get("/audit", audit_page)
-    from web import inbox
+    from web import imports, inbox, proposals, rt, trainings
 
     inbox.setup(app)
+    proposals.setup(app)  # /program, /kube, /uep
+    trainings.setup(app)  # /trainings
+    rt.setup(app)  # /rt
+    imports.setup(app)  # /imports (admin)
 
 
 def _context(runtime):
