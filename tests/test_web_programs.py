@@ -322,3 +322,24 @@ def test_uploaded_file_names_stay_inside_the_work_directory():
     assert _safe_name("../../etc/passwd") == "passwd"
     assert _safe_name("C:\\data\\dtsen kecil.csv") == "dtsen_kecil.csv"
     assert _safe_name("..") == "dtsen.csv"
+
+
+async def test_every_page_renders_for_each_role(db_url):
+    async with dash(db_url) as (rt, client):
+        await add_session(rt)
+        pages = ["/program", "/kube", "/kube?status=DRAFT", "/kube?status=DITOLAK", "/uep",
+                 "/uep?status=DISETUJUI", "/trainings", "/trainings?past=1",
+                 "/trainings/1/participants", "/rt", "/rt?all=1"]
+        for user in ("ani", "budi", "citra"):
+            await login(client, user)
+            for page in pages:
+                r = await client.get(page)
+                html = await r.text()
+                assert r.status == 200, (user, page, r.status)
+                assert "https://" not in html and "http://" not in html
+            nav = await (await client.get("/")).text()
+            assert ('href="/imports"' in nav) is (user == "ani")
+            assert 'href="/program"' in nav and 'href="/rt"' in nav
+        await login(client, "ani")
+        for page in ("/imports", "/trainings/new", "/trainings/1/edit"):
+            assert (await client.get(page)).status == 200, page
