@@ -343,3 +343,13 @@ async def test_every_page_renders_for_each_role(db_url):
         await login(client, "ani")
         for page in ("/imports", "/trainings/new", "/trainings/1/edit"):
             assert (await client.get(page)).status == 200, page
+
+
+async def test_an_upload_over_the_limit_is_a_polite_page(db_url):
+    async with dash(db_url) as (rt, client):
+        await login(client, "ani")
+        token = await csrf(client, "/imports")
+        r = await client.post("/imports", data=_upload(token, b"x" * (3 * 1024 * 1024)))
+        assert r.status == 413 and "Berkas terlalu besar" in await r.text()
+        async with rt.db.tx(write=False) as c:
+            assert await c.scalar(sa.select(sa.func.count()).select_from(data_imports)) == 1
