@@ -447,9 +447,11 @@ async def on_leave(ctx: Ctx, inp: Input) -> None:
 
 # --- staff decision (cli/kube.py) -------------------------------------------------------------
 
-async def decide(conn, deps, *, group_id: int, approve: bool, reason: str | None, now) -> tuple[str | None, list[int]]:
+async def decide(conn, deps, *, group_id: int, approve: bool, reason: str | None, now,
+                 actor: str = "cli") -> tuple[str | None, list[int]]:
     """Approve or reject a submitted group and tell every member. (problem, outbox ids)."""
-    problem = await store.decide(conn, group_id=group_id, approve=approve, reason=reason, now=now)
+    problem = await store.decide(conn, group_id=group_id, approve=approve, reason=reason, now=now,
+                                 actor=actor)
     if problem:
         return problem, []
     g = await store.group(conn, group_id)

@@ -148,8 +148,10 @@ async def on_confirm(ctx: Ctx, inp: Input) -> None:
     ctx.state.flow, ctx.state.step = "menu", "main"
 
 
-async def decide(conn, deps, *, app_id: int, approve: bool, reason: str | None, now) -> tuple[str | None, list[int]]:
-    problem = await store.decide_uep(conn, app_id=app_id, approve=approve, reason=reason, now=now)
+async def decide(conn, deps, *, app_id: int, approve: bool, reason: str | None, now,
+                 actor: str = "cli") -> tuple[str | None, list[int]]:
+    problem = await store.decide_uep(conn, app_id=app_id, approve=approve, reason=reason, now=now,
+                                     actor=actor)
     if problem:
         return problem, []
     a = await store.uep(conn, app_id)

@@ -262,7 +262,7 @@ async def list_uep(conn, status: str | None = None):
 
 
 async def decide_uep(conn, *, app_id: int, approve: bool, reason: str | None,
-                     now: datetime) -> str | None:
+                     now: datetime, actor: str = "cli") -> str | None:
     a = await uep(conn, app_id, lock=True)
     if a is None:
         return "not_found"
@@ -272,6 +272,6 @@ async def decide_uep(conn, *, app_id: int, approve: bool, reason: str | None,
                                      decided_at=now))
     if res.rowcount != 1:
         return "not_submitted"
-    await audit(conn, now, "cli", "uep.approve" if approve else "uep.reject", f"uep:{app_id}",
+    await audit(conn, now, actor, "uep.approve" if approve else "uep.reject", f"uep:{app_id}",
                 {"reason": reason} if reason else None)
     return None

@@ -29,8 +29,10 @@ async def no_traces(request: web.Request, handler):
 
 
 _TITLES = {403: "Tidak diizinkan", 404: "Halaman tidak ditemukan", 405: "Tidak diizinkan",
-           500: "Terjadi kesalahan"}
+           413: "Berkas terlalu besar", 500: "Terjadi kesalahan"}
 _MESSAGES = {404: "Alamat ini tidak ada. Periksa tautannya.",
+             413: "Berkas melebihi batas unggah dasbor (2 MB). Impor berkas sebesar ini dengan "
+                  "perintah: python bot.py import-dtsen.",
              500: "Maaf, ada kesalahan di sistem kami. Coba lagi sebentar lagi."}
 
 

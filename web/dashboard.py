@@ -40,14 +40,16 @@ def setup(app: web.Application, runtime) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/", home)
     app.router.add_get("/audit", audit_page)
-    from web import inbox, reports
+    from web import imports, inbox, proposals, reports, rt, simulator, stats, trainings
 
     inbox.setup(app)
-    reports.setup(app)
-    from web import simulator, stats
-
-    stats.setup(app)
-    simulator.setup(app)
+    reports.setup(app)  # /reports (verification queue)
+    proposals.setup(app)  # /program, /kube, /uep
+    trainings.setup(app)  # /trainings
+    rt.setup(app)  # /rt
+    imports.setup(app)  # /imports (admin)
+    stats.setup(app)  # /stats
+    simulator.setup(app)  # /simulator
 
 
 def _context(runtime):

@@ -1,0 +1,274 @@
+"""KUBE groups and UEP applications: lists by status, detail, approve / reject with a reason.
+
+The decisions go through the same operations as the CLI (`conversations.kube.decide`,
+`conversations.uep.decide`): the status change, the kube_events row, the audit row and the
+messages to every member (or the applicant) are written in ONE transaction; after the commit the
+outbox is woken up (`runtime.outbox.notify`). Decisions: admin and verifikator. An operator
+kelurahan sees only the KUBE groups and UEP applications of their kelurahan (read-only); another
+kelurahan's item answers 404, the same as one that does not exist. Names are shortened and NIKs
+masked: the page shows what staff need to decide, not a copy of the DTSEN.
+"""
+from __future__ import annotations
+
+import aiohttp_jinja2
+import sqlalchemy as sa
+from aiohttp import web
+
+from conversations.i18n import JAKARTA
+from db import kube_store as store
+from db.schema import households, kube_groups, people, training_sessions, uep_applications
+from domain import kube as K
+from domain.nik import mask
+from web.auth import AUTH, STAFF, Staff, requires
+
+G, U, H = kube_groups.c, uep_applications.c, households.c
+KUBE_TABS = {K.SUBMITTED: "Diajukan", K.DRAFT: "Sedang dibentuk", K.APPROVED: "Disetujui",
+             K.REJECTED: "Ditolak"}
+UEP_TABS = {"DIAJUKAN": "Diajukan", "DISETUJUI": "Disetujui", "DITOLAK": "Ditolak"}
+ROLE_NAMES = {K.KETUA: "Ketua", K.SEKRETARIS: "Sekretaris", K.BENDAHARA: "Bendahara",
+              K.ANGGOTA: "Anggota"}
+ACTION_NAMES = {"created": "dibentuk", "joined": "bergabung", "left": "keluar",
+                "removed": "dikeluarkan", "role": "ditunjuk", "submitted": "diajukan",
+                "approved": "disetujui", "rejected": "ditolak"}
+DURATION = {"lt1": "kurang dari 1 tahun", "1to3": "1–3 tahun", "gt3": "lebih dari 3 tahun"}
+DECIDERS = ("admin", "verifikator")
+REASON_MAX = 255
+LIST_LIMIT = 300
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/program", program_index)
+    app.router.add_get("/kube", kube_list)
+    app.router.add_get("/kube/{id:\\d+}", kube_page)
+    app.router.add_post("/kube/{id:\\d+}/{action:approve|reject}", kube_decide)
+    app.router.add_get("/uep", uep_list)
+    app.router.add_get("/uep/{id:\\d+}", uep_page)
+    app.router.add_post("/uep/{id:\\d+}/{action:approve|reject}", uep_decide)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def runtime_of(request: web.Request):
+    from web.app import RUNTIME
+
+    return request.app[RUNTIME]
+
+
+def wib(dt) -> str:
+    return dt.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M") if dt else ""
+
+
+def short_name(nama: str | None) -> str:
+    """"Siti Rahmawati Putri" -> "Siti R. P.": enough to recognise, not a full identity."""
+    parts = (nama or "").split()
+    if not parts:
+        return "—"
+    return " ".join([parts[0]] + [f"{p[0].upper()}." for p in parts[1:]])
+
+
+def kel_name(region, code: str | None) -> str:
+    if not code:
+        return "—"
+    kel = region.kelurahan_by_code(code)
+    return kel.name if kel else code
+
+
+def can_decide(staff: Staff) -> bool:
+    return staff.role in DECIDERS
+
+
+def _tab(request: web.Request, tabs: dict) -> str:
+    tab = request.query.get("status", "").upper()
+    return tab if tab in tabs else next(iter(tabs))
+
+
+def _reason(form) -> tuple[str | None, str | None]:
+    """(reason, error) from a decision form."""
+    reason = str(form.get("reason", "")).strip()
+    if len(reason) > REASON_MAX:
+        return reason, f"Alasan paling panjang {REASON_MAX} karakter."
+    return reason or None, None
+
+
+# ----------------------------------------------------------------------------- index
+
+async def program_index(request: web.Request) -> web.Response:
+    auth, staff = request.app[AUTH], request[STAFF]
+    async with auth.db.tx(write=False) as c:
+        kq = sa.select(sa.func.count()).select_from(kube_groups).where(G.status == K.SUBMITTED)
+        uq = (sa.select(sa.func.count()).select_from(uep_applications.join(
+            households, H.id == U.household_id)).where(U.status == "DIAJUKAN"))
+        if staff.role == "operator":
+            kq = kq.where(G.kelurahan_code == staff.kelurahan_code)
+            uq = uq.where(H.kelurahan_code == staff.kelurahan_code)
+        n = {"kube": await c.scalar(kq), "uep": await c.scalar(uq),
+             "trainings": await c.scalar(sa.select(sa.func.count()).select_from(training_sessions)
+                                         .where(training_sessions.c.starts_at > auth.clock()))}
+    return aiohttp_jinja2.render_template("program.html", request, {"nav": "program", "n": n})
+
+
+# ----------------------------------------------------------------------------- KUBE
+
+def _kube_scope(q, staff: Staff):
+    return q.where(G.kelurahan_code == staff.kelurahan_code) if staff.role == "operator" else q
+
+
+async def kube_list(request: web.Request) -> web.Response:
+    auth, staff = request.app[AUTH], request[STAFF]
+    tab = _tab(request, KUBE_TABS)
+    async with auth.db.tx(write=False) as c:
+        rows = (await c.execute(_kube_scope(sa.select(kube_groups), staff)
+                                .where(G.status == tab)
+                                .order_by(G.submitted_at, G.id).limit(LIST_LIMIT))).all()
+        counts = dict((await c.execute(_kube_scope(
+            sa.select(G.status, sa.func.count()).group_by(G.status), staff))).all())
+    rt = runtime_of(request)
+    btypes = {o.code: o.label for o in rt.programs.business_types}
+    items = [{"id": g.id, "name": g.name, "business": btypes.get(g.business_type, g.business_type),
+              "kelurahan": kel_name(rt.region, g.kelurahan_code), "members": g.member_count,
+              "submitted": wib(g.submitted_at), "created": wib(g.created_at),
+              "decided": wib(g.decided_at), "reason": g.reason or ""} for g in rows]
+    return aiohttp_jinja2.render_template("kube_list.html", request, {
+        "nav": "program", "tab": tab, "tabs": KUBE_TABS, "counts": counts, "items": items,
+        "limit": LIST_LIMIT})
+
+
+async def _kube_row(conn, gid: int, staff: Staff):
+    g = await store.group(conn, gid)
+    if g is None or not staff.can_see_kelurahan(g.kelurahan_code):
+        raise web.HTTPNotFound()  # "not yours" and "does not exist" look the same
+    return g
+
+
+async def kube_page(request: web.Request, *, error: str | None = None, kept: dict | None = None,
+                    status: int = 200) -> web.Response:
+    auth, staff = request.app[AUTH], request[STAFF]
+    gid = int(request.match_info["id"])
+    async with auth.db.tx(write=False) as c:
+        g = await _kube_row(c, gid, staff)
+        members = await store.members(c, gid)
+        events = await store.events(c, gid)
+    rt = runtime_of(request)
+    btypes = {o.code: o.label for o in rt.programs.business_types}
+    return aiohttp_jinja2.render_template("kube.html", request, {
+        "nav": "program", "g": g, "error": error, "kept": kept or {},
+        "ok": request.query.get("ok", ""), "can_decide": can_decide(staff) and g.status == K.SUBMITTED,
+        "business": btypes.get(g.business_type, g.business_type),
+        "kelurahan": kel_name(rt.region, g.kelurahan_code), "status_name": KUBE_TABS.get(g.status, g.status),
+        "size": (rt.programs.kube_min_members, rt.programs.kube_max_members),
+        "created": wib(g.created_at), "submitted": wib(g.submitted_at), "decided": wib(g.decided_at),
+        "members": [{"name": short_name(m.nama), "nik": mask(m.nik),
+                     "role": ROLE_NAMES.get(m.role, m.role), "joined": wib(m.joined_at),
+                     "chat": m.conversation_id is not None} for m in members],
+        "events": [{"at": wib(e.at), "action": ACTION_NAMES.get(e.action, e.action),
+                    "who": short_name(e.nama) if e.nama else "", "detail": e.detail or "",
+                    "actor": e.actor} for e in events],
+    }, status=status)
+
+
+@requires(*DECIDERS)
+async def kube_decide(request: web.Request) -> web.Response:
+    from conversations.kube import decide
+
+    auth, staff = request.app[AUTH], request[STAFF]
+    rt = runtime_of(request)
+    gid = int(request.match_info["id"])
+    approve = request.match_info["action"] == "approve"
+    form = await request.post()
+    reason, error = _reason(form)
+    if not approve and not reason and not error:
+        error = "Alasan penolakan wajib diisi: anggota akan membacanya."
+    if error:
+        async with auth.db.tx(write=False) as c:
+            await _kube_row(c, gid, staff)
+        return await kube_page(request, error=error, kept={"reason": reason or ""}, status=400)
+    async with auth.db.tx() as c:
+        await _kube_row(c, gid, staff)
+        problem, ids = await decide(c, rt.deps, group_id=gid, approve=approve, reason=reason,
+                                    now=auth.clock(), actor=staff.actor)
+    if problem:
+        return await kube_page(request, status=409, kept={"reason": reason or ""}, error=(
+            "KUBE ini tidak berstatus Diajukan lagi (mungkin sudah diputuskan petugas lain); "
+            "tidak ada yang diubah."))
+    if ids:
+        rt.outbox.notify(ids)
+    raise web.HTTPFound(f"/kube/{gid}?ok={'approve' if approve else 'reject'}")
+
+
+# ----------------------------------------------------------------------------- UEP
+
+def _uep_select(staff: Staff):
+    q = (sa.select(uep_applications, people.c.nama, people.c.nik, H.kelurahan_code)
+         .join(people, people.c.id == U.person_id).join(households, H.id == U.household_id))
+    return q.where(H.kelurahan_code == staff.kelurahan_code) if staff.role == "operator" else q
+
+
+async def uep_list(request: web.Request) -> web.Response:
+    auth, staff = request.app[AUTH], request[STAFF]
+    tab = _tab(request, UEP_TABS)
+    async with auth.db.tx(write=False) as c:
+        rows = (await c.execute(_uep_select(staff).where(U.status == tab)
+                                .order_by(U.created_at, U.id).limit(LIST_LIMIT))).all()
+        cq = (sa.select(U.status, sa.func.count())
+              .select_from(uep_applications.join(households, H.id == U.household_id))
+              .group_by(U.status))
+        if staff.role == "operator":
+            cq = cq.where(H.kelurahan_code == staff.kelurahan_code)
+        counts = dict((await c.execute(cq)).all())
+    region = runtime_of(request).region
+    items = [{"id": a.id, "name": short_name(a.nama), "business": a.business,
+              "kelurahan": kel_name(region, a.kelurahan_code), "created": wib(a.created_at),
+              "decided": wib(a.decided_at), "reason": a.reason or ""} for a in rows]
+    return aiohttp_jinja2.render_template("uep_list.html", request, {
+        "nav": "program", "tab": tab, "tabs": UEP_TABS, "counts": counts, "items": items,
+        "limit": LIST_LIMIT})
+
+
+async def _uep_row(conn, aid: int, staff: Staff):
+    a = (await conn.execute(_uep_select(staff).where(U.id == aid))).first()
+    if a is None:
+        raise web.HTTPNotFound()
+    return a
+
+
+async def uep_page(request: web.Request, *, error: str | None = None, kept: dict | None = None,
+                   status: int = 200) -> web.Response:
+    auth, staff = request.app[AUTH], request[STAFF]
+    aid = int(request.match_info["id"])
+    async with auth.db.tx(write=False) as c:
+        a = await _uep_row(c, aid, staff)
+    region = runtime_of(request).region
+    return aiohttp_jinja2.render_template("uep.html", request, {
+        "nav": "program", "a": a, "error": error, "kept": kept or {},
+        "ok": request.query.get("ok", ""), "can_decide": can_decide(staff) and a.status == "DIAJUKAN",
+        "name": short_name(a.nama), "nik": mask(a.nik), "kelurahan": kel_name(region, a.kelurahan_code),
+        "duration": DURATION.get(a.duration, a.duration), "status_name": UEP_TABS.get(a.status, a.status),
+        "created": wib(a.created_at), "decided": wib(a.decided_at)}, status=status)
+
+
+@requires(*DECIDERS)
+async def uep_decide(request: web.Request) -> web.Response:
+    from conversations.uep import decide
+
+    auth, staff = request.app[AUTH], request[STAFF]
+    rt = runtime_of(request)
+    aid = int(request.match_info["id"])
+    approve = request.match_info["action"] == "approve"
+    form = await request.post()
+    reason, error = _reason(form)
+    if not approve and not reason and not error:
+        error = "Alasan penolakan wajib diisi: pemohon akan membacanya."
+    if error:
+        async with auth.db.tx(write=False) as c:
+            await _uep_row(c, aid, staff)
+        return await uep_page(request, error=error, kept={"reason": reason or ""}, status=400)
+    async with auth.db.tx() as c:
+        await _uep_row(c, aid, staff)
+        problem, ids = await decide(c, rt.deps, app_id=aid, approve=approve, reason=reason,
+                                    now=auth.clock(), actor=staff.actor)
+    if problem:
+        return await uep_page(request, status=409, kept={"reason": reason or ""}, error=(
+            "Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah."))
+    if ids:
+        rt.outbox.notify(ids)
+    raise web.HTTPFound(f"/uep/{aid}?ok={'approve' if approve else 'reject'}")
