@@ -226,6 +226,7 @@ async def move_code(db, programs, code: str, to: str, *, outcome: str | None, no
                     actor: str, now: datetime) -> list[int]:
     """One staff move in its own transaction; raises CommandError with a line for staff."""
     from conversations import report_ops as ops
+    from db.schema import audit_log
 
     try:
         async with db.tx() as c:
@@ -235,8 +236,13 @@ async def move_code(db, programs, code: str, to: str, *, outcome: str | None, no
             if to == R.VERIFIKASI_RT and await ops.active_head_for_area(
                     c, r.kelurahan_code, r.rw, r.rt) is None:
                 raise CommandError(f"Tidak ada ketua RT aktif untuk RT/RW laporan {code}.")
-            return await ops.move(c, r, to, now=now, actor=actor, outcome=outcome, note=note,
-                                  rt_due=R.rt_due_at(now, programs.sla.rt_answer_days))
+            ids = await ops.move(c, r, to, now=now, actor=actor, outcome=outcome, note=note,
+                                 rt_due=R.rt_due_at(now, programs.sla.rt_answer_days))
+            # The same audit entry as a move from the dashboard (web/reports.py).
+            await c.execute(sa.insert(audit_log).values(
+                at=now, actor=actor, action="reports.move", subject=r.code,
+                detail={"from": r.state, "to": to, "outcome": outcome or None}))
+            return ids
     except ops.ReportError as e:
         raise CommandError(MOVE_PROBLEMS.get(e.code, e.code).format(detail=e.detail)) from None
 

@@ -76,6 +76,10 @@ async def ask_nik(ctx: Ctx) -> None:
     if until:
         _locked(ctx, until)
         return
+    if ctx.data.get("__after_match"):  # matching for another service (KUBE, a report ...)
+        ctx.say(ctx._("Type your NIK (16 digits, printed on your KTP or family card)."),
+                _cancel(ctx))
+        return
     ctx.say(ctx._("Check your family's aid status.\n"
                   "Type your NIK (16 digits, printed on your KTP or family card)."), _cancel(ctx))
 

@@ -39,6 +39,7 @@ async def test_require_match_runs_the_check_then_returns_to_the_flow(db_url):
             await c.execute(sa.update(conversations).values(flow="demo", step="start"))
         *_, ask_nik = await chat.send("apa saja")  # the demo step does not understand; re-asks
         assert "Pertama, kami perlu mencocokkan data Anda" in ask_nik["text"]
+        assert "Ketik NIK Anda" in ask_nik["text"] and "Cek status bansos" not in ask_nik["text"]
         await chat.send(NIK_1)
         await chat.tap("k:yes")
         [done] = await chat.send(KK_1)

@@ -519,6 +519,7 @@ async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
             audits = [r.action for r in await c.execute(sa.select(audit_log))]
             events = (await c.execute(sa.select(report_events).order_by(report_events.c.id))).all()
         assert audits.count("reports.reveal") == 1
+        assert audits.count("reports.move") == 2  # like a move from the dashboard
         assert [(e.action, e.to_state, e.actor) for e in events][-2:] == [
             ("move", "VERIFIKASI_DINSOS", "staff:ani"), ("move", "SELESAI", "staff:ani")]
         assert await run_cli(rt, "reports", "list", "--overdue") == 0
