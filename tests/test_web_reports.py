@@ -338,3 +338,19 @@ async def test_export_csv_and_xlsx_from_the_page_is_audited(db_url, tmp_path):
         assert ws["D2"].value == NIK_1 and ws["D2"].number_format == "@"
         assert [(a.actor, a.subject, a.detail["codes"]) for a in await audits(rt, "reports.export")] \
             == [("staff:budi", "csv", [codes["own"]]), ("staff:budi", "xlsx", [codes["own"]])]
+
+
+async def test_reports_from_the_simulator_are_labelled(db_url, tmp_path):
+    from db.schema import conversations
+
+    async with queue(db_url, tmp_path) as (rt, client, _clock, codes, _w):
+        await login(client, user="budi")
+        _, html = await page(client, "/reports")
+        assert 'class="pill done">Simulator</span>' not in html
+        async with rt.db.tx() as c:  # the resident "tetangga" was, in fact, a staff test
+            await c.execute(sa.update(conversations).where(
+                conversations.c.user_key == "test:tetangga").values(channel="web"))
+        _, html = await page(client, "/reports")
+        assert html.count('class="pill done">Simulator</span>') == 1
+        row = html.split(codes["far"], 1)[1].split("</td>", 1)[0]
+        assert "Simulator" in row

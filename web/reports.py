@@ -174,7 +174,11 @@ async def queue(request: web.Request) -> web.Response:
                   RC.state != R.SELESAI]
     q = _scope(sa.select(RC.code, RC.category, RC.state, RC.outcome, RC.kelurahan_code, RC.rw,
                          RC.rt, RC.target_name, RC.household_id, RC.reason, RC.detail,
-                         RC.created_at, RC.due_at, RC.rt_opinion).where(*where), staff)
+                         RC.created_at, RC.due_at, RC.rt_opinion,
+                         # reports made in the dashboard's simulator are labelled as tests
+                         sa.exists().where(conversations.c.id == RC.reporter_conversation_id,
+                                           conversations.c.channel == "web").label("simulated"))
+               .where(*where), staff)
     count_q = _scope(sa.select(sa.func.count()).select_from(reports).where(*where), staff)
     async with auth.db.tx(write=False) as c:
         total = await c.scalar(count_q)
@@ -191,6 +195,7 @@ async def queue(request: web.Request) -> web.Response:
         "due": _wib(r.due_at, "%d-%m-%Y"),
         "late": r.state != R.SELESAI and r.due_at < now,
         "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
+        "simulated": bool(r.simulated),
     } for r in rows]
     pages = max(1, -(-total // PAGE_SIZE))
     keep = {k: v for k, v in f.items() if v and not (staff.role == "operator" and k == "kelurahan")}
