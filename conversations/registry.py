@@ -1,8 +1,8 @@
 """Every flow the engine knows. A new flow is a module with a Flow, added here."""
 from __future__ import annotations
 
-from conversations import (check, handoff, kube, menu, onboarding, report_ops, reports, rt,
-                           training, uep)
+from conversations import (check, handoff, kube, menu, onboarding, report_ops, reports,
+                           retention, rt, training, uep)
 from conversations.common import Hooks
 from conversations.engine import Engine
 
@@ -11,7 +11,7 @@ FLOWS = (onboarding.start, onboarding.language, menu.menu, check.check, handoff.
          reports.myreports, rt.rt)
 # Scheduled jobs (conversations/scheduler.py): async fn(conn, now, deps) -> outbox ids.
 JOBS: tuple = (handoff.sla_job, training.remind_job, training.allocate_job,
-               report_ops.forward_unanswered)
+               report_ops.forward_unanswered, retention.retention_job)
 
 
 def build_engine() -> Engine:
