@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timezone
 import sqlalchemy as sa
 
 from cli import CommandError
+from db.audit import audit
 from domain import reports as R
 
 MOVE_PROBLEMS = {
@@ -150,7 +151,7 @@ async def cmd_list(settings, args) -> int:
 
 async def cmd_show(settings, args) -> int:
     from conversations.report_ops import by_code
-    from db.schema import (audit_log, households, people, report_events, report_photos,
+    from db.schema import (households, people, report_events, report_photos,
                            tg_media, wa_media)
     from domain.nik import mask
 
@@ -184,8 +185,7 @@ async def cmd_show(settings, args) -> int:
                                              tg_media.c.status == "stored"))
                 .where(report_photos.c.report_id == r.id).order_by(report_photos.c.id))).all()
             if args.reveal:
-                await c.execute(sa.insert(audit_log).values(
-                    at=_now(), actor=actor(args), action="reports.reveal", subject=code, detail=None))
+                await audit(c, actor(args), "reports.reveal", code, now=_now())
     finally:
         await db.dispose()
     kel = region.kelurahan_by_code(r.kelurahan_code)
@@ -226,7 +226,6 @@ async def move_code(db, programs, code: str, to: str, *, outcome: str | None, no
                     actor: str, now: datetime) -> list[int]:
     """One staff move in its own transaction; raises CommandError with a line for staff."""
     from conversations import report_ops as ops
-    from db.schema import audit_log
 
     try:
         async with db.tx() as c:
@@ -239,9 +238,8 @@ async def move_code(db, programs, code: str, to: str, *, outcome: str | None, no
             ids = await ops.move(c, r, to, now=now, actor=actor, outcome=outcome, note=note,
                                  rt_due=R.rt_due_at(now, programs.sla.rt_answer_days))
             # The same audit entry as a move from the dashboard (web/reports.py).
-            await c.execute(sa.insert(audit_log).values(
-                at=now, actor=actor, action="reports.move", subject=r.code,
-                detail={"from": r.state, "to": to, "outcome": outcome or None}))
+            await audit(c, actor, "reports.move", r.code,
+                        {"from": r.state, "to": to, "outcome": outcome or None}, now=now)
             return ids
     except ops.ReportError as e:
         raise CommandError(MOVE_PROBLEMS.get(e.code, e.code).format(detail=e.detail)) from None
@@ -318,7 +316,6 @@ def write_xlsx(rows: list[dict], path: str) -> None:
 
 
 async def cmd_export(settings, args) -> int:
-    from db.schema import audit_log
 
     if args.format == "xlsx" and not args.out:
         raise CommandError("Ekspor XLSX perlu --out FILE")
@@ -326,10 +323,9 @@ async def cmd_export(settings, args) -> int:
     try:
         async with db.tx() as c:
             rows = await export_rows(c, region)
-            await c.execute(sa.insert(audit_log).values(
-                at=_now(), actor=actor(args), action="reports.export", subject=args.format,
-                detail={"count": len(rows), "codes": [r["KODE_LAPORAN"] for r in rows][:500],
-                        "out": args.out}))
+            await audit(c, actor(args), "reports.export", args.format,
+                        {"count": len(rows), "codes": [r["KODE_LAPORAN"] for r in rows][:500],
+                         "out": args.out}, now=_now())
     finally:
         await db.dispose()
     if args.format == "xlsx":

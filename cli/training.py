@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cli import CommandError
 from cli.common import JAKARTA, now, staff_env, wib
-from db.kube_store import audit
+from db.audit import audit
 from domain import training as T
 from domain.nik import mask
 
@@ -67,7 +67,7 @@ async def cmd_add(settings, args) -> int:
             raise CommandError("Sesi tidak ditambahkan:\n" + "\n".join(f"  {e}" for e in spec))
         async with db.tx() as c:
             sid = await store.add_session(c, spec, now())
-            await audit(c, now(), "cli:training", "training.add", f"training:{sid}")
+            await audit(c, "cli:training", "training.add", f"training:{sid}", now=now())
     print(f"Sesi {sid} ditambahkan: {spec.title}, mulai {wib(spec.starts_at)}, kuota {spec.quota}.")
     return 0
 
@@ -94,8 +94,8 @@ async def cmd_import(settings, args) -> int:
                                "\nTidak ada yang diimpor. Perbaiki lalu ulangi.")
         async with db.tx() as c:
             ids = [await store.add_session(c, s, now()) for s in specs]
-            await audit(c, now(), "cli:training", "training.import", f"training:{ids[0]}-{ids[-1]}",
-                        {"file": path.name, "sessions": len(ids)})
+            await audit(c, "cli:training", "training.import", f"training:{ids[0]}-{ids[-1]}",
+                        {"file": path.name, "sessions": len(ids)}, now=now())
     print(f"Impor selesai: {len(ids)} sesi (ID {ids[0]}–{ids[-1]}).")
     return 0
 

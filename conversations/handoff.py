@@ -28,7 +28,8 @@ from conversations.i18n import L_, Texts
 from conversations.notify import notify
 from conversations.model import Choice, Reply
 from domain.office_hours import add_office_hours, next_open, office_seconds_between
-from db.schema import audit_log, conversations, households, ticket_messages, tickets
+from db.audit import audit
+from db.schema import conversations, households, ticket_messages, tickets
 
 handoff = Flow("handoff")
 rating = Flow("rating")
@@ -188,11 +189,6 @@ async def _close(conn, tid: int, now: datetime, *, by: str) -> None:
         status="closed", closed_at=now, closed_by=by))
 
 
-async def _audit(conn, actor: str, action: str, tid: int, now: datetime, detail=None) -> None:
-    await conn.execute(sa.insert(audit_log).values(
-        at=now, actor=actor, action=action, subject=f"T-{tid}", detail=detail))
-
-
 async def _open_ticket_row(conn, tid: int):
     row = (await conn.execute(sa.select(tickets).where(T.id == tid).with_for_update())).first()
     if row is None:
@@ -205,7 +201,7 @@ async def _open_ticket_row(conn, tid: int):
 async def assign(conn, tid: int, staff_id: int | None, *, actor: str, now: datetime) -> None:
     await _open_ticket_row(conn, tid)
     await conn.execute(sa.update(tickets).where(T.id == tid).values(assigned_to=staff_id))
-    await _audit(conn, actor, "ticket.assign", tid, now, {"staff_id": staff_id})
+    await audit(conn, actor, "ticket.assign", f"T-{tid}", now=now, detail={"staff_id": staff_id})
 
 
 async def reply(conn, tid: int, text: str, *, staff_id: int, actor: str, now: datetime,
@@ -224,7 +220,7 @@ async def reply(conn, tid: int, text: str, *, staff_id: int, actor: str, now: da
         values["assigned_to"] = staff_id
     await conn.execute(sa.update(tickets).where(T.id == tid).values(**values))
     await _add(conn, tid, "staff", text, now, staff_id)
-    await _audit(conn, actor, "ticket.reply", tid, now)
+    await audit(conn, actor, "ticket.reply", f"T-{tid}", now=now)
     return await notify(conn, row.conversation_id, lambda t: t._(
         "Officer of Dinas Sosial:\n{text}\n\n(Type selesai when your question is answered.)",
         text=text), now=now, default_locale=default_locale)
@@ -238,7 +234,7 @@ async def note(conn, tid: int, text: str, *, staff_id: int, actor: str, now: dat
     if row is None:
         raise TicketError("Tiket tidak ditemukan.")
     await _add(conn, tid, "note", text[:3000], now, staff_id)
-    await _audit(conn, actor, "ticket.note", tid, now)
+    await audit(conn, actor, "ticket.note", f"T-{tid}", now=now)
 
 
 async def close(conn, tid: int, *, staff_id: int, actor: str, now: datetime,
@@ -247,7 +243,7 @@ async def close(conn, tid: int, *, staff_id: int, actor: str, now: datetime,
     row = await _open_ticket_row(conn, tid)
     await _close(conn, tid, now, by="staff")
     await _add(conn, tid, "system", "Ditutup oleh petugas.", now, staff_id)
-    await _audit(conn, actor, "ticket.close", tid, now)
+    await audit(conn, actor, "ticket.close", f"T-{tid}", now=now)
     conv = (await conn.execute(sa.select(conversations).where(
         C.id == row.conversation_id).with_for_update())).first()
     if conv is None or conv.owner != "staff":
@@ -279,10 +275,10 @@ async def sla_job(conn, now: datetime, deps) -> list[int]:
         waited = office_seconds_between(cfg.office_hours, r.opened_at, now) / 3600
         if r.supervisor_flag_at is None and waited >= cfg.sla.escalate_supervisor_hours:
             await conn.execute(sa.update(tickets).where(T.id == r.id).values(supervisor_flag_at=now))
-            await _audit(conn, "system:sla", "ticket.escalate.supervisor", r.id, now,
-                         {"office_hours_waited": round(waited, 1)})
+            await audit(conn, "system:sla", "ticket.escalate.supervisor", f"T-{r.id}", now=now,
+                        detail={"office_hours_waited": round(waited, 1)})
         if waited >= cfg.sla.escalate_head_hours:
             await conn.execute(sa.update(tickets).where(T.id == r.id).values(head_flag_at=now))
-            await _audit(conn, "system:sla", "ticket.escalate.head", r.id, now,
-                         {"office_hours_waited": round(waited, 1)})
+            await audit(conn, "system:sla", "ticket.escalate.head", f"T-{r.id}", now=now,
+                        detail={"office_hours_waited": round(waited, 1)})
     return []

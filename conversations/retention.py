@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from db.schema import (audit_log, check_attempts, conversations, inbound_events,
+from db.audit import audit
+from db.schema import (check_attempts, conversations, inbound_events,
                        outbound_messages, report_events, report_photos, reports, tg_media,
                        ticket_messages, tickets, wa_media, wa_statuses)
 
@@ -54,9 +55,8 @@ async def retention_job(conn, now: datetime, deps) -> list[int]:
     _last_run[id(deps)] = (deps, now)
     counts = await purge(conn, months_before(now, deps.programs.retention_months), now)
     if any(counts.values()):
-        await conn.execute(sa.insert(audit_log).values(
-            at=now, actor="system:retention", action="retention.purge",
-            subject=f"{deps.programs.retention_months} bulan", detail=counts))
+        await audit(conn, "system:retention", "retention.purge",
+                    f"{deps.programs.retention_months} bulan", counts, now=now)
         log.info("retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return []
 

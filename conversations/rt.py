@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from conversations import report_ops as ops
 from conversations.engine import Ctx, Flow, Input
 from conversations.i18n import L_
-from db.schema import audit_log, conversations, households, people, rt_heads
+from db.audit import audit
+from db.schema import conversations, households, people, rt_heads
 from domain import reports as R
 
 rt = Flow("rt")
@@ -45,8 +46,8 @@ async def invite(conn, *, kelurahan_code: str, rw: str, rt_no: str, actor: str,
         kelurahan_code=kelurahan_code, rw=rw, rt=rt_no, status="DIUNDANG",
         code_hash=ops.code_hash(code), created_by=actor, created_at=now,
         expires_at=now + timedelta(days=INVITE_DAYS)).returning(HC.id))).scalar_one()
-    await _audit(conn, now, actor, "rt.invite", f"rt_heads:{rid}",
-                 {"kelurahan": kelurahan_code, "rw": rw, "rt": rt_no})
+    await audit(conn, actor, "rt.invite", f"rt_heads:{rid}",
+                {"kelurahan": kelurahan_code, "rw": rw, "rt": rt_no}, now=now)
     return rid, code
 
 
@@ -58,7 +59,7 @@ async def revoke(conn, head_id: int, *, actor: str, now: datetime) -> bool:
                        .values(status="DICABUT", revoked_at=now))
     if row.conversation_id:
         await _drop_role_if_no_head(conn, row.conversation_id)
-    await _audit(conn, now, actor, "rt.revoke", f"rt_heads:{head_id}", None)
+    await audit(conn, actor, "rt.revoke", f"rt_heads:{head_id}", now=now)
     return True
 
 
@@ -92,14 +93,9 @@ async def activate(conn, code: str, conversation_id: int, now: datetime):
     for p in previous:
         if p.conversation_id and p.conversation_id != conversation_id:
             await _drop_role_if_no_head(conn, p.conversation_id)
-    await _audit(conn, now, f"conversation:{conversation_id}", "rt.activate",
-                 f"rt_heads:{row.id}", None)
+    await audit(conn, f"conversation:{conversation_id}", "rt.activate", f"rt_heads:{row.id}",
+                now=now)
     return (await conn.execute(sa.select(rt_heads).where(HC.id == row.id))).first()
-
-
-async def _audit(conn, at, actor, action, subject, detail) -> None:
-    await conn.execute(sa.insert(audit_log).values(at=at, actor=actor, action=action,
-                                                   subject=subject, detail=detail))
 
 
 # --- the flow --------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from db.schema import (audit_log, households, kube_events, kube_groups, kube_members, people,
+from db.audit import audit
+from db.schema import (households, kube_events, kube_groups, kube_members, people,
                        program_memberships, uep_applications)
 from domain import kube as K
 from domain.eligibility import HouseholdFacts, MemberFacts, age_on, evaluate
@@ -212,15 +213,9 @@ async def decide(conn, *, group_id: int, approve: bool, reason: str | None, now:
                        .values(status=status, reason=reason, decided_at=now))
     await log(conn, group_id, now, "approved" if approve else "rejected", actor=actor,
               detail=reason)
-    await audit(conn, now, actor, "kube.approve" if approve else "kube.reject", f"kube:{group_id}",
-                {"reason": reason} if reason else None)
+    await audit(conn, actor, "kube.approve" if approve else "kube.reject", f"kube:{group_id}",
+                {"reason": reason} if reason else None, now=now)
     return None
-
-
-async def audit(conn, at: datetime, actor: str, action: str, subject: str, detail=None) -> None:
-    """Staff actions (decisions, sessions added) for accountability; never a NIK in `detail`."""
-    await conn.execute(sa.insert(audit_log).values(at=at, actor=actor, action=action,
-                                                   subject=subject, detail=detail))
 
 
 async def list_groups(conn, status: str | None = None):
@@ -272,6 +267,6 @@ async def decide_uep(conn, *, app_id: int, approve: bool, reason: str | None,
                                      decided_at=now))
     if res.rowcount != 1:
         return "not_submitted"
-    await audit(conn, now, actor, "uep.approve" if approve else "uep.reject", f"uep:{app_id}",
-                {"reason": reason} if reason else None)
+    await audit(conn, actor, "uep.approve" if approve else "uep.reject", f"uep:{app_id}",
+                {"reason": reason} if reason else None, now=now)
     return None

@@ -31,7 +31,8 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from db.schema import audit_log, login_failures, staff_sessions, staff_users
+from db.audit import audit
+from db.schema import login_failures, staff_sessions, staff_users
 
 log = logging.getLogger("jaring.web.auth")
 
@@ -153,13 +154,6 @@ async def set_active(conn, username: str, active: bool, *, now: datetime, actor:
     if not active:  # signed out everywhere at once
         await conn.execute(sa.delete(staff_sessions).where(staff_sessions.c.user_id == row.id))
     await audit(conn, actor, "staff.enable" if active else "staff.disable", username, None, now=now)
-
-
-async def audit(conn, actor: str, action: str, subject: str | None = None,
-                detail: dict[str, Any] | None = None, *, now: datetime) -> None:
-    await conn.execute(sa.insert(audit_log).values(
-        at=now, actor=actor[:128], action=action[:64], subject=(subject or None) and subject[:128],
-        detail=detail))
 
 
 # --------------------------------------------------------------------------- sessions

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from db.dtsen_import import import_dtsen
-from db.kube_store import audit
+from db.audit import audit
 from db.schema import data_imports
 from domain.training import JAKARTA
 from web.auth import AUTH, STAFF, requires
@@ -105,8 +105,8 @@ async def upload(request: web.Request) -> web.Response:
         shutil.rmtree(workdir, ignore_errors=True)
     if not report.imported:
         async with auth.db.tx() as c:
-            await audit(c, auth.clock(), staff.actor, "import-dtsen.refused", "data_imports",
+            await audit(c, staff.actor, "import-dtsen.refused", "data_imports",
                         {"file_name": report.file_name, "rows_total": report.rows_total,
-                         "errors": len(report.errors)})
+                         "errors": len(report.errors)}, now=auth.clock())
         return await imports_page(request, report=report, kept=kept, status=422)
     return await imports_page(request, report=report)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from db import training_store as store
-from db.kube_store import audit
+from db.audit import audit
 from db.schema import training_sessions
 from domain import training as T
 from domain.nik import mask
@@ -120,7 +120,8 @@ async def create(request: web.Request) -> web.Response:
         return await new_form(request, errors=[_label(e) for e in spec], kept=row, status=400)
     async with auth.db.tx() as c:
         sid = await store.add_session(c, spec, now)
-        await audit(c, now, staff.actor, "training.add", f"training:{sid}", {"title": spec.title})
+        await audit(c, staff.actor, "training.add", f"training:{sid}", {"title": spec.title},
+                    now=now)
     raise web.HTTPFound(f"/trainings/{sid}/participants?ok=created")
 
 
@@ -165,8 +166,8 @@ async def edit(request: web.Request) -> web.Response:
         if changed:
             await c.execute(sa.update(training_sessions).where(training_sessions.c.id == sid)
                             .values(**{k: values[k] for k in changed}))
-            await audit(c, now, staff.actor, "training.edit", f"training:{sid}",
-                        {"fields": changed})
+            await audit(c, staff.actor, "training.edit", f"training:{sid}",
+                        {"fields": changed}, now=now)
     raise web.HTTPFound(f"/trainings/{sid}/participants?ok=edited")
 
 
@@ -213,8 +214,8 @@ async def participants_csv(request: web.Request) -> web.Response:
     async with auth.db.tx() as c:
         s = await _session(c, sid)
         rows = _rows(s, await store.participants(c, sid))
-        await audit(c, now, staff.actor, "training.export", f"training:{sid}",
-                    {"rows": len(rows)})
+        await audit(c, staff.actor, "training.export", f"training:{sid}",
+                    {"rows": len(rows)}, now=now)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["kode", "status", "urutan_cadangan", "nama", "nik", "jenis_kelamin",
