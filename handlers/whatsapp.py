@@ -521,10 +521,7 @@ _contact_by_address = sa.select(wa_contacts).where(sa.or_(
 
 _contacts_by_ids = sa.select(wa_contacts).where(sa.or_(
     wa_contacts.c.bsuid == sa.bindparam("b"), wa_contacts.c.wa_id == sa.bindparam("w")))
-# The common case of _link: a known user writes again from the same ids.
-_touch_contact = (sa.update(wa_contacts).where(wa_contacts.c.user_key == sa.bindparam("uk"))
-                  .values(last_inbound_at=sa.bindparam("last"), template_sent_at=None,
-                          updated_at=sa.bindparam("now")))
+
 
 def _touch_newer_stmt(has_bsuid: bool, has_wa_id: bool):
     """_link's fast path: the row the cache names still has these ids and address, and this
@@ -998,11 +995,7 @@ class WhatsAppChannel:
         closed_at = row.window_closed_at
         if closed_at is not None and sent >= closed_at:  # written after Meta closed the window
             values["window_closed_at"] = closed_at = None
-        if set(values) == {"address", "updated_at", "last_inbound_at", "template_sent_at"} \
-                and address == row.address:
-            await c.execute(_touch_contact, {"uk": row.user_key, "now": now, "last": last_in})
-        else:
-            await c.execute(sa.update(wa_contacts).where(C.user_key == row.user_key).values(**values))
+        await c.execute(sa.update(wa_contacts).where(C.user_key == row.user_key).values(**values))
         self.windows.put(Contact(row.user_key, values.get("bsuid", row.bsuid),
                                  values.get("wa_id", row.wa_id), address, last_in, closed_at,
                                  template_sent_at))
