@@ -166,33 +166,42 @@ async def kube_page(request: web.Request, *, error: str | None = None, kept: dic
     }, status=status)
 
 
+async def _decide(request: web.Request, *, load, page, decide, key: str, reader: str,
+                  conflict: str, url: str) -> web.Response:
+    """Approve or reject (with a reason the resident reads) a KUBE group or a UEP application:
+    bad input and a decision taken meanwhile by someone else re-show the page with the reason
+    kept; the residents' messages are queued with the decision and sent after the commit."""
+    auth, staff = request.app[AUTH], request[STAFF]
+    rt = runtime_of(request)
+    item_id = int(request.match_info["id"])
+    approve = request.match_info["action"] == "approve"
+    reason, error = _reason(await request.post())
+    if not approve and not reason and not error:
+        error = f"Alasan penolakan wajib diisi: {reader} akan membacanya."
+    kept = {"reason": reason or ""}
+    if error:
+        async with auth.db.tx(write=False) as c:
+            await load(c, item_id, staff)
+        return await page(request, error=error, kept=kept, status=400)
+    async with auth.db.tx() as c:
+        await load(c, item_id, staff)
+        problem, ids = await decide(c, rt.deps, approve=approve, reason=reason, now=auth.clock(),
+                                    actor=staff.actor, **{key: item_id})
+    if problem:
+        return await page(request, status=409, kept=kept, error=conflict)
+    if ids:
+        rt.outbox.notify(ids)
+    raise web.HTTPFound(f"{url}/{item_id}?ok={'approve' if approve else 'reject'}")
+
+
 @requires(*DECIDERS)
 async def kube_decide(request: web.Request) -> web.Response:
     from conversations.kube import decide
 
-    auth, staff = request.app[AUTH], request[STAFF]
-    rt = runtime_of(request)
-    gid = int(request.match_info["id"])
-    approve = request.match_info["action"] == "approve"
-    form = await request.post()
-    reason, error = _reason(form)
-    if not approve and not reason and not error:
-        error = "Alasan penolakan wajib diisi: anggota akan membacanya."
-    if error:
-        async with auth.db.tx(write=False) as c:
-            await _kube_row(c, gid, staff)
-        return await kube_page(request, error=error, kept={"reason": reason or ""}, status=400)
-    async with auth.db.tx() as c:
-        await _kube_row(c, gid, staff)
-        problem, ids = await decide(c, rt.deps, group_id=gid, approve=approve, reason=reason,
-                                    now=auth.clock(), actor=staff.actor)
-    if problem:
-        return await kube_page(request, status=409, kept={"reason": reason or ""}, error=(
-            "KUBE ini tidak berstatus Diajukan lagi (mungkin sudah diputuskan petugas lain); "
-            "tidak ada yang diubah."))
-    if ids:
-        rt.outbox.notify(ids)
-    raise web.HTTPFound(f"/kube/{gid}?ok={'approve' if approve else 'reject'}")
+    return await _decide(request, load=_kube_row, page=kube_page, decide=decide, key="group_id",
+                         reader="anggota", url="/kube", conflict=(
+                             "KUBE ini tidak berstatus Diajukan lagi (mungkin sudah diputuskan "
+                             "petugas lain); tidak ada yang diubah."))
 
 
 # ----------------------------------------------------------------------------- UEP
@@ -250,25 +259,6 @@ async def uep_page(request: web.Request, *, error: str | None = None, kept: dict
 async def uep_decide(request: web.Request) -> web.Response:
     from conversations.uep import decide
 
-    auth, staff = request.app[AUTH], request[STAFF]
-    rt = runtime_of(request)
-    aid = int(request.match_info["id"])
-    approve = request.match_info["action"] == "approve"
-    form = await request.post()
-    reason, error = _reason(form)
-    if not approve and not reason and not error:
-        error = "Alasan penolakan wajib diisi: pemohon akan membacanya."
-    if error:
-        async with auth.db.tx(write=False) as c:
-            await _uep_row(c, aid, staff)
-        return await uep_page(request, error=error, kept={"reason": reason or ""}, status=400)
-    async with auth.db.tx() as c:
-        await _uep_row(c, aid, staff)
-        problem, ids = await decide(c, rt.deps, app_id=aid, approve=approve, reason=reason,
-                                    now=auth.clock(), actor=staff.actor)
-    if problem:
-        return await uep_page(request, status=409, kept={"reason": reason or ""}, error=(
-            "Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah."))
-    if ids:
-        rt.outbox.notify(ids)
-    raise web.HTTPFound(f"/uep/{aid}?ok={'approve' if approve else 'reject'}")
+    return await _decide(request, load=_uep_row, page=uep_page, decide=decide, key="app_id",
+                         reader="pemohon", url="/uep",
+                         conflict="Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah.")
