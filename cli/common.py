@@ -31,3 +31,22 @@ async def staff_env(settings):
         yield programs, region, db, deps
     finally:
         await db.dispose()
+
+
+def add_review_commands(sub, name: str, help: str, *, handlers, helps: dict[str, str],
+                        statuses: str) -> None:
+    """`NAME list [--status S] | show ID | approve ID | reject ID --reason "..."`: the commands
+    staff use to decide on proposals (KUBE groups, UEP applications). `handlers` is the module
+    with cmd_list, cmd_show, cmd_approve and cmd_reject."""
+    p = sub.add_parser(name, help=help)
+    cmds = p.add_subparsers(dest=f"{name}_cmd", required=True)
+    p_list = cmds.add_parser("list", help=helps["list"])
+    p_list.add_argument("--status", default=None, help=statuses)
+    p_list.set_defaults(handler=handlers.cmd_list)
+    for cmd, fn in (("show", handlers.cmd_show), ("approve", handlers.cmd_approve),
+                    ("reject", handlers.cmd_reject)):
+        c = cmds.add_parser(cmd, help=helps[cmd])
+        c.add_argument("id", type=int)
+        if cmd == "reject":
+            c.add_argument("--reason", required=True)
+        c.set_defaults(handler=fn)

@@ -5,8 +5,10 @@ channel (queued in the outbox in the decision's transaction; the running service
 """
 from __future__ import annotations
 
+import sys
+
 from cli import CommandError
-from cli.common import now, staff_env, wib
+from cli.common import add_review_commands, now, staff_env, wib
 from domain import kube as K
 from domain.nik import mask
 
@@ -18,21 +20,12 @@ ACTION_ID = {"created": "dibentuk", "joined": "bergabung", "left": "keluar", "re
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("kube", help="KUBE: daftar, detail, setujui, tolak usulan")
-    ks = p.add_subparsers(dest="kube_cmd", required=True)
-    p_list = ks.add_parser("list", help="daftar KUBE")
-    p_list.add_argument("--status", default=None, help="DRAFT, DIAJUKAN, DISETUJUI, DITOLAK")
-    p_list.set_defaults(handler=cmd_list)
-    p_show = ks.add_parser("show", help="detail satu KUBE")
-    p_show.add_argument("id", type=int)
-    p_show.set_defaults(handler=cmd_show)
-    p_ok = ks.add_parser("approve", help="setujui KUBE yang diajukan")
-    p_ok.add_argument("id", type=int)
-    p_ok.set_defaults(handler=cmd_approve)
-    p_no = ks.add_parser("reject", help="tolak KUBE yang diajukan, dengan alasan")
-    p_no.add_argument("id", type=int)
-    p_no.add_argument("--reason", required=True)
-    p_no.set_defaults(handler=cmd_reject)
+    add_review_commands(sub, "kube", "KUBE: daftar, detail, setujui, tolak usulan",
+                        handlers=sys.modules[__name__],
+                        statuses="DRAFT, DIAJUKAN, DISETUJUI, DITOLAK", helps={
+                            "list": "daftar KUBE", "show": "detail satu KUBE",
+                            "approve": "setujui KUBE yang diajukan",
+                            "reject": "tolak KUBE yang diajukan, dengan alasan"})
 
 
 async def cmd_list(settings, args) -> int:

@@ -1,29 +1,21 @@
 """`python bot.py uep list [--status S] | show ID | approve ID | reject ID --reason "..."`"""
 from __future__ import annotations
 
+import sys
+
 from cli import CommandError
-from cli.common import now, staff_env, wib
+from cli.common import add_review_commands, now, staff_env, wib
 from domain.nik import mask
 
 DURATION = {"lt1": "kurang dari 1 tahun", "1to3": "1–3 tahun", "gt3": "lebih dari 3 tahun"}
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("uep", help="UEP: daftar, detail, setujui, tolak pengajuan")
-    us = p.add_subparsers(dest="uep_cmd", required=True)
-    p_list = us.add_parser("list", help="daftar pengajuan UEP")
-    p_list.add_argument("--status", default=None, help="DIAJUKAN, DISETUJUI, DITOLAK")
-    p_list.set_defaults(handler=cmd_list)
-    p_show = us.add_parser("show", help="detail satu pengajuan")
-    p_show.add_argument("id", type=int)
-    p_show.set_defaults(handler=cmd_show)
-    p_ok = us.add_parser("approve", help="setujui pengajuan")
-    p_ok.add_argument("id", type=int)
-    p_ok.set_defaults(handler=cmd_approve)
-    p_no = us.add_parser("reject", help="tolak pengajuan, dengan alasan")
-    p_no.add_argument("id", type=int)
-    p_no.add_argument("--reason", required=True)
-    p_no.set_defaults(handler=cmd_reject)
+    add_review_commands(sub, "uep", "UEP: daftar, detail, setujui, tolak pengajuan",
+                        handlers=sys.modules[__name__], statuses="DIAJUKAN, DISETUJUI, DITOLAK",
+                        helps={"list": "daftar pengajuan UEP", "show": "detail satu pengajuan",
+                               "approve": "setujui pengajuan",
+                               "reject": "tolak pengajuan, dengan alasan"})
 
 
 async def cmd_list(settings, args) -> int:
