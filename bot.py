@@ -62,11 +62,11 @@ class Runtime:
     """Everything `run`, `chat` and the tests start: database, core, outbox, web, channels."""
 
     def __init__(self, settings: Settings, *, clock=None):
-        from conversations.deps import Deps
-        from conversations.outbox import Outbox
+        from core.deps import Deps
+        from core.outbox import Outbox
         from conversations.registry import JOBS, build_engine
-        from conversations.scheduler import Scheduler
-        from conversations.service import Service, utcnow
+        from core.scheduler import Scheduler
+        from core.inbox import Service, utcnow
         from db.database import Database
         from web.app import build_app
 

@@ -20,7 +20,7 @@ def wib(when: datetime) -> str:
 async def staff_env(settings):
     """(programs, region, database, deps) for one command; the database is closed afterwards."""
     from bot import load_reference
-    from conversations.deps import Deps
+    from core.deps import Deps
     from db.database import Database
 
     programs, region = load_reference(settings)

@@ -93,7 +93,7 @@ def _code(text: str) -> str:
 
 
 def _d(dt: datetime | None) -> str:
-    from conversations.i18n import JAKARTA
+    from core.i18n import JAKARTA
 
     return dt.astimezone(JAKARTA).strftime("%Y-%m-%d") if dt else "-"
 
@@ -120,7 +120,7 @@ async def cmd_list(settings, args) -> int:
             raise CommandError(f"Kelurahan tidak dikenal: {args.kelurahan}")
         q = q.where(RC.kelurahan_code == kel.code)
     if args.due_before:
-        from conversations.i18n import JAKARTA
+        from core.i18n import JAKARTA
 
         q = q.where(RC.due_at < datetime.combine(args.due_before, time(), JAKARTA),
                     RC.state != R.SELESAI)
@@ -150,7 +150,7 @@ async def cmd_list(settings, args) -> int:
 # --- show ----------------------------------------------------------------------------------
 
 async def cmd_show(settings, args) -> int:
-    from conversations.report_ops import by_code
+    from services.reports import by_code
     from db.schema import (households, people, report_events, report_photos,
                            tg_media, wa_media)
     from domain.nik import mask
@@ -225,7 +225,7 @@ async def cmd_show(settings, args) -> int:
 async def move_code(db, programs, code: str, to: str, *, outcome: str | None, note: str | None,
                     actor: str, now: datetime) -> list[int]:
     """One staff move in its own transaction; raises CommandError with a line for staff."""
-    from conversations import report_ops as ops
+    from services import reports as ops
 
     try:
         async with db.tx() as c:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conversations import identity
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import JAKARTA, L_, N_
+from core.engine import Ctx, Flow, Input
+from core.i18n import JAKARTA, L_, N_
 from db import queries
 from domain.eligibility import HouseholdFacts, MemberFacts, evaluate, is_extreme_poverty
 from domain.nik import IdProblem, check_kk, check_nik, mask

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from babel.dates import get_day_names
 
-from conversations.engine import Ctx, EngineHooks
+from core.engine import Ctx, EngineHooks
 
 
 def office_hours_text(ctx: Ctx) -> str:

@@ -23,10 +23,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import L_, Texts
-from conversations.notify import notify
-from conversations.model import Choice, Reply
+from core.engine import Ctx, Flow, Input
+from core.i18n import L_, Texts
+from core.notify import notify
+from core.model import Choice, Reply
 from domain.office_hours import add_office_hours, next_open, office_seconds_between
 from db.audit import audit
 from db.schema import conversations, households, ticket_messages, tickets
@@ -249,7 +249,7 @@ async def close(conn, tid: int, *, staff_id: int, actor: str, now: datetime,
     if conv is None or conv.owner != "staff":
         return []
     t_locale = conv.locale or default_locale
-    from conversations.i18n import texts
+    from core.i18n import texts
 
     r = rating_reply(texts(t_locale))
     data = {k: v for k, v in (conv.data or {}).items() if k.startswith("__")}

@@ -8,7 +8,7 @@ match, with a one-line note instead of the full status answer.
 """
 from __future__ import annotations
 
-from conversations.engine import Ctx
+from core.engine import Ctx
 
 
 def person_id(ctx: Ctx) -> int | None:

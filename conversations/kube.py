@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 
 from conversations import identity
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import JAKARTA, L_, N_, Texts
-from conversations.model import Choice
-from conversations.notify import notify, notify_many
+from core.engine import Ctx, Flow, Input
+from core.i18n import JAKARTA, L_, N_, Texts
+from core.model import Choice
+from core.notify import notify, notify_many
 from db import kube_store as store
 from domain import kube as K
 from domain.nik import mask

@@ -1,9 +1,9 @@
 """The main menu (Wis Kerso style: a short numbered list of services)."""
 from __future__ import annotations
 
-from conversations.engine import Ctx, Flow, Input
+from core.engine import Ctx, Flow, Input
 from conversations.check import on_nik
-from conversations.i18n import L_
+from core.i18n import L_
 from conversations.rt import normalize_invite_code, on_code
 from domain.nik import IdProblem, check_nik
 

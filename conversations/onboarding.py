@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from conversations.common import notice_text
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import L_
+from core.engine import Ctx, Flow, Input
+from core.i18n import L_
 from db.schema import consent_log
 
 start = Flow("start")

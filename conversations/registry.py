@@ -1,10 +1,11 @@
 """Every flow the engine knows. A new flow is a module with a Flow, added here."""
 from __future__ import annotations
 
-from conversations import (check, handoff, kube, menu, onboarding, report_ops, reports,
-                           retention, rt, training, uep)
+from conversations import check, handoff, kube, menu, onboarding, reports, rt, training, uep
+from services import retention
+from services import reports as report_ops
 from conversations.common import Hooks
-from conversations.engine import Engine
+from core.engine import Engine
 
 FLOWS = (onboarding.start, onboarding.language, menu.menu, check.check, handoff.handoff,
          handoff.rating, kube.kube, uep.uep, training.training, reports.report,

@@ -10,11 +10,11 @@ Nothing about another household's data is ever shown: a sanggah never looks the 
 from __future__ import annotations
 
 from conversations import identity
-from conversations import report_ops as ops
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import JAKARTA as _JKT, L_, N_
-from conversations.model import Reply
-from conversations.notify import notify
+from services import reports as ops
+from core.engine import Ctx, Flow, Input
+from core.i18n import JAKARTA as _JKT, L_, N_
+from core.model import Reply
+from core.notify import notify
 from db import queries
 from domain import reports as R
 from domain.nik import IdProblem, check_kk, check_nik

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from conversations import report_ops as ops
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import L_
+from services import reports as ops
+from core.engine import Ctx, Flow, Input
+from core.i18n import L_
 from db.audit import audit
 from db.schema import conversations, households, people, rt_heads
 from domain import reports as R

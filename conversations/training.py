@@ -7,10 +7,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from conversations import identity
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import JAKARTA, LOCALES, L_, N_, Texts, texts
-from conversations.model import Choice
-from conversations.notify import notify
+from core.engine import Ctx, Flow, Input
+from core.i18n import JAKARTA, LOCALES, L_, N_, Texts, texts
+from core.model import Choice
+from core.notify import notify
 from db import kube_store, training_store as store
 from db.schema import training_registrations as tr, training_sessions as ts
 from domain import training as T

@@ -5,9 +5,9 @@ buy. Staff decide (cli/uep.py, via `decide` below); the resident is told in thei
 from __future__ import annotations
 
 from conversations import identity
-from conversations.engine import Ctx, Flow, Input
-from conversations.i18n import JAKARTA, L_, N_, Texts
-from conversations.notify import notify
+from core.engine import Ctx, Flow, Input
+from core.i18n import JAKARTA, L_, N_, Texts
+from core.notify import notify
 from db import kube_store as store
 
 uep = Flow("uep")

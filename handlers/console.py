@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-from conversations.model import Event
+from core.model import Event
 
 
 class ConsoleTransport:

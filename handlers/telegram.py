@@ -47,7 +47,7 @@ from aiogram.types import Message as _Message
 # keeps the class alive.
 _KEEP_RESPONSE_MESSAGE = Response[_Message]
 from config import Settings
-from conversations.model import Event, SendFinal, SendRetry, SendStopped
+from core.model import Event, SendFinal, SendRetry, SendStopped
 from domain.photos import PhotoProblem, clean_image
 
 log = logging.getLogger(__name__)

@@ -46,8 +46,8 @@ from pywa_async import WhatsApp
 from pywa_async.errors import WhatsAppError
 
 from config import Settings
-from conversations.i18n import L_, LOCALES, texts
-from conversations.model import Event, SendFinal, SendHeld, SendRetry
+from core.i18n import L_, LOCALES, texts
+from core.model import Event, SendFinal, SendHeld, SendRetry
 from db.database import Database
 from db.dialect import insert_ignore
 from db.schema import inbound_events, outbound_messages, wa_contacts, wa_media, wa_statuses

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot import Runtime
 from config import Settings
-from conversations.model import Event
+from core.model import Event
 
 DATA = Path(__file__).parent / "data"
 SMALL_CSV = DATA / "dtsen_small.csv"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from conversations import identity
-from conversations.engine import Ctx, Flow, Input
-from conversations.notify import notify, notify_many
-from conversations.scheduler import Scheduler
+from core.engine import Ctx, Flow, Input
+from core.notify import notify, notify_many
+from core.scheduler import Scheduler
 from db.schema import conversations, outbound_messages
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 

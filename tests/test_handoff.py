@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from conversations import handoff
-from conversations.scheduler import Scheduler
+from core.scheduler import Scheduler
 from db.schema import audit_log, conversations, ticket_messages, tickets
 from tests.chatkit import Chat, Clock, running
 from tests.test_web_auth import PASSWORD, hidden, login

@@ -8,7 +8,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from conversations.i18n import LOCALES, texts
+from core.i18n import LOCALES, texts
 from tools import i18n
 
 LABEL_MAX = 20  # WhatsApp reply-button title; Telegram shows it whole

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from conversations.model import Event
+from core.model import Event
 from db.schema import inbound_events, outbound_messages
 from tests.chatkit import KK_1, NIK_1, running
 

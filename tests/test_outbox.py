@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from conversations.model import SendFinal, SendRetry, SendStopped
-from conversations.outbox import Bucket, Outbox
+from core.model import SendFinal, SendRetry, SendStopped
+from core.outbox import Bucket, Outbox
 from db.database import Database
 from db.schema import outbound_messages
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from cli import CommandError
 from cli import reports as cli_reports
 from cli import rt as cli_rt
-from conversations import report_ops as ops
+from services import reports as ops
 from db.database import Database
 from db.schema import audit_log, conversations, outbound_messages, report_events, reports, rt_heads
 from domain import reports as R

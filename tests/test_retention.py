@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from conversations import handoff, retention
-from conversations.scheduler import Scheduler
+from conversations import handoff
+from services import retention
+from core.scheduler import Scheduler
 from db.schema import (audit_log, check_attempts, consent_log, conversations, inbound_events,
                        outbound_messages, ticket_messages, tickets)
 from db.schema import reports as reports_t

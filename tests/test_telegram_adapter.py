@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from config import Settings
-from conversations.model import Event, Reply, Choice, SendFinal, SendRetry, SendStopped
+from core.model import Event, Reply, Choice, SendFinal, SendRetry, SendStopped
 from handlers.telegram import TelegramChannel, TelegramTransport, render, update_to_event
 from tests.fakes.telegram_api import (
     BOT_TOKEN,

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from conversations.registry import JOBS
-from conversations.scheduler import Scheduler
+from core.scheduler import Scheduler
 from db.schema import training_registrations, training_sessions
 from tests.chatkit import Clock
 from tests.kubekit import add_session, matched, world

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from cli import reports as cli_reports
-from conversations import report_ops as ops
+from services import reports as ops
 from db.schema import audit_log, report_events, wa_media
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 from tests.test_reports import NIK_2, KK_2, matched, usul_own

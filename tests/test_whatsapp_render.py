@@ -7,8 +7,8 @@ import httpx
 import pytest
 from pywa_async.errors import WhatsAppError
 
-from conversations.i18n import LOCALES, texts
-from conversations.model import Choice, Reply, SendFinal, SendRetry
+from core.i18n import LOCALES, texts
+from core.model import Choice, Reply, SendFinal, SendRetry
 from handlers.whatsapp import (
     BODY_MAX, BUTTON_TITLE_MAX, LIST_BUTTON_MAX, ROW_TITLE_MAX, TEXT_MAX, WORDS, _send_error,
     render, split_text,

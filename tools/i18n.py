@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES_DIR = ROOT / "locales"
-SOURCE_DIRS = ("conversations", "handlers", "web")
+SOURCE_DIRS = ("core", "conversations", "services", "handlers", "web")
 KEYWORDS = {"_": None, "N_": None, "L_": None, "ngettext": (1, 2)}
 LOCALES = ("id", "en")
 DOMAIN = "messages"

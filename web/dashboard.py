@@ -15,7 +15,7 @@ import jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from conversations.i18n import JAKARTA
+from core.i18n import JAKARTA
 from db.schema import audit_log, conversations, inbound_events, outbound_messages
 from web.auth import (AUTH, LOGIN_CSRF_COOKIE, PUBLIC, ROLE_NAMES, STAFF, client_of, requires,
                       safe_next)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from conversations import handoff
-from conversations.i18n import JAKARTA
+from core.i18n import JAKARTA
 from db.schema import (conversations, households, inbound_events, staff_users, ticket_messages,
                        tickets)
 from web.auth import AUTH, STAFF, Staff

@@ -6,7 +6,7 @@
 - `/reports/{code}`: the report, its history (report_events), photos (streamed through
   `/reports/{code}/photos/{id}`, behind the login, never a public file), a map link, the RT's
   opinion, the due date; the reporter's identity only for verifikator and admin.
-- Moves are `conversations.report_ops.move` (the CLI's operation): only the allowed next states
+- Moves are `services.reports.move` (the CLI's operation): only the allowed next states
   are offered; the form carries the version it was read at, so an officer whose report was moved
   meanwhile gets "baru saja diubah petugas lain" and keeps the typed note. The reporter's message
   is queued in the move's transaction; the outbox is woken after the commit.
@@ -25,8 +25,8 @@ import aiohttp_jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from conversations import report_ops as ops
-from conversations.i18n import JAKARTA
+from services import reports as ops
+from core.i18n import JAKARTA
 from db.schema import (conversations, households, people, report_events, report_photos, reports,
                        tg_media, wa_media)
 from domain import reports as R

@@ -23,7 +23,7 @@ import aiohttp_jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from conversations.model import Event
+from core.model import Event
 from db.schema import conversations
 from web.auth import AUTH, STAFF, audit
 

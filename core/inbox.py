@@ -16,10 +16,10 @@ from typing import Awaitable, Callable
 
 import sqlalchemy as sa
 
-from conversations.engine import Ctx, Engine, State
-from conversations.i18n import texts
-from conversations.model import Event, Reply
-from conversations.outbox import Outbox
+from core.engine import Ctx, Engine, State
+from core.i18n import texts
+from core.model import Event, Reply
+from core.outbox import Outbox
 from db.database import Database
 from db.dialect import insert_ignore
 from db.schema import conversations, inbound_events, outbound_messages

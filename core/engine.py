@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from conversations.i18n import L_, Texts, normalize_locale, texts
-from conversations.model import Choice, Event, Reply
+from core.i18n import L_, Texts, normalize_locale, texts
+from core.model import Choice, Event, Reply
 
 IDLE_AFTER = timedelta(minutes=30)
 MISUNDERSTOOD_LIMIT = 2
@@ -112,7 +112,7 @@ class Ctx:
         self.replies: list[Reply] = []
         self.understood = True
         self._notes: list[str] = []
-        # Outbox ids a step queued for other residents (conversations.notify); the service
+        # Outbox ids a step queued for other residents (core.notify); the service
         # hands them to the sender after the commit.
         self.notified: list[int] = []
         self.t: Texts = texts(state.locale or normalize_locale(event.locale_hint, deps.default_locale))

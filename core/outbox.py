@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 
 import sqlalchemy as sa
 
-from conversations.model import SendFinal, SendHeld, SendRetry, SendStopped
+from core.model import SendFinal, SendHeld, SendRetry, SendStopped
 from db.database import Database
 from db.schema import outbound_messages
 

@@ -15,8 +15,8 @@ from typing import Callable, Iterable
 
 import sqlalchemy as sa
 
-from conversations.i18n import Texts, texts
-from conversations.model import Reply
+from core.i18n import Texts, texts
+from core.model import Reply
 from db.schema import conversations, outbound_messages
 
 C = conversations.c

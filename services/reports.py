@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from conversations.i18n import N_, Texts
-from conversations.notify import notify_many
+from core.i18n import N_, Texts
+from core.notify import notify_many
 from db.schema import report_events, report_photos, reports, rt_heads
 from domain import reports as R
 

@@ -1,7 +1,7 @@
 """Time-driven work: reminders, deadlines, automatic forwarding after a waiting time.
 
 A job is `async def job(conn, now, deps) -> list[int]` (outbox ids it queued with
-conversations.notify). Each job runs in its own write transaction, so a failing job neither
+core.notify). Each job runs in its own write transaction, so a failing job neither
 blocks the others nor commits half its work. Jobs must be idempotent: they mark what they did
 (e.g. `reminded_3d_at`) in the same transaction, because `run_once` may run again at any time
 and in several processes. Tests drive `run_once()` with a controllable clock, never sleeps.

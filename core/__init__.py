@@ -1,0 +1,1 @@
+"""The conversation machinery: no channel, no flow (docs/architecture.md)."""
