@@ -66,7 +66,8 @@ class Runtime:
         from core.outbox import Outbox
         from conversations.registry import JOBS, build_engine
         from core.scheduler import Scheduler
-        from core.inbox import Service, utcnow
+        from core.inbox import Service
+        from domain.clock import utcnow
         from db.database import Database
         from web.app import build_app
 
@@ -254,7 +255,8 @@ async def seed_demo_admin(settings: Settings) -> tuple[str, str] | None:
 
     from db.database import Database
     from db.schema import staff_users
-    from web.auth import add_staff, utcnow
+    from web.auth import add_staff
+    from domain.clock import utcnow
 
     db = Database(settings.database_url)
     try:

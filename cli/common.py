@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
+from domain.clock import JAKARTA, utcnow as now
+from domain.clock import wib as _wib
 
 
 def wib(when: datetime) -> str:
-    return when.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M WIB")
+    return _wib(when, "%Y-%m-%d %H:%M WIB")
 
 
 @asynccontextmanager

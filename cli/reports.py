@@ -93,7 +93,7 @@ def _code(text: str) -> str:
 
 
 def _d(dt: datetime | None) -> str:
-    from core.i18n import JAKARTA
+    from domain.clock import JAKARTA
 
     return dt.astimezone(JAKARTA).strftime("%Y-%m-%d") if dt else "-"
 
@@ -120,7 +120,7 @@ async def cmd_list(settings, args) -> int:
             raise CommandError(f"Kelurahan tidak dikenal: {args.kelurahan}")
         q = q.where(RC.kelurahan_code == kel.code)
     if args.due_before:
-        from core.i18n import JAKARTA
+        from domain.clock import JAKARTA
 
         q = q.where(RC.due_at < datetime.combine(args.due_before, time(), JAKARTA),
                     RC.state != R.SELESAI)

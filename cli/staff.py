@@ -49,7 +49,8 @@ async def _db(settings):
 
 async def cmd_add(settings, args) -> int:
     from bot import load_reference
-    from web.auth import AuthError, add_staff, utcnow
+    from web.auth import AuthError, add_staff
+    from domain.clock import utcnow
 
     _, region = load_reference(settings)
     code = None
@@ -94,7 +95,8 @@ async def cmd_list(settings, args) -> int:
 
 
 async def cmd_set_active(settings, args) -> int:
-    from web.auth import AuthError, set_active, utcnow
+    from web.auth import AuthError, set_active
+    from domain.clock import utcnow
 
     db = await _db(settings)
     try:

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from core.i18n import JAKARTA, L_, N_
+from domain.clock import JAKARTA
+from core.i18n import L_, N_
 from db import queries
 from domain.eligibility import HouseholdFacts, MemberFacts, evaluate, is_extreme_poverty
 from domain.nik import IdProblem, check_kk, check_nik, mask

@@ -18,18 +18,6 @@ def office_hours_text(ctx: Ctx) -> str:
     return f"{d}, {oh.open.strftime(fmt)}–{oh.close.strftime(fmt)} WIB"
 
 
-def contact_text(ctx: Ctx) -> str:
-    p = ctx.deps.programs
-    return ctx._(
-        "{office}\n"
-        "• Phone: {phone}\n"
-        "• WhatsApp: {whatsapp}\n"
-        "• Email: {email}\n"
-        "• Address: {address}\n"
-        "• Office hours: {hours}",
-        office=p.office, phone=p.office_phone, whatsapp=p.office_whatsapp, email=p.office_email,
-        address=p.office_address, hours=office_hours_text(ctx))
-
 
 def notice_text(ctx: Ctx) -> str:
     p = ctx.deps.programs

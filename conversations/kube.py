@@ -9,7 +9,8 @@ import re
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from core.i18n import JAKARTA, L_, N_, Texts
+from domain.clock import JAKARTA
+from core.i18n import L_, N_, Texts
 from core.model import Choice
 from core.notify import notify, notify_many
 from db import kube_store as store

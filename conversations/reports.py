@@ -12,7 +12,8 @@ from __future__ import annotations
 from conversations import identity
 from services import reports as ops
 from core.engine import Ctx, Flow, Input
-from core.i18n import JAKARTA as _JKT, L_, N_
+from domain.clock import JAKARTA as _JKT
+from core.i18n import L_, N_
 from core.model import Reply
 from core.notify import notify
 from db import queries

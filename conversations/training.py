@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from core.i18n import JAKARTA, LOCALES, L_, N_, Texts, texts
+from domain.clock import JAKARTA
+from core.i18n import LOCALES, L_, N_, Texts, texts
 from core.model import Choice
 from core.notify import notify
 from db import kube_store, training_store as store

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from core.i18n import JAKARTA, L_, N_, Texts
+from domain.clock import JAKARTA
+from core.i18n import L_, N_, Texts
 from core.notify import notify
 from db import kube_store as store
 

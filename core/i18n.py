@@ -11,16 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
+from domain.clock import JAKARTA
+
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 LOCALES = ("id", "en")
 BABEL_LOCALE = {"id": "id_ID", "en": "en_GB"}
-JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 def N_(s: str) -> str:

@@ -21,6 +21,7 @@ from core.i18n import texts
 from core.model import Event, Reply
 from core.outbox import Outbox
 from db.database import Database
+from domain.clock import utcnow
 from db.dialect import insert_ignore
 from db.schema import conversations, inbound_events, outbound_messages
 
@@ -33,9 +34,6 @@ I = inbound_events.c
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
 Prepare = Callable[[object, list], Awaitable["Event | None"]]
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # Statements are built once: building them per event cost about a tenth of the CPU.

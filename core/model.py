@@ -46,10 +46,6 @@ class Reply:
             p["locale"] = locale
         return p
 
-    @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> "Reply":
-        return cls(p["text"], [Choice(i, lbl) for i, lbl in p.get("choices") or []], p.get("request"))
-
 
 class SendError(Exception):
     """Base of the typed send errors an adapter's transport raises; the outbox acts on the type."""

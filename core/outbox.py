@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from core.model import SendFinal, SendHeld, SendRetry, SendStopped
 from db.database import Database
+from domain.clock import utcnow
 from db.schema import outbound_messages
 
 log = logging.getLogger("jaring.outbox")
@@ -89,9 +90,6 @@ class _Chat:
         self.lock = asyncio.Lock()
         self.bucket = Bucket(rate, burst=3)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Outbox:

@@ -43,9 +43,6 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 # --- DTSEN extract -------------------------------------------------------------------------
 

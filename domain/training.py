@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from domain.kube import CODE_ALPHABET
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
+from domain.clock import JAKARTA
 CONFIRMED, WAITLIST, PENDING, CANCELLED = "CONFIRMED", "WAITLIST", "PENDING", "CANCELLED"
 ACTIVE = (CONFIRMED, WAITLIST, PENDING)
 REMIND_AT = time(8, 0)  # reminders go out from 08.00 WIB, never at night

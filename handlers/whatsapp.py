@@ -50,6 +50,7 @@ from core.i18n import L_, LOCALES, texts
 from core.model import Event, SendFinal, SendHeld, SendRetry
 from db.database import Database
 from db.dialect import insert_ignore
+from domain.clock import utcnow
 from db.schema import inbound_events, outbound_messages, wa_contacts, wa_media, wa_statuses
 from domain.photos import PhotoProblem, clean_image
 
@@ -99,9 +100,6 @@ WORDS: dict[str, dict[str, str]] = {loc: _words(loc) for loc in LOCALES}
 _BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]+\Z")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # ====================================================================== inbound: parsing

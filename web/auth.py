@@ -32,6 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from db.audit import audit
+from domain.clock import utcnow
 from db.schema import login_failures, staff_sessions, staff_users
 
 log = logging.getLogger("jaring.web.auth")
@@ -53,9 +54,6 @@ STAFF = web.RequestKey("staff", object)  # request[STAFF]: the signed-in Staff
 HASHER = PasswordHasher()
 _DUMMY_HASH = HASHER.hash("jaring-no-such-user")
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from core.i18n import JAKARTA
+from domain.clock import JAKARTA, wib
 from db.schema import audit_log, conversations, inbound_events, outbound_messages
 from web.auth import (AUTH, LOGIN_CSRF_COOKIE, PUBLIC, ROLE_NAMES, STAFF, client_of, requires,
                       safe_next)
@@ -60,9 +60,6 @@ def _context(runtime):
     return ctx
 
 
-def _wib(dt) -> str:
-    return dt.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M") if dt else ""
-
 
 # ------------------------------------------------------------------------ login / logout
 
@@ -105,7 +102,7 @@ async def login_submit(request: web.Request) -> web.Response:
     until = await auth.throttled_until(username, client_of(request))
     if until is not None:
         return _login_form(request, username=username, status=429, error=(
-            f"Terlalu banyak percobaan masuk yang gagal. Coba lagi setelah pukul {_wib(until)[-5:]} WIB."))
+            f"Terlalu banyak percobaan masuk yang gagal. Coba lagi setelah pukul {wib(until)[-5:]} WIB."))
     token = await auth.login(username, password, client_of(request))
     if token is None:
         return _login_form(request, username=username, status=401,
@@ -150,7 +147,7 @@ async def home(request: web.Request) -> web.Response:
     kel = request.app[RUNTIME].region.kelurahan_by_code(staff.kelurahan_code) \
         if staff.kelurahan_code else None
     return aiohttp_jinja2.render_template("home.html", request, {
-        "nav": "home", "stats": stats, "now": _wib(now), "status_names": STATUS_NAMES,
+        "nav": "home", "stats": stats, "now": wib(now), "status_names": STATUS_NAMES,
         "channel_names": CHANNEL_NAMES, "kelurahan": kel.name if kel else staff.kelurahan_code})
 
 
@@ -169,6 +166,6 @@ async def audit_page(request: web.Request) -> web.Response:
     if action:
         q = q.where(A.action.startswith(action, autoescape=True))
     async with auth.db.tx(write=False) as c:
-        rows = [dict(r._mapping, at=_wib(r.at)) for r in await c.execute(q)]
+        rows = [dict(r._mapping, at=wib(r.at)) for r in await c.execute(q)]
     return aiohttp_jinja2.render_template("audit.html", request, {
         "nav": "audit", "rows": rows, "actor": actor, "action": action, "limit": AUDIT_LIMIT})

@@ -22,7 +22,7 @@ from aiohttp import web
 from db.dtsen_import import import_dtsen
 from db.audit import audit
 from db.schema import data_imports
-from domain.training import JAKARTA
+from domain.clock import JAKARTA
 from web.auth import AUTH, STAFF, requires
 from web.proposals import runtime_of, wib
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from conversations import handoff
-from core.i18n import JAKARTA
+from domain.clock import JAKARTA, wib
 from db.schema import (conversations, households, inbound_events, staff_users, ticket_messages,
                        tickets)
 from web.auth import AUTH, STAFF, Staff
@@ -38,9 +38,6 @@ def _runtime(request: web.Request):
 
     return request.app[RUNTIME]
 
-
-def _wib(dt) -> str:
-    return dt.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M") if dt else ""
 
 
 def _scope(q, staff: Staff):
@@ -96,12 +93,12 @@ async def inbox(request: web.Request) -> web.Response:
     region = _runtime(request).region
     items = [{
         "id": r.id, "reason": "Bot tidak paham" if r.reason == "stuck" else "Bertanya",
-        "kelurahan": _kel_name(region, r.kelurahan_code), "opened": _wib(r.opened_at),
-        "due": _wib(r.due_at), "late": r.status == "open" and r.first_response_at is None
+        "kelurahan": _kel_name(region, r.kelurahan_code), "opened": wib(r.opened_at),
+        "due": wib(r.due_at), "late": r.status == "open" and r.first_response_at is None
         and r.due_at < now, "answered": r.first_response_at is not None,
         "flag": "kepala dinas" if r.head_flag_at else ("kepala bidang" if r.supervisor_flag_at else ""),
         "assignee": r.assignee or "", "channel": CHANNELS.get(r.channel, r.channel),
-        "preview": (first.get(r.id) or "")[:140], "rating": r.rating, "closed": _wib(r.closed_at),
+        "preview": (first.get(r.id) or "")[:140], "rating": r.rating, "closed": wib(r.closed_at),
     } for r in rows]
     return aiohttp_jinja2.render_template("inbox.html", request, {
         "nav": "inbox", "tab": tab, "tabs": TABS, "items": items, "counts": n})
@@ -152,16 +149,16 @@ async def ticket_page(request: web.Request, *, error: str | None = None,
     return aiohttp_jinja2.render_template("ticket.html", request, {
         "nav": "inbox", "t": row, "id": tid, "error": error, "kept": kept or {},
         "ok": request.query.get("ok", ""),
-        "opened": _wib(row.opened_at), "due": _wib(row.due_at), "closed": _wib(row.closed_at),
+        "opened": wib(row.opened_at), "due": wib(row.due_at), "closed": wib(row.closed_at),
         "late": row.status == "open" and row.first_response_at is None and row.due_at < auth.clock(),
         "channel": CHANNELS.get(row.channel, row.channel),
         "language": "English" if row.locale == "en" else "Bahasa Indonesia",
         "household": (f"Kelurahan {_kel_name(region, hh.kelurahan_code)}, RW {hh.rw} RT {hh.rt}"
                       if hh else "belum dicocokkan (NIK + No. KK)"),
-        "before": [{"at": _wib(b.received_at), "text": _describe(b.kind, b.payload)}
+        "before": [{"at": wib(b.received_at), "text": _describe(b.kind, b.payload)}
                    for b in reversed(before)],
         "messages": [{"kind": m.kind, "who": KIND_NAMES.get(m.kind, m.kind), "body": m.body,
-                      "at": _wib(m.created_at), "staff": m.name or ""} for m in msgs],
+                      "at": wib(m.created_at), "staff": m.name or ""} for m in msgs],
         "people": people,
     }, status=status)
 

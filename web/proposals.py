@@ -14,7 +14,7 @@ import aiohttp_jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from core.i18n import JAKARTA
+from domain.clock import JAKARTA
 from db import kube_store as store
 from db.schema import households, kube_groups, people, training_sessions, uep_applications
 from domain import kube as K

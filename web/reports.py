@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from services import reports as ops
-from core.i18n import JAKARTA
+from domain.clock import JAKARTA, wib
 from db.schema import (conversations, households, people, report_events, report_photos, reports,
                        tg_media, wa_media)
 from domain import reports as R
@@ -92,9 +92,6 @@ def _runtime(request: web.Request):
 
     return request.app[RUNTIME]
 
-
-def _wib(dt, fmt: str = "%d-%m-%Y %H.%M") -> str:
-    return dt.astimezone(JAKARTA).strftime(fmt) if dt else ""
 
 
 def _kel_name(region, code) -> str:
@@ -191,8 +188,8 @@ async def queue(request: web.Request) -> web.Response:
         "rtrw": f"RT {int(r.rt)} / RW {int(r.rw)}" if r.rt and r.rw else "",
         "target": "Keluarga pelapor" if r.household_id else (r.target_name or "—"),
         "reason": REASON_NAMES.get(r.category, {}).get(r.reason or "", r.reason or ""),
-        "detail": (r.detail or "")[:120], "created": _wib(r.created_at, "%d-%m-%Y"),
-        "due": _wib(r.due_at, "%d-%m-%Y"),
+        "detail": (r.detail or "")[:120], "created": wib(r.created_at, "%d-%m-%Y"),
+        "due": wib(r.due_at, "%d-%m-%Y"),
         "late": r.state != R.SELESAI and r.due_at < now,
         "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
         "simulated": bool(r.simulated),
@@ -303,8 +300,8 @@ async def report_page(request: web.Request, *, error: str | None = None,
         "target": target,
         "map": (f"https://www.openstreetmap.org/?mlat={r.lat:.6f}&mlon={r.lon:.6f}"
                 f"#map=18/{r.lat:.6f}/{r.lon:.6f}") if r.lat is not None and r.lon is not None else "",
-        "created": _wib(r.created_at), "due": _wib(r.due_at),
-        "rt_due": _wib(r.rt_due_at) if r.state == R.VERIFIKASI_RT else "",
+        "created": wib(r.created_at), "due": wib(r.due_at),
+        "rt_due": wib(r.rt_due_at) if r.state == R.VERIFIKASI_RT else "",
         "late": r.state != R.SELESAI and r.due_at < now,
         "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
         "rt_note": rt_event.note if rt_event else "",
@@ -316,7 +313,7 @@ async def report_page(request: web.Request, *, error: str | None = None,
             "channel": CHANNELS.get(reporter.channel, reporter.channel or "—") if reporter else "",
         } if identity else None,
         "can_reveal": identity and has_nik and not reveal,
-        "events": [{"at": _wib(e.at), "who": _actor_name(e.actor), "actor": e.actor,
+        "events": [{"at": wib(e.at), "who": _actor_name(e.actor), "actor": e.actor,
                     "what": ACTION_NAMES.get(e.action, e.action),
                     "move": (f"{STATE_NAMES.get(e.from_state, e.from_state)} → " if e.from_state else "")
                     + _status(e.to_state, e.outcome) if e.to_state else "",
@@ -413,7 +410,7 @@ async def export(request: web.Request) -> web.Response:
         await audit(c, staff.actor, "reports.export", fmt,
                     {"count": len(rows), "codes": [r["KODE_LAPORAN"] for r in rows][:500],
                      "out": "dashboard"}, now=now)
-    name = f"usulan-siks-ng-{_wib(now, '%Y%m%d-%H%M')}.{fmt}"
+    name = f"usulan-siks-ng-{wib(now, '%Y%m%d-%H%M')}.{fmt}"
     if fmt == "xlsx":
         buf = io.BytesIO()
         write_xlsx(rows, buf)

@@ -20,7 +20,7 @@ import aiohttp_jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from core.i18n import JAKARTA
+from domain.clock import JAKARTA
 from db.schema import (conversations, households, inbound_events, people, reports, tickets,
                        training_registrations, training_sessions)
 from domain import reports as R
