@@ -35,6 +35,32 @@ GLOBAL_CHOICES = {"g:menu": "menu", "g:help": "help", "g:cancel": "cancel", "g:c
                   "g:privacy": "privacy", "g:language": "language"}
 
 _PUNCT = re.compile(r"[\s.!?,;:]+$")
+# The data key under which the choices of the last message are kept (a typed number or label
+# picks one of them); keys starting with KEEP survive a move to another flow.
+CHOICES = "_choices"
+KEEP = "__"
+
+
+def carried(data: dict[str, Any]) -> dict[str, Any]:
+    """What of a conversation's data survives a move to another flow: the keys starting with
+    "__" (the match, a report draft kept while the check runs ...)."""
+    return {k: v for k, v in data.items() if k.startswith(KEEP)}
+
+
+def offered(choices) -> list[list[str]]:
+    """The choices of a message as the data keeps them."""
+    return [[c.id, c.label] for c in choices]
+
+
+def moved_data(data: dict[str, Any], choices=(), **extra: Any) -> dict[str, Any]:
+    """A conversation's data after a move made outside a step (staff close a ticket and the
+    message they send asks for a rating): what `Ctx.goto` keeps, plus `extra`, with `choices`
+    offered as a step's `say` would offer them."""
+    out = carried(data)
+    out.update(extra)
+    if choices:
+        out[CHOICES] = offered(choices)
+    return out
 
 
 @dataclass(slots=True)
@@ -139,7 +165,7 @@ class Ctx:
             self._notes.clear()
         self.replies.append(Reply(text, list(choices or []), request))
         if choices is not None:
-            self.state.data["_choices"] = [[c.id, c.label] for c in choices]
+            self.state.data[CHOICES] = offered(choices)
 
     def choice(self, cid: str, label: str) -> Choice:
         """A choice whose label is a msgid marked with L_ (translated here)."""
@@ -149,10 +175,16 @@ class Ctx:
     async def goto(self, flow: str, step: str = "start", *, keep: bool = False) -> None:
         st = self.state
         if flow != st.flow and not keep:
-            st.data = {k: v for k, v in st.data.items() if k.startswith("__")}
+            st.data = carried(st.data)
         st.flow, st.step = flow, step
-        st.data.pop("_choices", None)
+        st.data.pop(CHOICES, None)
         await self.engine.ask(self)
+
+    async def forward(self, flow: str, step: str, inp: "Input") -> None:
+        """Handle this input at another flow's step, as if it had been sent there (the menu
+        hands a typed NIK to the check). The data is kept, as with a move by hand."""
+        self.state.flow, self.state.step = flow, step
+        await self.engine.dispatch(self, inp)
 
     async def reask(self) -> None:
         await self.engine.ask(self)
@@ -167,12 +199,12 @@ class Ctx:
         if stuck:
             st.misunderstood = 0
             st.data["__stuck"] = 1  # a ticket opened from here says the bot could not help
-        offered = [Choice(i, lbl) for i, lbl in st.data.get("_choices") or [] if lbl]
+        shown = [Choice(i, lbl) for i, lbl in st.data.get(CHOICES) or [] if lbl]
         if hint is None:
             self.say(self._("Sorry, I did not understand that."))
             await self.engine.ask(self)
         else:
-            self.say(hint, offered)
+            self.say(hint, shown)
         if stuck:
             last = self.replies[-1]
             last.text = last.text + "\n\n" + self.engine.stuck_text(self)
@@ -182,7 +214,7 @@ class Ctx:
                     continue  # the menu is what was just shown again
                 if cid not in have:
                     last.choices.append(Choice(cid, self._(label)))
-            st.data["_choices"] = [[c.id, c.label] for c in last.choices]
+            st.data[CHOICES] = offered(last.choices)
 
 
 class Engine:
@@ -196,7 +228,7 @@ class Engine:
 
     async def ask(self, ctx: Ctx) -> None:
         step = self.step_of(ctx.state)
-        ctx.state.data.pop("_choices", None)
+        ctx.state.data.pop(CHOICES, None)
         if step and step.ask:
             await step.ask(ctx)
         else:  # unknown state (e.g. a flow removed in an update): back to the menu
@@ -236,7 +268,7 @@ class Engine:
             await self.hooks.global_action(ctx, action)
             return self._finish(ctx)
         # Resolve a typed number or label, or a tapped button, against the offered choices.
-        offered = st.data.get("_choices") or []
+        offered = st.data.get(CHOICES) or []
         if inp.kind == "choice":
             if inp.choice.startswith("m:") and inp.choice not in {c[0] for c in offered}:
                 # A menu button from an older message is still a fine way in.
@@ -258,12 +290,16 @@ class Engine:
                 "I can read text, buttons, locations and photos. Please type your answer or "
                 "tap a button."))
             return self._finish(ctx)
-        step = self.step_of(st)
+        await self.dispatch(ctx, inp)
+        return self._finish(ctx)
+
+    async def dispatch(self, ctx: Ctx, inp: Input) -> None:
+        """Hand the input to the current step (the menu when the step is unknown)."""
+        step = self.step_of(ctx.state)
         if step is None or step.on is None:
             await self.hooks.to_menu(ctx)
         else:
             await step.on(ctx, inp)
-        return self._finish(ctx)
 
     def _finish(self, ctx: Ctx) -> None:
         st = ctx.state

@@ -14,43 +14,21 @@ import logging
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
-import sqlalchemy as sa
-
 from core.engine import Ctx, Engine, State
 from core.i18n import texts
 from core.model import Event, Reply
 from core.outbox import Outbox
+from db import inbox_store as store
 from db.database import Database
 from domain.clock import utcnow
-from db.dialect import insert_ignore
-from db.schema import conversations, inbound_events, outbound_messages
 
 log = logging.getLogger("jaring.service")
 
-C = conversations.c
-I = inbound_events.c
 
 
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
 Prepare = Callable[[object, list], Awaitable["Event | None"]]
 
-
-
-# Statements are built once: building them per event cost about a tenth of the CPU.
-_sel_conv = sa.select(conversations).where(C.user_key == sa.bindparam("k")).with_for_update()
-# The next pending event, and whether another one waits behind it.
-_sel_pending = (sa.select(inbound_events)
-                .where(I.user_key == sa.bindparam("k"), I.status == "pending")
-                .order_by(I.id).limit(2))
-_STATE_COLUMNS = ("address", "locale", "flow", "step", "data", "owner", "role", "household_id",
-                  "consent_version", "misunderstood", "last_activity_at")
-_upd_conv = (sa.update(conversations).where(C.id == sa.bindparam("cid"))
-             .values({k: sa.bindparam(f"v_{k}") for k in _STATE_COLUMNS}))
-_upd_done = (sa.update(inbound_events).where(I.id == sa.bindparam("eid"))
-             .values(status="done", processed_at=sa.bindparam("at")))
-_ins_out = sa.insert(outbound_messages).returning(outbound_messages.c.id,
-                                                  sort_by_parameter_order=True)
-_ins_one = sa.insert(outbound_messages).returning(outbound_messages.c.id)
 
 
 class Service:
@@ -122,7 +100,7 @@ class Service:
         results: list[Event | None] = []
         after: list[Callable[[], None]] = []
         async with self.db.tx() as c:
-            stmt = insert_ignore(c, inbound_events).returning(I.id)
+            stmt = store.event_insert(c)
             now = self.clock()
             for ev, prepare, _ in batch:
                 if prepare is not None:
@@ -130,12 +108,8 @@ class Service:
                     if ev is None:
                         results.append(None)
                         continue
-                res = await c.execute(stmt, dict(
-                    channel=ev.channel, external_id=ev.external_id,
-                    user_key=ev.user_key, address=ev.address, kind=ev.kind,
-                    payload=ev.payload, locale_hint=ev.locale_hint, status="pending",
-                    received_at=now))
-                results.append(ev if res.first() is not None else None)
+                stored = await store.insert_event(c, stmt, ev, now)
+                results.append(ev if stored else None)
         for fn in after:
             try:
                 fn()
@@ -166,8 +140,7 @@ class Service:
     async def recover(self) -> int:
         """Schedule every conversation that has stored but unprocessed events."""
         async with self.db.tx(write=False) as c:
-            keys = [r[0] for r in await c.execute(
-                sa.select(I.user_key).where(I.status == "pending").distinct())]
+            keys = await store.pending_user_keys(c)
         for k in keys:
             self.schedule(k)
         return len(keys)
@@ -189,17 +162,15 @@ class Service:
             async with self.db.tx() as c:
                 # Lock the conversation first, then read its oldest pending event: another
                 # worker may have processed it while we waited for the lock.
-                conv = (await c.execute(_sel_conv, {"k": user_key})).first()
+                conv = await store.lock_conversation(c, user_key)
                 if conv is None:
-                    first = (await c.execute(_sel_pending, {"k": user_key})).first()
+                    first = await store.first_pending(c, user_key)
                     if first is None:
                         return False
-                    await c.execute(insert_ignore(c, conversations).values(
-                        user_key=user_key, channel=first.channel, address=first.address,
-                        flow="start", step="start", data={}, owner="bot", role="warga",
-                        misunderstood=0, last_activity_at=now, created_at=now))
-                    conv = (await c.execute(_sel_conv, {"k": user_key})).first()
-                pending = (await c.execute(_sel_pending, {"k": user_key})).all()
+                    await store.create_conversation(c, user_key, first.channel, first.address,
+                                                    now)
+                    conv = await store.lock_conversation(c, user_key)
+                pending = await store.pending_events(c, user_key)
                 if not pending:
                     return False
                 ev, more = pending[0], len(pending) > 1
@@ -213,9 +184,8 @@ class Service:
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)
                 await self.engine.handle(ctx)
                 rows = await self._queue_replies(c, ev, ctx.replies, now, ctx.t.locale)
-                await c.execute(_upd_conv, {"cid": state.id, **{
-                    f"v_{k}": getattr(state, k) for k in _STATE_COLUMNS}})
-                await c.execute(_upd_done, {"eid": ev.id, "at": now})
+                await store.save_state(c, state)
+                await store.mark_done(c, ev.id, now)
                 queued = ctx.notified
         except Exception as exc:  # noqa: BLE001 - the resident gets a polite line, never a trace
             log.error("event processing failed (%s); the resident gets an apology",
@@ -241,22 +211,17 @@ class Service:
                      inbound_event_id=ev.id, payload=r.to_payload(locale),
                      status="sending" if local else "queued", attempts=1 if local else 0,
                      next_attempt_at=now, created_at=now) for r in replies]
-        if len(rows) == 1:  # the common case: a plain INSERT ... RETURNING, no executemany
-            rows[0]["id"] = (await c.execute(_ins_one, rows[0])).scalar_one()
-        else:
-            for row, (rid,) in zip(rows, await c.execute(_ins_out, rows)):
-                row["id"] = rid
+        await store.insert_replies(c, rows)
         return rows if local else []
 
     async def _fail_pending(self, user_key: str, now, error: str) -> list[dict] | None:
         async with self.db.tx() as c:
-            ev = (await c.execute(_sel_pending, {"k": user_key})).first()
+            ev = await store.first_pending(c, user_key)
             if ev is None:
                 return None
-            conv = (await c.execute(_sel_conv, {"k": user_key})).first()
+            conv = await store.lock_conversation(c, user_key)
             t = texts((conv.locale if conv else None) or self.deps.default_locale)
             reply = Reply(t._("Sorry, something went wrong on our side. Please try again, or "
                               "type menu."))
-            await c.execute(sa.update(inbound_events).where(I.id == ev.id).values(
-                status="failed", processed_at=now, error=error[:250]))
+            await store.mark_failed(c, ev.id, now, error)
             return await self._queue_replies(c, ev, [reply], now, t.locale)

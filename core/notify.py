@@ -13,15 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Iterable
 
-import sqlalchemy as sa
-
 from core.i18n import Texts, texts
 from core.model import Reply
-from db.schema import conversations, outbound_messages
-
-C = conversations.c
-_sel = sa.select(C.id, C.user_key, C.channel, C.address, C.locale)
-_ins = sa.insert(outbound_messages).returning(outbound_messages.c.id, sort_by_parameter_order=True)
+from db import conversation_store, inbox_store
 
 Build = Callable[[Texts], "Reply | str | Iterable[Reply]"]
 
@@ -39,7 +33,7 @@ async def notify_many(conn, conversation_ids: Iterable[int], build: Build, *, no
     if not ids:
         return []
     rows = []
-    for conv in await conn.execute(_sel.where(C.id.in_(ids)).order_by(C.id)):
+    for conv in await conversation_store.contacts(conn, ids):
         t = texts(conv.locale or default_locale)
         out = build(t)
         if isinstance(out, (str, Reply)):
@@ -52,4 +46,4 @@ async def notify_many(conn, conversation_ids: Iterable[int], build: Build, *, no
                              status="queued", attempts=0, next_attempt_at=now, created_at=now))
     if not rows:
         return []
-    return [r[0] for r in await conn.execute(_ins, rows)]
+    return await inbox_store.insert_messages(conn, rows)
