@@ -2,12 +2,10 @@
 version), then the language. `/bahasa` reuses the language step later."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from conversations.common import notice_text
+from conversations.texts import notice_text
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
-from db.schema import consent_log
+from db import conversation_store
 
 start = Flow("start")
 language = Flow("language")
@@ -24,9 +22,10 @@ async def ask_notice(ctx: Ctx) -> None:
 
 async def _log_consent(ctx: Ctx, decision: str) -> None:
     st = ctx.state
-    await ctx.conn.execute(sa.insert(consent_log).values(
-        user_key=st.user_key, channel=st.channel, notice_version=ctx.deps.programs.notice_version,
-        decision=decision, locale=ctx.t.locale, at=ctx.now))
+    await conversation_store.log_consent(
+        ctx.conn, user_key=st.user_key, channel=st.channel,
+        notice_version=ctx.deps.programs.notice_version, decision=decision, locale=ctx.t.locale,
+        at=ctx.now)
 
 
 @start.on("notice")

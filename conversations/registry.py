@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from conversations import check, handoff, kube, menu, onboarding, reports, rt, training, uep
-from services import retention
-from services import reports as report_ops
-from conversations.common import Hooks
+from conversations.hooks import Hooks
 from core.engine import Engine
+from services import reports as report_ops
+from services import retention, tickets
+from services import training as training_ops
 
 FLOWS = (onboarding.start, onboarding.language, menu.menu, check.check, handoff.handoff,
          handoff.rating, kube.kube, uep.uep, training.training, reports.report,
          reports.myreports, rt.rt)
-# Scheduled jobs (conversations/scheduler.py): async fn(conn, now, deps) -> outbox ids.
-JOBS: tuple = (handoff.sla_job, training.remind_job, training.allocate_job,
+# Scheduled jobs (core/scheduler.py): async fn(conn, now, deps) -> outbox ids.
+JOBS: tuple = (tickets.sla_job, training_ops.remind_job, training_ops.allocate_job,
                report_ops.forward_unanswered, retention.retention_job)
 
 

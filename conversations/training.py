@@ -1,21 +1,18 @@
 """Skills training: open sessions (the resident's kecamatan first, by sector), details, register,
-my registrations, cancel. Plus the scheduled jobs: reminders 3 and 1 days before the start, and
-the seat allocation of DTSEN-priority sessions at their deadline. Rules: docs/kube-training.md.
+my registrations, cancel. The scheduled jobs (reminders, the seat allocation) and the texts about
+a registration are services/training.py. Rules: docs/kube-training.md.
 """
 from __future__ import annotations
-
-import sqlalchemy as sa
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
 from domain.clock import JAKARTA
-from core.i18n import LOCALES, L_, N_, Texts, texts
+from core.i18n import L_, N_
 from core.model import Choice
-from core.notify import notify
 from db import kube_store, training_store as store
-from db.schema import training_registrations as tr, training_sessions as ts
 from domain import training as T
 from domain.eligibility import age_on
+from services.training import notify_promoted, status_text
 
 training = Flow("training")
 LIST_MAX = 7  # sessions shown as buttons at once (WhatsApp lists hold 10 rows)
@@ -207,26 +204,6 @@ async def _register(ctx: Ctx) -> None:
     ctx.say(await status_text(ctx.t, ctx.conn, reg, s), _after(ctx))
 
 
-async def status_text(t: Texts, conn, reg, s) -> str:
-    """What a registration means for the resident, with its code (also used by notifications)."""
-    if reg.status == T.CONFIRMED:
-        return t._("You have a place in {title}.\nYour registration code: {code}\n"
-                   "Show it at the place: {place}, {when}.\n"
-                   "We will remind you 3 days and 1 day before.",
-                   title=s.title, code=reg.code, place=s.place, when=t.datetime(s.starts_at))
-    if reg.status == T.WAITLIST:
-        pos = await store.waitlist_position(conn, reg, s)
-        return t._("{title} is full. You are number {pos} on the waiting list "
-                   "(code {code}). If a place opens, we will tell you here.",
-                   title=s.title, pos=pos, code=reg.code)
-    if reg.status == T.PENDING:
-        return t._("You are registered for {title} (code {code}).\n"
-                   "Seats are given after the deadline ({date}): families with the lowest desil "
-                   "first, then by time of registration. We will tell you the result here.",
-                   title=s.title, code=reg.code, date=t.date(s.deadline))
-    return t._("This registration was cancelled.")
-
-
 @training.ask("after")
 async def ask_after(ctx: Ctx) -> None:
     await ctx.goto("training", "list", keep=True)
@@ -337,84 +314,3 @@ async def on_cancel(ctx: Ctx, inp: Input) -> None:
             ctx.notified += await notify_promoted(ctx.conn, promoted, ctx.now, ctx.deps)
     ctx.state.step = "after"
     ctx.say(ctx._("Your registration is cancelled."), _after(ctx))
-
-
-async def notify_promoted(conn, reg, now, deps) -> list[int]:
-    s = await store.session(conn, reg.session_id)
-    reg = await store.registration_by_id(conn, reg.id)
-    if reg.conversation_id is None:
-        return []
-    text = {}
-    for loc in LOCALES:
-        t = texts(loc)
-        text[loc] = t._("Good news: a place opened up.\n") + await status_text(t, conn, reg, s)
-    return await notify(conn, reg.conversation_id, lambda t: text[t.locale], now=now,
-                        default_locale=deps.default_locale)
-
-
-# --- scheduled jobs ---------------------------------------------------------------------------
-
-async def remind_job(conn, now, deps) -> list[int]:
-    """Reminders 3 days and 1 day before the start (from 08.00 WIB). A reminder is marked in the
-    same transaction, and only the UPDATE that marks it sends it: idempotent across runs and
-    processes."""
-    rows = (await conn.execute(
-        sa.select(tr.c.id, tr.c.conversation_id, tr.c.code, tr.c.reminded_3d_at,
-                  tr.c.reminded_1d_at, ts.c.title, ts.c.place, ts.c.starts_at)
-        .join(ts, ts.c.id == tr.c.session_id)
-        .where(tr.c.status == T.CONFIRMED, tr.c.reminded_1d_at.is_(None), ts.c.starts_at > now))).all()
-    ids: list[int] = []
-    for r in rows:
-        due = T.reminder_due(r.starts_at, now, r.reminded_3d_at is not None, False)
-        if due is None:
-            continue
-        col = tr.c.reminded_1d_at if due == "1d" else tr.c.reminded_3d_at
-        values = {col.name: now}
-        if due == "1d" and r.reminded_3d_at is None:
-            values["reminded_3d_at"] = now  # skipped: the 1-day reminder says it all
-        res = await conn.execute(sa.update(tr).where(tr.c.id == r.id, col.is_(None)).values(values))
-        if res.rowcount != 1 or r.conversation_id is None:
-            continue
-        days = (T.local_dates(r.starts_at, 1)[0] - now.astimezone(JAKARTA).date()).days
-        ids += await notify(conn, r.conversation_id, lambda t, r=r, days=days: t._(
-            "Reminder: your training {title} starts in {days} days, on {when}, at {place}.\n"
-            "Your registration code: {code}",
-            title=r.title, days=days, when=t.datetime(r.starts_at), place=r.place, code=r.code),
-            now=now, default_locale=deps.default_locale)
-    return ids
-
-
-async def allocate_job(conn, now, deps) -> list[int]:
-    """DTSEN-priority sessions whose deadline is over: seats by desil, then time of registration;
-    everyone is told the result."""
-    due = [s for s in (await conn.execute(sa.select(ts).where(
-        ts.c.priority.is_(True), ts.c.allocated_at.is_(None)))).all()
-        if T.allocation_due(s.deadline, now)]
-    ids: list[int] = []
-    for s0 in due:
-        s = await store.session(conn, s0.id, lock=True)
-        claimed = await conn.execute(sa.update(ts).where(ts.c.id == s.id, ts.c.allocated_at.is_(None))
-                                     .values(allocated_at=now))
-        if claimed.rowcount != 1:
-            continue
-        pending = (await conn.execute(sa.select(tr).where(tr.c.session_id == s.id,
-                                                          tr.c.status == T.PENDING))).all()
-        result = T.allocate([T.Applicant(r.id, r.desil, r.registered_at) for r in pending], s.quota)
-        confirmed = 0
-        for rid, status, _pos in result:
-            await conn.execute(sa.update(tr).where(tr.c.id == rid).values(status=status, updated_at=now))
-            confirmed += status == T.CONFIRMED
-        await conn.execute(sa.update(ts).where(ts.c.id == s.id).values(seats_taken=confirmed))
-        s = await store.session(conn, s.id)
-        for rid, status, _pos in result:
-            reg = await store.registration_by_id(conn, rid)
-            if reg.conversation_id is None:
-                continue
-            texts_by_locale = {}
-            for loc in LOCALES:
-                t = texts(loc)
-                texts_by_locale[loc] = (t._("The seats for {title} have been allocated.\n",
-                                            title=s.title) + await status_text(t, conn, reg, s))
-            ids += await notify(conn, reg.conversation_id, lambda t, m=texts_by_locale: m[t.locale],
-                                now=now, default_locale=deps.default_locale)
-    return ids

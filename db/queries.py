@@ -68,3 +68,17 @@ async def failed_attempts(conn, *, conversation_id: int | None = None, nik_hash:
     else:
         row = (await conn.execute(_failed_by_nik, {"nh": nik_hash, "since": since})).one()
     return row[0], row[1]
+
+
+async def household_kelurahan(conn, household_id: int) -> str | None:
+    return (await conn.execute(sa.select(households.c.kelurahan_code).where(
+        households.c.id == household_id))).scalar()
+
+
+async def household_head(conn, household_id: int):
+    """(nama, alamat) of the household's head (else its first member), or None."""
+    return (await conn.execute(
+        sa.select(people.c.nama, households.c.alamat)
+        .join(households, households.c.id == people.c.household_id)
+        .where(people.c.household_id == household_id)
+        .order_by((people.c.hubungan != "KEPALA_KELUARGA"), people.c.id).limit(1))).first()

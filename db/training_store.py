@@ -199,3 +199,53 @@ async def seed_samples(db, programs, region, today) -> int:
         for spec in specs:
             await add_session(c, spec, now)
     return len(specs)
+
+
+# --- the scheduled jobs (services/training.py) --------------------------------------------------
+
+async def reminders_due(conn, now: datetime):
+    """Confirmed registrations of sessions still to come whose 1-day reminder is not sent."""
+    return (await conn.execute(
+        sa.select(R.id, R.conversation_id, R.code, R.reminded_3d_at, R.reminded_1d_at, S.title,
+                  S.place, S.starts_at)
+        .join(training_sessions, S.id == R.session_id)
+        .where(R.status == T.CONFIRMED, R.reminded_1d_at.is_(None), S.starts_at > now))).all()
+
+
+async def mark_reminded(conn, rid: int, due: str, now: datetime, *, skip_3d: bool) -> bool:
+    """Mark the `due` ("3d" or "1d") reminder as sent; only the call that marks it gets True.
+    `skip_3d`: the 3-day reminder is marked too (the 1-day one says it all)."""
+    col = R.reminded_1d_at if due == "1d" else R.reminded_3d_at
+    values = {col.name: now}
+    if skip_3d:
+        values["reminded_3d_at"] = now
+    res = await conn.execute(sa.update(training_registrations)
+                             .where(R.id == rid, col.is_(None)).values(values))
+    return res.rowcount == 1
+
+
+async def unallocated_priority_sessions(conn):
+    return (await conn.execute(sa.select(training_sessions).where(
+        S.priority.is_(True), S.allocated_at.is_(None)))).all()
+
+
+async def claim_allocation(conn, sid: int, now: datetime) -> bool:
+    """Mark the session allocated; only the call that marks it gets True."""
+    res = await conn.execute(sa.update(training_sessions)
+                             .where(S.id == sid, S.allocated_at.is_(None))
+                             .values(allocated_at=now))
+    return res.rowcount == 1
+
+
+async def pending_registrations(conn, sid: int):
+    return (await conn.execute(sa.select(training_registrations).where(
+        R.session_id == sid, R.status == T.PENDING))).all()
+
+
+async def set_status(conn, rid: int, status: str, now: datetime) -> None:
+    await conn.execute(sa.update(training_registrations).where(R.id == rid)
+                       .values(status=status, updated_at=now))
+
+
+async def set_seats_taken(conn, sid: int, n: int) -> None:
+    await conn.execute(sa.update(training_sessions).where(S.id == sid).values(seats_taken=n))
