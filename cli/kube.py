@@ -73,7 +73,7 @@ async def cmd_show(settings, args) -> int:
 
 
 async def _decide(settings, args, approve: bool) -> int:
-    from conversations.kube import decide
+    from services.kube import decide
 
     reason = (getattr(args, "reason", None) or "").strip() or None
     if not approve and not reason:

@@ -50,7 +50,7 @@ async def cmd_show(settings, args) -> int:
 
 
 async def _decide(settings, args, approve: bool) -> int:
-    from conversations.uep import decide
+    from services.uep import decide
 
     reason = (getattr(args, "reason", None) or "").strip() or None
     if not approve and not reason:

@@ -1,6 +1,6 @@
 """KUBE (Kelompok Usaha Bersama): form a group (the creator is ketua), join one with its code,
 name the sekretaris and bendahara, remove members or leave, submit it to Dinsos, and see
-"KUBE saya". Staff decide (cli/kube.py, via `decide` below). Rules: domain/kube.py and
+"KUBE saya". Staff decide (cli/kube.py, web/proposals.py, via services/kube.py's `decide`). Rules: domain/kube.py and
 docs/kube-training.md.
 """
 from __future__ import annotations
@@ -444,28 +444,3 @@ async def on_leave(ctx: Ctx, inp: Input) -> None:
         return
     ctx.say(ctx._("You left KUBE {name}.", name=row.name), [ctx.choice("g:menu", L_("Main menu"))])
     ctx.state.flow, ctx.state.step = "menu", "main"
-
-
-# --- staff decision (cli/kube.py) -------------------------------------------------------------
-
-async def decide(conn, deps, *, group_id: int, approve: bool, reason: str | None, now,
-                 actor: str = "cli") -> tuple[str | None, list[int]]:
-    """Approve or reject a submitted group and tell every member. (problem, outbox ids)."""
-    problem = await store.decide(conn, group_id=group_id, approve=approve, reason=reason, now=now,
-                                 actor=actor)
-    if problem:
-        return problem, []
-    g = await store.group(conn, group_id)
-    members = await store.members(conn, group_id)
-
-    def build(t: Texts) -> str:
-        if approve:
-            return t._("Good news: Dinsos approved KUBE {name}. An officer will contact the chair "
-                       "about the next steps.", name=g.name)
-        return t._("Dinsos did not approve KUBE {name}.\nReason: {reason}\n"
-                   "The members are free to form or join another group. Questions: contact an "
-                   "officer.", name=g.name, reason=reason or "-")
-
-    ids = await notify_many(conn, [m.conversation_id for m in members if m.conversation_id],
-                            build, now=now, default_locale=deps.default_locale)
-    return None, ids

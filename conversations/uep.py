@@ -1,15 +1,16 @@
 """UEP (Usaha Ekonomi Produktif): a matched resident whose household meets the UEP rule applies
 for aid to the business they already run: what it is, how long it has run, what the aid would
-buy. Staff decide (cli/uep.py, via `decide` below); the resident is told in their own language.
+buy. Staff decide (cli/uep.py, web/proposals.py, via services/uep.py's `decide`); the resident is
+told in their own language.
 """
 from __future__ import annotations
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
 from domain.clock import JAKARTA
-from core.i18n import L_, N_, Texts
-from core.notify import notify
+from core.i18n import L_, N_
 from db import kube_store as store
+from services.uep import ref
 
 uep = Flow("uep")
 DURATIONS = {"lt1": N_("Less than 1 year"), "1to3": N_("1 to 3 years"), "gt3": N_("More than 3 years")}
@@ -20,10 +21,6 @@ STATUS = {"DIAJUKAN": N_("submitted, waiting for the Dinsos decision"), "DISETUJ
 
 def _cancel(ctx: Ctx):
     return [ctx.choice("g:cancel", L_("Cancel"))]
-
-
-def ref(app_id: int) -> str:
-    return f"UEP-{app_id:05d}"
 
 
 @uep.ask("start")
@@ -147,24 +144,3 @@ async def on_confirm(ctx: Ctx, inp: Input) -> None:
                   "tell you the decision here. This service is free: never pay anyone for it.",
                   ref=ref(app_id)), [ctx.choice("g:menu", L_("Main menu"))])
     ctx.state.flow, ctx.state.step = "menu", "main"
-
-
-async def decide(conn, deps, *, app_id: int, approve: bool, reason: str | None, now,
-                 actor: str = "cli") -> tuple[str | None, list[int]]:
-    problem = await store.decide_uep(conn, app_id=app_id, approve=approve, reason=reason, now=now,
-                                     actor=actor)
-    if problem:
-        return problem, []
-    a = await store.uep(conn, app_id)
-    if a.conversation_id is None:
-        return None, []
-
-    def build(t: Texts) -> str:
-        if approve:
-            return t._("Good news: Dinsos approved your UEP application {ref}. An officer will "
-                       "contact you about the next steps.", ref=ref(app_id))
-        return t._("Dinsos did not approve your UEP application {ref}.\nReason: {reason}\n"
-                   "Questions: contact an officer.", ref=ref(app_id), reason=reason or "-")
-
-    return None, await notify(conn, a.conversation_id, build, now=now,
-                              default_locale=deps.default_locale)

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from conversations.kube import decide
-from conversations.uep import decide as decide_uep
+from services.kube import decide
+from services.uep import decide as decide_uep
 from db.schema import kube_groups, kube_members, uep_applications
 from tests.kubekit import PEOPLE, matched, world
 

@@ -196,7 +196,7 @@ async def _decide(request: web.Request, *, load, page, decide, key: str, reader:
 
 @requires(*DECIDERS)
 async def kube_decide(request: web.Request) -> web.Response:
-    from conversations.kube import decide
+    from services.kube import decide
 
     return await _decide(request, load=_kube_row, page=kube_page, decide=decide, key="group_id",
                          reader="anggota", url="/kube", conflict=(
@@ -257,7 +257,7 @@ async def uep_page(request: web.Request, *, error: str | None = None, kept: dict
 
 @requires(*DECIDERS)
 async def uep_decide(request: web.Request) -> web.Response:
-    from conversations.uep import decide
+    from services.uep import decide
 
     return await _decide(request, load=_uep_row, page=uep_page, decide=decide, key="app_id",
                          reader="pemohon", url="/uep",
