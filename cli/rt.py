@@ -69,7 +69,7 @@ def _now():
 
 
 async def cmd_invite(settings, args) -> int:
-    from conversations.rt import INVITE_DAYS, invite
+    from services.rt import INVITE_DAYS, invite
 
     db, region = await _open(settings)
     try:
@@ -114,7 +114,7 @@ async def cmd_list(settings, args) -> int:
 
 
 async def cmd_revoke(settings, args) -> int:
-    from conversations.rt import revoke
+    from services.rt import revoke
 
     db, _region = await _open(settings)
     try:

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from core.engine import Ctx, Flow, Input
-from conversations.check import on_nik
 from core.i18n import L_
-from conversations.rt import normalize_invite_code, on_code
 from domain.nik import IdProblem, check_nik
+from services.rt import normalize_invite_code
 
 menu = Flow("menu")
 
@@ -42,11 +41,9 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("rt", "menu" if ctx.state.role == "rt" else "code")
     elif inp.kind == "text" and normalize_invite_code(inp.text):
         # A ketua RT who simply types the activation code from the main menu.
-        ctx.state.flow, ctx.state.step = "rt", "code"
-        await on_code(ctx, inp)
+        await ctx.forward("rt", "code", inp)
     elif inp.kind == "text" and not isinstance(check_nik(inp.text, ctx.now.date()), IdProblem):
         # Forgiving: a resident who types a NIK straight away starts the check with it.
-        ctx.state.flow, ctx.state.step = "check", "nik"
-        await on_nik(ctx, inp)
+        await ctx.forward("check", "nik", inp)
     else:
         await ctx.not_understood()

@@ -4,98 +4,21 @@ neighbour, and "Waiting for me" (the Forum RT step: confirm or dispute a report 
 What a head sees of a report: its category, the family's name and address, the reason and the
 reporter's words. Never a desil, a program, a NIK or No. KK, and never who reported. A head acts
 only inside their own kelurahan + RW + RT: the list shows only those reports, buttons of other
-reports are refused by the engine, and report_ops.rt_answer checks the area again.
+reports are refused by the engine, and services.reports.rt_answer checks the area again.
+Invitation codes, their activation and revocation are services/rt.py.
 """
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
-from services import reports as ops
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
-from db.audit import audit
-from db.schema import conversations, households, people, rt_heads
+from db import queries, report_store
 from domain import reports as R
+from services import reports as ops
+from services.rt import activate, normalize_invite_code
 
 rt = Flow("rt")
-HC = rt_heads.c
-INVITE_DAYS = 14
-_RT_CODE = re.compile(r"^RT[\s\-]?([0-9A-Z]{4})[\s\-]?([0-9A-Z]{4})$")
-
-
-# --- codes and activation (also used by cli/rt.py) -------------------------------------------
-
-def new_invite_code() -> str:
-    pick = "".join(secrets.choice(R.ALPHABET) for _ in range(8))
-    return f"RT-{pick[:4]}-{pick[4:]}"
-
-
-def normalize_invite_code(text: str) -> str | None:
-    m = _RT_CODE.match((text or "").strip().upper())
-    return f"RT-{m.group(1)}-{m.group(2)}" if m else None
-
-
-async def invite(conn, *, kelurahan_code: str, rw: str, rt_no: str, actor: str,
-                 now: datetime) -> tuple[int, str]:
-    code = new_invite_code()
-    rid = (await conn.execute(sa.insert(rt_heads).values(
-        kelurahan_code=kelurahan_code, rw=rw, rt=rt_no, status="DIUNDANG",
-        code_hash=ops.code_hash(code), created_by=actor, created_at=now,
-        expires_at=now + timedelta(days=INVITE_DAYS)).returning(HC.id))).scalar_one()
-    await audit(conn, actor, "rt.invite", f"rt_heads:{rid}",
-                {"kelurahan": kelurahan_code, "rw": rw, "rt": rt_no}, now=now)
-    return rid, code
-
-
-async def revoke(conn, head_id: int, *, actor: str, now: datetime) -> bool:
-    row = (await conn.execute(sa.select(rt_heads).where(HC.id == head_id))).first()
-    if row is None or row.status == "DICABUT":
-        return False
-    await conn.execute(sa.update(rt_heads).where(HC.id == head_id)
-                       .values(status="DICABUT", revoked_at=now))
-    if row.conversation_id:
-        await _drop_role_if_no_head(conn, row.conversation_id)
-    await audit(conn, actor, "rt.revoke", f"rt_heads:{head_id}", now=now)
-    return True
-
-
-async def _drop_role_if_no_head(conn, conversation_id: int) -> None:
-    still = await conn.scalar(sa.select(HC.id).where(
-        HC.conversation_id == conversation_id, HC.status == "AKTIF").limit(1))
-    if still is None:
-        await conn.execute(sa.update(conversations).where(conversations.c.id == conversation_id)
-                           .values(role="warga"))
-
-
-async def activate(conn, code: str, conversation_id: int, now: datetime):
-    """The head row now active for this conversation, or None for a wrong, used, revoked or
-    expired code (one answer for all, like the NIK check)."""
-    row = (await conn.execute(sa.select(rt_heads).where(HC.code_hash == ops.code_hash(code))
-                              .with_for_update())).first()
-    if row is None or row.status != "DIUNDANG" or row.expires_at <= now:
-        return None
-    # One active head per RT: a new head replaces the previous one (a handover).
-    previous = (await conn.execute(sa.select(rt_heads).where(
-        HC.kelurahan_code == row.kelurahan_code, HC.rw == row.rw, HC.rt == row.rt,
-        HC.status == "AKTIF"))).all()
-    for p in previous:
-        await conn.execute(sa.update(rt_heads).where(HC.id == p.id)
-                           .values(status="DICABUT", revoked_at=now))
-    res = await conn.execute(sa.update(rt_heads).where(HC.id == row.id, HC.status == "DIUNDANG")
-                             .values(status="AKTIF", conversation_id=conversation_id,
-                                     activated_at=now))
-    if res.rowcount != 1:
-        return None
-    for p in previous:
-        if p.conversation_id and p.conversation_id != conversation_id:
-            await _drop_role_if_no_head(conn, p.conversation_id)
-    await audit(conn, f"conversation:{conversation_id}", "rt.activate", f"rt_heads:{row.id}",
-                now=now)
-    return (await conn.execute(sa.select(rt_heads).where(HC.id == row.id))).first()
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -179,11 +102,7 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
 async def _target_line(ctx: Ctx, r) -> str:
     """Name and address only: never desil, programs, NIK or No. KK, never the reporter."""
     if r.household_id is not None:
-        row = (await ctx.conn.execute(
-            sa.select(people.c.nama, households.c.alamat)
-            .join(households, households.c.id == people.c.household_id)
-            .where(people.c.household_id == r.household_id)
-            .order_by((people.c.hubungan != "KEPALA_KELUARGA"), people.c.id).limit(1))).first()
+        row = await queries.household_head(ctx.conn, r.household_id)
         return f"{row.nama}, {row.alamat}" if row else ""
     return f"{r.target_name or ''}, {r.target_address or ''}"
 
@@ -225,8 +144,7 @@ async def ask_item(ctx: Ctx) -> None:
     head = await _head_or_leave(ctx)
     if head is None:
         return
-    r = (await ctx.conn.execute(sa.select(ops.reports).where(
-        ops.RC.id == ctx.data.get("report_id")))).first()
+    r = await report_store.by_id(ctx.conn, ctx.data.get("report_id"))
     if (r is None or r.state != R.VERIFIKASI_RT or
             (r.kelurahan_code, r.rw, r.rt) != (head.kelurahan_code, head.rw, head.rt)):
         ctx.note(ctx._("This report is no longer waiting for you."))

@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from core.i18n import N_, Texts
 from core.notify import notify_many
-from db.schema import report_events, report_photos, reports, rt_heads
+from db import report_store as store, rt_store
 from domain import reports as R
-
-RC, EC, HC = reports.c, report_events.c, rt_heads.c
 
 
 class ReportError(Exception):
@@ -71,15 +67,11 @@ def code_hash(code: str) -> str:
 async def active_head_for_area(conn, kelurahan_code: str, rw: str | None, rt: str | None):
     if not rw or not rt:
         return None
-    return (await conn.execute(sa.select(rt_heads).where(
-        HC.kelurahan_code == kelurahan_code, HC.rw == rw, HC.rt == rt, HC.status == "AKTIF")
-        .limit(1))).first()
+    return await rt_store.first_active_of_area(conn, kelurahan_code, rw, rt)
 
 
 async def head_of_conversation(conn, conversation_id: int):
-    return (await conn.execute(sa.select(rt_heads).where(
-        HC.conversation_id == conversation_id, HC.status == "AKTIF")
-        .order_by(HC.id.desc()).limit(1))).first()
+    return await rt_store.active_of_conversation(conn, conversation_id)
 
 
 # --- create --------------------------------------------------------------------------------
@@ -89,15 +81,13 @@ async def create_report(conn, new: NewReport, *, now: datetime, verification_day
     """Insert the report (or merge it into an open one on the same target and category)."""
     key = R.target_key(household_id=new.household_id, kelurahan_code=new.kelurahan_code,
                        rw=new.rw or "", rt=new.rt or "", name=new.target_name or "")
-    open_one = (await conn.execute(sa.select(reports).where(
-        RC.category == new.category, RC.target_key == key, RC.state.in_(R.OPEN_STATES))
-        .order_by(RC.id).limit(1))).first()
+    open_one = await store.open_on_target(conn, new.category, key, R.OPEN_STATES)
     if open_one is not None:
         note = "Laporan serupa digabung" + (f": {new.detail}" if new.detail else "")
         await _event(conn, open_one.id, now, new.actor, "merge", note=note[:1000],
                      conversation_id=new.reporter_conversation_id)
         await _photos(conn, open_one.id, new.photos, now)
-        await conn.execute(sa.update(reports).where(RC.id == open_one.id).values(updated_at=now))
+        await store.touch(conn, open_one.id, now)
         return Created(open_one.code, open_one.state, True, open_one.due_at, open_one.id)
     head = await active_head_for_area(conn, new.kelurahan_code, new.rw, new.rt)
     state = R.first_state(new.category, rt_head_active=head is not None,
@@ -115,11 +105,9 @@ async def create_report(conn, new: NewReport, *, now: datetime, verification_day
         rt_due_at=R.rt_due_at(now, rt_answer_days) if state == R.VERIFIKASI_RT else None)
     for _ in range(5):  # a code collision is astronomically rare; retry rather than fail
         code = R.new_code()
-        exists = await conn.scalar(sa.select(RC.id).where(RC.code == code))
-        if exists is None:
+        if not await store.code_taken(conn, code):
             break
-    rid = (await conn.execute(sa.insert(reports).values(code=code, **values)
-                              .returning(RC.id))).scalar_one()
+    rid = await store.insert(conn, dict(code=code, **values))
     await _event(conn, rid, now, new.actor, "create", to_state=R.DITERIMA,
                  conversation_id=new.reporter_conversation_id)
     if state != R.DITERIMA:
@@ -137,22 +125,21 @@ async def _event(conn, report_id: int, at: datetime, actor: str, action: str, *,
                  from_state: str | None = None, to_state: str | None = None,
                  outcome: str | None = None, note: str | None = None,
                  conversation_id: int | None = None) -> None:
-    await conn.execute(sa.insert(report_events).values(
-        report_id=report_id, at=at, actor=actor, action=action, from_state=from_state,
-        to_state=to_state, outcome=outcome, note=note, conversation_id=conversation_id))
+    await store.add_event(conn, report_id, at, actor, action, from_state=from_state,
+                          to_state=to_state, outcome=outcome, note=note,
+                          conversation_id=conversation_id)
 
 
 async def _photos(conn, report_id: int, photos, now: datetime) -> None:
     rows = [dict(report_id=report_id, kind=k, channel=ch, ref=ref[:160], created_at=now)
             for k, ch, ref in photos]
-    if rows:
-        await conn.execute(sa.insert(report_photos), rows)
+    await store.add_photos(conn, rows)
 
 
 # --- move ----------------------------------------------------------------------------------
 
 async def by_code(conn, code: str):
-    return (await conn.execute(sa.select(reports).where(RC.code == code))).first()
+    return await store.by_code(conn, code)
 
 
 async def move(conn, report, to: str, *, now: datetime, actor: str, outcome: str | None = None,
@@ -165,14 +152,12 @@ async def move(conn, report, to: str, *, now: datetime, actor: str, outcome: str
     if problem:
         raise ReportError(problem.code, problem.detail)
     values: dict[str, Any] = dict(state=to, outcome=outcome if to == R.SELESAI else None,
-                                  version=RC.version + 1, updated_at=now)
+                                  updated_at=now)  # the store adds version + 1
     if rt_opinion:
         values["rt_opinion"] = rt_opinion
     if to == R.VERIFIKASI_RT:
         values["rt_due_at"] = rt_due or now  # the caller passes now + [sla].rt_answer_days
-    res = await conn.execute(sa.update(reports).where(
-        RC.id == report.id, RC.state == report.state, RC.version == report.version).values(values))
-    if res.rowcount != 1:
+    if not await store.move(conn, report, values):
         raise ReportError("changed", report.code)
     await _event(conn, report.id, now, actor, action, from_state=report.state, to_state=to,
                  outcome=outcome if to == R.SELESAI else None, note=(note or None) and note[:1000])
@@ -184,8 +169,7 @@ async def move(conn, report, to: str, *, now: datetime, actor: str, outcome: str
 async def reporters(conn, report) -> list[int]:
     """The reporter and everyone whose duplicate was merged into this report."""
     ids = [report.reporter_conversation_id] if report.reporter_conversation_id else []
-    ids += [r[0] for r in await conn.execute(sa.select(EC.conversation_id).where(
-        EC.report_id == report.id, EC.action == "merge", EC.conversation_id.is_not(None)))]
+    ids += await store.merged_conversations(conn, report.id)
     return list(dict.fromkeys(ids))
 
 
@@ -241,26 +225,21 @@ def state_label(t: Texts, state: str, outcome: str | None) -> str:
 # --- the resident's own reports ------------------------------------------------------------
 
 async def reports_of(conn, conversation_id: int, limit: int = 10):
-    merged = sa.select(EC.report_id).where(EC.action == "merge", EC.conversation_id == conversation_id)
-    return (await conn.execute(sa.select(RC.code, RC.category, RC.state, RC.outcome, RC.created_at)
-                               .where(sa.or_(RC.reporter_conversation_id == conversation_id,
-                                             RC.id.in_(merged)))
-                               .order_by(RC.created_at.desc(), RC.id.desc()).limit(limit))).all()
+    return await store.of_conversation(conn, conversation_id, limit)
 
 
 # --- the Forum RT step ---------------------------------------------------------------------
 
 async def waiting_for_head(conn, head, limit: int = 10):
     """Reports of this head's RT waiting for the head's answer, oldest first."""
-    return (await conn.execute(sa.select(reports).where(
-        RC.kelurahan_code == head.kelurahan_code, RC.rw == head.rw, RC.rt == head.rt,
-        RC.state == R.VERIFIKASI_RT).order_by(RC.id).limit(limit))).all()
+    return await store.in_area_state(conn, head.kelurahan_code, head.rw, head.rt,
+                                     R.VERIFIKASI_RT, limit)
 
 
 async def rt_answer(conn, head, report_id: int, agree: bool, note: str, *, now: datetime,
                     default_locale: str = "id") -> list[int]:
     """The ketua RT confirms or disputes a report of their own RT; it goes on to Dinsos."""
-    report = (await conn.execute(sa.select(reports).where(RC.id == report_id))).first()
+    report = await store.by_id(conn, report_id)
     if (report is None or report.kelurahan_code != head.kelurahan_code or report.rw != head.rw
             or report.rt != head.rt):
         raise ReportError("not_your_rt")
@@ -275,8 +254,7 @@ async def rt_answer(conn, head, report_id: int, agree: bool, note: str, *, now: 
 async def forward_unanswered(conn, now: datetime, deps) -> list[int]:
     """Scheduler job: reports left at VERIFIKASI_RT past [sla].rt_answer_days go on to Dinsos.
     Idempotent: the conditional UPDATE in `move` skips what another run already moved."""
-    due = (await conn.execute(sa.select(reports).where(
-        RC.state == R.VERIFIKASI_RT, RC.rt_due_at <= now).order_by(RC.id).limit(500))).all()
+    due = await store.due_in_state(conn, R.VERIFIKASI_RT, now, limit=500)
     ids: list[int] = []
     for report in due:
         try:

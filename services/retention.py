@@ -22,12 +22,8 @@ import logging
 import os
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
+from db import retention_store as store
 from db.audit import audit
-from db.schema import (check_attempts, conversations, inbound_events,
-                       outbound_messages, report_events, report_photos, reports, tg_media,
-                       ticket_messages, tickets, wa_media, wa_statuses)
 
 log = logging.getLogger("jaring.retention")
 
@@ -62,77 +58,16 @@ async def retention_job(conn, now: datetime, deps) -> list[int]:
 
 
 async def purge(conn, cutoff: datetime, now: datetime) -> dict[str, int]:
-    I, O, T, M, R = inbound_events.c, outbound_messages.c, tickets.c, ticket_messages.c, reports.c
-    counts: dict[str, int] = {}
-
-    async def run(name: str, stmt) -> None:
-        counts[name] = (await conn.execute(stmt)).rowcount or 0
-
-    old_in = sa.select(I.id).where(I.received_at < cutoff, I.status != "pending")
-    await conn.execute(sa.update(outbound_messages).where(O.inbound_event_id.in_(old_in))
-                       .values(inbound_event_id=None))
-    await run("outbound_messages", sa.delete(outbound_messages).where(
-        O.created_at < cutoff, O.status != "sending"))
-    await run("inbound_events", sa.delete(inbound_events).where(
-        I.received_at < cutoff, I.status != "pending"))
-    await run("wa_statuses", sa.delete(wa_statuses).where(wa_statuses.c.received_at < cutoff))
-    await run("check_attempts", sa.delete(check_attempts).where(check_attempts.c.at < cutoff))
-
-    closed_tickets = sa.select(T.id).where(T.status == "closed", T.closed_at < cutoff)
-    await run("ticket_messages", sa.delete(ticket_messages).where(M.ticket_id.in_(closed_tickets)))
-
-    closed = sa.and_(R.state == "SELESAI", R.updated_at < cutoff)
-    closed_ids = sa.select(R.id).where(closed)
-    await run("report_photos", sa.delete(report_photos).where(
-        report_photos.c.report_id.in_(closed_ids)))
-    await conn.execute(sa.update(report_events).where(
-        report_events.c.report_id.in_(closed_ids), report_events.c.note.is_not(None))
-        .values(note=None))
-    await run("reports", sa.update(reports).where(closed, sa.or_(
-        R.target_name.is_not(None), R.target_address.is_not(None), R.target_nik.is_not(None),
-        R.target_kk.is_not(None), R.detail.is_not(None), R.lat.is_not(None))).values(
-        target_name=None, target_address=None, target_nik=None, target_kk=None, detail=None,
-        lat=None, lon=None))
-
-    # Images: not while an open report still shows them.
-    open_refs = (sa.select(report_photos.c.ref).join(reports, R.id == report_photos.c.report_id)
-                 .where(R.state != "SELESAI"))
+    counts = await store.purge_records(conn, cutoff)
     files = 0
-    for table, key in ((wa_media, wa_media.c.ref), (tg_media, tg_media.c.file_id)):
-        old = (await conn.execute(sa.select(table.c.path, table.c.sha256, key.label("k")).where(
-            table.c.created_at < cutoff, key.not_in(open_refs)))).all()
-        for row in old:
-            if row.path and not await _still_used(conn, row.sha256, cutoff):
-                try:
-                    os.unlink(row.path)
-                    files += 1
-                except FileNotFoundError:
-                    pass
-                except OSError as e:
-                    log.warning("retention: could not delete an image file (%s)", type(e).__name__)
-        if old:
-            await conn.execute(sa.delete(table).where(key.in_([r.k for r in old])))
+    for path in await store.purge_media(conn, cutoff):
+        try:
+            os.unlink(path)
+            files += 1
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("retention: could not delete an image file (%s)", type(e).__name__)
     counts["image_files"] = files
-
-    C = conversations.c
-    idle = sa.and_(C.last_activity_at < cutoff, C.owner == "bot",
-                   sa.or_(C.household_id.is_not(None), C.flow != "menu", C.step != "main"))
-    busy_ticket = sa.select(T.conversation_id).where(T.status == "open")
-    busy_report = sa.select(R.reporter_conversation_id).where(
-        R.state != "SELESAI", R.reporter_conversation_id.is_not(None))
-    await run("conversations", sa.update(conversations).where(
-        idle, C.id.not_in(busy_ticket), C.id.not_in(busy_report))
-        .values(data={}, household_id=None, flow="menu", step="main", misunderstood=0))
+    counts["conversations"] = await store.forget_idle_conversations(conn, cutoff)
     return counts
-
-
-async def _still_used(conn, sha256: str | None, cutoff: datetime) -> bool:
-    """Files are stored by content hash: another, newer image row may share the file."""
-    if not sha256:
-        return False
-    for table in (wa_media, tg_media):
-        n = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(
-            table.c.sha256 == sha256, table.c.created_at >= cutoff))
-        if n:
-            return True
-    return False

@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversations import handoff
+from services import tickets as ticket_ops
 from core.scheduler import Scheduler
 from db.schema import audit_log, conversations, ticket_messages, tickets
 from tests.chatkit import Chat, Clock, running
@@ -42,7 +42,7 @@ async def test_ask_silence_reply_close_rate(db_url):
         [t] = await ticket_rows(rt)
         assert (t.status, t.reason, t.first_response_at) == ("open", "asked", None)
         async with rt.db.tx() as c:
-            ids = await handoff.reply(c, t.id, "Silakan datang ke kelurahan membawa KK.",
+            ids = await ticket_ops.reply(c, t.id, "Silakan datang ke kelurahan membawa KK.",
                                       staff_id=None, actor="test", now=clock())
         rt.outbox.notify(ids)
         await rt.outbox.idle()
@@ -50,7 +50,7 @@ async def test_ask_silence_reply_close_rate(db_url):
             "Petugas Dinas Sosial:\nSilakan datang ke kelurahan membawa KK.")
         clock.advance(minutes=5)
         async with rt.db.tx() as c:
-            ids = await handoff.close(c, t.id, staff_id=None, actor="test", now=clock())
+            ids = await ticket_ops.close(c, t.id, staff_id=None, actor="test", now=clock())
         rt.outbox.notify(ids)
         await rt.outbox.idle()
         last = rt.transport.sent[-1][1]
@@ -82,8 +82,8 @@ async def test_resident_ends_with_selesai_and_gets_the_menu(db_url):
         assert (t.status, t.closed_by) == ("closed", "resident")
         async with rt.db.tx() as c:  # staff can no longer answer a closed ticket
             try:
-                await handoff.reply(c, t.id, "x", staff_id=None, actor="t", now=Clock()())
-            except handoff.TicketError as e:
+                await ticket_ops.reply(c, t.id, "x", staff_id=None, actor="t", now=Clock()())
+            except ticket_ops.TicketError as e:
                 assert "sudah ditutup" in str(e)
             else:
                 raise AssertionError("reply to a closed ticket")
@@ -117,7 +117,7 @@ async def test_sla_flags_after_24_and_48_office_hours(db_url):
         chat = Chat(rt)
         await chat.onboard()
         await ask(chat)
-        sched = Scheduler(rt.db, rt.deps, rt.outbox, clock=clock, jobs=[handoff.sla_job])
+        sched = Scheduler(rt.db, rt.deps, rt.outbox, clock=clock, jobs=[ticket_ops.sla_job])
         clock.advance(days=2)  # Wednesday 10.00: 16 office hours
         await sched.run_once()
         [t] = await ticket_rows(rt)

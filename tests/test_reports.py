@@ -15,7 +15,8 @@ from cli import reports as cli_reports
 from cli import rt as cli_rt
 from services import reports as ops
 from db.database import Database
-from db.schema import audit_log, conversations, outbound_messages, report_events, reports, rt_heads
+from db.schema import (audit_log, conversations, outbound_messages, report_events, report_photos,
+                       reports, rt_heads)
 from domain import reports as R
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 
@@ -230,7 +231,7 @@ async def test_usul_for_another_household_with_nik_photo_and_location(db_url, ca
         assert (row.target_nik, row.target_kk) == (other_nik, other_kk)
         assert row.lat == pytest.approx(-6.62) and row.detail == "Suaminya meninggal bulan lalu"
         async with rt.db.tx(write=False) as c:
-            photos = (await c.execute(sa.select(ops.report_photos))).all()
+            photos = (await c.execute(sa.select(report_photos))).all()
         assert [(p.kind, p.ref) for p in photos] == [("house", "a" * 64)]
     joined = "\n".join(r.getMessage() for r in caplog.records)
     assert other_nik not in joined and other_kk not in joined

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from conversations import handoff
+from services import tickets as ticket_ops
 from services import retention
 from core.scheduler import Scheduler
 from db.schema import (audit_log, check_attempts, consent_log, conversations, inbound_events,
@@ -39,8 +39,8 @@ async def test_closed_matters_are_purged_after_the_retention_period(db_url):
         await old.send("Kapan pencairan PKH?")
         [t] = await rows(rt, tickets)
         async with rt.db.tx() as c:
-            await handoff.reply(c, t.id, "Bulan depan.", staff_id=None, actor="t", now=clock())
-            await handoff.close(c, t.id, staff_id=None, actor="t", now=clock())
+            await ticket_ops.reply(c, t.id, "Bulan depan.", staff_id=None, actor="t", now=clock())
+            await ticket_ops.close(c, t.id, staff_id=None, actor="t", now=clock())
             await c.execute(sa.update(reports_t).where(reports_t.c.code == closed_code).values(
                 state="SELESAI", outcome="DITOLAK", updated_at=clock()))
         still_open = Chat(rt, "masih")

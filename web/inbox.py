@@ -12,7 +12,7 @@ import aiohttp_jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from conversations import handoff
+from services import tickets as handoff
 from domain.clock import JAKARTA, wib
 from db.schema import (conversations, households, inbound_events, staff_users, ticket_messages,
                        tickets)

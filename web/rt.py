@@ -14,7 +14,7 @@ import aiohttp_jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
-from conversations import rt as rtops
+from services import rt as rtops
 from db.schema import rt_heads
 from domain.reports import normalize_rt_rw
 from web.auth import AUTH, STAFF, Staff
