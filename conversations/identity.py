@@ -9,6 +9,7 @@ match, with a one-line note instead of the full status answer.
 from __future__ import annotations
 
 from core.engine import Ctx
+from db import queries
 
 
 def person_id(ctx: Ctx) -> int | None:
@@ -31,8 +32,6 @@ async def require_match(ctx: Ctx, flow: str, step: str = "start") -> bool:
 
 
 async def matched_note(ctx: Ctx, household_id: int) -> None:
-    from db import queries
-
     h, _members, _held = await queries.household_snapshot(ctx.conn, household_id)
     kel = ctx.deps.region.kelurahan_by_code(h.kelurahan_code)
     ctx.note(ctx._("Your data matched: Kelurahan {kel}, RW {rw} RT {rt}.",
