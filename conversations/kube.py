@@ -1,7 +1,7 @@
 """KUBE (Kelompok Usaha Bersama): form a group (the creator is ketua), join one with its code,
 name the sekretaris and bendahara, remove members or leave, submit it to Dinsos, and see
-"KUBE saya". Staff decide (cli/kube.py, web/proposals.py, via services/kube.py's `decide`). Rules: domain/kube.py and
-docs/kube-training.md.
+"KUBE saya". Staff decide (cli/kube.py, web/proposals.py, via services/kube.py's `decide`).
+Rules: domain/kube.py and docs/kube-training.md.
 """
 from __future__ import annotations
 
