@@ -348,7 +348,7 @@ class Engine:
 
 
 class EngineHooks:
-    """What the engine needs from the flows package (set up in conversations/flows.py)."""
+    """What the engine needs from the flows package (conversations/hooks.py)."""
 
     def has_consent(self, ctx: Ctx) -> bool: ...
     async def to_menu(self, ctx: Ctx) -> None: ...
