@@ -1,5 +1,6 @@
-"""Reports in the database: create (or merge into an open one), move through the lifecycle with a
-conditional UPDATE, tell the reporters, the Forum RT step and its automatic forwarding.
+"""Reports: create (or merge into an open one), move through the lifecycle with a conditional
+UPDATE, tell the reporters, the Forum RT step and its automatic forwarding. The SQL is
+db/report_store.py (heads of RT: db/rt_store.py).
 
 Shared by the chat flows (conversations/reports.py, conversations/rt.py), the scheduler and the
 staff CLI (cli/reports.py). The caller owns the transaction; notifications are queued in it (so a
