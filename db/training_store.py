@@ -199,3 +199,9 @@ async def seed_samples(db, programs, region, today) -> int:
         for spec in specs:
             await add_session(c, spec, now)
     return len(specs)
+
+
+async def update_session(conn, sid: int, **values) -> None:
+    """Set the given columns of one session (the dashboard edits title, organiser, place,
+    notes only)."""
+    await conn.execute(sa.update(training_sessions).where(S.id == sid).values(**values))
