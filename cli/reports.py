@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timezone
 from cli import CommandError
 from db import report_queries as queries
 from db.audit import audit
+from db.database import Database
 from domain import reports as R
 from domain.clock import JAKARTA
 from domain.nik import mask
@@ -78,7 +79,6 @@ def _now() -> datetime:
 
 async def _open(settings):
     from bot import load_reference
-    from db.database import Database
 
     programs, region = load_reference(settings)
     return Database(settings.database_url), programs, region

@@ -12,6 +12,8 @@ import getpass
 
 from cli import CommandError
 from db import rt_queries
+from db.database import Database
+from domain.reports import normalize_rt_rw
 
 
 def add_parsers(sub) -> None:
@@ -45,8 +47,6 @@ def kelurahan(region, text: str):
 
 
 def rt_rw(value: str, what: str) -> str:
-    from domain.reports import normalize_rt_rw
-
     got = normalize_rt_rw(value)
     if got is None:
         raise CommandError(f"{what} harus angka 1–999: {value}")
@@ -55,7 +55,6 @@ def rt_rw(value: str, what: str) -> str:
 
 async def _open(settings):
     from bot import load_reference
-    from db.database import Database
 
     _programs, region = load_reference(settings)
     return Database(settings.database_url), region
