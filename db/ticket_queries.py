@@ -11,7 +11,6 @@ from db.schema import (conversations, households, inbound_events, staff_users, t
                        tickets)
 
 T, M = tickets.c, ticket_messages.c
-TABS = ("new", "mine", "all", "overdue", "closed")
 
 
 def _scope(q, kelurahan: str | None):
