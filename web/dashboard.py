@@ -32,7 +32,7 @@ def setup(app: web.Application) -> None:
     office = app[DEPS].programs.office
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True),
-                               context_processors=[_context(office)])
+                               context_processors=[_globals(office)])
     env.globals["office"] = office
     app[PUBLIC].update({"/login", "/favicon.ico"})
     app.router.add_static("/static/", HERE / "static", name="static")
@@ -52,7 +52,7 @@ def setup(app: web.Application) -> None:
     simulator.setup(app)  # /simulator
 
 
-def _context(office):
+def _globals(office):
     async def ctx(request: web.Request) -> dict:
         staff = request.get(STAFF)
         return {"staff": staff, "role_name": ROLE_NAMES.get(staff.role, "") if staff else "",
