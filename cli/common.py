@@ -4,6 +4,8 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+from core.deps import Deps
+from db.database import Database
 from domain.clock import JAKARTA, utcnow as now
 from domain.clock import wib as _wib
 
@@ -16,8 +18,6 @@ def wib(when: datetime) -> str:
 async def staff_env(settings):
     """(programs, region, database, deps) for one command; the database is closed afterwards."""
     from bot import load_reference
-    from core.deps import Deps
-    from db.database import Database
 
     programs, region = load_reference(settings)
     db = Database(settings.database_url)

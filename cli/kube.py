@@ -9,6 +9,7 @@ import sys
 
 from cli import CommandError
 from cli.common import add_review_commands, now, staff_env, wib
+from db import kube_store as store
 from domain import kube as K
 from domain.nik import mask
 
@@ -29,8 +30,6 @@ def add_parsers(sub) -> None:
 
 
 async def cmd_list(settings, args) -> int:
-    from db import kube_store as store
-
     async with staff_env(settings) as (programs, region, db, _deps):
         async with db.tx(write=False) as c:
             rows = await store.list_groups(c, args.status)
@@ -46,8 +45,6 @@ async def cmd_list(settings, args) -> int:
 
 
 async def cmd_show(settings, args) -> int:
-    from db import kube_store as store
-
     async with staff_env(settings) as (programs, region, db, _deps):
         async with db.tx(write=False) as c:
             g = await store.group(c, args.id)

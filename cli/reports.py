@@ -12,17 +12,20 @@ message is queued in the same transaction; the running service sends it within a
 """
 from __future__ import annotations
 
-import csv
 import getpass
 import io
 import sys
 from datetime import date, datetime, time, timezone
 
-import sqlalchemy as sa
-
 from cli import CommandError
+from db import report_queries as queries
 from db.audit import audit
+from db.database import Database
 from domain import reports as R
+from domain.clock import JAKARTA
+from domain.nik import mask
+from services import reports as ops
+from services.exports import export_audit, export_rows, head_of_household, write_csv, write_xlsx
 
 MOVE_PROBLEMS = {
     "unknown_state": "Status tidak dikenal: {detail}. Pilihan: " + ", ".join(R.STATES),
@@ -34,9 +37,6 @@ MOVE_PROBLEMS = {
     "reason_needed": "DITOLAK perlu alasan (--reason)",
     "changed": "Laporan {detail} baru saja diubah petugas lain. Lihat lagi dengan `reports show`.",
 }
-EXPORT_COLUMNS = ("NO", "KODE_LAPORAN", "JENIS_USULAN", "NIK", "NO_KK", "NAMA", "ALAMAT", "RT",
-                  "RW", "KODE_KELURAHAN", "KELURAHAN", "KECAMATAN", "ALASAN", "KETERANGAN",
-                  "LINTANG", "BUJUR", "PENDAPAT_RT", "STATUS", "TANGGAL_LAPOR")
 
 
 def add_parsers(sub) -> None:
@@ -79,7 +79,6 @@ def _now() -> datetime:
 
 async def _open(settings):
     from bot import load_reference
-    from db.database import Database
 
     programs, region = load_reference(settings)
     return Database(settings.database_url), programs, region
@@ -93,42 +92,37 @@ def _code(text: str) -> str:
 
 
 def _d(dt: datetime | None) -> str:
-    from domain.clock import JAKARTA
-
     return dt.astimezone(JAKARTA).strftime("%Y-%m-%d") if dt else "-"
 
 
 # --- list ----------------------------------------------------------------------------------
 
 async def cmd_list(settings, args) -> int:
-    from db.schema import reports
-
     db, _programs, region = await _open(settings)
-    RC = reports.c
-    q = sa.select(reports).order_by(RC.due_at, RC.id)
+    f: dict = {}
     if args.state:
         if args.state not in R.STATES:
             raise CommandError(f"Status tidak dikenal: {args.state}")
-        q = q.where(RC.state == args.state)
+        f["state"] = args.state
     if args.category:
         if args.category not in R.CATEGORIES:
             raise CommandError(f"Jenis tidak dikenal: {args.category}")
-        q = q.where(RC.category == args.category)
+        f["category"] = args.category
     if args.kelurahan:
         kel = region.find_kelurahan(args.kelurahan)
         if kel is None:
             raise CommandError(f"Kelurahan tidak dikenal: {args.kelurahan}")
-        q = q.where(RC.kelurahan_code == kel.code)
+        f["kelurahan"] = kel.code
+    due = []
     if args.due_before:
-        from domain.clock import JAKARTA
-
-        q = q.where(RC.due_at < datetime.combine(args.due_before, time(), JAKARTA),
-                    RC.state != R.SELESAI)
+        due.append(datetime.combine(args.due_before, time(), JAKARTA))
     if args.overdue:
-        q = q.where(RC.due_at < _now(), RC.state != R.SELESAI)
+        due.append(_now())
+    if due:  # still open, due before the earliest of the two
+        f.update(open_only=True, due_before=min(due))
     try:
         async with db.tx(write=False) as c:
-            rows = (await c.execute(q)).all()
+            rows = await queries.all_reports(c, **f)
     finally:
         await db.dispose()
     if not rows:
@@ -150,40 +144,18 @@ async def cmd_list(settings, args) -> int:
 # --- show ----------------------------------------------------------------------------------
 
 async def cmd_show(settings, args) -> int:
-    from services.reports import by_code
-    from db.schema import (households, people, report_events, report_photos,
-                           tg_media, wa_media)
-    from domain.nik import mask
-
     code = _code(args.code)
     db, _programs, region = await _open(settings)
     show = (lambda v: v or "-") if args.reveal else (lambda v: mask(v) if v else "-")
     try:
         async with db.tx(write=args.reveal) as c:
-            r = await by_code(c, code)
+            r = await ops.by_code(c, code)
             if r is None:
                 raise CommandError(f"Laporan tidak ditemukan: {code}")
-            reporter = None
-            if r.reporter_person_id:
-                reporter = (await c.execute(sa.select(people.c.nama, people.c.nik).where(
-                    people.c.id == r.reporter_person_id))).first()
-            head = None
-            if r.household_id:
-                head = (await c.execute(
-                    sa.select(people.c.nama, people.c.nik, households.c.no_kk, households.c.alamat)
-                    .join(households, households.c.id == people.c.household_id)
-                    .where(people.c.household_id == r.household_id)
-                    .order_by(people.c.hubungan != "KEPALA_KELUARGA", people.c.id).limit(1))).first()
-            events = (await c.execute(sa.select(report_events).where(
-                report_events.c.report_id == r.id).order_by(report_events.c.id))).all()
-            photos = (await c.execute(
-                sa.select(report_photos.c.kind, report_photos.c.channel, report_photos.c.ref,
-                          sa.func.coalesce(wa_media.c.path, tg_media.c.path).label("path"))
-                .outerjoin(wa_media, sa.and_(wa_media.c.ref == report_photos.c.ref,
-                                             wa_media.c.status == "stored"))
-                .outerjoin(tg_media, sa.and_(tg_media.c.file_id == report_photos.c.ref,
-                                             tg_media.c.status == "stored"))
-                .where(report_photos.c.report_id == r.id).order_by(report_photos.c.id))).all()
+            reporter = await queries.reporter(c, r.id) if r.reporter_person_id else None
+            head = await head_of_household(c, r.household_id) if r.household_id else None
+            events = await queries.events(c, r.id)
+            photos = await queries.report_photos(c, r.id)
             if args.reveal:
                 await audit(c, actor(args), "reports.reveal", code, now=_now())
     finally:
@@ -225,8 +197,6 @@ async def cmd_show(settings, args) -> int:
 async def move_code(db, programs, code: str, to: str, *, outcome: str | None, note: str | None,
                     actor: str, now: datetime) -> list[int]:
     """One staff move in its own transaction; raises CommandError with a line for staff."""
-    from services import reports as ops
-
     try:
         async with db.tx() as c:
             r = await ops.by_code(c, code)
@@ -261,62 +231,7 @@ async def cmd_move(settings, args) -> int:
 
 # --- export --------------------------------------------------------------------------------
 
-async def export_rows(conn, region) -> list[dict]:
-    """Reports Dinsos verified: forwarded, or closed as accepted. One row per report."""
-    from db.schema import households, people, reports
-
-    RC = reports.c
-    rows = (await conn.execute(sa.select(reports).where(sa.or_(
-        RC.state == R.DITERUSKAN, sa.and_(RC.state == R.SELESAI, RC.outcome == R.DISETUJUI)))
-        .order_by(RC.kelurahan_code, RC.rw, RC.rt, RC.id))).all()
-    out = []
-    for i, r in enumerate(rows, 1):
-        nik, kk, nama, alamat = r.target_nik, r.target_kk, r.target_name, r.target_address
-        if r.household_id:
-            h = (await conn.execute(
-                sa.select(people.c.nama, people.c.nik, households.c.no_kk, households.c.alamat)
-                .join(households, households.c.id == people.c.household_id)
-                .where(people.c.household_id == r.household_id)
-                .order_by(people.c.hubungan != "KEPALA_KELUARGA", people.c.id).limit(1))).first()
-            if h:
-                nik, kk, nama, alamat = h.nik, h.no_kk, h.nama, h.alamat
-        kel = region.kelurahan_by_code(r.kelurahan_code)
-        kec = region.kecamatan_by_code(kel.kecamatan_code) if kel else None
-        out.append(dict(zip(EXPORT_COLUMNS, (
-            i, r.code, r.category, nik or "", kk or "", nama or "", alamat or "",
-            r.rt or "", r.rw or "", r.kelurahan_code, kel.name if kel else "",
-            kec.name if kec else "", r.reason or "", r.detail or "",
-            "" if r.lat is None else f"{r.lat:.6f}", "" if r.lon is None else f"{r.lon:.6f}",
-            r.rt_opinion or "", f"{r.state}/{r.outcome}" if r.outcome else r.state,
-            _d(r.created_at)))))
-    return out
-
-
-def write_csv(rows: list[dict], f) -> None:
-    w = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-
-
-def write_xlsx(rows: list[dict], path: str) -> None:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Usulan"
-    ws.append(list(EXPORT_COLUMNS))
-    for r in rows:
-        # NIK, No. KK, RT and RW as text: Excel must not turn 16 digits into 3.27E+15
-        ws.append([r[c] for c in EXPORT_COLUMNS])
-    for col in ("D", "E", "H", "I"):
-        for cell in ws[col][1:]:
-            cell.number_format = "@"
-    ws.freeze_panes = "A2"
-    wb.save(path)
-
-
 async def cmd_export(settings, args) -> int:
-
     if args.format == "xlsx" and not args.out:
         raise CommandError("Ekspor XLSX perlu --out FILE")
     db, _programs, region = await _open(settings)
@@ -324,8 +239,7 @@ async def cmd_export(settings, args) -> int:
         async with db.tx() as c:
             rows = await export_rows(c, region)
             await audit(c, actor(args), "reports.export", args.format,
-                        {"count": len(rows), "codes": [r["KODE_LAPORAN"] for r in rows][:500],
-                         "out": args.out}, now=_now())
+                        export_audit(rows, args.out), now=_now())
     finally:
         await db.dispose()
     if args.format == "xlsx":

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import getpass
 
-import sqlalchemy as sa
-
 from cli import CommandError
+from db import rt_queries
+from db.database import Database
+from domain.reports import normalize_rt_rw
 
 
 def add_parsers(sub) -> None:
@@ -46,8 +47,6 @@ def kelurahan(region, text: str):
 
 
 def rt_rw(value: str, what: str) -> str:
-    from domain.reports import normalize_rt_rw
-
     got = normalize_rt_rw(value)
     if got is None:
         raise CommandError(f"{what} harus angka 1–999: {value}")
@@ -56,7 +55,6 @@ def rt_rw(value: str, what: str) -> str:
 
 async def _open(settings):
     from bot import load_reference
-    from db.database import Database
 
     _programs, region = load_reference(settings)
     return Database(settings.database_url), region
@@ -87,18 +85,11 @@ async def cmd_invite(settings, args) -> int:
 
 
 async def cmd_list(settings, args) -> int:
-    from db.schema import rt_heads
-
     db, region = await _open(settings)
-    H = rt_heads.c
     try:
-        q = sa.select(rt_heads).order_by(H.kelurahan_code, H.rw, H.rt, H.id)
-        if args.kelurahan:
-            q = q.where(H.kelurahan_code == kelurahan(region, args.kelurahan).code)
-        if not args.all:
-            q = q.where(H.status != "DICABUT")
+        code = kelurahan(region, args.kelurahan).code if args.kelurahan else None
         async with db.tx(write=False) as c:
-            rows = (await c.execute(q)).all()
+            rows = await rt_queries.heads(c, kelurahan=code, include_revoked=args.all)
     finally:
         await db.dispose()
     if not rows:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import getpass
 import sys
 
-import sqlalchemy as sa
-
 from cli import CommandError
+from db.database import Database
+from domain.clock import utcnow
+from services.staff import ROLES, AuthError, add_staff, list_staff, set_active
 
 
 def add_parsers(sub) -> None:
@@ -19,7 +20,7 @@ def add_parsers(sub) -> None:
     a = ss.add_parser("add", help="create an account")
     a.add_argument("username")
     a.add_argument("--name", required=True, help="full name shown in the dashboard")
-    a.add_argument("--role", required=True, choices=("admin", "verifikator", "operator"))
+    a.add_argument("--role", required=True, choices=ROLES)
     a.add_argument("--kelurahan", default=None,
                    help="operator only: the kelurahan (name or Kemendagri code) they work on")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -42,15 +43,11 @@ def _read_password(args) -> str:
 
 
 async def _db(settings):
-    from db.database import Database
-
     return Database(settings.database_url)
 
 
 async def cmd_add(settings, args) -> int:
     from bot import load_reference
-    from web.auth import AuthError, add_staff
-    from domain.clock import utcnow
 
     _, region = load_reference(settings)
     code = None
@@ -75,12 +72,10 @@ async def cmd_add(settings, args) -> int:
 
 
 async def cmd_list(settings, args) -> int:
-    from db.schema import staff_users
-
     db = await _db(settings)
     try:
         async with db.tx(write=False) as c:
-            rows = (await c.execute(sa.select(staff_users).order_by(staff_users.c.username))).all()
+            rows = await list_staff(c)
     finally:
         await db.dispose()
     if not rows:
@@ -95,9 +90,6 @@ async def cmd_list(settings, args) -> int:
 
 
 async def cmd_set_active(settings, args) -> int:
-    from web.auth import AuthError, set_active
-    from domain.clock import utcnow
-
     db = await _db(settings)
     try:
         async with db.tx() as c:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cli import CommandError
 from cli.common import JAKARTA, now, staff_env, wib
+from db import training_store as store
 from db.audit import audit
 from domain import training as T
 from domain.nik import mask
@@ -54,8 +55,6 @@ def _parse(row: dict, programs, region):
 
 
 async def cmd_add(settings, args) -> int:
-    from db import training_store as store
-
     row = {"title": args.title, "sector": args.sector, "organiser": args.organiser,
            "kecamatan": args.kecamatan, "place": args.place, "start": args.start,
            "days": args.days, "quota": args.quota, "deadline": args.deadline,
@@ -73,8 +72,6 @@ async def cmd_add(settings, args) -> int:
 
 
 async def cmd_import(settings, args) -> int:
-    from db import training_store as store
-
     path = Path(args.file)
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
@@ -101,8 +98,6 @@ async def cmd_import(settings, args) -> int:
 
 
 async def cmd_list(settings, args) -> int:
-    from db import training_store as store
-
     async with staff_env(settings) as (programs, region, db, _d):
         async with db.tx(write=False) as c:
             rows = await store.all_sessions(c)
@@ -123,8 +118,6 @@ async def cmd_list(settings, args) -> int:
 
 
 async def cmd_participants(settings, args) -> int:
-    from db import training_store as store
-
     async with staff_env(settings) as (_p, _r, db, _d):
         async with db.tx(write=False) as c:
             s = await store.session(c, args.id)

@@ -5,6 +5,7 @@ import sys
 
 from cli import CommandError
 from cli.common import add_review_commands, now, staff_env, wib
+from db import kube_store as store
 from domain.nik import mask
 
 DURATION = {"lt1": "kurang dari 1 tahun", "1to3": "1–3 tahun", "gt3": "lebih dari 3 tahun"}
@@ -19,8 +20,6 @@ def add_parsers(sub) -> None:
 
 
 async def cmd_list(settings, args) -> int:
-    from db import kube_store as store
-
     async with staff_env(settings) as (_p, _r, db, _d):
         async with db.tx(write=False) as c:
             rows = await store.list_uep(c, args.status)
@@ -34,8 +33,6 @@ async def cmd_list(settings, args) -> int:
 
 
 async def cmd_show(settings, args) -> int:
-    from db import kube_store as store
-
     async with staff_env(settings) as (_p, _r, db, _d):
         async with db.tx(write=False) as c:
             a = await store.uep(c, args.id)

@@ -15,3 +15,14 @@ async def audit(conn, actor: str, action: str, subject: str | None = None,
     await conn.execute(sa.insert(audit_log).values(
         at=now, actor=actor[:128], action=action[:64], subject=(subject or None) and subject[:128],
         detail=detail))
+
+
+async def recent(conn, *, actor: str = "", action: str = "", limit: int = 200):
+    """The newest entries, newest first: `actor` contains, `action` starts with (both literal)."""
+    A = audit_log.c
+    q = sa.select(audit_log).order_by(A.id.desc()).limit(limit)
+    if actor:
+        q = q.where(A.actor.contains(actor, autoescape=True))
+    if action:
+        q = q.where(A.action.startswith(action, autoescape=True))
+    return (await conn.execute(q)).all()

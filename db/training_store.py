@@ -249,3 +249,9 @@ async def set_status(conn, rid: int, status: str, now: datetime) -> None:
 
 async def set_seats_taken(conn, sid: int, n: int) -> None:
     await conn.execute(sa.update(training_sessions).where(S.id == sid).values(seats_taken=n))
+
+
+async def update_session(conn, sid: int, **values) -> None:
+    """Set the given columns of one session (the dashboard edits title, organiser, place,
+    notes only)."""
+    await conn.execute(sa.update(training_sessions).where(S.id == sid).values(**values))

@@ -14,6 +14,7 @@ from cli import CommandError
 from cli import reports as cli_reports
 from cli import rt as cli_rt
 from services import reports as ops
+from services.exports import EXPORT_COLUMNS
 from db.database import Database
 from db.schema import (audit_log, conversations, outbound_messages, report_events, report_photos,
                        reports, rt_heads)
@@ -542,7 +543,7 @@ async def test_export_csv_and_xlsx_for_siks_ng_is_audited(db_url, capsys, tmp_pa
         rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
         assert len(rows) == 1
         row = rows[0]
-        assert tuple(row) == cli_reports.EXPORT_COLUMNS
+        assert tuple(row) == EXPORT_COLUMNS
         assert (row["KODE_LAPORAN"], row["NIK"], row["NO_KK"], row["NAMA"], row["RT"], row["RW"],
                 row["KELURAHAN"], row["KECAMATAN"], row["JENIS_USULAN"]) == (
             code, NIK_1, KK_1, "Asep Suryana", "003", "007", "Tegal Gundil", "Bogor Utara", "USUL")
@@ -551,7 +552,7 @@ async def test_export_csv_and_xlsx_for_siks_ng_is_audited(db_url, capsys, tmp_pa
         from openpyxl import load_workbook
 
         ws = load_workbook(out_x).active
-        assert [c.value for c in ws[1]] == list(cli_reports.EXPORT_COLUMNS)
+        assert [c.value for c in ws[1]] == list(EXPORT_COLUMNS)
         assert ws["D2"].value == NIK_1 and ws["B2"].value == code
         async with rt.db.tx(write=False) as c:
             audits = [(r.action, r.detail["count"]) for r in await c.execute(

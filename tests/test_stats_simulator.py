@@ -15,7 +15,7 @@ from db.schema import (audit_log, conversations, inbound_events, reports, ticket
                        training_registrations, training_sessions)
 from tests.chatkit import Clock, running
 from tests.test_web_auth import PASSWORD, hidden, login
-from web.auth import add_staff
+from services.staff import add_staff
 
 TEGAL_GUNDIL, MULYAHARJA, KEDUNG_BADAK = "3271051002", "3271011007", "3271061003"
 

@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from db.schema import audit_log, staff_sessions
 from tests.chatkit import Clock, running
-from web.auth import PUBLIC, add_staff
+from services.staff import add_staff
+from web.auth import PUBLIC
 
 PASSWORD = "kopi-tubruk-2026"
 WA = dict(whatsapp_token="t", whatsapp_phone_number_id="1", whatsapp_app_secret="s",
@@ -130,7 +131,7 @@ async def test_roles_session_expiry_and_disabled_accounts(db_url):
         r = await client.get("/audit?action=login")
         html = await r.text()
         assert r.status == 200 and "staff:budi" in html and "staff:ani" in html
-        from web.auth import set_active
+        from services.staff import set_active
 
         async with rt.db.tx() as c:
             await set_active(c, "ani", False, now=clock(), actor="test")
@@ -169,6 +170,6 @@ def test_staff_cli(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("pw,ok", [("kopi-tubruk-2026", True), ("pendek", False),
                                    ("aaaaaaaaaaaa", False), ("ani-rahasia-99", False)])
 def test_password_strength(pw, ok):
-    from web.auth import check_password_strength
+    from services.staff import check_password_strength
 
     assert (check_password_strength(pw, "ani") is None) is ok

@@ -13,7 +13,7 @@ from db.schema import audit_log, data_imports, kube_groups, people, rt_heads, tr
 from tests.chatkit import SMALL_CSV, Clock
 from tests.kubekit import PEOPLE, add_session, matched, world
 from tests.test_web_auth import PASSWORD, hidden, login
-from web.auth import add_staff
+from services.staff import add_staff
 
 TEGAL_GUNDIL = "3271051002"
 OTHER_KEL = "3271031005"

@@ -14,12 +14,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from cli import reports as cli_reports
 from services import reports as ops
+from services.exports import EXPORT_COLUMNS
 from db.schema import audit_log, report_events, wa_media
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 from tests.test_reports import NIK_2, KK_2, matched, usul_own
 from tests.test_web_auth import PASSWORD, hidden, login
 from web import reports as web_reports
-from web.auth import add_staff
+from services.staff import add_staff
 
 TEGAL_GUNDIL, MULYAHARJA = "3271051002", "3271011007"
 OTHER_NIK, OTHER_KK = "3271011505900009", "3271011505200001"
@@ -326,7 +327,7 @@ async def test_export_csv_and_xlsx_from_the_page_is_audited(db_url, tmp_path):
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
         assert "attachment" in r.headers["Content-Disposition"]
         rows = list(csv.DictReader(io.StringIO((await r.read()).decode("utf-8"))))
-        assert len(rows) == 1 and tuple(rows[0]) == cli_reports.EXPORT_COLUMNS
+        assert len(rows) == 1 and tuple(rows[0]) == EXPORT_COLUMNS
         assert (rows[0]["KODE_LAPORAN"], rows[0]["NIK"], rows[0]["NO_KK"], rows[0]["RT"]) == (
             codes["own"], NIK_1, KK_1, "003")
         r = await client.post("/reports/export", data={"_csrf": token, "format": "xlsx"})
@@ -334,7 +335,7 @@ async def test_export_csv_and_xlsx_from_the_page_is_audited(db_url, tmp_path):
         from openpyxl import load_workbook
 
         ws = load_workbook(io.BytesIO(await r.read())).active
-        assert [c.value for c in ws[1]] == list(cli_reports.EXPORT_COLUMNS)
+        assert [c.value for c in ws[1]] == list(EXPORT_COLUMNS)
         assert ws["D2"].value == NIK_1 and ws["D2"].number_format == "@"
         assert [(a.actor, a.subject, a.detail["codes"]) for a in await audits(rt, "reports.export")] \
             == [("staff:budi", "csv", [codes["own"]]), ("staff:budi", "xlsx", [codes["own"]])]

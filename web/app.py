@@ -4,10 +4,17 @@ to `app[PUBLIC]`: they check their own signatures)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import aiohttp_jinja2
 from aiohttp import web
 
+from web import dashboard
+from web.auth import AUTH, PUBLIC, Auth, guard
+from web.keys import CLOCK, DB, DEPS, MEDIA_DIR, OUTBOX, SERVICE
+
 log = logging.getLogger("jaring.web")
+# The whole runtime, untyped: only for web/simulator.py until it reads web/keys.py too.
 RUNTIME = web.AppKey("runtime", object)
 
 
@@ -42,8 +49,6 @@ def _wants_page(request: web.Request) -> bool:
 
 
 def _error_page(request: web.Request, status: int, text: str | None) -> web.Response:
-    import aiohttp_jinja2
-
     return aiohttp_jinja2.render_template("error.html", request, {
         "title": _TITLES.get(status, "Kesalahan"),
         "message": text or _MESSAGES.get(status, "Permintaan ini tidak dapat diproses.")},
@@ -51,11 +56,15 @@ def _error_page(request: web.Request, status: int, text: str | None) -> web.Resp
 
 
 def build_app(runtime) -> web.Application:
-    from web import dashboard
-    from web.auth import AUTH, PUBLIC, Auth, guard
-
+    """`runtime` is bot.py's Runtime: its parts go into the typed keys of web/keys.py."""
     app = web.Application(middlewares=[no_traces, guard], client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = runtime
+    app[DB] = runtime.db
+    app[DEPS] = runtime.deps
+    app[CLOCK] = runtime.clock
+    app[SERVICE] = runtime.service
+    app[OUTBOX] = runtime.outbox
+    app[MEDIA_DIR] = Path(runtime.settings.jaring_media_dir)
     app[PUBLIC] = {"/healthz"}
     app[AUTH] = Auth(runtime.db, runtime.settings.jaring_hash_key.get_secret_value().encode(),
                      clock=runtime.clock, secure_cookie=runtime.settings.web_cookie_secure)
@@ -71,5 +80,5 @@ def build_app(runtime) -> web.Application:
         return web.json_response(body, status=200 if ok else 503)
 
     app.router.add_get("/healthz", healthz)
-    dashboard.setup(app, runtime)
+    dashboard.setup(app)
     return app

@@ -7,31 +7,33 @@ internet). Times are shown in WIB (Asia/Jakarta).
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
+from db import dashboard_store
+from db.audit import recent as recent_audit
 from domain.clock import JAKARTA, wib
-from db.schema import audit_log, conversations, inbound_events, outbound_messages
+from web import imports, inbox, proposals, reports, rt, simulator, stats, trainings
 from web.auth import (AUTH, LOGIN_CSRF_COOKIE, PUBLIC, ROLE_NAMES, STAFF, client_of, requires,
                       safe_next)
+from web.common import CHANNEL_NAMES
+from web.keys import DEPS
 
 HERE = Path(__file__).resolve().parent
 LOGIN_NEXT = web.RequestKey("login_next", str)
 STATUS_NAMES = {"queued": "Antre", "sending": "Sedang dikirim", "sent": "Terkirim",
                 "failed": "Gagal", "stopped": "Dihentikan (diblokir)", "held": "Ditahan (24 jam WA)"}
-CHANNEL_NAMES = {"tg": "Telegram", "wa": "WhatsApp", "console": "Terminal", "web": "Simulator"}
 
 
-def setup(app: web.Application, runtime) -> None:
+def setup(app: web.Application) -> None:
+    office = app[DEPS].programs.office
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True),
-                               context_processors=[_context(runtime)])
-    env.globals["office"] = runtime.programs.office
+                               context_processors=[_globals(office)])
+    env.globals["office"] = office
     app[PUBLIC].update({"/login", "/favicon.ico"})
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/favicon.ico", favicon)
@@ -40,8 +42,6 @@ def setup(app: web.Application, runtime) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/", home)
     app.router.add_get("/audit", audit_page)
-    from web import imports, inbox, proposals, reports, rt, simulator, stats, trainings
-
     inbox.setup(app)
     reports.setup(app)  # /reports (verification queue)
     proposals.setup(app)  # /program, /kube, /uep
@@ -52,11 +52,11 @@ def setup(app: web.Application, runtime) -> None:
     simulator.setup(app)  # /simulator
 
 
-def _context(runtime):
+def _globals(office):
     async def ctx(request: web.Request) -> dict:
         staff = request.get(STAFF)
         return {"staff": staff, "role_name": ROLE_NAMES.get(staff.role, "") if staff else "",
-                "office": runtime.programs.office}
+                "office": office}
     return ctx
 
 
@@ -125,29 +125,14 @@ async def logout(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     now = auth.clock()
-    C, I, O = conversations.c, inbound_events.c, outbound_messages.c
     day_start = now.astimezone(JAKARTA).replace(hour=0, minute=0, second=0, microsecond=0)
     async with auth.db.tx(write=False) as c:
-        stats = {
-            "conversations": await c.scalar(sa.select(sa.func.count()).select_from(conversations)),
-            "active_24h": await c.scalar(sa.select(sa.func.count()).where(
-                C.last_activity_at > now - timedelta(hours=24))),
-            "inbound_today": await c.scalar(sa.select(sa.func.count()).where(
-                I.received_at >= day_start)),
-            "inbound_failed": await c.scalar(sa.select(sa.func.count()).where(
-                I.status == "failed", I.received_at >= day_start)),
-            "outbound": [tuple(r) for r in await c.execute(
-                sa.select(O.status, sa.func.count()).group_by(O.status).order_by(O.status))],
-            "channels": [tuple(r) for r in await c.execute(
-                sa.select(C.channel, sa.func.count()).group_by(C.channel).order_by(C.channel))],
-        }
+        numbers = await dashboard_store.summary(c, now=now, day_start=day_start)
     staff = request[STAFF]
-    from web.app import RUNTIME
-
-    kel = request.app[RUNTIME].region.kelurahan_by_code(staff.kelurahan_code) \
+    kel = request.app[DEPS].region.kelurahan_by_code(staff.kelurahan_code) \
         if staff.kelurahan_code else None
     return aiohttp_jinja2.render_template("home.html", request, {
-        "nav": "home", "stats": stats, "now": wib(now), "status_names": STATUS_NAMES,
+        "nav": "home", "stats": numbers, "now": wib(now), "status_names": STATUS_NAMES,
         "channel_names": CHANNEL_NAMES, "kelurahan": kel.name if kel else staff.kelurahan_code})
 
 
@@ -157,15 +142,10 @@ AUDIT_LIMIT = 200
 @requires("admin")
 async def audit_page(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
-    A = audit_log.c
     actor = request.query.get("actor", "").strip()[:128]
     action = request.query.get("action", "").strip()[:64]
-    q = sa.select(audit_log).order_by(A.id.desc()).limit(AUDIT_LIMIT)
-    if actor:
-        q = q.where(A.actor.contains(actor, autoescape=True))
-    if action:
-        q = q.where(A.action.startswith(action, autoescape=True))
     async with auth.db.tx(write=False) as c:
-        rows = [dict(r._mapping, at=wib(r.at)) for r in await c.execute(q)]
+        rows = [dict(r._mapping, at=wib(r.at)) for r in await recent_audit(
+            c, actor=actor, action=action, limit=AUDIT_LIMIT)]
     return aiohttp_jinja2.render_template("audit.html", request, {
         "nav": "audit", "rows": rows, "actor": actor, "action": action, "limit": AUDIT_LIMIT})

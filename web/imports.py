@@ -16,15 +16,15 @@ from datetime import date
 from pathlib import Path
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
-from db.dtsen_import import import_dtsen
 from db.audit import audit
-from db.schema import data_imports
+from db.dtsen_import import import_dtsen
+from db.import_queries import recent_imports
 from domain.clock import JAKARTA
 from web.auth import AUTH, STAFF, requires
-from web.proposals import runtime_of, wib
+from web.keys import DEPS
+from web.proposals import wib
 
 SHOWN_ERRORS = 200
 HISTORY = 50
@@ -49,8 +49,7 @@ async def imports_page(request: web.Request, *, error: str | None = None, report
                        kept: dict | None = None, status: int = 200) -> web.Response:
     auth = request.app[AUTH]
     async with auth.db.tx(write=False) as c:
-        history = (await c.execute(sa.select(data_imports).order_by(data_imports.c.id.desc())
-                                   .limit(HISTORY))).all()
+        history = await recent_imports(c, HISTORY)
     today = auth.clock().astimezone(JAKARTA).date()
     errors = [str(e) for e in report.errors] if report is not None else []
     return aiohttp_jinja2.render_template("imports.html", request, {
@@ -72,7 +71,7 @@ def _safe_name(name: str) -> str:
 @requires("admin")
 async def upload(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    rt = runtime_of(request)
+    deps = request.app[DEPS]
     form = await request.post()  # already read (and size-limited) by the CSRF check
     kept = {"data_date": str(form.get("data_date", "")).strip()[:20]}
     today = auth.clock().astimezone(JAKARTA).date()
@@ -99,7 +98,7 @@ async def upload(request: web.Request) -> web.Response:
             shutil.copyfileobj(f.file, out)
         if path.stat().st_size == 0:
             return await imports_page(request, error="Berkas kosong.", kept=kept, status=400)
-        report = await import_dtsen(auth.db, path, region=rt.region, programs=rt.programs,
+        report = await import_dtsen(auth.db, path, region=deps.region, programs=deps.programs,
                                     data_date=data_date, actor=staff.actor, today=today)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -9,16 +9,15 @@ rating). A failed action keeps what the officer typed.
 from __future__ import annotations
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
 from services import tickets as handoff
-from domain.clock import JAKARTA, wib
-from db.schema import (conversations, households, inbound_events, staff_users, ticket_messages,
-                       tickets)
+from db import staff_store
+from db import ticket_queries as queries
+from domain.clock import wib
 from web.auth import AUTH, STAFF, Staff
+from web.keys import DEPS, OUTBOX
 
-T, M = tickets.c, ticket_messages.c
 TABS = {"new": "Baru", "mine": "Saya", "all": "Semua terbuka", "overdue": "Terlambat",
         "closed": "Selesai"}
 CHANNELS = {"tg": "Telegram", "wa": "WhatsApp", "console": "Terminal", "web": "Simulator",
@@ -33,28 +32,12 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/inbox/{id:\\d+}/{action:assign|reply|note|close}", ticket_action)
 
 
-def _runtime(request: web.Request):
-    from web.app import RUNTIME
-
-    return request.app[RUNTIME]
-
-
-
-def _scope(q, staff: Staff):
-    if staff.role == "operator":
-        return q.where(T.kelurahan_code == staff.kelurahan_code)
-    return q
+def _scope(staff: Staff) -> str | None:
+    return staff.kelurahan_code if staff.role == "operator" else None
 
 
 async def counts(conn, staff: Staff, now) -> dict[str, int]:
-    base = _scope(sa.select(sa.func.count()).select_from(tickets), staff)
-    return {
-        "new": await conn.scalar(base.where(T.status == "open", T.assigned_to.is_(None))),
-        "mine": await conn.scalar(base.where(T.status == "open", T.assigned_to == staff.id)),
-        "all": await conn.scalar(base.where(T.status == "open")),
-        "overdue": await conn.scalar(base.where(T.status == "open", T.first_response_at.is_(None),
-                                                T.due_at < now)),
-    }
+    return await queries.tab_counts(conn, kelurahan=_scope(staff), staff_id=staff.id, now=now)
 
 
 async def inbox(request: web.Request) -> web.Response:
@@ -63,34 +46,11 @@ async def inbox(request: web.Request) -> web.Response:
     tab = request.query.get("tab", "new")
     if tab not in TABS:
         tab = "new"
-    assignee = staff_users.alias("assignee")
-    q = _scope(sa.select(T.id, T.reason, T.kelurahan_code, T.opened_at, T.due_at,
-                         T.first_response_at, T.last_message_at, T.supervisor_flag_at,
-                         T.head_flag_at, T.closed_at, T.rating, T.status,
-                         assignee.c.name.label("assignee"), conversations.c.channel)
-               .join(conversations, conversations.c.id == T.conversation_id)
-               .outerjoin(assignee, assignee.c.id == T.assigned_to), staff)
-    q = {
-        "new": q.where(T.status == "open", T.assigned_to.is_(None)).order_by(T.opened_at),
-        "mine": q.where(T.status == "open", T.assigned_to == staff.id).order_by(T.opened_at),
-        "all": q.where(T.status == "open").order_by(T.opened_at),
-        "overdue": q.where(T.status == "open", T.first_response_at.is_(None),
-                           T.due_at < now).order_by(T.opened_at),
-        "closed": q.where(T.status == "closed").order_by(T.closed_at.desc()),
-    }[tab].limit(200)
     async with auth.db.tx(write=False) as c:
-        rows = (await c.execute(q)).all()
+        rows = await queries.tab(c, tab, kelurahan=_scope(staff), staff_id=staff.id, now=now)
         n = await counts(c, staff, now)
-        first = {}
-        if rows:
-            ids = [r.id for r in rows]
-            sub = (sa.select(M.ticket_id, sa.func.min(M.id).label("mid"))
-                   .where(M.ticket_id.in_(ids), M.kind == "resident").group_by(M.ticket_id)
-                   .subquery())
-            for tid, body in await c.execute(sa.select(sub.c.ticket_id, M.body)
-                                             .join(sub, sub.c.mid == M.id)):
-                first[tid] = body
-    region = _runtime(request).region
+        first = await queries.first_resident_messages(c, [r.id for r in rows])
+    region = request.app[DEPS].region
     items = [{
         "id": r.id, "reason": "Bot tidak paham" if r.reason == "stuck" else "Bertanya",
         "kelurahan": _kel_name(region, r.kelurahan_code), "opened": wib(r.opened_at),
@@ -112,10 +72,7 @@ def _kel_name(region, code):
 
 
 async def _load(conn, tid: int, staff: Staff):
-    row = (await conn.execute(
-        sa.select(tickets, conversations.c.channel, conversations.c.locale,
-                  conversations.c.household_id, conversations.c.user_key)
-        .join(conversations, conversations.c.id == T.conversation_id).where(T.id == tid))).first()
+    row = await queries.ticket(conn, tid)
     if row is None or not staff.can_see_kelurahan(row.kelurahan_code):
         # The same answer for "does not exist" and "not yours": ids reveal nothing.
         raise web.HTTPNotFound()
@@ -128,24 +85,11 @@ async def ticket_page(request: web.Request, *, error: str | None = None,
     tid = int(request.match_info["id"])
     async with auth.db.tx(write=False) as c:
         row = await _load(c, tid, staff)
-        msgs = (await c.execute(
-            sa.select(M.kind, M.body, M.created_at, staff_users.c.name)
-            .outerjoin(staff_users, staff_users.c.id == M.staff_id)
-            .where(M.ticket_id == tid).order_by(M.id))).all()
-        before = (await c.execute(
-            sa.select(inbound_events.c.payload, inbound_events.c.kind, inbound_events.c.received_at)
-            .where(inbound_events.c.user_key == row.user_key,
-                   inbound_events.c.received_at < row.opened_at)
-            .order_by(inbound_events.c.id.desc()).limit(6))).all()
-        hh = None
-        if row.household_id:
-            hh = (await c.execute(sa.select(households.c.kelurahan_code, households.c.rw,
-                                            households.c.rt)
-                                  .where(households.c.id == row.household_id))).first()
-        people = (await c.execute(sa.select(staff_users.c.id, staff_users.c.name)
-                                  .where(staff_users.c.active.is_(True))
-                                  .order_by(staff_users.c.name))).all()
-    region = _runtime(request).region
+        msgs = await queries.messages(c, tid)
+        before = await queries.inbound_before(c, row.user_key, row.opened_at)
+        hh = await queries.household_place(c, row.household_id) if row.household_id else None
+        people = await staff_store.active_users(c)
+    region = request.app[DEPS].region
     return aiohttp_jinja2.render_template("ticket.html", request, {
         "nav": "inbox", "t": row, "id": tid, "error": error, "kept": kept or {},
         "ok": request.query.get("ok", ""),
@@ -176,7 +120,7 @@ def _describe(kind: str, payload: dict | None) -> str:
 
 async def ticket_action(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    runtime = _runtime(request)
+    default_locale = request.app[DEPS].default_locale
     tid = int(request.match_info["id"])
     action = request.match_info["action"]
     form = await request.post()
@@ -192,14 +136,14 @@ async def ticket_action(request: web.Request) -> web.Response:
                 await handoff.assign(c, tid, target, actor=staff.actor, now=now)
             elif action == "reply":
                 ids = await handoff.reply(c, tid, text, staff_id=staff.id, actor=staff.actor,
-                                          now=now, default_locale=runtime.deps.default_locale)
+                                          now=now, default_locale=default_locale)
             elif action == "note":
                 await handoff.note(c, tid, text, staff_id=staff.id, actor=staff.actor, now=now)
             elif action == "close":
                 ids = await handoff.close(c, tid, staff_id=staff.id, actor=staff.actor, now=now,
-                                          default_locale=runtime.deps.default_locale)
+                                          default_locale=default_locale)
     except handoff.TicketError as e:
         return await ticket_page(request, error=str(e), kept={action: text}, status=409)
     if ids:
-        runtime.outbox.notify(ids)
+        request.app[OUTBOX].notify(ids)
     raise web.HTTPFound(f"/inbox/{tid}?ok={action}")

@@ -3,7 +3,7 @@
 The decisions go through the same operations as the CLI (`conversations.kube.decide`,
 `conversations.uep.decide`): the status change, the kube_events row, the audit row and the
 messages to every member (or the applicant) are written in ONE transaction; after the commit the
-outbox is woken up (`runtime.outbox.notify`). Decisions: admin and verifikator. An operator
+outbox is woken up (`app[OUTBOX].notify`). Decisions: admin and verifikator. An operator
 kelurahan sees only the KUBE groups and UEP applications of their kelurahan (read-only); another
 kelurahan's item answers 404, the same as one that does not exist. Names are shortened and NIKs
 masked: the page shows what staff need to decide, not a copy of the DTSEN.
@@ -11,17 +11,18 @@ masked: the page shows what staff need to decide, not a copy of the DTSEN.
 from __future__ import annotations
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
-from domain.clock import JAKARTA
+from services.kube import decide as kube_decision
+from services.uep import decide as uep_decision
 from db import kube_store as store
-from db.schema import households, kube_groups, people, training_sessions, uep_applications
+from db import proposal_queries as queries
 from domain import kube as K
+from domain.clock import JAKARTA
 from domain.nik import mask
 from web.auth import AUTH, STAFF, Staff, requires
+from web.keys import DEPS, OUTBOX
 
-G, U, H = kube_groups.c, uep_applications.c, households.c
 KUBE_TABS = {K.SUBMITTED: "Diajukan", K.DRAFT: "Sedang dibentuk", K.APPROVED: "Disetujui",
              K.REJECTED: "Ditolak"}
 UEP_TABS = {"DIAJUKAN": "Diajukan", "DISETUJUI": "Disetujui", "DITOLAK": "Ditolak"}
@@ -48,12 +49,6 @@ def setup(app: web.Application) -> None:
 
 # ----------------------------------------------------------------------------- helpers
 
-def runtime_of(request: web.Request):
-    from web.app import RUNTIME
-
-    return request.app[RUNTIME]
-
-
 def wib(dt) -> str:
     return dt.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M") if dt else ""
 
@@ -71,6 +66,11 @@ def kel_name(region, code: str | None) -> str:
         return "—"
     kel = region.kelurahan_by_code(code)
     return kel.name if kel else code
+
+
+def scope(staff: Staff) -> str | None:
+    """The kelurahan an operator is limited to; None for the city-wide roles."""
+    return staff.kelurahan_code if staff.role == "operator" else None
 
 
 def can_decide(staff: Staff) -> bool:
@@ -95,34 +95,19 @@ def _reason(form) -> tuple[str | None, str | None]:
 async def program_index(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     async with auth.db.tx(write=False) as c:
-        kq = sa.select(sa.func.count()).select_from(kube_groups).where(G.status == K.SUBMITTED)
-        uq = (sa.select(sa.func.count()).select_from(uep_applications.join(
-            households, H.id == U.household_id)).where(U.status == "DIAJUKAN"))
-        if staff.role == "operator":
-            kq = kq.where(G.kelurahan_code == staff.kelurahan_code)
-            uq = uq.where(H.kelurahan_code == staff.kelurahan_code)
-        n = {"kube": await c.scalar(kq), "uep": await c.scalar(uq),
-             "trainings": await c.scalar(sa.select(sa.func.count()).select_from(training_sessions)
-                                         .where(training_sessions.c.starts_at > auth.clock()))}
+        n = await queries.open_counts(c, scope(staff), auth.clock())
     return aiohttp_jinja2.render_template("program.html", request, {"nav": "program", "n": n})
 
 
 # ----------------------------------------------------------------------------- KUBE
 
-def _kube_scope(q, staff: Staff):
-    return q.where(G.kelurahan_code == staff.kelurahan_code) if staff.role == "operator" else q
-
-
 async def kube_list(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     tab = _tab(request, KUBE_TABS)
     async with auth.db.tx(write=False) as c:
-        rows = (await c.execute(_kube_scope(sa.select(kube_groups), staff)
-                                .where(G.status == tab)
-                                .order_by(G.submitted_at, G.id).limit(LIST_LIMIT))).all()
-        counts = dict((await c.execute(_kube_scope(
-            sa.select(G.status, sa.func.count()).group_by(G.status), staff))).all())
-    rt = runtime_of(request)
+        rows = await queries.kube_groups_with_status(c, tab, scope(staff), LIST_LIMIT)
+        counts = await queries.kube_status_counts(c, scope(staff))
+    rt = request.app[DEPS]
     btypes = {o.code: o.label for o in rt.programs.business_types}
     items = [{"id": g.id, "name": g.name, "business": btypes.get(g.business_type, g.business_type),
               "kelurahan": kel_name(rt.region, g.kelurahan_code), "members": g.member_count,
@@ -148,7 +133,7 @@ async def kube_page(request: web.Request, *, error: str | None = None, kept: dic
         g = await _kube_row(c, gid, staff)
         members = await store.members(c, gid)
         events = await store.events(c, gid)
-    rt = runtime_of(request)
+    rt = request.app[DEPS]
     btypes = {o.code: o.label for o in rt.programs.business_types}
     return aiohttp_jinja2.render_template("kube.html", request, {
         "nav": "program", "g": g, "error": error, "kept": kept or {},
@@ -172,7 +157,7 @@ async def _decide(request: web.Request, *, load, page, decide, key: str, reader:
     bad input and a decision taken meanwhile by someone else re-show the page with the reason
     kept; the residents' messages are queued with the decision and sent after the commit."""
     auth, staff = request.app[AUTH], request[STAFF]
-    rt = runtime_of(request)
+    deps = request.app[DEPS]
     item_id = int(request.match_info["id"])
     approve = request.match_info["action"] == "approve"
     reason, error = _reason(await request.post())
@@ -185,20 +170,18 @@ async def _decide(request: web.Request, *, load, page, decide, key: str, reader:
         return await page(request, error=error, kept=kept, status=400)
     async with auth.db.tx() as c:
         await load(c, item_id, staff)
-        problem, ids = await decide(c, rt.deps, approve=approve, reason=reason, now=auth.clock(),
+        problem, ids = await decide(c, deps, approve=approve, reason=reason, now=auth.clock(),
                                     actor=staff.actor, **{key: item_id})
     if problem:
         return await page(request, status=409, kept=kept, error=conflict)
     if ids:
-        rt.outbox.notify(ids)
+        request.app[OUTBOX].notify(ids)
     raise web.HTTPFound(f"{url}/{item_id}?ok={'approve' if approve else 'reject'}")
 
 
 @requires(*DECIDERS)
 async def kube_decide(request: web.Request) -> web.Response:
-    from services.kube import decide
-
-    return await _decide(request, load=_kube_row, page=kube_page, decide=decide, key="group_id",
+    return await _decide(request, load=_kube_row, page=kube_page, decide=kube_decision, key="group_id",
                          reader="anggota", url="/kube", conflict=(
                              "KUBE ini tidak berstatus Diajukan lagi (mungkin sudah diputuskan "
                              "petugas lain); tidak ada yang diubah."))
@@ -206,25 +189,13 @@ async def kube_decide(request: web.Request) -> web.Response:
 
 # ----------------------------------------------------------------------------- UEP
 
-def _uep_select(staff: Staff):
-    q = (sa.select(uep_applications, people.c.nama, people.c.nik, H.kelurahan_code)
-         .join(people, people.c.id == U.person_id).join(households, H.id == U.household_id))
-    return q.where(H.kelurahan_code == staff.kelurahan_code) if staff.role == "operator" else q
-
-
 async def uep_list(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     tab = _tab(request, UEP_TABS)
     async with auth.db.tx(write=False) as c:
-        rows = (await c.execute(_uep_select(staff).where(U.status == tab)
-                                .order_by(U.created_at, U.id).limit(LIST_LIMIT))).all()
-        cq = (sa.select(U.status, sa.func.count())
-              .select_from(uep_applications.join(households, H.id == U.household_id))
-              .group_by(U.status))
-        if staff.role == "operator":
-            cq = cq.where(H.kelurahan_code == staff.kelurahan_code)
-        counts = dict((await c.execute(cq)).all())
-    region = runtime_of(request).region
+        rows = await queries.uep_with_status(c, tab, scope(staff), LIST_LIMIT)
+        counts = await queries.uep_status_counts(c, scope(staff))
+    region = request.app[DEPS].region
     items = [{"id": a.id, "name": short_name(a.nama), "business": a.business,
               "kelurahan": kel_name(region, a.kelurahan_code), "created": wib(a.created_at),
               "decided": wib(a.decided_at), "reason": a.reason or ""} for a in rows]
@@ -234,7 +205,7 @@ async def uep_list(request: web.Request) -> web.Response:
 
 
 async def _uep_row(conn, aid: int, staff: Staff):
-    a = (await conn.execute(_uep_select(staff).where(U.id == aid))).first()
+    a = await queries.uep_application(conn, aid, scope(staff))
     if a is None:
         raise web.HTTPNotFound()
     return a
@@ -246,7 +217,7 @@ async def uep_page(request: web.Request, *, error: str | None = None, kept: dict
     aid = int(request.match_info["id"])
     async with auth.db.tx(write=False) as c:
         a = await _uep_row(c, aid, staff)
-    region = runtime_of(request).region
+    region = request.app[DEPS].region
     return aiohttp_jinja2.render_template("uep.html", request, {
         "nav": "program", "a": a, "error": error, "kept": kept or {},
         "ok": request.query.get("ok", ""), "can_decide": can_decide(staff) and a.status == "DIAJUKAN",
@@ -257,8 +228,6 @@ async def uep_page(request: web.Request, *, error: str | None = None, kept: dict
 
 @requires(*DECIDERS)
 async def uep_decide(request: web.Request) -> web.Response:
-    from services.uep import decide
-
-    return await _decide(request, load=_uep_row, page=uep_page, decide=decide, key="app_id",
+    return await _decide(request, load=_uep_row, page=uep_page, decide=uep_decision, key="app_id",
                          reader="pemohon", url="/uep",
                          conflict="Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah.")

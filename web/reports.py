@@ -12,7 +12,7 @@
   is queued in the move's transaction; the outbox is woken after the commit.
 - NIK / No. KK are masked; "Tampilkan NIK" (POST, verifikator/admin) shows them once and is
   written to audit_log (`reports.reveal`). The SIKS-NG export (CSV/XLSX, verifikator/admin) is
-  the CLI's layout (`cli.reports.export_rows`), audited as `reports.export`.
+  the CLI's layout (`services.exports.export_rows`), audited as `reports.export`.
 """
 from __future__ import annotations
 
@@ -22,18 +22,18 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
-from services import reports as ops
-from domain.clock import JAKARTA, wib
-from db.schema import (conversations, households, people, report_events, report_photos, reports,
-                       tg_media, wa_media)
+from db import report_queries as queries
+from db.audit import audit
 from domain import reports as R
+from domain.clock import wib
 from domain.nik import mask
-from web.auth import AUTH, STAFF, Staff, audit, requires
+from services import reports as ops
+from services.exports import export_audit, export_rows, head_of_household, write_csv, write_xlsx
+from web.auth import AUTH, STAFF, Staff, requires
+from web.keys import DEPS, MEDIA_DIR, OUTBOX
 
-RC, EC, PC = reports.c, report_events.c, report_photos.c
 PAGE_SIZE = 50
 SOON_DAYS = 3
 
@@ -87,13 +87,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"/reports/{{code:{CODE_RE}}}/photos/{{pid:\\d+}}", photo)
 
 
-def _runtime(request: web.Request):
-    from web.app import RUNTIME
-
-    return request.app[RUNTIME]
-
-
-
 def _kel_name(region, code) -> str:
     kel = region.kelurahan_by_code(code) if code else None
     return kel.name if kel else (code or "—")
@@ -104,10 +97,9 @@ def _status(state: str, outcome: str | None) -> str:
     return f"{name}: {OUTCOME_NAMES.get(outcome, outcome)}" if outcome else name
 
 
-def _scope(q, staff: Staff):
-    if staff.role == "operator":
-        return q.where(RC.kelurahan_code == staff.kelurahan_code)
-    return q
+def _scope(staff: Staff) -> str | None:
+    """An operator's kelurahan (they see nothing else); None for the city-wide roles."""
+    return staff.kelurahan_code if staff.role == "operator" else None
 
 
 def _actor_name(actor: str) -> str:
@@ -146,41 +138,28 @@ def _filters(request: web.Request, staff: Staff, region) -> dict[str, str]:
 
 async def queue(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    region = _runtime(request).region
+    region = request.app[DEPS].region
     now = auth.clock()
     f = _filters(request, staff, region)
     try:
         page = max(1, min(10_000, int(request.query.get("page", "1"))))
     except ValueError:
         page = 1
-    where = []
+    where: dict = {"category": f["category"] or None, "kelurahan": f["kelurahan"] or None}
     if f["state"] == "":
-        where.append(RC.state != R.SELESAI)
+        where["open_only"] = True
     elif f["state"] != "all":
-        where.append(RC.state == f["state"])
-    if f["category"]:
-        where.append(RC.category == f["category"])
-    if f["kelurahan"]:
-        where.append(RC.kelurahan_code == f["kelurahan"])
-    elif f["kecamatan"]:
-        where.append(RC.kelurahan_code.in_([k.code for k in region.kelurahan_of(f["kecamatan"])]))
+        where["state"] = f["state"]
+    if not f["kelurahan"] and f["kecamatan"]:
+        where["kelurahan_in"] = [k.code for k in region.kelurahan_of(f["kecamatan"])]
     if f["due"] == "overdue":
-        where += [RC.due_at < now, RC.state != R.SELESAI]
+        where.update(due_before=now, open_only=True)
     elif f["due"] == "soon":
-        where += [RC.due_at >= now, RC.due_at < now + timedelta(days=SOON_DAYS),
-                  RC.state != R.SELESAI]
-    q = _scope(sa.select(RC.code, RC.category, RC.state, RC.outcome, RC.kelurahan_code, RC.rw,
-                         RC.rt, RC.target_name, RC.household_id, RC.reason, RC.detail,
-                         RC.created_at, RC.due_at, RC.rt_opinion,
-                         # reports made in the dashboard's simulator are labelled as tests
-                         sa.exists().where(conversations.c.id == RC.reporter_conversation_id,
-                                           conversations.c.channel == "web").label("simulated"))
-               .where(*where), staff)
-    count_q = _scope(sa.select(sa.func.count()).select_from(reports).where(*where), staff)
+        where.update(due_from=now, due_before=now + timedelta(days=SOON_DAYS), open_only=True)
     async with auth.db.tx(write=False) as c:
-        total = await c.scalar(count_q)
-        rows = (await c.execute(q.order_by(RC.due_at, RC.id).limit(PAGE_SIZE)
-                                .offset((page - 1) * PAGE_SIZE))).all()
+        # reports made in the dashboard's simulator are labelled as tests (`simulated`)
+        total, rows = await queries.queue(c, **where, scope=_scope(staff), limit=PAGE_SIZE,
+                                          offset=(page - 1) * PAGE_SIZE)
     items = [{
         "code": r.code, "category": CATEGORY_NAMES.get(r.category, r.category),
         "status": _status(r.state, r.outcome), "open": r.state != R.SELESAI,
@@ -240,36 +219,15 @@ async def report_page(request: web.Request, *, error: str | None = None,
                       kept: dict | None = None, status: int = 200,
                       reveal: bool = False) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    region = _runtime(request).region
+    region = request.app[DEPS].region
     now = auth.clock()
     identity = staff.role in ("admin", "verifikator")
     async with auth.db.tx(write=False) as c:
         r = await _load(c, request.match_info["code"], staff)
-        head = None
-        if r.household_id:
-            head = (await c.execute(
-                sa.select(people.c.nama, people.c.nik, households.c.no_kk, households.c.alamat)
-                .join(households, households.c.id == people.c.household_id)
-                .where(people.c.household_id == r.household_id)
-                .order_by(people.c.hubungan != "KEPALA_KELUARGA", people.c.id).limit(1))).first()
-        reporter = None
-        if identity:
-            reporter = (await c.execute(
-                sa.select(conversations.c.channel, conversations.c.locale, people.c.nama,
-                          people.c.nik)
-                .select_from(reports)
-                .outerjoin(conversations, conversations.c.id == RC.reporter_conversation_id)
-                .outerjoin(people, people.c.id == RC.reporter_person_id)
-                .where(RC.id == r.id))).first()
-        events = (await c.execute(sa.select(report_events).where(EC.report_id == r.id)
-                                  .order_by(EC.id))).all()
-        photos = (await c.execute(
-            sa.select(PC.id, PC.kind, PC.channel, PC.ref,
-                      sa.func.coalesce(wa_media.c.path, tg_media.c.path).label("path"))
-            .outerjoin(wa_media, sa.and_(wa_media.c.ref == PC.ref, wa_media.c.status == "stored"))
-            .outerjoin(tg_media, sa.and_(tg_media.c.file_id == PC.ref,
-                                         tg_media.c.status == "stored"))
-            .where(PC.report_id == r.id).order_by(PC.id))).all()
+        head = await head_of_household(c, r.household_id) if r.household_id else None
+        reporter = await queries.reporter(c, r.id) if identity else None
+        events = await queries.events(c, r.id)
+        photos = await queries.report_photos(c, r.id)
         has_head = r.state in (R.DITERIMA,) and await ops.active_head_for_area(
             c, r.kelurahan_code, r.rw, r.rt) is not None
     show = (lambda v: v or "—") if reveal else (lambda v: mask(v) if v else "—")
@@ -339,7 +297,7 @@ async def reveal(request: web.Request) -> web.Response:
 
 async def move(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    runtime = _runtime(request)
+    deps = request.app[DEPS]
     form = await request.post()
     choice = str(form.get("to", ""))
     note = str(form.get("note", ""))[:1000].strip()
@@ -357,8 +315,8 @@ async def move(request: web.Request) -> web.Response:
                     c, r.kelurahan_code, r.rw, r.rt) is None:
                 raise ops.ReportError("no_head")
             ids = await ops.move(c, r, to, now=now, actor=staff.actor, outcome=outcome or None,
-                                 note=note or None, default_locale=runtime.deps.default_locale,
-                                 rt_due=R.rt_due_at(now, runtime.programs.sla.rt_answer_days))
+                                 note=note or None, default_locale=deps.default_locale,
+                                 rt_due=R.rt_due_at(now, deps.programs.sla.rt_answer_days))
             await audit(c, staff.actor, "reports.move", r.code,
                         {"from": r.state, "to": to, "outcome": outcome or None}, now=now)
     except ops.ReportError as e:
@@ -366,7 +324,7 @@ async def move(request: web.Request) -> web.Response:
         return await report_page(request, error=msg, kept={"note": note, "to": choice},
                                  status=409)
     if ids:
-        runtime.outbox.notify(ids)
+        request.app[OUTBOX].notify(ids)
     raise web.HTTPFound(f"/reports/{code}?ok=move")
 
 
@@ -374,16 +332,10 @@ async def photo(request: web.Request) -> web.StreamResponse:
     """A report's photo, streamed from JARING_MEDIA_DIR to signed-in staff who may see the
     report. Never a static route: the file name (a hash) alone gives nothing."""
     auth, staff = request.app[AUTH], request[STAFF]
-    media = Path(_runtime(request).settings.jaring_media_dir).resolve()
+    media = request.app[MEDIA_DIR].resolve()
     async with auth.db.tx(write=False) as c:
         r = await _load(c, request.match_info["code"], staff)
-        path = await c.scalar(
-            sa.select(sa.func.coalesce(wa_media.c.path, tg_media.c.path))
-            .select_from(report_photos)
-            .outerjoin(wa_media, sa.and_(wa_media.c.ref == PC.ref, wa_media.c.status == "stored"))
-            .outerjoin(tg_media, sa.and_(tg_media.c.file_id == PC.ref,
-                                         tg_media.c.status == "stored"))
-            .where(PC.id == int(request.match_info["pid"]), PC.report_id == r.id).limit(1))
+        path = await queries.photo_path(c, r.id, int(request.match_info["pid"]))
     if not path:
         raise web.HTTPNotFound()
     p = Path(path).resolve()
@@ -398,18 +350,15 @@ async def photo(request: web.Request) -> web.StreamResponse:
 @requires("admin", "verifikator")
 async def export(request: web.Request) -> web.Response:
     """The SIKS-NG export of the CLI (`reports export`), downloaded from the queue page."""
-    from cli.reports import export_rows, write_csv, write_xlsx
-
     auth, staff = request.app[AUTH], request[STAFF]
-    region = _runtime(request).region
+    region = request.app[DEPS].region
     form = await request.post()
     fmt = "xlsx" if form.get("format") == "xlsx" else "csv"
     now = auth.clock()
     async with auth.db.tx() as c:
         rows = await export_rows(c, region)
-        await audit(c, staff.actor, "reports.export", fmt,
-                    {"count": len(rows), "codes": [r["KODE_LAPORAN"] for r in rows][:500],
-                     "out": "dashboard"}, now=now)
+        await audit(c, staff.actor, "reports.export", fmt, export_audit(rows, "dashboard"),
+                    now=now)
     name = f"usulan-siks-ng-{wib(now, '%Y%m%d-%H%M')}.{fmt}"
     if fmt == "xlsx":
         buf = io.BytesIO()

@@ -1,6 +1,6 @@
 """Ketua RT: active heads and open invitations, a new invitation, revoking.
 
-The same operations as `bot.py rt invite|revoke` (`conversations.rt.invite` / `revoke`): the
+The same operations as `bot.py rt invite|revoke` (`services.rt.invite` / `revoke`): the
 one-time activation code is shown ONCE, on the page answering the invitation (it is stored only
 as a hash; a reload does not show it again), and works for `INVITE_DAYS` days. Admin and
 verifikator act city-wide; an operator kelurahan sees and acts only in their kelurahan (another
@@ -11,16 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
 from services import rt as rtops
-from db.schema import rt_heads
+from db import rt_queries
 from domain.reports import normalize_rt_rw
-from web.auth import AUTH, STAFF, Staff
-from web.proposals import kel_name, runtime_of, wib
+from web.auth import AUTH, STAFF
+from web.keys import DEPS
+from web.proposals import kel_name, scope, wib
 
-HC = rt_heads.c
 STATUS_NAMES = {"AKTIF": "Aktif", "DIUNDANG": "Diundang", "DICABUT": "Dicabut"}
 
 
@@ -30,21 +29,15 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/rt/{id:\\d+}/revoke", rt_revoke)
 
 
-def _scope(q, staff: Staff):
-    return q.where(HC.kelurahan_code == staff.kelurahan_code) if staff.role == "operator" else q
-
-
 async def rt_list(request: web.Request, *, error: str | None = None, kept: dict | None = None,
                   created: dict | None = None, status: int = 200) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     now = auth.clock()
     show_all = request.query.get("all") == "1"
-    q = _scope(sa.select(rt_heads), staff).order_by(HC.kelurahan_code, HC.rw, HC.rt, HC.id)
-    if not show_all:
-        q = q.where(HC.status != "DICABUT")
     async with auth.db.tx(write=False) as c:
-        rows = (await c.execute(q.limit(1000))).all()
-    region = runtime_of(request).region
+        rows = await rt_queries.heads(c, kelurahan=scope(staff), include_revoked=show_all,
+                                      limit=1000)
+    region = request.app[DEPS].region
     items = [{"id": r.id, "status": r.status, "status_name": STATUS_NAMES.get(r.status, r.status),
               "expired": r.status == "DIUNDANG" and r.expires_at <= now,
               "kelurahan": kel_name(region, r.kelurahan_code), "rw": int(r.rw), "rt": int(r.rt),
@@ -63,7 +56,7 @@ async def rt_invite(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     form = await request.post()
     kept = {k: str(form.get(k, "")).strip()[:40] for k in ("kelurahan", "rw", "rt")}
-    region = runtime_of(request).region
+    region = request.app[DEPS].region
     kel = region.kelurahan_by_code(kept["kelurahan"]) if kept["kelurahan"] else None
     rw, rt_no = normalize_rt_rw(kept["rw"]), normalize_rt_rw(kept["rt"])
     errors = []
@@ -93,7 +86,7 @@ async def rt_revoke(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     hid = int(request.match_info["id"])
     async with auth.db.tx() as c:
-        row = (await c.execute(sa.select(rt_heads).where(HC.id == hid))).first()
+        row = await rt_queries.head(c, hid)
         if row is None or not staff.can_see_kelurahan(row.kelurahan_code):
             raise web.HTTPNotFound()
         done = await rtops.revoke(c, hid, actor=staff.actor, now=auth.clock())

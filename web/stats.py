@@ -17,18 +17,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
-from domain.clock import JAKARTA
-from db.schema import (conversations, households, inbound_events, people, reports, tickets,
-                       training_registrations, training_sessions)
+from db import stats_store as store
+from db.stats_store import SIM
 from domain import reports as R
+from domain.clock import JAKARTA
 from web.auth import AUTH, STAFF, Staff
 from web.charts import columns, hbar
-from web.dashboard import CHANNEL_NAMES
+from web.common import CHANNEL_NAMES
+from web.keys import DEPS
 
-SIM = "web"  # the simulator's channel: never counted as residents
 WEEKS = 8
 TOP_KELURAHAN = 10
 STATE_NAMES = {R.DITERIMA: "Diterima", R.VERIFIKASI_RT: "Verifikasi RT",
@@ -36,16 +35,15 @@ STATE_NAMES = {R.DITERIMA: "Diterima", R.VERIFIKASI_RT: "Verifikasi RT",
                R.DITERUSKAN: "Diteruskan", R.SELESAI: "Selesai"}
 REG_STATUS = (("CONFIRMED", "Terdaftar"), ("PENDING", "Menunggu alokasi"),
               ("WAITLIST", "Daftar tunggu"))
-C = conversations.c
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/stats", stats_page)
 
 
-def _real():
-    """Conversations that are residents, not the simulator."""
-    return C.channel != SIM
+def _kelurahan(staff: Staff) -> str | None:
+    """An operator's kelurahan (their numbers are limited to it), else None (city-wide)."""
+    return staff.kelurahan_code if staff.role == "operator" else None
 
 
 def _kel_name(region, code: str | None) -> str:
@@ -55,33 +53,13 @@ def _kel_name(region, code: str | None) -> str:
     return kel.name if kel else code
 
 
-async def report_counts(c, staff: Staff):
-    Rc = reports.c
-    q = (sa.select(Rc.kelurahan_code, Rc.state, sa.func.count())
-         .select_from(reports.outerjoin(conversations, C.id == Rc.reporter_conversation_id))
-         .where(sa.or_(C.id.is_(None), _real()))
-         .group_by(Rc.kelurahan_code, Rc.state))
-    if staff.role == "operator":
-        q = q.where(Rc.kelurahan_code == staff.kelurahan_code)
-    by_kel: dict[str, dict[str, int]] = {}
-    for kel, state, n in await c.execute(q):
-        by_kel.setdefault(kel, {})[state] = n
-    return by_kel
-
-
 async def sla_weeks(c, staff: Staff, now):
-    T = tickets.c
     local = now.astimezone(JAKARTA)
     this_monday = (local - timedelta(days=local.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0)
     starts = [this_monday - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
-    q = (sa.select(T.opened_at, T.due_at, T.first_response_at)
-         .join(conversations, C.id == T.conversation_id)
-         .where(T.opened_at >= starts[0], _real()))
-    if staff.role == "operator":
-        q = q.where(T.kelurahan_code == staff.kelurahan_code)
     weeks = [{"start": s, "tickets": 0, "judged": 0, "met": 0} for s in starts]
-    for opened, due, first in await c.execute(q):
+    for opened, due, first in await store.ticket_times(c, _kelurahan(staff), starts[0]):
         i = (opened.astimezone(JAKARTA) - starts[0]).days // 7
         if not 0 <= i < WEEKS:
             continue
@@ -98,57 +76,25 @@ async def sla_weeks(c, staff: Staff, now):
     return weeks
 
 
-async def desil_counts(c, staff: Staff):
-    H = households.c
-    q = (sa.select(H.desil, sa.func.count(sa.distinct(H.id)))
-         .select_from(conversations.join(households, H.id == C.household_id))
-         .where(_real()).group_by(H.desil).order_by(H.desil))
-    if staff.role == "operator":
-        q = q.where(H.kelurahan_code == staff.kelurahan_code)
-    return {d: n for d, n in await c.execute(q)}
-
-
 async def training_counts(c, staff: Staff):
-    S, G = training_sessions.c, training_registrations.c
-    q = (sa.select(S.id, S.title, S.starts_at, S.quota, G.status, sa.func.count())
-         .select_from(training_registrations.join(training_sessions, S.id == G.session_id)
-                      .outerjoin(conversations, C.id == G.conversation_id))
-         .where(G.status != "CANCELLED", sa.or_(C.id.is_(None), _real()))
-         .group_by(S.id, S.title, S.starts_at, S.quota, G.status))
-    if staff.role == "operator":
-        q = (q.join(people, people.c.id == G.person_id)
-             .join(households, households.c.id == people.c.household_id)
-             .where(households.c.kelurahan_code == staff.kelurahan_code))
     sessions: dict[int, dict] = {}
-    for sid, title, starts, quota, status, n in await c.execute(q):
+    for sid, title, starts, quota, status, n in await store.training_counts(c, _kelurahan(staff)):
         s = sessions.setdefault(sid, {"title": title, "starts": starts, "quota": quota,
                                       "by": {}})
         s["by"][status] = n
     return sorted(sessions.values(), key=lambda s: s["starts"], reverse=True)[:12]
 
 
-async def channel_counts(c, now):
-    convs = {ch: n for ch, n in await c.execute(
-        sa.select(C.channel, sa.func.count()).group_by(C.channel))}
-    I = inbound_events.c
-    inbound = {ch: n for ch, n in await c.execute(
-        sa.select(I.channel, sa.func.count()).where(I.received_at >= now - timedelta(days=30))
-        .group_by(I.channel))}
-    return convs, inbound
-
-
 async def stats_page(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    from web.app import RUNTIME
-
-    region = request.app[RUNTIME].region
+    region = request.app[DEPS].region
     now = auth.clock()
     async with auth.db.tx(write=False) as c:
-        by_kel = await report_counts(c, staff)
+        by_kel = await store.report_counts(c, _kelurahan(staff))
         weeks = await sla_weeks(c, staff, now)
-        desil = await desil_counts(c, staff)
+        desil = await store.desil_counts(c, _kelurahan(staff))
         trainings = await training_counts(c, staff)
-        convs, inbound = await channel_counts(c, now)
+        convs, inbound = await store.channel_counts(c, now - timedelta(days=30))
 
     states = list(R.STATES)
     kel_rows = sorted(((_kel_name(region, k), [v.get(s, 0) for s in states])

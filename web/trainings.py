@@ -17,16 +17,15 @@ import csv
 import io
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
 from db import training_store as store
 from db.audit import audit
-from db.schema import training_sessions
 from domain import training as T
 from domain.nik import mask
 from web.auth import AUTH, STAFF, requires
-from web.proposals import runtime_of, wib
+from web.keys import DEPS
+from web.proposals import wib
 
 EDITORS = ("admin", "verifikator")
 EDITABLE = {"title": 120, "organiser": 120, "place": 160, "notes": 255}
@@ -63,7 +62,7 @@ async def training_list(request: web.Request) -> web.Response:
     async with auth.db.tx(write=False) as c:
         rows = await store.all_sessions(c)
         counts = await store.counts(c)
-    rt = runtime_of(request)
+    rt = request.app[DEPS]
     sectors = {o.code: o.label for o in rt.programs.training_sectors}
     past = request.query.get("past") == "1"
     items = []
@@ -87,7 +86,7 @@ async def training_list(request: web.Request) -> web.Response:
 
 
 def _choices(request: web.Request) -> dict:
-    rt = runtime_of(request)
+    rt = request.app[DEPS]
     return {"sectors": rt.programs.training_sectors,
             "kecamatan": sorted(rt.region.kecamatan, key=lambda k: k.name)}
 
@@ -104,7 +103,7 @@ async def new_form(request: web.Request, *, errors: list[str] | None = None,
 @requires(*EDITORS)
 async def create(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    rt = runtime_of(request)
+    rt = request.app[DEPS]
     form = await request.post()
     row = {k: str(form.get(k, ""))[:400] for k in T.FIELDS}
     row["priority"] = "1" if form.get("priority") else "0"
@@ -164,8 +163,7 @@ async def edit(request: web.Request) -> web.Response:
         values = {k: (v[k] or None) if k == "notes" else v[k] for k in EDITABLE}
         changed = sorted(k for k, val in values.items() if getattr(s, k) != val)
         if changed:
-            await c.execute(sa.update(training_sessions).where(training_sessions.c.id == sid)
-                            .values(**{k: values[k] for k in changed}))
+            await store.update_session(c, sid, **{k: values[k] for k in changed})
             await audit(c, staff.actor, "training.edit", f"training:{sid}",
                         {"fields": changed}, now=now)
     raise web.HTTPFound(f"/trainings/{sid}/participants?ok=edited")
@@ -193,7 +191,7 @@ async def participants(request: web.Request) -> web.Response:
     async with auth.db.tx(write=False) as c:
         s = await _session(c, sid)
         rows = _rows(s, await store.participants(c, sid))
-    rt = runtime_of(request)
+    rt = request.app[DEPS]
     kec = rt.region.kecamatan_by_code(s.kecamatan_code)
     sectors = {o.code: o.label for o in rt.programs.training_sectors}
     n = {k: sum(1 for r in rows if r["kind"] == k) for k in STATUS_NAMES}

@@ -1,0 +1,24 @@
+"""Typed keys for what the dashboard's pages need from the running service.
+
+`web.app.build_app` sets them once; a page reads `request.app[DEPS].region`, not an untyped
+runtime object. The keys name only what pages use, so a page's needs are visible here.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from aiohttp import web
+
+from core.deps import Deps
+from core.inbox import Service
+from core.outbox import Outbox
+from db.database import Database
+
+DB = web.AppKey("db", Database)
+DEPS = web.AppKey("deps", Deps)  # programs, region, default locale
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+SERVICE = web.AppKey("service", Service)  # the inbox: web/simulator.py delivers through it
+OUTBOX = web.AppKey("outbox", Outbox)  # woken after a commit that queued messages
+MEDIA_DIR = web.AppKey("media_dir", Path)  # JARING_MEDIA_DIR: report photos are streamed from it
