@@ -67,8 +67,8 @@ def _locked(ctx: Ctx, until) -> None:
         ctx.choice("g:menu", L_("Main menu")),
     ])
     ctx.state.data.pop("nik", None)
-    ctx.state.data.pop("__after_match", None)
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    identity.give_up_return(ctx)
+    ctx.rest_in_menu()
 
 
 @check.ask("nik")
@@ -77,7 +77,7 @@ async def ask_nik(ctx: Ctx) -> None:
     if until:
         _locked(ctx, until)
         return
-    if ctx.data.get("__after_match"):  # matching for another service (KUBE, a report ...)
+    if identity.awaited(ctx):  # matching for another service (KUBE, a report ...)
         ctx.say(ctx._("Type your NIK (16 digits, printed on your KTP or family card)."),
                 _cancel(ctx))
         return
@@ -147,7 +147,7 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
     await queries.record_attempt(ctx.conn, ctx.state.id, nik_hash, matched is not None, ctx.now)
     if matched is None:
         ctx.data.pop("nik", None)
-        ctx.state.step = "failed"
+        ctx.rest_at("check", "failed")
         ctx.say(ctx._("Sorry, we could not match this NIK and No. KK in our data.\n"
                       "Please check both numbers. If they are right and still do not match, your "
                       "data may not be recorded yet or may differ: ask your kelurahan office, or "
@@ -158,10 +158,9 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         ])
         return
     household_id, person_id = matched
-    ctx.state.household_id = household_id
-    ctx.data["__person_id"] = person_id
+    identity.set_match(ctx, household_id, person_id)
     ctx.data.pop("nik", None)
-    after = ctx.data.pop("__after_match", None)
+    after = identity.take_return(ctx)
     if after:  # another flow asked for a match first (identity.require_match): go back to it
         await identity.matched_note(ctx, household_id)
         await ctx.goto(after[0], after[1])
@@ -170,7 +169,7 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         ctx.choice("g:menu", L_("Main menu")),
         ctx.choice("g:contact", L_("Contact an officer")),
     ])
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.rest_in_menu()
 
 
 @check.ask("failed")

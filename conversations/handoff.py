@@ -15,7 +15,7 @@ The staff side (assign, reply, note, close, the SLA job) is services/tickets.py.
 from __future__ import annotations
 
 from conversations.texts import office_hours_text
-from core.engine import Ctx, Flow, Input, carried
+from core.engine import Ctx, Flow, Input
 from core.i18n import L_
 from db import queries, ticket_store
 from domain.office_hours import add_office_hours, next_open
@@ -56,7 +56,7 @@ async def on_question(ctx: Ctx, inp: Input) -> None:
 async def open_ticket(ctx: Ctx, first_message: str) -> int:
     cfg = ctx.deps.programs
     now = ctx.now
-    reason = "stuck" if ctx.state.data.pop("__stuck", None) else "asked"
+    reason = "stuck" if ctx.pop_stuck() else "asked"
     kel = None
     if ctx.state.household_id:
         kel = await queries.household_kelurahan(ctx.conn, ctx.state.household_id)
@@ -64,9 +64,7 @@ async def open_ticket(ctx: Ctx, first_message: str) -> int:
     tid = await ticket_store.create(ctx.conn, conversation_id=ctx.state.id, reason=reason,
                                     kelurahan_code=kel, now=now, due=due)
     await ticket_store.add_message(ctx.conn, tid, "resident", first_message[:4000], now)
-    ctx.state.owner = "staff"
-    ctx.state.flow, ctx.state.step = "handoff", "waiting"
-    ctx.state.data = carried(ctx.state.data)
+    ctx.hand_to_staff("handoff", "waiting")
     lines = [ctx._("Your question has been passed to an officer (ticket T-{id}). "
                    "The answer will come here.", id=tid)]
     opens = next_open(cfg.office_hours, now)
@@ -89,14 +87,14 @@ async def staff_owned(ctx: Ctx, inp: Input, action: str | None) -> None:
     ticket = await ticket_store.open_of_conversation(ctx.conn, st.id)
     ending = action in ("menu", "cancel", "start") or (inp.kind == "text" and inp.word in END_WORDS)
     if ticket is None:  # closed meanwhile (staff closed it a moment ago): back to the bot
-        st.owner = "bot"
+        ctx.hand_back()
         await ctx.engine.hooks.to_menu(ctx)
         return
     if ending:
         await ticket_store.close(ctx.conn, ticket.id, ctx.now, by="resident")
         await ticket_store.add_message(ctx.conn, ticket.id, "system",
                                        "Warga mengakhiri percakapan.", ctx.now)
-        st.owner = "bot"
+        ctx.hand_back()
         ctx.note(ctx._("The conversation with the officer has ended. Thank you."))
         await ctx.engine.hooks.to_menu(ctx)
         return

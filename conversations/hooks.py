@@ -2,7 +2,7 @@
 stuck resident, and input while staff own the conversation."""
 from __future__ import annotations
 
-from conversations import handoff
+from conversations import handoff, identity
 from conversations.texts import help_text, notice_text
 from core.engine import Ctx, EngineHooks
 
@@ -15,8 +15,8 @@ class Hooks(EngineHooks):
         await handoff.staff_owned(ctx, inp, action)
 
     async def to_menu(self, ctx: Ctx) -> None:
-        ctx.state.data.pop("__after_match", None)  # a flow waiting for a match is given up
-        ctx.state.data.pop("__stuck", None)
+        identity.give_up_return(ctx)  # a flow waiting for a match is given up
+        ctx.pop_stuck()
         await ctx.goto("menu", "main")
 
     def stuck_text(self, ctx: Ctx) -> str:

@@ -11,13 +11,39 @@ from __future__ import annotations
 from core.engine import Ctx
 from db import queries
 
+# Carried data keys (they start with "__", so they survive moves between flows).
+PERSON = "__person_id"
+AFTER_MATCH = "__after_match"  # [flow, step] to come back to after a match
+
 
 def person_id(ctx: Ctx) -> int | None:
-    return ctx.state.data.get("__person_id") if ctx.state.household_id else None
+    return ctx.state.data.get(PERSON) if ctx.state.household_id else None
 
 
 def household_id(ctx: Ctx) -> int | None:
-    return ctx.state.household_id if ctx.state.data.get("__person_id") else None
+    return ctx.state.household_id if ctx.state.data.get(PERSON) else None
+
+
+def set_match(ctx: Ctx, household_id: int, person_id: int) -> None:
+    """The NIK + No. KK check matched this person of this household."""
+    ctx.state.household_id = household_id
+    ctx.state.data[PERSON] = person_id
+
+
+def awaited(ctx: Ctx) -> bool:
+    """True when another flow waits for this match (require_match)."""
+    return bool(ctx.state.data.get(AFTER_MATCH))
+
+
+def take_return(ctx: Ctx) -> tuple[str, str] | None:
+    """The flow and step waiting for this match, if any; forgets them."""
+    after = ctx.state.data.pop(AFTER_MATCH, None)
+    return (after[0], after[1]) if after else None
+
+
+def give_up_return(ctx: Ctx) -> None:
+    """A flow waiting for a match is given up (the menu, a locked check)."""
+    ctx.state.data.pop(AFTER_MATCH, None)
 
 
 async def require_match(ctx: Ctx, flow: str, step: str = "start") -> bool:
@@ -26,7 +52,7 @@ async def require_match(ctx: Ctx, flow: str, step: str = "start") -> bool:
     if person_id(ctx) is not None:
         return True
     ctx.note(ctx._("First we need to match your data: your NIK and family card number (No. KK)."))
-    ctx.state.data["__after_match"] = [flow, step]
+    ctx.state.data[AFTER_MATCH] = [flow, step]
     await ctx.goto("check", "nik")
     return False
 

@@ -86,7 +86,7 @@ def _refuse(ctx: Ctx, problem: str, me=None) -> None:
         ctx.choice("g:contact", L_("Contact an officer")),
         ctx.choice("g:menu", L_("Main menu")),
     ])
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.rest_in_menu()
 
 
 async def _member_problem(ctx: Ctx, me) -> str | None:
@@ -443,4 +443,4 @@ async def on_leave(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("kube", "mine", keep=True)
         return
     ctx.say(ctx._("You left KUBE {name}.", name=row.name), [ctx.choice("g:menu", L_("Main menu"))])
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.rest_in_menu()

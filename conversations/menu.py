@@ -1,6 +1,7 @@
 """The main menu (Wis Kerso style: a short numbered list of services)."""
 from __future__ import annotations
 
+from conversations import reports
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
 from domain.nik import IdProblem, check_nik
@@ -33,7 +34,7 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
     elif inp.choice in ("m:training", "m:kube", "m:uep"):
         await ctx.goto(inp.choice[2:], "start")
     elif inp.choice == "m:report":
-        ctx.data.pop("__report", None)
+        reports.drop_draft(ctx)
         await ctx.goto("report", "start")
     elif inp.choice == "m:myreports":
         await ctx.goto("myreports", "list")

@@ -41,7 +41,7 @@ async def on_notice(ctx: Ctx, inp: Input) -> None:
                       "here. You can still visit your kelurahan office, or contact {office}: "
                       "{phone}.\nSend any message to read the notice again.",
                       office=ctx.deps.programs.office, phone=ctx.deps.programs.office_phone))
-        ctx.state.step = "declined"
+        ctx.rest_at("start", "declined")
     else:
         await ctx.not_understood(ctx._("Please choose I agree or I do not agree."))
 
@@ -53,7 +53,7 @@ async def ask_declined(ctx: Ctx) -> None:
 
 @start.on("declined")
 async def on_declined(ctx: Ctx, inp: Input) -> None:
-    ctx.state.step = "notice"
+    ctx.rest_at("start", "notice")
     await ask_notice(ctx)
 
 

@@ -49,8 +49,21 @@ KOREKSI_PART_LABELS = {
 REASON_WORDS = {**USUL_REASON_LABELS, **SANGGAH_REASON_LABELS, **KOREKSI_PART_LABELS}
 
 
+# The draft is carried data (the key starts with "__"): it survives the move to the check.
+DRAFT = "__report"
+
+
 def draft(ctx: Ctx) -> dict:
-    return ctx.data.setdefault("__report", {})
+    return ctx.data.setdefault(DRAFT, {})
+
+
+def new_draft(ctx: Ctx, *, as_rt: bool = False) -> None:
+    """Start an empty draft; `as_rt` when a ketua RT reports for a neighbour."""
+    ctx.data[DRAFT] = {"as_rt": True} if as_rt else {}
+
+
+def drop_draft(ctx: Ctx) -> None:
+    ctx.data.pop(DRAFT, None)
 
 
 def _cancel(ctx: Ctx):
@@ -76,8 +89,8 @@ async def _head(ctx: Ctx):
 
 @report.ask("start")
 async def ask_start(ctx: Ctx) -> None:
-    as_rt = bool(ctx.data.get("__report", {}).get("as_rt"))
-    ctx.data["__report"] = {"as_rt": True} if as_rt else {}
+    as_rt = bool(ctx.data.get(DRAFT, {}).get("as_rt"))
+    new_draft(ctx, as_rt=as_rt)
     choices = [ctx.choice("r:usul", L_("Propose a family")),
                ctx.choice("r:sanggah", L_("Object to recipient")),
                ctx.choice("r:koreksi", L_("Correct data"))]
@@ -116,9 +129,9 @@ async def on_start(ctx: Ctx, inp: Input) -> None:
 
 
 async def _not_head(ctx: Ctx) -> None:
-    ctx.data.pop("__report", None)
+    drop_draft(ctx)
     ctx.say(ctx._("You are no longer registered as a ketua RT."), [ctx.choice("g:menu", L_("Main menu"))])
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.rest_in_menu()
 
 
 # --- usul ------------------------------------------------------------------------------------
@@ -527,7 +540,7 @@ async def _commit(ctx: Ctx) -> None:
         photos=tuple(tuple(p) for p in d.get("photos", [])),
         actor=f"rt:{head.id}" if head else "warga", rt_head_id=head.id if head else None,
     ), now=ctx.now, verification_days=sla.verification_days, rt_answer_days=sla.rt_answer_days)
-    ctx.data.pop("__report", None)
+    drop_draft(ctx)
     if created.merged:
         text = ctx._("A report about the same family is already being handled. We added yours "
                      "to it, so it is not counted twice.\nCode: {code}\nStatus: {state}",
@@ -548,8 +561,8 @@ async def _commit(ctx: Ctx) -> None:
                          ctx.choice("g:menu", L_("Main menu"))])
     ctx.notified += await notify(ctx.conn, ctx.state.id, lambda t: reply, now=ctx.now,
                                default_locale=ctx.deps.default_locale)
-    ctx.state.data["_choices"] = [[c.id, c.label] for c in reply.choices]
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.offer(reply.choices)
+    ctx.rest_in_menu()
 
 
 # --- my reports ------------------------------------------------------------------------------
@@ -569,7 +582,7 @@ async def ask_list(ctx: Ctx) -> None:
                 date=ctx.t.date(r.created_at.astimezone(_JKT).date())))
         text = "\n".join(lines)
     ctx.say(text, [ctx.choice("m:report", L_("Report data")), ctx.choice("g:menu", L_("Main menu"))])
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.rest_in_menu()
 
 
 SHORT_CATEGORY = {R.USUL: N_("usul"), R.SANGGAH: N_("sanggah"), R.KOREKSI: N_("koreksi"),

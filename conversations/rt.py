@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from conversations.reports import REASON_WORDS, new_draft
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
 from db import queries, report_store
@@ -35,7 +36,7 @@ async def _head_or_leave(ctx: Ctx):
         ctx.state.role = "warga"
         ctx.say(ctx._("You are no longer registered as a ketua RT."),
                 [ctx.choice("g:menu", L_("Main menu"))])
-        ctx.state.flow, ctx.state.step = "menu", "main"
+        ctx.rest_in_menu()
     return head
 
 
@@ -46,29 +47,31 @@ async def ask_code(ctx: Ctx) -> None:
 
 
 CODE_LIMIT, CODE_WINDOW = 5, timedelta(hours=1)
+# Carried data (survives moves): when wrong codes were typed, ISO times within the window.
+FAILS = "__rt_fail"
 
 
 @rt.on("code")
 async def on_code(ctx: Ctx, inp: Input) -> None:
     # Wrong codes are limited per conversation (5 an hour), on top of a code space of 25^8.
-    fails = [f for f in ctx.data.get("__rt_fail", [])
+    fails = [f for f in ctx.data.get(FAILS, [])
              if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW]
     if len(fails) >= CODE_LIMIT:
         until = datetime.fromisoformat(min(fails)) + CODE_WINDOW
         ctx.say(ctx._("Too many codes that did not work. Please try again after {when}.",
                       when=ctx.t.datetime(until)), [ctx.choice("g:menu", L_("Main menu"))])
-        ctx.state.flow, ctx.state.step = "menu", "main"
+        ctx.rest_in_menu()
         return
     code = normalize_invite_code(inp.text) if inp.kind == "text" else None
     head = await activate(ctx.conn, code, ctx.state.id, ctx.now) if code else None
     if head is None:
         if code:
-            ctx.data["__rt_fail"] = [*fails, ctx.now.isoformat()]
+            ctx.data[FAILS] = [*fails, ctx.now.isoformat()]
         await ctx.not_understood(ctx._(
             "This code is not valid: it may be mistyped, already used or expired. Please check "
             "it, or ask Dinsos for a new code."))
         return
-    ctx.data.pop("__rt_fail", None)
+    ctx.data.pop(FAILS, None)
     ctx.state.role = "rt"
     ctx.note(ctx._("You are now registered as ketua RT for {area}.", area=await _area_text(ctx, head)))
     await ctx.goto("rt", "menu")
@@ -93,7 +96,7 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
     if inp.choice == "t:wait":
         await ctx.goto("rt", "wait")
     elif inp.choice == "t:report":
-        ctx.data["__report"] = {"as_rt": True}
+        new_draft(ctx, as_rt=True)
         await ctx.goto("report", "start")
     else:
         await ctx.not_understood()
@@ -139,8 +142,6 @@ async def on_wait(ctx: Ctx, inp: Input) -> None:
 
 @rt.ask("item")
 async def ask_item(ctx: Ctx) -> None:
-    from conversations.reports import REASON_WORDS
-
     head = await _head_or_leave(ctx)
     if head is None:
         return

@@ -190,7 +190,7 @@ async def _register(ctx: Ctx) -> None:
         desil=me.desil, age=age, desil_max=s.desil_max, age_range=(s.age_min, s.age_max),
         open_=T.is_open(s.deadline, s.starts_at, ctx.now),
         already=any(h.session_id == s.id for h in held), overlap=other is not None)
-    ctx.state.step = "after"
+    ctx.rest_at("training", "after")
     if problem:
         ctx.say(ctx._(REFUSALS[problem], desil_max=s.desil_max, desil=me.desil, age_min=s.age_min,
                       age_max=s.age_max, age=age, other=other.title if other else ""), [
@@ -312,5 +312,5 @@ async def on_cancel(ctx: Ctx, inp: Input) -> None:
         _, promoted = done
         if promoted is not None:
             ctx.notified += await notify_promoted(ctx.conn, promoted, ctx.now, ctx.deps)
-    ctx.state.step = "after"
+    ctx.rest_at("training", "after")
     ctx.say(ctx._("Your registration is cancelled."), _after(ctx))

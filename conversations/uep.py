@@ -34,7 +34,7 @@ async def ask_start(ctx: Ctx) -> None:
                       "We will tell you the decision here.", ref=ref(open_.id),
                       date=ctx.t.date(open_.created_at.astimezone(JAKARTA).date()),
                       status=ctx._(STATUS[open_.status])), [ctx.choice("g:menu", L_("Main menu"))])
-        ctx.state.flow, ctx.state.step = "menu", "main"
+        ctx.rest_in_menu()
         return
     me = await store.person(ctx.conn, pid, ctx.deps.programs, ctx.now.astimezone(JAKARTA).date())
     rule = ctx.deps.programs.programs.get("UEP")
@@ -47,7 +47,7 @@ async def ask_start(ctx: Ctx) -> None:
             ctx.choice("g:contact", L_("Contact an officer")),
             ctx.choice("g:menu", L_("Main menu")),
         ])
-        ctx.state.flow, ctx.state.step = "menu", "main"
+        ctx.rest_in_menu()
         return
     await ctx.goto("uep", "business", keep=True)
 
@@ -143,4 +143,4 @@ async def on_confirm(ctx: Ctx, inp: Input) -> None:
     ctx.say(ctx._("Your UEP application is sent. Number: {ref}.\nDinsos will check it; we will "
                   "tell you the decision here. This service is free: never pay anyone for it.",
                   ref=ref(app_id)), [ctx.choice("g:menu", L_("Main menu"))])
-    ctx.state.flow, ctx.state.step = "menu", "main"
+    ctx.rest_in_menu()

@@ -3,7 +3,9 @@ misunderstanding count, and dispatch to the current flow step.
 
 A flow is a module with a `Flow` object whose steps have an `ask` (prompt) and an `on`
 (handle input). Steps read the input, call the domain, update `ctx.data`, and either say
-something, `goto` another step, or call `ctx.not_understood(...)`.
+something, `goto` another step, or call `ctx.not_understood(...)`. A step that has said all
+there is to say leaves the conversation resting at a step without asking it again
+(`rest_at`, `rest_in_menu`, `hand_to_staff`): flows never set `state.flow`/`state.step`.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ _PUNCT = re.compile(r"[\s.!?,;:]+$")
 # picks one of them); keys starting with KEEP survive a move to another flow.
 CHOICES = "_choices"
 KEEP = "__"
+# Set when the resident got stuck (Ctx.not_understood); a ticket opened from here says so.
+STUCK = "__stuck"
+# Where a conversation rests when an errand is done.
+MENU = ("menu", "main")
 
 
 def carried(data: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +177,11 @@ class Ctx:
         """A choice whose label is a msgid marked with L_ (translated here)."""
         return Choice(cid, self._(label))
 
+    def offer(self, choices: list[Choice]) -> None:
+        """Offer the choices of a message sent another way (a notification queued in the
+        outbox) as `say` would offer them: a typed number or label picks one."""
+        self.state.data[CHOICES] = offered(choices)
+
     # --- navigation --------------------------------------------------------------------
     async def goto(self, flow: str, step: str = "start", *, keep: bool = False) -> None:
         st = self.state
@@ -186,6 +197,36 @@ class Ctx:
         self.state.flow, self.state.step = flow, step
         await self.engine.dispatch(self, inp)
 
+    def rest_at(self, flow: str, step: str, *, fresh: bool = False) -> None:
+        """A silent move: the conversation rests at `flow`/`step` without asking its prompt
+        (what was just said already did), and the next message is handled there. The data
+        and the choices just offered are kept; `fresh` keeps only the carried data."""
+        st = self.state
+        if fresh:
+            st.data = carried(st.data)
+        st.flow, st.step = flow, step
+
+    def rest_in_menu(self) -> None:
+        """The errand is done: the conversation rests at the main menu without showing it
+        (the last message offered its own way on, usually a Main menu button)."""
+        self.rest_at(*MENU)
+
+    def hand_to_staff(self, flow: str, step: str) -> None:
+        """A person answers from now on: the bot stays out of the way (the input goes to
+        `EngineHooks.staff_owned`), and the conversation rests at `flow`/`step` with only
+        its carried data, for when it comes back to the bot."""
+        self.state.owner = "staff"
+        self.rest_at(flow, step, fresh=True)
+
+    def hand_back(self) -> None:
+        """The bot answers again (a ticket ended)."""
+        self.state.owner = "bot"
+
+    def pop_stuck(self) -> bool:
+        """True when the resident got stuck (two misunderstandings in a row) since the mark
+        was last cleared; clears the mark."""
+        return bool(self.state.data.pop(STUCK, None))
+
     async def reask(self) -> None:
         await self.engine.ask(self)
 
@@ -198,7 +239,7 @@ class Ctx:
         stuck = st.misunderstood >= MISUNDERSTOOD_LIMIT
         if stuck:
             st.misunderstood = 0
-            st.data["__stuck"] = 1  # a ticket opened from here says the bot could not help
+            st.data[STUCK] = 1  # a ticket opened from here says the bot could not help
         shown = [Choice(i, lbl) for i, lbl in st.data.get(CHOICES) or [] if lbl]
         if hint is None:
             self.say(self._("Sorry, I did not understand that."))
@@ -272,7 +313,7 @@ class Engine:
         if inp.kind == "choice":
             if inp.choice.startswith("m:") and inp.choice not in {c[0] for c in offered}:
                 # A menu button from an older message is still a fine way in.
-                st.flow, st.step = "menu", "main"
+                st.flow, st.step = MENU
                 offered = []
             elif inp.choice not in {c[0] for c in offered}:
                 ctx.say(ctx._("That button is no longer active."))
