@@ -5,18 +5,30 @@ BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test migrate seed i18n bench install clean screenshots
+.PHONY: run test lint lock migrate seed i18n bench install clean screenshots
 # The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# requirements/runtime.txt and requirements/test.txt lock every package with its hashes.
+$(STAMP): requirements/runtime.txt requirements/test.txt
 	command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium \
 		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
-	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PYTHON) -m pip install -q --disable-pip-version-check --require-hashes \
+		-r requirements/runtime.txt -r requirements/test.txt
 	touch $(STAMP)
+
+## make lock: remake the locks from requirements/*.in (pins kept unless an .in asks otherwise).
+lock: $(STAMP)
+	$(PYTHON) -m pip install -q --disable-pip-version-check pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile -q --generate-hashes --strip-extras \
+		--allow-unsafe --no-emit-index-url --no-emit-find-links \
+		-o requirements/runtime.txt requirements/runtime.in
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile -q --generate-hashes --strip-extras \
+		--allow-unsafe --no-emit-index-url --no-emit-find-links \
+		-o requirements/test.txt requirements/test.in
 
 migrate: $(STAMP)
 	$(PYTHON) bot.py migrate
@@ -30,6 +42,16 @@ run: $(STAMP)
 ## make test: the whole suite (SQLite always; PostgreSQL too when JARING_TEST_PG_URL is set).
 test: $(STAMP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+## make lint: what CI checks besides the tests: the layers (import-linter), ruff (lint and
+## format), mypy on core/, domain/ and db/ (configured in pyproject.toml). Runs all four, then
+## fails if any failed.
+lint: $(STAMP)
+	@status=0; \
+	for check in "lint-imports" "ruff check ." "ruff format --check ." "mypy"; do \
+		echo "== $$check"; $(BIN)/$$check || status=1; \
+	done; \
+	exit $$status
 
 ## make i18n: extract messages, update the id and en catalogs, compile them.
 i18n: $(STAMP)

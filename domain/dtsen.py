@@ -43,7 +43,7 @@ from datetime import date
 from operator import itemgetter
 from typing import Sequence
 
-from domain.nik import IdProblem, check_kk, check_nik, clean_number, mask
+from domain.nik import IdProblem, NikInfo, check_kk, check_nik, clean_number, mask
 from domain.programs import ProgramsConfig
 from domain.region import Kecamatan, Region
 
@@ -435,18 +435,19 @@ class DtsenValidator:
         st.lines.append(line)
 
         if n != self.columns.count:
-            problems = [f"jumlah kolom {n}, seharusnya {self.columns.count}"
-                        " (periksa tanda koma atau tanda kutip di baris ini)"]
+            problems: list[str] = [f"jumlah kolom {n}, seharusnya {self.columns.count}"
+                                   " (periksa tanda koma atau tanda kutip di baris ini)"]
             return self._record(line, st, problems)
 
         (_, nik, nama, jk, tgl, hub, alamat, rt, rw, kel, kec, desil, prog, dis) = self._get(cells)
-        problems: list[str] = []
+        problems = []
         if st.problem:
             problems.append(st.problem)
 
         # NIK, and its agreement with jenis_kelamin and tanggal_lahir
+        nik_info: NikInfo | IdProblem | None
         nik_info = check_nik(nik if len(nik) == 16 else nik.strip().lstrip("'"), self.today)
-        if type(nik_info) is IdProblem:
+        if isinstance(nik_info, IdProblem):
             problems.append(_id_reason(_NIK_REASON, "NIK", nik_info))
             nik_info = None
         else:
@@ -593,7 +594,10 @@ class DtsenValidator:
 
     def household(self, key: str) -> tuple[str, str, str, str, str, int]:
         """(alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of a KK that passed."""
-        return self._kks[key].hh
+        hh = self._kks[key].hh
+        if hh is None:
+            raise KeyError(f"KK {key!r} did not pass the check")
+        return hh
 
     def person(self, cells: Sequence[str]) -> tuple:
         """(kk key, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas)

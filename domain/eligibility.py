@@ -83,7 +83,7 @@ def evaluate(h: HouseholdFacts, cfg: ProgramsConfig, today: date) -> list[Progra
             if receiving:
                 results.append(ProgramResult(rule.code, True, None, (Reason("receiving", {}),)))
             continue
-        eligible, reasons = _check(rule, h, cfg, today)
+        eligible, reasons = _check(rule, rule.desil, h, cfg, today)
         if receiving:
             reasons.insert(0, Reason("receiving", {}))
         if not rule.joinable:
@@ -92,11 +92,13 @@ def evaluate(h: HouseholdFacts, cfg: ProgramsConfig, today: date) -> list[Progra
     return results
 
 
-def _check(rule: ProgramRule, h: HouseholdFacts, cfg: ProgramsConfig, today: date) -> tuple[bool, list[Reason]]:
+def _check(
+    rule: ProgramRule, desil: tuple[int, int], h: HouseholdFacts, cfg: ProgramsConfig, today: date
+) -> tuple[bool, list[Reason]]:
     reasons: list[Reason] = []
     ok = True
 
-    low, high = rule.desil
+    low, high = desil
     desil_ok = low <= h.desil <= high
     reasons.append(Reason("desil_in" if desil_ok else "desil_out", {"desil": h.desil, "min": low, "max": high}))
     ok &= desil_ok

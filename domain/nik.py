@@ -151,7 +151,7 @@ def check_nik(raw: str, today: date | None = None) -> NikInfo | IdProblem:
     date), else 19YY. A format check only: an NIK that passes may still not exist.
     """
     s = _check_format(raw)
-    if type(s) is IdProblem:
+    if isinstance(s, IdProblem):
         return s
     month = int(s[8:10])
     if month < 1 or month > 12:
@@ -193,7 +193,7 @@ def check_kk(raw: str, today: date | None = None) -> KkInfo | IdProblem:
     (default: today's date) is reported as "future".
     """
     s = _check_format(raw)
-    if type(s) is IdProblem:
+    if isinstance(s, IdProblem):
         return s
     month = int(s[8:10])
     if month < 1 or month > 12:

@@ -252,7 +252,7 @@ def _office_hours(c: _Checker, t: dict[str, Any]) -> OfficeHours | None:
                     parsed.append(d)
             holidays = frozenset(parsed)
 
-    if None in (tz, days, opens, closes, holidays):
+    if tz is None or days is None or opens is None or closes is None or holidays is None:
         return None
     return OfficeHours(timezone=tz, days=days, open=opens, close=closes, holidays=holidays)
 
@@ -262,9 +262,10 @@ def _sla(c: _Checker, t: dict[str, Any]) -> Sla | None:
     sup, head = vals["escalate_supervisor_hours"], vals["escalate_head_hours"]
     if sup is not None and head is not None and head <= sup:
         c.problem("sla.escalate_head_hours", f"must be later than escalate_supervisor_hours ({sup}), got {head}")
-    if None in vals.values():
+    checked = {key: v for key, v in vals.items() if v is not None}
+    if len(checked) < len(vals):
         return None
-    return Sla(**vals)
+    return Sla(**checked)
 
 
 def _desil_labels(c: _Checker, raw: Any, path: str = "desil.labels") -> dict[int, str] | None:
@@ -349,6 +350,9 @@ def _program(c: _Checker, code: str, t: dict[str, Any]) -> ProgramRule | None:
             c.problem(f"{path}.desil", "required when joinable = true (residents need a rule to see whether they may join)")
 
     if len(c.problems) > before:
+        return None
+    # No new problem means every required value was read (each accessor records one for None).
+    if name is None or short is None or kind is None or source is None or joinable is None:
         return None
     return ProgramRule(code=code, name=name, short=short, kind=kind, desil=desil, components=components,
                        head_age=head_age, member_age=member_age, source=source, joinable=joinable)

@@ -309,9 +309,8 @@ def _validate(data: dict) -> tuple[Region | None, list[str]]:
         _names_unique(
             label, owner, ((name,) if name else ()) + kec_aliases, _kec_key, kec_names, problems
         )
-        kec = Kecamatan(code, name) if code and name else None
-        if kec is not None:
-            kecamatan.append(kec)
+        if code and name:
+            kecamatan.append(Kecamatan(code, name))
             if kec_aliases:
                 aliases[code] = kec_aliases
 
@@ -354,7 +353,8 @@ def _validate(data: dict) -> tuple[Region | None, list[str]]:
                 if kel_aliases:
                     aliases[kcode] = kel_aliases
 
-    if problems:
+    # No problem means every city field was read (each reader records one when it gives None).
+    if problems or city_code is None or city_name is None or province is None:
         return None, problems
     region = Region(
         code=city_code,

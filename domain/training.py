@@ -197,7 +197,9 @@ def parse_session(row: dict[str, str], *, sectors: Iterable[str],
             errors.append("deadline: harus sebelum hari mulai")
         if deadline < today:
             errors.append("deadline: sudah lewat")
-    if errors:
+    # Every field but the last two is required: no error means each of them was read.
+    if (errors or kec is None or starts_at is None or days is None or quota is None
+            or deadline is None or desil_max is None or age_min is None or age_max is None):
         return errors
     return SessionSpec(v["title"], v["sector"], v["organiser"], kec, v["place"], starts_at, days,
                        quota, deadline, desil_max, age_min, age_max, priority, v["notes"] or None)
