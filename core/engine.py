@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Literal
 
 from core.i18n import L_, Texts, normalize_locale, texts
 from core.model import Choice, Event, Reply
@@ -165,7 +165,8 @@ class Ctx:
         """A short line put on top of the next message (saves a message on slow phones)."""
         self._notes.append(text)
 
-    def say(self, text: str, choices: list[Choice] | None = None, request: str | None = None) -> None:
+    def say(self, text: str, choices: list[Choice] | None = None,
+            request: Literal["location", "photo"] | None = None) -> None:
         if self._notes:
             text = "\n\n".join(x for x in [*self._notes, text] if x)
             self._notes.clear()
@@ -311,7 +312,8 @@ class Engine:
         # Resolve a typed number or label, or a tapped button, against the offered choices.
         offered = st.data.get(CHOICES) or []
         if inp.kind == "choice":
-            if inp.choice.startswith("m:") and inp.choice not in {c[0] for c in offered}:
+            if inp.choice and inp.choice.startswith("m:") \
+                    and inp.choice not in {c[0] for c in offered}:
                 # A menu button from an older message is still a fine way in.
                 st.flow, st.step = MENU
                 offered = []
@@ -391,8 +393,17 @@ class Engine:
 class EngineHooks:
     """What the engine needs from the flows package (conversations/hooks.py)."""
 
-    def has_consent(self, ctx: Ctx) -> bool: ...
-    async def to_menu(self, ctx: Ctx) -> None: ...
-    async def global_action(self, ctx: Ctx, action: str) -> None: ...
-    def stuck_text(self, ctx: Ctx) -> str: ...
-    async def staff_owned(self, ctx: Ctx, inp: Input, action: str | None) -> None: ...
+    def has_consent(self, ctx: Ctx) -> bool:
+        raise NotImplementedError
+
+    async def to_menu(self, ctx: Ctx) -> None:
+        raise NotImplementedError
+
+    async def global_action(self, ctx: Ctx, action: str) -> None:
+        raise NotImplementedError
+
+    def stuck_text(self, ctx: Ctx) -> str:
+        raise NotImplementedError
+
+    async def staff_owned(self, ctx: Ctx, inp: Input, action: str | None) -> None:
+        raise NotImplementedError

@@ -190,10 +190,10 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - the resident gets a polite line, never a trace
             log.error("event processing failed (%s); the resident gets an apology",
                       type(exc).__name__, exc_info=exc)
-            rows = await self._fail_pending(user_key, now, type(exc).__name__)
-            if rows is None:
+            failed = await self._fail_pending(user_key, now, type(exc).__name__)
+            if failed is None:
                 return False
-            more = True
+            rows, more = failed, True
         self.outbox.submit(rows)
         if queued:
             self.outbox.notify(queued)

@@ -36,11 +36,9 @@ async def notify_many(conn, conversation_ids: Iterable[int], build: Build, *, no
     for conv in await conversation_store.contacts(conn, ids):
         t = texts(conv.locale or default_locale)
         out = build(t)
-        if isinstance(out, (str, Reply)):
-            out = [out]
-        for r in out:
-            if isinstance(r, str):
-                r = Reply(r)
+        items: Iterable[Reply | str] = [out] if isinstance(out, (str, Reply)) else out
+        for item in items:
+            r = Reply(item) if isinstance(item, str) else item
             rows.append(dict(channel=conv.channel, user_key=conv.user_key, address=conv.address,
                              inbound_event_id=None, payload=r.to_payload(t.locale),
                              status="queued", attempts=0, next_attempt_at=now, created_at=now))

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 
@@ -59,7 +59,10 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self._lock = asyncio.Lock() if self.is_sqlite else None
+        self._lock = asyncio.Lock()  # SQLite only: one unit of work at a time
+        self.engine: sa.Engine | None = None
+        self.aengine: AsyncEngine | None = None
+        self._sqlite_conn: Connection | None = None  # SQLite: one connection, kept open
         if self.is_sqlite:
             path = sqlite_path(url)
             self.engine = sa.create_engine(
@@ -69,10 +72,7 @@ class Database:
                 connect_args={"check_same_thread": False, "timeout": 10},
             )
             self._configure_sqlite(self.engine)
-            self._sqlite_conn: Connection | None = None  # one connection, kept open
-            self.aengine = None
         else:
-            self.engine = None
             self.aengine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_pre_ping=False,
                 hide_parameters=True,
@@ -107,7 +107,7 @@ class Database:
     @asynccontextmanager
     async def tx(self, *, write: bool = True) -> AsyncIterator[Conn]:
         """One transaction: committed when the block ends, rolled back on an exception."""
-        if self.is_sqlite:
+        if self.engine is not None:
             async with self._lock:
                 c = self._sqlite_conn
                 if c is None or c.closed:
@@ -116,8 +116,9 @@ class Database:
                 with c.begin():
                     yield SyncConn(c)
         else:
-            async with self.aengine.begin() as c:
-                yield c
+            assert self.aengine is not None
+            async with self.aengine.begin() as ac:
+                yield ac
 
     async def ping(self) -> bool:
         async with self.tx(write=False) as c:

@@ -316,17 +316,18 @@ class _Executemany:
         if sorted(order) != sorted(names):
             raise RuntimeError(f"unexpected parameters {order} for {names}")
         procs = {n: types[n].dialect_impl(dialect).bind_processor(dialect) for n in names}
-        fixed = {n: (procs[n](v) if procs[n] else v) for n, v in constants.items()}
-        row_procs = [(i, procs[n]) for i, n in enumerate(self.variable) if procs[n]]
+        fixed = {n: (p(v) if (p := procs[n]) else v) for n, v in constants.items()}
+        row_procs = [(i, p) for i, n in enumerate(self.variable) if (p := procs[n])]
         # where each parameter comes from: the row (index) or a constant (value)
         picks = [(True, self.variable.index(n)) if n not in fixed else (False, fixed[n])
                  for n in order]
 
         def build(row: tuple) -> tuple:
             if row_procs:
-                row = list(row)
+                cells = list(row)
                 for i, proc in row_procs:
-                    row[i] = proc(row[i])
+                    cells[i] = proc(cells[i])
+                row = tuple(cells)
             return tuple(row[x] if from_row else x for from_row, x in picks)
 
         self.build = build
@@ -462,6 +463,7 @@ def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[s
                     bad = rejected.get(kk_of(cells))
                     if bad is not None:
                         if rw is None:
+                            assert reject_path is not None  # rejected rows imply a path
                             rf, rw = _open_reject(reject_path, header, delimiter)
                         own = reasons.get(line)
                         if own:

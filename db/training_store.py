@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from db.schema import people, training_registrations, training_sessions
@@ -161,7 +163,7 @@ async def counts(conn) -> dict[int, dict[str, int]]:
 
 
 # Sample sessions for `bot.py seed-demo` (DESIGN: "plus sample trainings"), dated from today.
-SAMPLES = (
+SAMPLES: tuple[dict[str, Any], ...] = (
     dict(title="Menjahit dasar", sector="menjahit", organiser="LPK Kota Bogor (contoh)",
          kecamatan="327105", place="Aula Kelurahan Tegal Gundil", offset=21, hour="08:00",
          days="5", quota="20", deadline=14, desil_max="5", age="18-60", priority="0"),
@@ -182,9 +184,9 @@ async def seed_samples(db, programs, region, today) -> int:
 
     specs = []
     for s in SAMPLES:
-        row = {k: v for k, v in s.items() if k not in ("offset", "hour", "deadline")}
-        row["start"] = f"{(today + timedelta(days=s['offset'])).isoformat()} {s['hour']}"
-        row["deadline"] = (today + timedelta(days=s["deadline"])).isoformat()
+        row = {k: str(v) for k, v in s.items() if k not in ("offset", "hour", "deadline")}
+        row["start"] = f"{(today + timedelta(days=int(s['offset']))).isoformat()} {s['hour']}"
+        row["deadline"] = (today + timedelta(days=int(s["deadline"]))).isoformat()
         spec = parse_session(row, sectors=[o.code for o in programs.training_sectors],
                              find_kecamatan=lambda t: (k.code if (k := region.find_kecamatan(t)) else None),
                              today=today)
