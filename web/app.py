@@ -1,14 +1,19 @@
 """The aiohttp app: health check, the staff dashboard (web/dashboard.py, behind web/auth.py's
-login), and the channels' webhook routes (registered by the adapters, which add their paths
-to `app[PUBLIC]`: they check their own signatures)."""
+login), and the channels' webhook routes (bot.py adds each channel's `routes()` and marks their
+paths public in `app[PUBLIC]`: they check their own signatures)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
 
 log = logging.getLogger("jaring.web")
 RUNTIME = web.AppKey("runtime", object)
+# How the pages name each channel ("tg" -> "Telegram"): the channels' own labels, which bot.py
+# hands to build_app. Conversations the test suite makes (channel "test") read "Uji".
+CHANNEL_LABELS = web.AppKey("channel_labels", dict[str, str])
+TEST_LABELS = {"test": "Uji"}
 
 
 @web.middleware
@@ -50,12 +55,13 @@ def _error_page(request: web.Request, status: int, text: str | None) -> web.Resp
         status=status)
 
 
-def build_app(runtime) -> web.Application:
+def build_app(runtime, channel_labels: Mapping[str, str]) -> web.Application:
     from web import dashboard
     from web.auth import AUTH, PUBLIC, Auth, guard
 
     app = web.Application(middlewares=[no_traces, guard], client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = runtime
+    app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
     app[PUBLIC] = {"/healthz"}
     app[AUTH] = Auth(runtime.db, runtime.settings.jaring_hash_key.get_secret_value().encode(),
                      clock=runtime.clock, secure_cookie=runtime.settings.web_cookie_secure)

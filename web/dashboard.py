@@ -24,7 +24,6 @@ HERE = Path(__file__).resolve().parent
 LOGIN_NEXT = web.RequestKey("login_next", str)
 STATUS_NAMES = {"queued": "Antre", "sending": "Sedang dikirim", "sent": "Terkirim",
                 "failed": "Gagal", "stopped": "Dihentikan (diblokir)", "held": "Ditahan (24 jam WA)"}
-CHANNEL_NAMES = {"tg": "Telegram", "wa": "WhatsApp", "console": "Terminal", "web": "Simulator"}
 
 
 def setup(app: web.Application, runtime) -> None:
@@ -142,13 +141,13 @@ async def home(request: web.Request) -> web.Response:
                 sa.select(C.channel, sa.func.count()).group_by(C.channel).order_by(C.channel))],
         }
     staff = request[STAFF]
-    from web.app import RUNTIME
+    from web.app import CHANNEL_LABELS, RUNTIME
 
     kel = request.app[RUNTIME].region.kelurahan_by_code(staff.kelurahan_code) \
         if staff.kelurahan_code else None
     return aiohttp_jinja2.render_template("home.html", request, {
         "nav": "home", "stats": stats, "now": wib(now), "status_names": STATUS_NAMES,
-        "channel_names": CHANNEL_NAMES, "kelurahan": kel.name if kel else staff.kelurahan_code})
+        "channel_names": request.app[CHANNEL_LABELS], "kelurahan": kel.name if kel else staff.kelurahan_code})
 
 
 AUDIT_LIMIT = 200

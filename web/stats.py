@@ -26,7 +26,7 @@ from db.schema import (conversations, households, inbound_events, people, report
 from domain import reports as R
 from web.auth import AUTH, STAFF, Staff
 from web.charts import columns, hbar
-from web.dashboard import CHANNEL_NAMES
+from web.app import CHANNEL_LABELS
 
 SIM = "web"  # the simulator's channel: never counted as residents
 WEEKS = 8
@@ -164,7 +164,8 @@ async def stats_page(request: web.Request) -> web.Response:
                  [t["by"].get(code, 0) for code, _ in REG_STATUS], t["quota"]) for t in trainings]
 
     real = [ch for ch in sorted(set(convs) | set(inbound)) if ch != SIM]
-    chan_rows = [(CHANNEL_NAMES.get(ch, ch), convs.get(ch, 0), inbound.get(ch, 0)) for ch in real]
+    labels = request.app[CHANNEL_LABELS]
+    chan_rows = [(labels.get(ch, ch), convs.get(ch, 0), inbound.get(ch, 0)) for ch in real]
 
     sla_has_data = any(w["tickets"] for w in weeks)
     ctx = {
