@@ -8,11 +8,12 @@ all traffic (a private text message, a button tap) straight from the webhook's J
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from aiogram.types import CallbackQuery, Message, Update
+from typing import TYPE_CHECKING, Any
 
 from core.model import Event
+
+if TYPE_CHECKING:  # aiogram's types take seconds to import: only when an Update is validated
+    from aiogram.types import CallbackQuery, Message, Update
 
 CHANNEL = "tg"
 
@@ -139,6 +140,8 @@ def webhook_event(data: Any, bot: Any = None) -> Event | None:
     Raises pydantic's ValidationError for a body that is not an Update."""
     event = fast_event(data)
     if event is None:
+        from aiogram.types import Update
+
         event = update_to_event(Update.model_validate(data, context={"bot": bot}))
     return event
 

@@ -13,7 +13,7 @@ from aiogram.types import Message
 from config import Settings
 from core.model import SendFinal, SendRetry, SendStopped
 from handlers.telegram.parse import CHANNEL
-from handlers.telegram.render import render_json
+from handlers.telegram.markup import render_json
 
 # pydantic keeps parametrised generics only in a weak cache, so aiogram's
 # `Response[Message]` (built in BaseSession.check_response on every send) was rebuilt after
