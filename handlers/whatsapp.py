@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -50,9 +51,8 @@ from core.model import Event, SendFinal, SendHeld, SendRetry
 from db.database import Database
 from db.dialect import insert_ignore
 from domain.clock import utcnow
-from core.media import PhotoProblem, store_photo
-from db import media_store
-from db.schema import inbound_events, outbound_messages, wa_contacts, wa_statuses
+from db.schema import inbound_events, outbound_messages, wa_contacts, wa_media, wa_statuses
+from domain.photos import PhotoProblem, clean_image
 
 log = logging.getLogger(__name__)
 
@@ -812,7 +812,8 @@ class WhatsAppChannel:
     async def start(self) -> None:
         """Resume image downloads interrupted by a restart."""
         async with self.db.tx(write=False) as c:
-            pending = await media_store.pending(c, CHANNEL)
+            pending = [r[0] for r in await c.execute(
+                sa.select(wa_media.c.media_id).where(wa_media.c.status == "pending"))]
         for media_id in pending:
             self._background(self._download(media_id))
         log.info("whatsapp: webhook at %s, Graph API %s", WEBHOOK_PATH,
@@ -908,9 +909,11 @@ class WhatsAppChannel:
                 return None
         if m.media is not None:
             ref = m.payload["ref"]
-            if await media_store.claim(c, channel=CHANNEL, media_id=m.media.id, ref=ref,
-                                       user_key=user_key, message_id=m.wamid,
-                                       mime=m.media.mime, now=now):
+            res = await c.execute(insert_ignore(c, wa_media).values(
+                media_id=m.media.id, wamid=m.wamid, user_key=user_key, ref=ref,
+                status="pending", mime=m.media.mime, sha256=None, attempts=0,
+                created_at=now).returning(wa_media.c.media_id))
+            if res.first() is not None:
                 out["media"] = m.media.id
         return Event(CHANNEL, user_key, m.wamid, m.kind, m.payload, address, None)  # type: ignore[arg-type]
 
@@ -1084,7 +1087,7 @@ class WhatsAppChannel:
 
     async def _fetch(self, media_id: str) -> dict[str, Any]:
         async with self.db.tx(write=False) as c:
-            row = await media_store.get(c, CHANNEL, media_id)
+            row = (await c.execute(sa.select(wa_media).where(wa_media.c.media_id == media_id))).first()
         info = await self.api.media_info(media_id)
         mime = str(info.get("mime_type") or "").split(";")[0].strip().lower()
         if mime not in MEDIA_TYPES:
@@ -1124,18 +1127,30 @@ class WhatsAppChannel:
         # EXIF (GPS position, camera serial, time), XMP and comments never reach the disk; the
         # file is named by the hash of what is stored. The event's ref stays Meta's hash.
         try:
-            stored = await store_photo(self.media_dir, data, mime)
+            data = await asyncio.to_thread(clean_image, data, mime)
         except PhotoProblem as e:
             return {"status": "rejected", "error": str(e)[:200], "mime": mime, "size": total}
-        return {"status": "stored", "mime": mime, "size": stored.size, "sha256": stored.sha256,
-                "path": str(stored.path)}
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.media_dir / f"{sha}.{MEDIA_TYPES[mime]}"
+        await asyncio.to_thread(_write_atomic, path, data)
+        return {"status": "stored", "mime": mime, "size": len(data), "sha256": sha, "path": str(path)}
 
     async def _media_done(self, media_id: str, status: str, *, attempts: int, error: str | None = None,
                           **values) -> None:
         async with self.db.tx() as c:
-            await media_store.finish(c, CHANNEL, media_id, status=status, now=self.clock(),
-                                     attempts=attempts, error=error, **values)
+            await c.execute(sa.update(wa_media).where(wa_media.c.media_id == media_id).values(
+                status=status, error=(error or None) and error[:250], attempts=attempts,
+                done_at=self.clock(), **values))
 
 
 class _Retry(Exception):
     pass
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return  # same content (same hash)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
