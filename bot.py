@@ -4,22 +4,11 @@ cli/ (`python bot.py --help`), the channels in handlers/ (one plugin each, handl
 """
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import replace
 
 import cli
 from config import Settings, load_settings
-
-
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Per-update INFO lines from aiogram and the access log cost throughput and say nothing new.
-    # pywa and httpx log recipients and request bodies at DEBUG/INFO: phone numbers stay out.
-    for name in ("aiogram.event", "aiohttp.access", "aiogram.dispatcher", "alembic", "pywa",
-                 "pywa_async", "httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class Runtime:
@@ -116,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # pydantic ValidationError: one line per mistake
         print(f"Configuration error:\n{e}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
     return cli.dispatch(args, settings)
 
 

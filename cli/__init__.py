@@ -5,7 +5,7 @@ seed-demo (cli/data.py), and the staff commands (`staff ...`, `kube ...`, `train
 A module here has `add_parsers(sub)`, which adds its argparse sub-commands and sets
 `handler=<fn(settings, args) -> int>` on each with `set_defaults` (async, or plain when it runs
 its own event loop, like `migrate`). bot.py calls `parse` with what the commands need from it
-(`make_runtime`), loads the settings, and calls `dispatch`: a `ConfigProblem` or a
+(`make_runtime`), loads the settings, and calls `dispatch` (which sets up logging): a `ConfigProblem` or a
 `CommandError` becomes a one-line message and exit 2/1. cli imports neither bot, web nor handlers.
 Output for staff is in Bahasa Indonesia; NIK is masked unless a command says otherwise.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import logging
 import sys
 from typing import Any
 
@@ -42,10 +43,21 @@ def parse(argv: list[str] | None, **context: Any) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Per-update INFO lines from aiogram and the access log cost throughput and say nothing new.
+    # pywa and httpx log recipients and request bodies at DEBUG/INFO: phone numbers stay out.
+    for name in ("aiogram.event", "aiohttp.access", "aiogram.dispatcher", "alembic", "pywa",
+                 "pywa_async", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def dispatch(args: argparse.Namespace, settings) -> int:
-    """Run the command's handler; the exit status."""
+    """Set up logging and run the command's handler; the exit status."""
     from core.reference import ConfigProblem
 
+    setup_logging(settings.log_level)
     handler = getattr(args, "handler", None)
     if handler is None:
         return 1
