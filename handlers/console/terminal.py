@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from types import SimpleNamespace
 from typing import TextIO
 
 from core.model import Event
@@ -78,9 +79,12 @@ class ConsoleChannel:
         return f"terminal, as {self._w.terminal_user}"
 
     async def start(self) -> None:
+        # run_console asks the inbox and the outbox to be idle: Wiring.idle waits for both.
+        service = SimpleNamespace(receive=self._w.receive, idle=self._w.idle)
+        outbox = SimpleNamespace(idle=self._w.idle)
         self._task = asyncio.create_task(run_console(
-            _Service(self._w), _Idle(self._w), user=self._w.terminal_user, inp=self._inp,
-            out=self._out), name="console-chat")
+            service, outbox, user=self._w.terminal_user, inp=self._inp, out=self._out),
+            name="console-chat")
 
     async def finished(self) -> None:
         """Until the resident ends the chat (Ctrl-D)."""
@@ -94,17 +98,3 @@ class ConsoleChannel:
     async def stop(self) -> None:
         await self.stop_receiving()
 
-
-class _Service:
-    """What run_console needs of the inbox."""
-
-    def __init__(self, w: Wiring) -> None:
-        self.receive = w.receive
-        self.idle = w.idle
-
-
-class _Idle:
-    """What run_console needs of the outbox (Wiring.idle waits for both)."""
-
-    def __init__(self, w: Wiring) -> None:
-        self.idle = w.idle
