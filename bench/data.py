@@ -26,9 +26,10 @@ DATA_DATE = date(2026, 11, 1)
 
 def reference():
     """(programs, region) as the service loads them (same settings, same files)."""
-    from bot import load_reference
+    from core.reference import load_reference
 
-    return load_reference(load_settings())
+    settings = load_settings()
+    return load_reference(settings.jaring_programs, settings.jaring_region)
 
 
 def _digest() -> str:

@@ -17,9 +17,9 @@ def wib(when: datetime) -> str:
 @asynccontextmanager
 async def staff_env(settings):
     """(programs, region, database, deps) for one command; the database is closed afterwards."""
-    from bot import load_reference
+    from core.reference import load_reference
 
-    programs, region = load_reference(settings)
+    programs, region = load_reference(settings.jaring_programs, settings.jaring_region)
     db = Database(settings.database_url)
     deps = Deps(programs, region, settings.jaring_default_locale,
                 settings.jaring_hash_key.get_secret_value().encode())

@@ -78,9 +78,9 @@ def _now() -> datetime:
 
 
 async def _open(settings):
-    from bot import load_reference
+    from core.reference import load_reference
 
-    programs, region = load_reference(settings)
+    programs, region = load_reference(settings.jaring_programs, settings.jaring_region)
     return Database(settings.database_url), programs, region
 
 

@@ -54,9 +54,9 @@ def rt_rw(value: str, what: str) -> str:
 
 
 async def _open(settings):
-    from bot import load_reference
+    from core.reference import load_reference
 
-    _programs, region = load_reference(settings)
+    _programs, region = load_reference(settings.jaring_programs, settings.jaring_region)
     return Database(settings.database_url), region
 
 

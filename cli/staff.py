@@ -47,9 +47,9 @@ async def _db(settings):
 
 
 async def cmd_add(settings, args) -> int:
-    from bot import load_reference
+    from core.reference import load_reference
 
-    _, region = load_reference(settings)
+    _, region = load_reference(settings.jaring_programs, settings.jaring_region)
     code = None
     if args.kelurahan:
         kel = region.find_kelurahan(args.kelurahan)

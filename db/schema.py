@@ -189,25 +189,6 @@ wa_statuses = sa.Table(
     sa.UniqueConstraint("wamid", "status"),
 )
 
-# Images residents send: downloaded after the webhook is answered (media id -> URL -> bytes),
-# checked (JPEG/PNG, at most 5 MB), stored as <JARING_MEDIA_DIR>/<sha256>.<ext>.
-wa_media = sa.Table(
-    "wa_media", metadata,
-    sa.Column("media_id", sa.String(128), primary_key=True),
-    sa.Column("wamid", sa.String(128), nullable=False),
-    sa.Column("user_key", sa.String(128), nullable=False),
-    sa.Column("ref", sa.String(128), nullable=False),  # what the photo event carries
-    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
-    sa.Column("mime", sa.String(64), nullable=True),
-    sa.Column("size", sa.Integer, nullable=True),
-    sa.Column("sha256", sa.String(64), nullable=True, index=True),
-    sa.Column("path", sa.String(255), nullable=True),
-    sa.Column("error", sa.String(255), nullable=True),
-    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("done_at", UTCDateTime, nullable=True),
-)
-
 check_attempts = sa.Table(
     "check_attempts", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -508,11 +489,54 @@ rt_heads = sa.Table(
     sa.Index("ix_rt_heads_area", "kelurahan_code", "rw", "rt", "status"),
 )
 
-# Photos residents send on Telegram: fetched after the update is stored (getFile, then the file),
-# checked (JPEG/PNG, at most 5 MB, decodable), metadata stripped, stored as
-# <JARING_MEDIA_DIR>/<sha256>.<ext>. `file_id` is what the photo event carries as its ref.
+# Images residents send, on every channel: fetched after the message is stored (Telegram: getFile
+# then the file; WhatsApp: media id -> URL -> bytes), checked (JPEG/PNG, at most 5 MB,
+# decodable), metadata stripped, stored as <JARING_MEDIA_DIR>/<sha256>.<ext> (core/media.py).
+# `media_id` is the channel's handle to fetch it (a Telegram file_id, a WhatsApp media id);
+# `ref` is what the photo event carries and report_photos.ref holds (Telegram: the file_id;
+# WhatsApp: Meta's sha256 of the file, or "wa-media:<media id>"). Statements: db/media_store.py.
+media = sa.Table(
+    "media", metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("media_id", sa.String(255), primary_key=True),
+    sa.Column("ref", sa.String(255), nullable=False, index=True),
+    sa.Column("message_id", sa.String(128), nullable=True),  # the carrying message (WhatsApp wamid)
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
+    sa.Column("mime", sa.String(64), nullable=True),
+    sa.Column("size", sa.Integer, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True, index=True),
+    sa.Column("path", sa.String(255), nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
+)
+
+
+# TEMPORARY, for the merge of the re-cut: `tg_media` and `wa_media` were folded into `media` by
+# migration 0007. These two descriptions stay (outside `metadata`, so Alembic and the schema
+# tests do not see them) only so that modules not yet switched to db/media_store.py still
+# import; the tables no longer exist. Delete them when nothing imports them.
+_legacy = sa.MetaData(naming_convention=NAMING)
+wa_media = sa.Table(
+    "wa_media", _legacy,
+    sa.Column("media_id", sa.String(128), primary_key=True),
+    sa.Column("wamid", sa.String(128), nullable=False),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("ref", sa.String(128), nullable=False),  # what the photo event carries
+    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
+    sa.Column("mime", sa.String(64), nullable=True),
+    sa.Column("size", sa.Integer, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True, index=True),
+    sa.Column("path", sa.String(255), nullable=True),
+    sa.Column("error", sa.String(255), nullable=True),
+    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
+)
 tg_media = sa.Table(
-    "tg_media", metadata,
+    "tg_media", _legacy,
     sa.Column("file_id", sa.String(255), primary_key=True),
     sa.Column("user_key", sa.String(128), nullable=False),
     sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed

@@ -385,3 +385,10 @@ async def database_is_empty(db: Database) -> bool:
     async with db.tx(write=False) as conn:
         row = (await conn.execute(sa.select(households_table.c.id).limit(1))).first()
     return row is None
+
+
+async def has_staff(conn) -> bool:
+    """Whether any staff account exists (the demo admin is added only when none does)."""
+    from db.schema import staff_users
+
+    return (await conn.execute(sa.select(staff_users.c.id).limit(1))).first() is not None

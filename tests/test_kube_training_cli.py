@@ -138,11 +138,12 @@ def test_participants_csv_and_kube_uep_decisions(cli, db_url):
 async def test_seed_demo_sample_trainings_once(db):
     from datetime import date
 
-    from bot import load_reference
+    from core.reference import load_reference
     from db.training_store import all_sessions, seed_samples
     from tests.chatkit import settings_for
 
-    programs, region = load_reference(settings_for(db.url))
+    settings = settings_for(db.url)
+    programs, region = load_reference(settings.jaring_programs, settings.jaring_region)
     assert await seed_samples(db, programs, region, date(2026, 11, 23)) == 3
     assert await seed_samples(db, programs, region, date(2026, 11, 23)) == 0
     async with db.tx(write=False) as c:

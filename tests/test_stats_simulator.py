@@ -231,7 +231,7 @@ async def test_simulator_start_consent_menu_choice_in_both_languages(db_url):
 
 
 async def test_simulator_transport_is_bounded():
-    from web.simulator import WebTransport
+    from handlers.simulator import WebTransport
 
     t = WebTransport(max_users=2, max_lines=3)
     for u in ("a", "b", "c"):

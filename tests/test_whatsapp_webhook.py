@@ -90,7 +90,7 @@ async def settle(rt) -> None:
     for _ in range(3):
         await rt.service.idle()
         await rt.outbox.idle()
-        await rt.whatsapp.idle()
+        await rt.channels["wa"].idle()
 
 
 async def inbox(rt) -> list[tuple]:

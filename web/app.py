@@ -1,9 +1,10 @@
 """The aiohttp app: health check, the staff dashboard (web/dashboard.py, behind web/auth.py's
-login), and the channels' webhook routes (registered by the adapters, which add their paths
-to `app[PUBLIC]`: they check their own signatures)."""
+login), and the channels' webhook routes (bot.py adds each channel's `routes()` and marks their
+paths public in `app[PUBLIC]`: they check their own signatures)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -11,11 +12,13 @@ from aiohttp import web
 
 from web import dashboard
 from web.auth import AUTH, PUBLIC, Auth, guard
-from web.keys import CLOCK, DB, DEPS, MEDIA_DIR, OUTBOX, SERVICE
+from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, MEDIA_DIR, OUTBOX, SERVICE
 
 log = logging.getLogger("jaring.web")
 # The whole runtime, untyped: only for web/simulator.py until it reads web/keys.py too.
 RUNTIME = web.AppKey("runtime", object)
+# Conversations the test suite makes (channel "test") read "Uji".
+TEST_LABELS = {"test": "Uji"}
 
 
 @web.middleware
@@ -55,7 +58,7 @@ def _error_page(request: web.Request, status: int, text: str | None) -> web.Resp
         status=status)
 
 
-def build_app(runtime) -> web.Application:
+def build_app(runtime, channel_labels: Mapping[str, str]) -> web.Application:
     """`runtime` is bot.py's Runtime: its parts go into the typed keys of web/keys.py."""
     app = web.Application(middlewares=[no_traces, guard], client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = runtime
@@ -65,6 +68,7 @@ def build_app(runtime) -> web.Application:
     app[SERVICE] = runtime.service
     app[OUTBOX] = runtime.outbox
     app[MEDIA_DIR] = Path(runtime.settings.jaring_media_dir)
+    app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
     app[PUBLIC] = {"/healthz"}
     app[AUTH] = Auth(runtime.db, runtime.settings.jaring_hash_key.get_secret_value().encode(),
                      clock=runtime.clock, secure_cookie=runtime.settings.web_cookie_secure)

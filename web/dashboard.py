@@ -19,8 +19,7 @@ from domain.clock import JAKARTA, wib
 from web import imports, inbox, proposals, reports, rt, simulator, stats, trainings
 from web.auth import (AUTH, LOGIN_CSRF_COOKIE, PUBLIC, ROLE_NAMES, STAFF, client_of, requires,
                       safe_next)
-from web.common import CHANNEL_NAMES
-from web.keys import DEPS
+from web.keys import CHANNEL_LABELS, DEPS
 
 HERE = Path(__file__).resolve().parent
 LOGIN_NEXT = web.RequestKey("login_next", str)
@@ -133,7 +132,8 @@ async def home(request: web.Request) -> web.Response:
         if staff.kelurahan_code else None
     return aiohttp_jinja2.render_template("home.html", request, {
         "nav": "home", "stats": numbers, "now": wib(now), "status_names": STATUS_NAMES,
-        "channel_names": CHANNEL_NAMES, "kelurahan": kel.name if kel else staff.kelurahan_code})
+        "channel_names": request.app[CHANNEL_LABELS],
+        "kelurahan": kel.name if kel else staff.kelurahan_code})
 
 
 AUDIT_LIMIT = 200

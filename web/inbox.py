@@ -16,12 +16,10 @@ from db import staff_store
 from db import ticket_queries as queries
 from domain.clock import wib
 from web.auth import AUTH, STAFF, Staff
-from web.keys import DEPS, OUTBOX
+from web.keys import CHANNEL_LABELS, DEPS, OUTBOX
 
 TABS = {"new": "Baru", "mine": "Saya", "all": "Semua terbuka", "overdue": "Terlambat",
         "closed": "Selesai"}
-CHANNELS = {"tg": "Telegram", "wa": "WhatsApp", "console": "Terminal", "web": "Simulator",
-            "test": "Uji"}
 KIND_NAMES = {"resident": "Warga", "staff": "Petugas", "note": "Catatan internal",
               "system": "Sistem"}
 
@@ -57,7 +55,7 @@ async def inbox(request: web.Request) -> web.Response:
         "due": wib(r.due_at), "late": r.status == "open" and r.first_response_at is None
         and r.due_at < now, "answered": r.first_response_at is not None,
         "flag": "kepala dinas" if r.head_flag_at else ("kepala bidang" if r.supervisor_flag_at else ""),
-        "assignee": r.assignee or "", "channel": CHANNELS.get(r.channel, r.channel),
+        "assignee": r.assignee or "", "channel": request.app[CHANNEL_LABELS].get(r.channel, r.channel),
         "preview": (first.get(r.id) or "")[:140], "rating": r.rating, "closed": wib(r.closed_at),
     } for r in rows]
     return aiohttp_jinja2.render_template("inbox.html", request, {
@@ -95,7 +93,7 @@ async def ticket_page(request: web.Request, *, error: str | None = None,
         "ok": request.query.get("ok", ""),
         "opened": wib(row.opened_at), "due": wib(row.due_at), "closed": wib(row.closed_at),
         "late": row.status == "open" and row.first_response_at is None and row.due_at < auth.clock(),
-        "channel": CHANNELS.get(row.channel, row.channel),
+        "channel": request.app[CHANNEL_LABELS].get(row.channel, row.channel),
         "language": "English" if row.locale == "en" else "Bahasa Indonesia",
         "household": (f"Kelurahan {_kel_name(region, hh.kelurahan_code)}, RW {hh.rw} RT {hh.rt}"
                       if hh else "belum dicocokkan (NIK + No. KK)"),

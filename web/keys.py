@@ -22,3 +22,5 @@ CLOCK = web.AppKey("clock", Callable[[], datetime])
 SERVICE = web.AppKey("service", Service)  # the inbox: web/simulator.py delivers through it
 OUTBOX = web.AppKey("outbox", Outbox)  # woken after a commit that queued messages
 MEDIA_DIR = web.AppKey("media_dir", Path)  # JARING_MEDIA_DIR: report photos are streamed from it
+# How the pages name each channel ("tg" -> "Telegram"): the channels' own labels (bot.py).
+CHANNEL_LABELS = web.AppKey("channel_labels", dict[str, str])

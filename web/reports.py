@@ -32,7 +32,7 @@ from domain.nik import mask
 from services import reports as ops
 from services.exports import export_audit, export_rows, head_of_household, write_csv, write_xlsx
 from web.auth import AUTH, STAFF, Staff, requires
-from web.keys import DEPS, MEDIA_DIR, OUTBOX
+from web.keys import CHANNEL_LABELS, DEPS, MEDIA_DIR, OUTBOX
 
 PAGE_SIZE = 50
 SOON_DAYS = 3
@@ -60,8 +60,6 @@ RT_OPINIONS = {"SETUJU": "Setuju", "TIDAK_SETUJU": "Tidak setuju",
                "TANPA_JAWABAN": "Tidak menjawab dalam batas waktu"}
 ACTION_NAMES = {"create": "Laporan dibuat", "move": "Status diubah", "merge": "Laporan serupa digabung",
                 "rt_confirm": "Ketua RT setuju", "rt_dispute": "Ketua RT tidak setuju"}
-CHANNELS = {"tg": "Telegram", "wa": "WhatsApp", "console": "Terminal", "web": "Simulator",
-            "test": "Uji"}
 PHOTO_KINDS = {"house": "Foto rumah", "document": "Foto dokumen", "other": "Foto"}
 MOVE_PROBLEMS = {
     "not_allowed": "Perpindahan status ini tidak diizinkan.",
@@ -220,6 +218,7 @@ async def report_page(request: web.Request, *, error: str | None = None,
                       reveal: bool = False) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     region = request.app[DEPS].region
+    labels = request.app[CHANNEL_LABELS]
     now = auth.clock()
     identity = staff.role in ("admin", "verifikator")
     async with auth.db.tx(write=False) as c:
@@ -268,7 +267,7 @@ async def report_page(request: web.Request, *, error: str | None = None,
             "role": "Ketua RT" if r.reporter_role == "rt" else "Warga",
             "name": reporter.nama if reporter and reporter.nama else "",
             "nik": show(reporter.nik) if reporter and reporter.nik else "",
-            "channel": CHANNELS.get(reporter.channel, reporter.channel or "—") if reporter else "",
+            "channel": labels.get(reporter.channel, reporter.channel or "—") if reporter else "",
         } if identity else None,
         "can_reveal": identity and has_nik and not reveal,
         "events": [{"at": wib(e.at), "who": _actor_name(e.actor), "actor": e.actor,
@@ -277,7 +276,7 @@ async def report_page(request: web.Request, *, error: str | None = None,
                     + _status(e.to_state, e.outcome) if e.to_state else "",
                     "note": e.note or ""} for e in events],
         "photos": [{"id": p.id, "kind": PHOTO_KINDS.get(p.kind, p.kind),
-                    "channel": CHANNELS.get(p.channel, p.channel), "stored": bool(p.path)}
+                    "channel": labels.get(p.channel, p.channel), "stored": bool(p.path)}
                    for p in seen_photos.values()],
         "targets": _targets(r.state, has_head),
     }, status=status)

@@ -1,10 +1,10 @@
 """Simulator: staff chat with the bot as a resident, through the same core (inbox, engine,
 outbox), on a channel of its own, "web", to try flows and both languages.
 
-- `WebTransport` is the "web" channel's transport, registered in the Runtime's outbox always. It
-  sends nothing anywhere: it keeps each simulated resident's recent log in memory (bounded:
-  `MAX_USERS` residents, `MAX_LINES` lines each, least recently used dropped first). A restart
-  empties the logs; the conversations stay in the database, labelled by their channel.
+- The "web" channel's transport (handlers/simulator/, registered in the Runtime's outbox always)
+  sends nothing anywhere: it keeps each simulated resident's recent log in memory (bounded). These
+  pages read it through the outbox (`lines`, `add_resident`). A restart empties the logs; the
+  conversations stay in the database, labelled by their channel.
 - A simulated resident is `web:<staff username>:<n>`; "Mulai ulang" starts `n + 1` (a fresh
   conversation: consent, language, matching all over again).
 - Pages are plain HTML forms that POST (with the session's CSRF token) and redirect back. After
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections import OrderedDict, deque
 
 import aiohttp_jinja2
 import sqlalchemy as sa
@@ -28,43 +27,8 @@ from db.schema import conversations
 from web.auth import AUTH, STAFF, audit
 
 CHANNEL = "web"
-MAX_USERS = 200
-MAX_LINES = 200
 SETTLE = 2.0
 LANGS = {"id": "Bahasa Indonesia", "en": "English"}
-
-
-class WebTransport:
-    """The "web" channel: keeps what the bot sends to each simulated resident (in memory)."""
-
-    channel = CHANNEL
-    rate_global = 1e9
-    rate_per_chat = 1e9
-
-    def __init__(self, max_users: int = MAX_USERS, max_lines: int = MAX_LINES):
-        self.max_users, self.max_lines = max_users, max_lines
-        self.logs: OrderedDict[str, deque] = OrderedDict()
-        self._n = 0
-
-    def _log(self, address: str) -> deque:
-        log = self.logs.get(address)
-        if log is None:
-            log = self.logs[address] = deque(maxlen=self.max_lines)
-            while len(self.logs) > self.max_users:
-                self.logs.popitem(last=False)
-        self.logs.move_to_end(address)
-        return log
-
-    def add_resident(self, address: str, text: str) -> None:
-        self._log(address).append(("resident", {"text": text}))
-
-    def lines(self, address: str) -> list[tuple[str, dict]]:
-        return list(self.logs.get(address, ()))
-
-    async def send(self, address: str, payload: dict) -> str | None:
-        self._n += 1
-        self._log(address).append(("bot", payload))
-        return f"web-{self._n}"
 
 
 def setup(app: web.Application) -> None:
@@ -79,9 +43,10 @@ def _rt(request: web.Request):
     return request.app[RUNTIME]
 
 
-def _transport(request: web.Request) -> WebTransport:
+def _transport(request: web.Request):
+    """The simulator channel's transport (with `lines` and `add_resident`)."""
     t = _rt(request).outbox.transports.get(CHANNEL)
-    if not isinstance(t, WebTransport):
+    if t is None or not hasattr(t, "lines") or not hasattr(t, "add_resident"):
         raise web.HTTPNotFound()
     return t
 

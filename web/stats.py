@@ -25,8 +25,7 @@ from domain import reports as R
 from domain.clock import JAKARTA
 from web.auth import AUTH, STAFF, Staff
 from web.charts import columns, hbar
-from web.common import CHANNEL_NAMES
-from web.keys import DEPS
+from web.keys import CHANNEL_LABELS, DEPS
 
 WEEKS = 8
 TOP_KELURAHAN = 10
@@ -110,7 +109,8 @@ async def stats_page(request: web.Request) -> web.Response:
                  [t["by"].get(code, 0) for code, _ in REG_STATUS], t["quota"]) for t in trainings]
 
     real = [ch for ch in sorted(set(convs) | set(inbound)) if ch != SIM]
-    chan_rows = [(CHANNEL_NAMES.get(ch, ch), convs.get(ch, 0), inbound.get(ch, 0)) for ch in real]
+    labels = request.app[CHANNEL_LABELS]
+    chan_rows = [(labels.get(ch, ch), convs.get(ch, 0), inbound.get(ch, 0)) for ch in real]
 
     sla_has_data = any(w["tickets"] for w in weeks)
     ctx = {

@@ -1,13 +1,15 @@
-"""Console adapter: `python bot.py chat` talks to the same core, through the same inbox and
+"""Console channel: `python bot.py chat` talks to the same core, through the same inbox and
 outbox, in the terminal. Choices are printed as a numbered list; typing a number picks one."""
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
+from types import SimpleNamespace
 from typing import TextIO
 
 from core.model import Event
+from handlers.plugin import Route, Wiring
 
 
 class ConsoleTransport:
@@ -60,3 +62,39 @@ async def run_console(service, outbox, *, user: str = "local", inp: TextIO = sys
             continue
         seq += 1
         await service.receive(line_to_event(line, user, seq, session))
+
+
+class ConsoleChannel:
+    """The terminal chat as a channel: `start()` greets and reads lines until end of input."""
+
+    def __init__(self, w: Wiring, inp: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+        self.transport = ConsoleTransport(out)
+        self._w, self._inp, self._out = w, inp, out
+        self._task: asyncio.Task[None] | None = None
+
+    def routes(self) -> list[Route]:
+        return []
+
+    def describe(self, web_url: str) -> str:
+        return f"terminal, as {self._w.terminal_user}"
+
+    async def start(self) -> None:
+        # run_console asks the inbox and the outbox to be idle: Wiring.idle waits for both.
+        service = SimpleNamespace(receive=self._w.receive, idle=self._w.idle)
+        outbox = SimpleNamespace(idle=self._w.idle)
+        self._task = asyncio.create_task(run_console(
+            service, outbox, user=self._w.terminal_user, inp=self._inp, out=self._out),
+            name="console-chat")
+
+    async def finished(self) -> None:
+        """Until the resident ends the chat (Ctrl-D)."""
+        if self._task is not None:
+            await self._task
+
+    async def stop_receiving(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()  # a pending readline stays in its thread until input ends
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
+

@@ -1,0 +1,68 @@
+"""Service commands: `run` (every configured channel and the web app) and `chat` (the terminal).
+
+They get the service from bot.py: `args.make_runtime(settings, channels=...)` builds the
+Runtime (database, core, outbox, scheduler, web app, the channels of handlers/); cli imports
+neither bot nor web nor handlers."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+log = logging.getLogger("jaring")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("run", help="start every configured channel and the web app")
+    p.add_argument("--console-fallback", action="store_true",
+                   help="without a Telegram token, also start the terminal chat")
+    p.set_defaults(handler=cmd_run)
+    p = sub.add_parser("chat", help="talk to the bot in the terminal")
+    p.add_argument("--user", default="local")
+    p.set_defaults(handler=cmd_chat)
+
+
+async def cmd_run(settings, args) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rt = args.make_runtime(settings)
+    if rt.programs.placeholders():
+        log.warning("programs.toml still has placeholders to replace before launch: %s",
+                    ", ".join(rt.programs.placeholders()))
+    # A main channel is off (it says so below): the terminal chat stands in, when asked to.
+    terminal = rt.add_terminal("local") if args.console_fallback and rt.off_notices else None
+    await rt.start()
+    where = f"http://{settings.web_host}:{settings.web_port}"
+    for key, channel in rt.channels.items():
+        if channel is not terminal and (how := channel.describe(where)):
+            log.info("%s is on: %s", rt.labels[key], how)
+    if rt.off_notices:
+        print("; ".join(rt.off_notices) + f"; web app at {where}"
+              + ("; starting the terminal chat." if terminal else "."), flush=True)
+    else:
+        log.info("Jaring is running: web app at %s", where)
+    print(f"Staff dashboard: {where}/ (accounts: python bot.py staff add ...; the demo seed "
+          f"prints a demo admin login); chat as a resident at {where}/simulator", flush=True)
+    try:
+        if terminal is not None:
+            await asyncio.wait([asyncio.create_task(terminal.finished()),
+                                asyncio.create_task(stop.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+        else:
+            await stop.wait()
+    finally:
+        await rt.stop()
+    return 0
+
+
+async def cmd_chat(settings, args) -> int:
+    rt = args.make_runtime(settings, channels=False)
+    terminal = rt.add_terminal(args.user)
+    await rt.start(web=False)
+    try:
+        await terminal.finished()
+    finally:
+        await rt.stop()
+    return 0

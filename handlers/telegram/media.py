@@ -1,0 +1,71 @@
+"""Photos residents send on Telegram: fetched after the update is stored (getFile, then the
+file), checked (JPEG/PNG, <= 5 MB, decodable), metadata stripped and stored by core/media.py,
+recorded in the `media` table (db/media_store.py). One attempt; a failure is recorded, not
+retried."""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot
+
+from core.media import PHOTO_MAX_BYTES, PhotoProblem, sniff, store_photo
+from db import media_store
+from handlers.telegram.parse import CHANNEL
+
+log = logging.getLogger("handlers.telegram")
+
+
+class PhotoFetcher:
+    def __init__(self, bot: Bot, db, media_dir: Path, clock: Callable[[], datetime]) -> None:
+        self._bot = bot
+        self._db = db
+        self._media_dir = Path(media_dir)
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def fetch_later(self, file_id: str, user_key: str) -> None:
+        """Fetch in the background: the update is already stored and answered."""
+        task = asyncio.create_task(self.fetch(file_id, user_key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self, timeout: float | None = None) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+
+    async def fetch(self, file_id: str, user_key: str) -> None:
+        async with self._db.tx() as c:
+            if not await media_store.claim(c, channel=CHANNEL, media_id=file_id, ref=file_id,
+                                           user_key=user_key, now=self._clock()):
+                return  # already fetched (the same photo sent again)
+        values: dict[str, Any]
+        try:
+            f = await self._bot.get_file(file_id)
+            if (f.file_size or 0) > PHOTO_MAX_BYTES:
+                raise PhotoProblem(f"{f.file_size} bytes is over 5 MB")
+            buf = io.BytesIO()
+            await self._bot.download_file(f.file_path, destination=buf, timeout=30)
+            data = buf.getvalue()
+            if len(data) > PHOTO_MAX_BYTES:
+                raise PhotoProblem("over 5 MB")
+            mime = sniff(data)
+            if mime is None:
+                raise PhotoProblem("not a JPEG or PNG")
+            stored = await store_photo(self._media_dir, data, mime)
+            values = dict(status="stored", size=stored.size, sha256=stored.sha256,
+                          path=str(stored.path))
+        except PhotoProblem as e:
+            values = dict(status="rejected", error=str(e))
+            log.info("telegram: photo rejected (%s)", e)
+        except Exception as e:  # noqa: BLE001 - the report keeps the file_id either way
+            values = dict(status="failed", error=type(e).__name__)
+            log.warning("telegram: photo not fetched (%s)", type(e).__name__)
+        async with self._db.tx() as c:
+            await media_store.finish(c, CHANNEL, file_id, now=self._clock(), attempts=1,
+                                     **values)
