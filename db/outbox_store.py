@@ -164,4 +164,4 @@ async def insert_queued(conn, channel: str, user_key: str, address: str, payload
     res = await conn.execute(_insert_one, dict(
         channel=channel, user_key=user_key, address=address, inbound_event_id=inbound_event_id,
         payload=payload, status="queued", attempts=0, next_attempt_at=now, created_at=now))
-    return res.first()[0]
+    return res.scalar_one()
