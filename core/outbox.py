@@ -8,6 +8,10 @@
   backoff, first in place (keeps order), then by re-queueing; SendFinal fails the row with its
   reason; SendStopped (blocked bot) stops this row and the chat's queued rows; SendHeld parks the
   row as `held` (WhatsApp outside the 24 h window) until the adapter re-queues it.
+- A channel's window, as an API (no channel is known here): `release` claims a user's held rows
+  for sending inside the caller's transaction, `requeue_held` puts them back in the queue, `hold`
+  parks a row again that was sent but failed at the channel afterwards. The SQL is in
+  db/outbox_store.py.
 """
 from __future__ import annotations
 
@@ -15,17 +19,14 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Protocol
-
-import sqlalchemy as sa
+from typing import Any, Callable, Protocol
 
 from core.model import SendFinal, SendHeld, SendRetry, SendStopped
+from db import outbox_store as store
 from db.database import Database
 from domain.clock import utcnow
-from db.schema import outbound_messages
 
 log = logging.getLogger("jaring.outbox")
-O = outbound_messages.c
 
 MAX_ATTEMPTS = 8
 IN_PLACE_RETRIES = 3
@@ -38,11 +39,6 @@ class Transport(Protocol):
     rate_per_chat: float
 
     async def send(self, address: str, payload: dict) -> str | None: ...
-
-
-_upd_sent = (sa.update(outbound_messages).where(O.id == sa.bindparam("rid"))
-             .values(status="sent", sent_at=sa.bindparam("at"), external_id=sa.bindparam("ext"),
-                     attempts=sa.bindparam("att")))
 
 
 class _Row:
@@ -124,6 +120,41 @@ class Outbox:
         for r in rows:
             self._start_send(_Row(r["id"], r["channel"], r["address"], r["payload"], r["attempts"]))
 
+    # --- a channel's window: hold and release ---------------------------------------------
+    # Called inside the caller's transaction (`conn`); the caller hands the result to `submit`
+    # (release) or `notify` (requeue_held) once it has committed.
+    async def release(self, conn, channel: str, user_key: str, address: str,
+                      now: datetime) -> list[dict[str, Any]]:
+        """The window opened again: claim this user's held rows for sending (to `address`, in id
+        order, so they go before anything queued later), as the rows `submit` takes."""
+        return await store.release_held(conn, channel, user_key, address, now)
+
+    async def requeue_held(self, conn, channel: str, user_key: str, address: str,
+                           now: datetime) -> list[int]:
+        """The window opened again: this user's held rows back to the queue; their ids in order,
+        for `notify`."""
+        return await store.requeue_held(conn, channel, user_key, address, now)
+
+    async def hold(self, conn, channel: str, external_id: str, reason: str) -> str | None:
+        """A row sent as `external_id` failed at the channel because its window had closed: held
+        again. The row's address, None when there is no such sent row."""
+        return await store.hold_sent(conn, channel, external_id, reason)
+
+    async def sending(self, conn, channel: str, user_key: str) -> int:
+        """How many rows of this user are being sent right now (a hold may be on its way)."""
+        return await store.count_sending(conn, channel, user_key)
+
+    async def recent_payloads(self, conn, channel: str, user_key: str) -> list[dict]:
+        """The payloads of this user's 20 newest rows on the channel, newest first."""
+        return await store.recent_payloads(conn, channel, user_key)
+
+    async def enqueue(self, conn, channel: str, user_key: str, address: str, payload: dict,
+                      now: datetime, inbound_event_id: int | None = None) -> int:
+        """One row queued by a channel itself (not a reply of the engine), due now; its id, for
+        `notify` after the commit."""
+        return await store.insert_queued(conn, channel, user_key, address, payload, now,
+                                         inbound_event_id)
+
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         await self.recover()
@@ -139,9 +170,7 @@ class Outbox:
     async def recover(self) -> int:
         """Rows left in `sending` by a crash may or may not have gone out: never send twice."""
         async with self.db.tx() as c:
-            res = await c.execute(sa.update(outbound_messages).where(O.status == "sending").values(
-                status="failed", last_error="interrupted during send; not resent"))
-            return res.rowcount or 0
+            return await store.recover(c)
 
     async def idle(self) -> None:
         """Wait until the queue is empty and nothing is in flight (tests and the console)."""
@@ -179,10 +208,7 @@ class Outbox:
         if not self.transports:
             return
         async with self.db.tx(write=False) as c:
-            ids = [r[0] for r in await c.execute(
-                sa.select(O.id).where(O.status == "queued", O.next_attempt_at <= self.clock(),
-                                      O.channel.in_(list(self.transports)))
-                .order_by(O.id).limit(500))]
+            ids = await store.due(c, self.clock(), list(self.transports))
         ids = [i for i in ids if i not in self._inflight]
         if ids:
             await self._dispatch(ids)
@@ -195,11 +221,7 @@ class Outbox:
         if not ids:
             return
         async with self.db.tx() as c:
-            rows = (await c.execute(
-                sa.update(outbound_messages)
-                .where(O.id.in_(ids), O.status == "queued", O.channel.in_(list(self.transports)))
-                .values(status="sending", attempts=O.attempts + 1)
-                .returning(O.id, O.channel, O.address, O.payload, O.attempts))).all()
+            rows = await store.claim(c, ids, list(self.transports))
         for row in sorted(rows, key=lambda r: r.id):
             self._start_send(row)
 
@@ -241,11 +263,10 @@ class Outbox:
                         await self._stop(row, e.reason)
                         return
                     except SendFinal as e:
-                        await self._mark(row.id, status="failed", last_error=e.reason)
+                        await self._mark(row.id, "failed", e.reason)
                         return
                     except SendHeld as e:  # e.g. WhatsApp outside the 24 h window
-                        await self._mark(row.id, status="held", last_error=e.reason,
-                                         attempts=attempts)
+                        await self._mark(row.id, "held", e.reason, attempts=attempts)
                         return
                     await self._mark_sent(row.id, ext, attempts)
                     return
@@ -270,7 +291,7 @@ class Outbox:
             batch, self._sent = self._sent, []
             try:
                 async with self.db.tx() as c:
-                    await c.execute(_upd_sent, [p for p, _ in batch])
+                    await store.mark_sent(c, [p for p, _ in batch])
             except Exception as exc:  # noqa: BLE001
                 for _, fut in batch:
                     fut.set_exception(exc)
@@ -278,22 +299,20 @@ class Outbox:
             for _, fut in batch:
                 fut.set_result(None)
 
-    async def _mark(self, row_id: int, **values) -> None:
+    async def _mark(self, row_id: int, status: str, reason: str | None, *,
+                    attempts: int | None = None, next_attempt_at: datetime | None = None) -> None:
         async with self.db.tx() as c:
-            await c.execute(sa.update(outbound_messages).where(O.id == row_id).values(**values))
+            await store.mark(c, row_id, status, reason, attempts=attempts,
+                             next_attempt_at=next_attempt_at)
 
     async def _requeue(self, row_id: int, attempts: int, wait: float, reason: str) -> None:
         if attempts >= MAX_ATTEMPTS:
-            await self._mark(row_id, status="failed", last_error=reason, attempts=attempts)
+            await self._mark(row_id, "failed", reason, attempts=attempts)
             return
-        await self._mark(row_id, status="queued", attempts=attempts, last_error=reason,
+        await self._mark(row_id, "queued", reason, attempts=attempts,
                          next_attempt_at=self.clock() + timedelta(seconds=max(wait, 1)))
 
     async def _stop(self, row, reason: str) -> None:
         async with self.db.tx() as c:
-            await c.execute(sa.update(outbound_messages).where(O.id == row.id).values(
-                status="stopped", last_error=reason))
-            await c.execute(sa.update(outbound_messages).where(
-                O.channel == row.channel, O.address == row.address, O.status == "queued"
-            ).values(status="stopped", last_error=reason))
+            await store.stop_chat(c, row.id, row.channel, row.address, reason)
         log.info("chat stopped (blocked bot) on %s; its queued messages are stopped", row.channel)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from core.model import SendFinal, SendRetry, SendStopped
+from core.model import SendFinal, SendHeld, SendRetry, SendStopped
 from core.outbox import Bucket, Outbox
 from db.database import Database
 from db.schema import outbound_messages
@@ -158,3 +158,37 @@ async def test_per_chat_limit_spaces_messages(db):
     await run_outbox(db, t, ids)
     stamps = [s[0] for s in t.sent]
     assert stamps[-1] - stamps[0] >= 0.25
+
+
+async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
+    """Held rows (SendHeld) wait until the channel releases them (claimed for sending in the
+    caller's transaction, in order, to the new address) or re-queues them; a row sent but failed
+    at the channel afterwards is held again by its external id. No channel is known to the
+    outbox: any channel name works."""
+    t = Scripted([SendHeld("window closed"), SendHeld("window closed")])
+    ids = await queue(db, ["one", "two"])
+    ob = await run_outbox(db, t, ids)
+    assert [s[0] for s in await statuses(db)] == ["held", "held"]
+    now = datetime.now(timezone.utc)
+    async with db.tx() as c:
+        assert await ob.sending(c, "test", "test:a1") == 0
+        assert await ob.release(c, "other", "test:a1", "a2", now) == []  # another channel's
+        rows = await ob.release(c, "test", "test:a1", "a2", now)
+    assert [(r["id"], r["address"], r["payload"]["text"]) for r in rows] == [
+        (ids[0], "a2", "one"), (ids[1], "a2", "two")]
+    assert [s[0] for s in await statuses(db)] == ["sending", "sending"]
+    async with db.tx() as c:
+        assert await ob.sending(c, "test", "test:a1") == 2
+        await c.execute(sa.update(outbound_messages).values(status="sent"))
+        await c.execute(sa.update(outbound_messages).where(O.id == ids[0])
+                        .values(external_id="ext-1"))
+        assert await ob.hold(c, "test", "ext-1", "failed at the channel") == "a2"
+        assert await ob.hold(c, "test", "ext-unknown", "x") is None
+        assert await ob.requeue_held(c, "test", "test:a1", "a3", now) == [ids[0]]
+    assert [s[0] for s in await statuses(db)] == ["queued", "sent"]
+    async with db.tx() as c:
+        assert await ob.recent_payloads(c, "test", "test:a1") == [
+            {"text": "two", "choices": [], "request": None},
+            {"text": "one", "choices": [], "request": None}]
+        new = await ob.enqueue(c, "test", "test:a1", "a3", {"text": "page"}, now)
+    assert new > ids[1]

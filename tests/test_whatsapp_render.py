@@ -10,8 +10,8 @@ from pywa_async.errors import WhatsAppError
 from core.i18n import LOCALES, texts
 from core.model import Choice, Reply, SendFinal, SendRetry
 from handlers.whatsapp import (
-    BODY_MAX, BUTTON_TITLE_MAX, LIST_BUTTON_MAX, ROW_TITLE_MAX, TEXT_MAX, WORDS, _send_error,
-    render, split_text,
+    BODY_MAX, BUTTON_TITLE_MAX, LIST_BUTTON_MAX, ROW_TITLE_MAX, TEXT_MAX, WORDS, send_error,
+    render, split_pieces,
 )
 from tests.chatkit import KK_1, NIK_1, Chat, running
 from tests.fakes.whatsapp_api import check_message, choices
@@ -123,8 +123,8 @@ def test_plain_text_over_4096_is_split():
 
 
 def test_split_text_keeps_short_text_whole():
-    assert split_text("Halo", 1024) == ["Halo"]
-    assert all(len(p) <= 10 for p in split_text("a" * 25, 10))  # no spaces at all: the only cut
+    assert split_pieces("Halo", 1024) == ["Halo"]
+    assert all(len(p) <= 10 for p in split_pieces("a" * 25, 10))  # no spaces at all: the only cut
 
 
 def test_location_request_lists_choices_as_numbers():
@@ -208,7 +208,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("case,exc,kind,retry_after", ERRORS, ids=[e[0] for e in ERRORS])
 def test_send_errors_map_to_the_outbox_types(case, exc, kind, retry_after):
-    err = _send_error(exc)
+    err = send_error(exc)
     assert type(err) is kind
     if kind is SendRetry:
         assert err.retry_after == retry_after
@@ -219,10 +219,10 @@ def test_send_errors_map_to_the_outbox_types(case, exc, kind, retry_after):
 def test_http_errors_without_a_graph_body_map_by_status():
     from handlers.whatsapp import GraphHTTPError
 
-    assert type(_send_error(GraphHTTPError(502))) is SendRetry
-    assert type(_send_error(GraphHTTPError(429))) is SendRetry
-    assert type(_send_error(GraphHTTPError(404))) is SendFinal
+    assert type(send_error(GraphHTTPError(502))) is SendRetry
+    assert type(send_error(GraphHTTPError(429))) is SendRetry
+    assert type(send_error(GraphHTTPError(404))) is SendFinal
     import aiohttp
 
-    assert type(_send_error(aiohttp.ClientConnectionError("down"))) is SendRetry
-    assert type(_send_error(TimeoutError())) is SendRetry
+    assert type(send_error(aiohttp.ClientConnectionError("down"))) is SendRetry
+    assert type(send_error(TimeoutError())) is SendRetry
