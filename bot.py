@@ -39,7 +39,9 @@ class Runtime:
         self.service = Service(self.db, build_engine(), self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=JOBS)
         self.labels = {p.key: p.label for p in PLUGINS}
-        self.web = build_app(self, self.labels)
+        self.web = build_app(settings=settings, db=self.db, deps=self.deps, clock=clock,
+                             service=self.service, outbox=self.outbox,
+                             channel_labels=self.labels)
         self._plugins = PLUGINS
         self._wiring = Wiring(settings, self.service.receive, self._idle, self.db, self.outbox,
                               clock)

@@ -42,3 +42,11 @@ async def log_consent(conn, *, user_key: str, channel: str, notice_version: str,
     await conn.execute(sa.insert(consent_log).values(
         user_key=user_key, channel=channel, notice_version=notice_version,
         decision=decision, locale=locale, at=at))
+
+
+async def with_key_prefix(conn, prefix: str):
+    """(user_key, locale) of the conversations whose user key starts with `prefix` (the
+    dashboard simulator's residents of one staff member)."""
+    C = conversations.c
+    return (await conn.execute(sa.select(C.user_key, C.locale)
+                               .where(C.user_key.startswith(prefix, autoescape=True)))).all()

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from db.schema import conversations, households, people, report_events, reports, tg_media, wa_media
+from db import media_store
+from db.schema import conversations, households, people, report_events, reports
 from db.schema import report_photos as photos
 from domain import reports as R
 
@@ -102,16 +103,14 @@ async def head_of_household(conn, household_id: int):
 # The one place that knows where a photo's file is (the channels' media tables).
 
 def _photos_with_path(*columns):
-    return (sa.select(*columns, sa.func.coalesce(wa_media.c.path, tg_media.c.path).label("path"))
-            .select_from(photos)
-            .outerjoin(wa_media, sa.and_(wa_media.c.ref == PC.ref, wa_media.c.status == "stored"))
-            .outerjoin(tg_media, sa.and_(tg_media.c.file_id == PC.ref,
-                                         tg_media.c.status == "stored")))
+    """The photos' columns plus the stored file of each (table `media`, any channel)."""
+    return (sa.select(*columns, media_store.stored_path_of(PC.ref).label("path"))
+            .select_from(photos))
 
 
 async def report_photos(conn, report_id: int):
     """(id, kind, channel, ref, path) of the report's photos in order; path is None until the
-    file is stored. A photo may come twice when the media tables hold it twice."""
+    file is stored."""
     return (await conn.execute(_photos_with_path(PC.id, PC.kind, PC.channel, PC.ref)
                                .where(PC.report_id == report_id).order_by(PC.id))).all()
 

@@ -7,9 +7,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from db import media_store
 from db.schema import (check_attempts, conversations, inbound_events, outbound_messages,
-                       report_events, report_photos, reports, tg_media, ticket_messages, tickets,
-                       wa_media, wa_statuses)
+                       report_events, report_photos, reports, ticket_messages, tickets,
+                       wa_statuses)
 
 
 async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
@@ -50,34 +51,9 @@ async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
 
 
 async def purge_media(conn, cutoff: datetime) -> list[str]:
-    """Delete the rows of images residents sent before `cutoff`, except those an open report
-    still shows. Returns the stored files to delete: those no newer image row shares (files are
-    stored by content hash)."""
-    R = reports.c
-    open_refs = (sa.select(report_photos.c.ref).join(reports, R.id == report_photos.c.report_id)
-                 .where(R.state != "SELESAI"))
-    paths: list[str] = []
-    for table, key in ((wa_media, wa_media.c.ref), (tg_media, tg_media.c.file_id)):
-        old = (await conn.execute(sa.select(table.c.path, table.c.sha256, key.label("k")).where(
-            table.c.created_at < cutoff, key.not_in(open_refs)))).all()
-        for row in old:
-            if row.path and not await _still_used(conn, row.sha256, cutoff):
-                paths.append(row.path)
-        if old:
-            await conn.execute(sa.delete(table).where(key.in_([r.k for r in old])))
-    return paths
-
-
-async def _still_used(conn, sha256: str | None, cutoff: datetime) -> bool:
-    """Files are stored by content hash: another, newer image row may share the file."""
-    if not sha256:
-        return False
-    for table in (wa_media, tg_media):
-        n = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(
-            table.c.sha256 == sha256, table.c.created_at >= cutoff))
-        if n:
-            return True
-    return False
+    """Delete the rows of images residents sent before `cutoff` (every channel), except those an
+    open report still shows. Returns the stored files to delete: those no newer image shares."""
+    return await media_store.purge_before(conn, cutoff)
 
 
 async def forget_idle_conversations(conn, cutoff: datetime) -> int:

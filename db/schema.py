@@ -512,38 +512,3 @@ media = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("done_at", UTCDateTime, nullable=True),
 )
-
-
-# TEMPORARY, for the merge of the re-cut: `tg_media` and `wa_media` were folded into `media` by
-# migration 0007. These two descriptions stay (outside `metadata`, so Alembic and the schema
-# tests do not see them) only so that modules not yet switched to db/media_store.py still
-# import; the tables no longer exist. Delete them when nothing imports them.
-_legacy = sa.MetaData(naming_convention=NAMING)
-wa_media = sa.Table(
-    "wa_media", _legacy,
-    sa.Column("media_id", sa.String(128), primary_key=True),
-    sa.Column("wamid", sa.String(128), nullable=False),
-    sa.Column("user_key", sa.String(128), nullable=False),
-    sa.Column("ref", sa.String(128), nullable=False),  # what the photo event carries
-    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
-    sa.Column("mime", sa.String(64), nullable=True),
-    sa.Column("size", sa.Integer, nullable=True),
-    sa.Column("sha256", sa.String(64), nullable=True, index=True),
-    sa.Column("path", sa.String(255), nullable=True),
-    sa.Column("error", sa.String(255), nullable=True),
-    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("done_at", UTCDateTime, nullable=True),
-)
-tg_media = sa.Table(
-    "tg_media", _legacy,
-    sa.Column("file_id", sa.String(255), primary_key=True),
-    sa.Column("user_key", sa.String(128), nullable=False),
-    sa.Column("status", sa.String(8), nullable=False),  # pending | stored | rejected | failed
-    sa.Column("size", sa.Integer, nullable=True),
-    sa.Column("sha256", sa.String(64), nullable=True, index=True),
-    sa.Column("path", sa.String(255), nullable=True),
-    sa.Column("error", sa.String(255), nullable=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("done_at", UTCDateTime, nullable=True),
-)

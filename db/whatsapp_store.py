@@ -1,5 +1,5 @@
 """WhatsApp's own rows: contacts (the BSUID / wa_id link and the 24-hour window), Meta's delivery
-statuses, and the media residents send. The caller owns the transaction; the statements of the
+statuses (media: db/media_store.py). The caller owns the transaction; the statements of the
 webhook's hot path are built once.
 """
 from __future__ import annotations
@@ -10,10 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from db.schema import inbound_events, wa_contacts, wa_media, wa_statuses
+from db.schema import inbound_events, wa_contacts, wa_statuses
 
 C = wa_contacts.c
-M = wa_media.c
 
 
 def _insert_ignore(table: sa.Table, *returning) -> dict[str, Any]:
@@ -138,46 +137,6 @@ async def insert_status(conn, wamid: str, status: str, at: datetime | None,
         wamid=wamid, status=status, at=at, error_code=error_code, error_title=error_title,
         received_at=now))
     return res.first() is not None
-
-
-# --- media ----------------------------------------------------------------------------------
-
-_media_claim = _insert_ignore(wa_media, M.media_id)
-_media_get = sa.select(wa_media).where(M.media_id == sa.bindparam("mid"))
-_media_pending = sa.select(M.media_id).where(M.status == "pending")
-
-
-async def media_claim(conn, media_id: str, message_id: str, user_key: str, ref: str,
-                      mime: str | None, now: datetime) -> bool:
-    """Note an image to download (status pending). False when this media id is known already
-    (a redelivery): it is downloaded, or being downloaded, once."""
-    res = await conn.execute(_media_claim[conn.dialect.name], dict(
-        media_id=media_id, wamid=message_id, user_key=user_key, ref=ref, status="pending",
-        mime=mime, sha256=None, attempts=0, created_at=now))
-    return res.first() is not None
-
-
-async def media_get(conn, media_id: str):
-    """The media row (media_id, ref, status, mime, ...), or None."""
-    return (await conn.execute(_media_get, {"mid": media_id})).first()
-
-
-async def media_pending(conn) -> list[str]:
-    """Media ids still to download (a restart interrupted them)."""
-    return [r[0] for r in await conn.execute(_media_pending)]
-
-
-async def media_done(conn, media_id: str, status: str, *, attempts: int, error: str | None,
-                     now: datetime, mime: str | None = None, size: int | None = None,
-                     sha256: str | None = None, path: str | None = None) -> None:
-    """The download's outcome: stored (with mime, size, sha256, path), rejected or failed
-    (with the error). Only the values given are written, as before."""
-    values: dict[str, Any] = {"status": status, "error": (error or None) and error[:250],
-                              "attempts": attempts, "done_at": now}
-    for k, v in (("mime", mime), ("size", size), ("sha256", sha256), ("path", path)):
-        if v is not None:
-            values[k] = v
-    await conn.execute(sa.update(wa_media).where(M.media_id == media_id).values(**values))
 
 
 # --- a message the adapter handled itself ---------------------------------------------------

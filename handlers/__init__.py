@@ -2,8 +2,7 @@
 channel: its folder, its settings in config.py, and one line in `PLUGINS` below."""
 from __future__ import annotations
 
-from handlers import console, simulator, telegram
-from handlers import _whatsapp_plugin as whatsapp  # TEMPORARY: `from handlers import whatsapp`
+from handlers import console, simulator, telegram, whatsapp
 from handlers.plugin import ChannelPlugin
 
 PLUGINS: tuple[ChannelPlugin, ...] = (

@@ -10,7 +10,7 @@ import handlers
 from core.model import Event
 from handlers.plugin import ChannelPlugin, Route, Wiring
 from tests.chatkit import running
-from web.app import CHANNEL_LABELS
+from web.keys import CHANNEL_LABELS
 from web.auth import PUBLIC
 
 

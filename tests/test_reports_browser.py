@@ -31,7 +31,7 @@ async def photo_stored(path: Path, timeout: float = 15.0) -> None:
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         with sqlite3.connect(path) as db:
-            if db.execute("SELECT 1 FROM tg_media WHERE status = 'stored'").fetchone():
+            if db.execute("SELECT 1 FROM media WHERE channel = 'tg' AND status = 'stored'").fetchone():
                 return
         await asyncio.sleep(0.1)
     raise AssertionError("the photo was not stored")

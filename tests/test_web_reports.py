@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from cli import reports as cli_reports
 from services import reports as ops
 from services.exports import EXPORT_COLUMNS
-from db.schema import audit_log, report_events, wa_media
+from db.schema import audit_log, report_events
+from db.schema import media as media_table
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 from tests.test_reports import NIK_2, KK_2, matched, usul_own
 from tests.test_web_auth import PASSWORD, hidden, login
@@ -58,8 +59,9 @@ async def queue(db_url, tmp_path, clock=None):
                 detail="Suaminya meninggal bulan lalu", lat=-6.5771, lon=106.8013,
                 photos=(("house", "wa", "ref-rumah"), ("house", "wa", "ref-hilang"))),
                 now=clock(), verification_days=14, rt_answer_days=3)
-            await c.execute(sa.insert(wa_media).values(
-                media_id="m1", wamid="w1", user_key="wa:1", ref="ref-rumah", status="stored",
+            await c.execute(sa.insert(media_table).values(
+                channel="wa", media_id="m1", message_id="w1", user_key="wa:1", ref="ref-rumah",
+                status="stored",
                 mime="image/jpeg", size=len(JPEG), sha256="a" * 64,
                 path=str(media / ("a" * 64 + ".jpg")), created_at=clock()))
         client = TestClient(TestServer(rt.web))

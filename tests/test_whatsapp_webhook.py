@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot import Runtime
-from db.schema import inbound_events, outbound_messages, wa_contacts, wa_media, wa_statuses
+from db.schema import inbound_events, media, outbound_messages, wa_contacts, wa_statuses
 from tests.chatkit import SMALL_CSV, Clock, settings_for
 from tests.fakes.whatsapp_api import (
     APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeWhatsAppAPI, body_text, button_reply,
@@ -271,7 +271,7 @@ async def test_image_is_downloaded_checked_and_stored_by_sha256(db_url, tmp_path
     async with wa_runtime(db_url, tmp_path, csv=None) as rt:
         rt.fake.add_media(IMAGE_MEDIA_ID, JPEG)
         await post(rt, fixture("image.json"))
-        [row] = await rows(rt, wa_media, "media_id", "status", "sha256", "mime", "size", "path")
+        [row] = await rows(rt, media, "media_id", "status", "sha256", "mime", "size", "path")
         assert row[:5] == (IMAGE_MEDIA_ID, "stored", JPEG_SHA, "image/jpeg", len(JPEG))
         path = tmp_path / "media" / f"{JPEG_SHA}.jpg"
         assert row[5] == str(path) and path.read_bytes() == JPEG
@@ -296,7 +296,7 @@ async def test_images_that_fail_the_checks_are_rejected(db_url, tmp_path, case):
     async with wa_runtime(db_url, tmp_path, csv=None) as rt:
         rt.fake.add_media("77", data, mime)
         await post(rt, delivery(image_message(A, "77", sha, mime, ts=TS)))
-        [(status_, error)] = await rows(rt, wa_media, "status", "error")
+        [(status_, error)] = await rows(rt, media, "status", "error")
         assert status_ == "rejected", error
         assert not (tmp_path / "media").exists() or not any((tmp_path / "media").iterdir())
 

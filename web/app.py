@@ -4,19 +4,23 @@ paths public in `app[PUBLIC]`: they check their own signatures)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from config import Settings
+from core.deps import Deps
+from core.inbox import Service
+from core.outbox import Outbox
+from db.database import Database
 from web import dashboard
 from web.auth import AUTH, PUBLIC, Auth, guard
 from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, MEDIA_DIR, OUTBOX, SERVICE
 
 log = logging.getLogger("jaring.web")
-# The whole runtime, untyped: only for web/simulator.py until it reads web/keys.py too.
-RUNTIME = web.AppKey("runtime", object)
 # Conversations the test suite makes (channel "test") read "Uji".
 TEST_LABELS = {"test": "Uji"}
 
@@ -58,29 +62,31 @@ def _error_page(request: web.Request, status: int, text: str | None) -> web.Resp
         status=status)
 
 
-def build_app(runtime, channel_labels: Mapping[str, str]) -> web.Application:
-    """`runtime` is bot.py's Runtime: its parts go into the typed keys of web/keys.py."""
+def build_app(*, settings: Settings, db: Database, deps: Deps, clock: Callable[[], datetime],
+              service: Service, outbox: Outbox,
+              channel_labels: Mapping[str, str]) -> web.Application:
+    """The web app on the running service's parts (bot.py hands them over; pages read them
+    through the typed keys of web/keys.py)."""
     app = web.Application(middlewares=[no_traces, guard], client_max_size=2 * 1024 * 1024)
-    app[RUNTIME] = runtime
-    app[DB] = runtime.db
-    app[DEPS] = runtime.deps
-    app[CLOCK] = runtime.clock
-    app[SERVICE] = runtime.service
-    app[OUTBOX] = runtime.outbox
-    app[MEDIA_DIR] = Path(runtime.settings.jaring_media_dir)
+    app[DB] = db
+    app[DEPS] = deps
+    app[CLOCK] = clock
+    app[SERVICE] = service
+    app[OUTBOX] = outbox
+    app[MEDIA_DIR] = Path(settings.jaring_media_dir)
     app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
     app[PUBLIC] = {"/healthz"}
-    app[AUTH] = Auth(runtime.db, runtime.settings.jaring_hash_key.get_secret_value().encode(),
-                     clock=runtime.clock, secure_cookie=runtime.settings.web_cookie_secure)
+    app[AUTH] = Auth(db, settings.jaring_hash_key.get_secret_value().encode(),
+                     clock=clock, secure_cookie=settings.web_cookie_secure)
 
     async def healthz(request: web.Request) -> web.Response:
         try:
-            ok = await runtime.db.ping()
+            ok = await db.ping()
         except Exception as exc:  # noqa: BLE001
             log.error("health check: database unreachable (%s)", type(exc).__name__)
             ok = False
         body = {"status": "ok" if ok else "error", "database": ok,
-                "channels": sorted(runtime.outbox.transports)}
+                "channels": sorted(outbox.transports)}
         return web.json_response(body, status=200 if ok else 503)
 
     app.router.add_get("/healthz", healthz)

@@ -19,12 +19,12 @@ import asyncio
 import secrets
 
 import aiohttp_jinja2
-import sqlalchemy as sa
 from aiohttp import web
 
 from core.model import Event
-from db.schema import conversations
+from db import conversation_store
 from web.auth import AUTH, STAFF, audit
+from web.keys import OUTBOX, SERVICE
 
 CHANNEL = "web"
 SETTLE = 2.0
@@ -37,15 +37,9 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/simulator/send", send)
 
 
-def _rt(request: web.Request):
-    from web.app import RUNTIME
-
-    return request.app[RUNTIME]
-
-
 def _transport(request: web.Request):
     """The simulator channel's transport (with `lines` and `add_resident`)."""
-    t = _rt(request).outbox.transports.get(CHANNEL)
+    t = request.app[OUTBOX].transports.get(CHANNEL)
     if t is None or not hasattr(t, "lines") or not hasattr(t, "add_resident"):
         raise web.HTTPNotFound()
     return t
@@ -56,9 +50,7 @@ async def _current(request: web.Request) -> tuple[str | None, str | None]:
     staff = request[STAFF]
     prefix = f"web:{staff.username}:"
     async with request.app[AUTH].db.tx(write=False) as c:
-        rows = (await c.execute(sa.select(conversations.c.user_key, conversations.c.locale)
-                                .where(conversations.c.user_key.startswith(prefix, autoescape=True))
-                                )).all()
+        rows = await conversation_store.with_key_prefix(c, prefix)
     best = max(rows, key=lambda r: _n(r.user_key, prefix), default=None)
     return (best.user_key, best.locale) if best else (None, None)
 
@@ -87,15 +79,15 @@ async def page(request: web.Request) -> web.Response:
 async def _settle(request: web.Request, user_key: str) -> bool:
     """Wait until this resident's message is processed and its replies sent (True), or give up
     after SETTLE seconds (the page says so and a reload shows the rest)."""
-    rt = _rt(request)
+    service, outbox = request.app[SERVICE], request.app[OUTBOX]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE
-    while rt.service.busy(user_key):
+    while service.busy(user_key):
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(0.02)
     try:
-        await asyncio.wait_for(rt.outbox.idle(), max(0.05, deadline - loop.time()))
+        await asyncio.wait_for(outbox.idle(), max(0.05, deadline - loop.time()))
     except asyncio.TimeoutError:
         return False
     return True
@@ -104,7 +96,7 @@ async def _settle(request: web.Request, user_key: str) -> bool:
 async def _deliver(request: web.Request, user_key: str, kind: str, payload: dict,
                    hint: str) -> bool:
     ev = Event(CHANNEL, user_key, secrets.token_hex(8), kind, payload, user_key, hint)
-    await _rt(request).service.receive(ev)
+    await request.app[SERVICE].receive(ev)
     return await _settle(request, user_key)
 
 

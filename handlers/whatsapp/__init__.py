@@ -18,12 +18,21 @@ from handlers.whatsapp.render import (
 from handlers.whatsapp.window import (
     WINDOW, WINDOW_MARGIN, Contact, Window, Windows, in_window, is_open,
 )
+from handlers.plugin import ChannelPlugin, Wiring
+
+
+def _build(w: Wiring) -> WhatsAppChannel:
+    return WhatsAppChannel(w.settings, w.receive, db=w.db, outbox=w.outbox, clock=w.clock)
+
+
+PLUGIN = ChannelPlugin(key=CHANNEL, label="WhatsApp", enabled=lambda s: s.whatsapp_enabled,
+                       build=_build)
 
 __all__ = [
     "BODY_MAX", "BUTTONS_MAX", "BUTTON_TITLE_MAX", "BadDelivery", "CHANNEL", "Contact",
     "Delivery", "GraphClient", "GraphHTTPError", "Inbound", "LIST_BUTTON_MAX", "LIST_ROWS_MAX",
     "MEDIA_ATTEMPTS", "MEDIA_MAX_BYTES", "MEDIA_TYPES", "MORE_PREFIX", "Media", "MediaFetcher",
-    "PAGE_ROWS", "PAIR_RATE_LIMIT", "RATE_LIMIT", "REENGAGEMENT", "RETRY_CODES", "ROW_TITLE_MAX",
+    "PAGE_ROWS", "PAIR_RATE_LIMIT", "PLUGIN", "RATE_LIMIT", "REENGAGEMENT", "RETRY_CODES", "ROW_TITLE_MAX",
     "SIGNATURE_HEADER", "Status", "TEXT_MAX", "WEBHOOK_PATH", "WINDOW", "WINDOW_MARGIN", "WORDS",
     "WhatsAppChannel", "WhatsAppTransport", "Window", "Windows", "in_window", "is_open",
     "parse_delivery", "recipient", "render", "send_error", "signature_ok", "split_pieces", "words",

@@ -38,10 +38,12 @@ from pywa_async.errors import WhatsAppError
 
 from config import Settings
 from core.model import Event
+from db import media_store
 from db import whatsapp_store as store
 from db.database import Database
 from domain.clock import utcnow
 from handlers.whatsapp.graph import REENGAGEMENT, GraphClient, recipient, send_error
+from handlers.plugin import ChannelPlugin, Route
 from handlers.whatsapp.media import MediaFetcher
 from handlers.whatsapp.parse import (
     CHANNEL, Delivery, Inbound, Status, parse_delivery, signature_ok,
@@ -114,7 +116,7 @@ Receive = Callable[[Event], Awaitable[bool]]
 class WhatsAppChannel:
     """WhatsApp in (webhook) and out (`transport`).
 
-    Lifecycle: construct; `register_routes(app)` before the web app starts; `await start()`;
+    Lifecycle: construct; bot.py adds `routes()` to the web app before it starts; `await start()`;
     ... the web app stops; `await stop_receiving()`; the outbox stops; `await stop()`.
     """
 
@@ -140,12 +142,13 @@ class WhatsAppChannel:
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
 
-    def register_routes(self, app: web.Application) -> None:
-        from web.auth import mark_public
+    def routes(self) -> list[Route]:
+        """The webhook, public: authenticated by the verify token and the HMAC signature."""
+        return [Route("GET", WEBHOOK_PATH, self.handle_verify),
+                Route("POST", WEBHOOK_PATH, self.handle_webhook)]
 
-        app.router.add_get(WEBHOOK_PATH, self.handle_verify)
-        app.router.add_post(WEBHOOK_PATH, self.handle_webhook)
-        mark_public(app, WEBHOOK_PATH)  # authenticated by the verify token / HMAC signature
+    def describe(self, web_url: str) -> str:
+        return f"webhook at {web_url}{WEBHOOK_PATH}"
 
     async def start(self) -> None:
         """Resume image downloads interrupted by a restart."""
@@ -243,8 +246,9 @@ class WhatsAppChannel:
                     after.append(lambda: self.outbox.notify([page_id]))
                 return None
         if m.media is not None:
-            if await store.media_claim(c, m.media.id, m.wamid, user_key, m.payload["ref"],
-                                       m.media.mime, now):
+            if await media_store.claim(c, channel=CHANNEL, media_id=m.media.id,
+                                       ref=m.payload["ref"], user_key=user_key,
+                                       message_id=m.wamid, mime=m.media.mime, now=now):
                 out["media"] = m.media.id
         return Event(CHANNEL, user_key, m.wamid, m.kind, m.payload,  # type: ignore[arg-type]
                      address, None)

@@ -1,13 +1,12 @@
 """Images residents send: after the webhook is answered, media id -> URL -> bytes (with the
 token), checked (JPEG/PNG, at most 5 MB, Meta's sha256), cleaned of EXIF/XMP/comments and stored
 as <JARING_MEDIA_DIR>/<sha256>.<ext>. The row (pending -> stored | rejected | failed) lives in
-db/whatsapp_store.py; a restart resumes the pending ones."""
+db/media_store.py (table `media`, shared by every channel); a restart resumes the pending ones."""
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,17 +15,17 @@ from typing import Any
 import httpx
 from pywa_async.errors import WhatsAppError
 
-from db import whatsapp_store as store
+from core.media import EXTENSIONS as MEDIA_TYPES
+from core.media import MAGIC as MEDIA_MAGIC
+from core.media import PHOTO_MAX_BYTES as MEDIA_MAX_BYTES
+from core.media import PhotoProblem, store_photo
+from db import media_store
 from db.database import Database
-from domain.photos import PhotoProblem, clean_image
 from handlers.whatsapp.graph import GraphClient
-from handlers.whatsapp.parse import HEX64, sha256_hex
+from handlers.whatsapp.parse import CHANNEL, HEX64, sha256_hex
 
 log = logging.getLogger("handlers.whatsapp")
 
-MEDIA_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
-MEDIA_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
-MEDIA_MAX_BYTES = 5 * 1024 * 1024
 MEDIA_ATTEMPTS = 4
 
 
@@ -45,7 +44,7 @@ class MediaFetcher:
     async def pending(self) -> list[str]:
         """Media ids a restart interrupted."""
         async with self.db.tx(write=False) as c:
-            return await store.media_pending(c)
+            return await media_store.pending(c, CHANNEL)
 
     async def download(self, media_id: str) -> None:
         """id -> URL -> bytes (with the token), checked and stored as <sha256>.<ext>."""
@@ -74,7 +73,7 @@ class MediaFetcher:
 
     async def _fetch(self, media_id: str) -> dict[str, Any]:
         async with self.db.tx(write=False) as c:
-            row = await store.media_get(c, media_id)
+            row = await media_store.get(c, CHANNEL, media_id)
         info = await self.api.media_info(media_id)
         mime = str(info.get("mime_type") or "").split(";")[0].strip().lower()
         if mime not in MEDIA_TYPES:
@@ -114,29 +113,19 @@ class MediaFetcher:
         # EXIF (GPS position, camera serial, time), XMP and comments never reach the disk; the
         # file is named by the hash of what is stored. The event's ref stays Meta's hash.
         try:
-            data = await asyncio.to_thread(clean_image, data, mime)
+            stored = await store_photo(self.media_dir, data, mime)
         except PhotoProblem as e:
             return {"status": "rejected", "error": str(e)[:200], "mime": mime, "size": total}
-        sha = hashlib.sha256(data).hexdigest()
-        path = self.media_dir / f"{sha}.{MEDIA_TYPES[mime]}"
-        await asyncio.to_thread(_write_atomic, path, data)
-        return {"status": "stored", "mime": mime, "size": len(data), "sha256": sha, "path": str(path)}
+        return {"status": "stored", "mime": mime, "size": stored.size, "sha256": stored.sha256,
+                "path": str(stored.path)}
 
     async def _done(self, media_id: str, status: str, *, attempts: int, error: str | None = None,
                     **values) -> None:
         async with self.db.tx() as c:
-            await store.media_done(c, media_id, status, attempts=attempts, error=error,
-                                   now=self.clock(), **values)
+            await media_store.finish(c, CHANNEL, media_id, status=status, now=self.clock(),
+                                     attempts=attempts, error=error, **values)
 
 
 class _Retry(Exception):
     pass
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        return  # same content (same hash)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
