@@ -2,6 +2,7 @@
 """Jaring: the composition root. Settings, wiring (`Runtime`), `main()`; the commands are in
 cli/ (`python bot.py --help`), the channels in handlers/ (one plugin each, handlers/__init__.py).
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,25 +30,38 @@ class Runtime:
         from web.app import build_app
 
         self.settings = settings
-        self.programs, self.region = load_reference(settings.jaring_programs,
-                                                    settings.jaring_region)
+        self.programs, self.region = load_reference(
+            settings.jaring_programs, settings.jaring_region
+        )
         self.db = Database(settings.database_url)
-        self.deps = Deps(self.programs, self.region, settings.jaring_default_locale,
-                         settings.jaring_hash_key.get_secret_value().encode())
+        self.deps = Deps(
+            self.programs,
+            self.region,
+            settings.jaring_default_locale,
+            settings.jaring_hash_key.get_secret_value().encode(),
+        )
         self.clock = clock = clock or utcnow
         self.outbox = Outbox(self.db, clock=clock)
         self.service = Service(self.db, build_engine(), self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=JOBS)
         self.labels = {p.key: p.label for p in PLUGINS}
-        self.web = build_app(settings=settings, db=self.db, deps=self.deps, clock=clock,
-                             service=self.service, outbox=self.outbox,
-                             channel_labels=self.labels)
+        self.web = build_app(
+            settings=settings,
+            db=self.db,
+            deps=self.deps,
+            clock=clock,
+            service=self.service,
+            outbox=self.outbox,
+            channel_labels=self.labels,
+        )
         self._plugins = PLUGINS
-        self._wiring = Wiring(settings, self.service.receive, self._idle, self.db, self.outbox,
-                              clock)
+        self._wiring = Wiring(
+            settings, self.service.receive, self._idle, self.db, self.outbox, clock
+        )
         self.channels: dict = {}
-        self.off_notices = [p.off_notice for p in PLUGINS
-                            if p.off_notice and not (channels and p.enabled(settings))]
+        self.off_notices = [
+            p.off_notice for p in PLUGINS if p.off_notice and not (channels and p.enabled(settings))
+        ]
         for p in PLUGINS:
             if channels and not p.terminal and p.enabled(settings):
                 self._add(p, self._wiring)
@@ -104,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse(argv, make_runtime=Runtime)
     try:
         settings = load_settings()
-    except Exception as e:  # pydantic ValidationError: one line per mistake
+    except Exception as e:  # noqa: BLE001 - pydantic's errors name each mistake
         print(f"Configuration error:\n{e}", file=sys.stderr)
         return 2
     return cli.dispatch(args, settings)

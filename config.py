@@ -1,4 +1,5 @@
 """Typed settings from the environment (and `.env`). Secrets are SecretStr: never printed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,9 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str | None = None
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
-    whatsapp_api_url: str | None = None  # Graph API base incl. version; default Meta's (pywa's version)
+    whatsapp_api_url: str | None = (
+        None  # Graph API base incl. version; default Meta's (pywa's version)
+    )
     # WhatsApp Cloud API: 80 messages/s per business number; the per-user pair limit is about one
     # message every few seconds, so 1/s with a small burst (the outbox allows 3) is safe.
     whatsapp_rate_global: float = 80.0
@@ -62,22 +65,34 @@ class Settings(BaseSettings):
         if v.startswith("sqlite:///"):
             v = "sqlite+aiosqlite:///" + v.split(":///", 1)[1]
         if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
-            raise ValueError("DATABASE_URL must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
+            raise ValueError(
+                "DATABASE_URL must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://..."
+            )
         return v
 
     @property
     def telegram_enabled(self) -> bool:
-        return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+        return self.telegram_bot_token is not None and bool(
+            self.telegram_bot_token.get_secret_value()
+        )
 
     @property
     def whatsapp_enabled(self) -> bool:
         """All four secrets/ids are needed: token and number to send, app secret to verify
         webhooks, verify token for Meta's subscription handshake."""
+
         def given(v) -> bool:
             return v is not None and bool(v.get_secret_value() if isinstance(v, SecretStr) else v)
 
-        return all(given(v) for v in (self.whatsapp_token, self.whatsapp_phone_number_id,
-                                      self.whatsapp_app_secret, self.whatsapp_verify_token))
+        return all(
+            given(v)
+            for v in (
+                self.whatsapp_token,
+                self.whatsapp_phone_number_id,
+                self.whatsapp_app_secret,
+                self.whatsapp_verify_token,
+            )
+        )
 
 
 def load_settings(**overrides) -> Settings:

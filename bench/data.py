@@ -4,6 +4,7 @@ Everything lives under `.cache/bench/` (gitignored). A CSV's name carries the nu
 households, the seed and a digest of the generator and the reference files, so a change to
 `db/seed.py`, `programs.toml` or the region file makes a new one instead of reusing a stale one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,9 @@ def ensure_csv(households: int, log=print) -> tuple[Path, float | None]:
     log(f"generating {path.name} ({households:,} households; once, then cached) ...")
     t0 = time.perf_counter()
     tmp = path.with_suffix(".tmp")
-    write_demo_csv(tmp, households=households, seed=SEED, region=region, programs=programs,
-                   today=TODAY)
+    write_demo_csv(
+        tmp, households=households, seed=SEED, region=region, programs=programs, today=TODAY
+    )
     os.replace(tmp, path)  # a half-written file is never taken for a finished one
     took = time.perf_counter() - t0
     log(f"generated in {took:.1f} s")
@@ -107,8 +109,15 @@ async def import_csv(url: str, path: Path):
     programs, region = reference()
     db = Database(url)
     try:
-        report = await import_dtsen(db, path, region=region, programs=programs,
-                                    data_date=DATA_DATE, today=TODAY, actor="bench")
+        report = await import_dtsen(
+            db,
+            path,
+            region=region,
+            programs=programs,
+            data_date=DATA_DATE,
+            today=TODAY,
+            actor="bench",
+        )
     finally:
         await db.dispose()
     if not report.imported:

@@ -10,6 +10,7 @@ The flow (what a resident does in Jaring; every step gets exactly one reply):
   /start, [Setuju] c:agree, [Bahasa Indonesia] l:id, [Cek status bansos] m:check,
   NIK (typed), [Ya, benar] k:yes, No. KK (typed) -> the result, which names the "Desil".
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,15 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def flow(nik: str, no_kk: str) -> list[tuple[str, str]]:
     """The updates of one eligibility check: (kind, text or callback data)."""
-    return [("text", "/start"), ("cb", "c:agree"), ("cb", "l:id"), ("cb", "m:check"),
-            ("text", nik), ("cb", "k:yes"), ("text", no_kk)]
+    return [
+        ("text", "/start"),
+        ("cb", "c:agree"),
+        ("cb", "l:id"),
+        ("cb", "m:check"),
+        ("text", nik),
+        ("cb", "k:yes"),
+        ("text", no_kk),
+    ]
 
 
 STEPS = len(flow("", ""))
@@ -112,8 +120,14 @@ def proc_status_kib(pid: int, key: str) -> int | None:
 class Driver:
     """Posts updates to one webhook and matches the fake's sendMessage calls to residents."""
 
-    def __init__(self, fake: FakeTelegramAPI, session: aiohttp.ClientSession, url: str,
-                 secret: str, update_ids: itertools.count):
+    def __init__(
+        self,
+        fake: FakeTelegramAPI,
+        session: aiohttp.ClientSession,
+        url: str,
+        secret: str,
+        update_ids: itertools.count,
+    ):
         self.fake = fake
         self.session = session
         self.url = url
@@ -133,8 +147,11 @@ class Driver:
 
     async def _step(self, user_id: int, kind: str, value: str, message_id: int):
         uid = next(self.update_ids)
-        update = (text_update(uid, user_id, value) if kind == "text"
-                  else callback_update(uid, user_id, value, message_id))
+        update = (
+            text_update(uid, user_id, value)
+            if kind == "text"
+            else callback_update(uid, user_id, value, message_id)
+        )
         body = json.dumps(update).encode()
         fut = asyncio.get_running_loop().create_future()
         self._waiting[user_id] = fut  # before the POST: the reply may beat the POST's answer
@@ -146,13 +163,14 @@ class Driver:
                 raise RuntimeError(f"webhook answered HTTP {r.status}")
         try:
             t1, text, reply_id = await asyncio.wait_for(fut, STEP_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._waiting.pop(user_id, None)
             raise RuntimeError(f"no reply within {STEP_TIMEOUT:.0f} s") from None
         return t1 - t0, text, reply_id
 
-    async def _walk(self, res: Resident, out: BatchResult,
-                    expect_final: Callable[[str], bool]) -> None:
+    async def _walk(
+        self, res: Resident, out: BatchResult, expect_final: Callable[[str], bool]
+    ) -> None:
         message_id = 1
         text = ""
         for n, (kind, value) in enumerate(flow(res.nik, res.no_kk), 1):
@@ -170,14 +188,25 @@ class Driver:
             first_line = text.splitlines()[0][:80] if text else ""
             out.failures.append(f"user {res.user_id}: last reply is not a result: {first_line!r}")
 
-    async def run(self, residents: list[Resident], concurrency: int,
-                  expect_final: Callable[[str], bool], bot_pid: int | None = None) -> BatchResult:
+    async def run(
+        self,
+        residents: list[Resident],
+        concurrency: int,
+        expect_final: Callable[[str], bool],
+        bot_pid: int | None = None,
+    ) -> BatchResult:
         out = BatchResult(len(residents), concurrency)
         return await run_batch(self._walk, out, residents, concurrency, expect_final, bot_pid)
 
 
-async def run_batch(walk, out, residents: list[Resident], concurrency: int,
-                    expect_final: Callable[[str], bool], bot_pid: int | None):
+async def run_batch(
+    walk,
+    out,
+    residents: list[Resident],
+    concurrency: int,
+    expect_final: Callable[[str], bool],
+    bot_pid: int | None,
+):
     """Walk `residents`, `concurrency` at a time, with `walk(resident, out, expect_final)`, and
     fill `out` with wall time and the CPU of the bot, the driver and the machine."""
     queue = iter(residents)

@@ -11,17 +11,18 @@ no state, no logging per update.
 Serves POST /tg/webhook (the secret is checked by aiogram) and GET /healthz; sets its webhook at
 start-up. Stops on SIGTERM / SIGINT.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 
-from aiohttp import web
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 
 WEBHOOK_PATH = "/tg/webhook"
 

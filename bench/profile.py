@@ -12,6 +12,7 @@ machine), so the profile covers start-up and shutdown too: stacks through the st
 shutdown code (imports, `Runtime.__init__`, `Runtime.start`, `Runtime.stop`) are left out
 unless `--all` is given. The warm-up batch stays in (a few % of the updates).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,17 @@ def short(name: str, file: str) -> str:
 
 
 # Function names whose presence on a stack marks start-up or shutdown, not serving.
-STARTUP = frozenset({"_find_and_load", "Runtime.__init__", "Runtime.start", "Runtime.stop",
-                     "load_reference", "setup_logging", "load_settings"})
+STARTUP = frozenset(
+    {
+        "_find_and_load",
+        "Runtime.__init__",
+        "Runtime.start",
+        "Runtime.stop",
+        "load_reference",
+        "setup_logging",
+        "load_settings",
+    }
+)
 
 
 # Jaring's hot path, step by step: inclusive share of each (a stack counts once per name), and
@@ -136,12 +146,15 @@ def summarise(path: Path, top: int = 25, everything: bool = False) -> str:
             out.append(f"  {100 * n / total:5.1f} %  {key}")
         return out
 
-    lines = [f"{total} samples" + (f" ({excluded} start-up/shutdown samples left out)"
-                                   if excluded else "")]
+    lines = [
+        f"{total} samples"
+        + (f" ({excluded} start-up/shutdown samples left out)" if excluded else "")
+    ]
     lines += block("self time by package:", self_pkg, 15)
     lines += block("inclusive time by package (on the stack):", incl_pkg, 15)
-    names_per_stack = [({nm for nm, _ in frames}, [nm for nm, _ in frames], n)
-                       for frames, n in stacks]
+    names_per_stack = [
+        ({nm for nm, _ in frames}, [nm for nm, _ in frames], n) for frames, n in stacks
+    ]
     lines.append("Jaring's hot path (inclusive; 'a > b': time in b called from a):")
     for item in FOCUS:
         parent, _, child = item.partition(" > ")
@@ -151,7 +164,7 @@ def summarise(path: Path, top: int = 25, everything: bool = False) -> str:
                 continue
             if not child:
                 n += c
-            elif child in seq[seq.index(parent) + 1:]:
+            elif child in seq[seq.index(parent) + 1 :]:
                 n += c
         lines.append(f"  {100 * n / total:5.1f} %  {item}")
     lines += block("self time by function:", self_fn, top)

@@ -34,6 +34,7 @@ The exit code is 0 whatever the figures (it is a measurement); it is 1 only when
 not valid: a resident did not get a reply to every step or the service's last reply was not the
 eligibility result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,8 @@ from pathlib import Path
 import aiohttp
 
 from bench import data
-from bench.driver import BatchResult, Driver, Resident, proc_status_kib, STEPS
-from bench.wa_driver import BenchFakeWhatsAppAPI, WA_STEPS, WaDriver
+from bench.driver import STEPS, BatchResult, Driver, Resident, proc_status_kib
+from bench.wa_driver import WA_STEPS, BenchFakeWhatsAppAPI, WaDriver
 from config import ROOT
 from tests.fakes import whatsapp_api as wa_fake
 from tests.fakes.telegram_api import BOT_TOKEN, FakeTelegramAPI
@@ -101,8 +102,10 @@ def machine() -> str:
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
     except OSError:
         pass
-    return (f"{os.cpu_count()} cores ({model}), {mem} RAM, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores ({model}), {mem} RAM, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def py_spy() -> str | None:
@@ -114,10 +117,20 @@ def code_version() -> str:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               text=True, capture_output=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
     return (head or "?") + (" + uncommitted changes" if dirty else "")
@@ -148,20 +161,34 @@ async def prepare_db(label: str, name: str, households: int, reuse: bool) -> Imp
     if reuse and marker.exists() and (data.CACHE / name).exists():
         m = json.loads(marker.read_text())
         if m.get("csv") == path.name:
-            say(f"import ({label}): reusing {name} (--reuse-db); last import "
-                f"{m['rows']:,} rows in {m['seconds']:.1f} s")
-            return Imported(label, data.db_url(name), path, m["rows"], m["households"],
-                            m["seconds"], pairs)
+            say(
+                f"import ({label}): reusing {name} (--reuse-db); last import "
+                f"{m['rows']:,} rows in {m['seconds']:.1f} s"
+            )
+            return Imported(
+                label, data.db_url(name), path, m["rows"], m["households"], m["seconds"], pairs
+            )
     marker.unlink(missing_ok=True)
     url = await asyncio.to_thread(data.fresh_db, name)  # Alembic runs its own event loop
     report = await data.import_csv(url, path)
     gc.collect()
-    say(f"import ({label}): {report.rows_imported:,} rows, {report.households:,} households "
-        f"in {report.seconds:.1f} s ({report.rows_imported / report.seconds:,.0f} rows/s)")
-    marker.write_text(json.dumps({"csv": path.name, "rows": report.rows_imported,
-                                  "households": report.households, "seconds": report.seconds}))
-    return Imported(label, url, path, report.rows_imported, report.households, report.seconds,
-                    pairs)
+    say(
+        f"import ({label}): {report.rows_imported:,} rows, {report.households:,} households "
+        f"in {report.seconds:.1f} s ({report.rows_imported / report.seconds:,.0f} rows/s)"
+    )
+    marker.write_text(
+        json.dumps(
+            {
+                "csv": path.name,
+                "rows": report.rows_imported,
+                "households": report.households,
+                "seconds": report.seconds,
+            }
+        )
+    )
+    return Imported(
+        label, url, path, report.rows_imported, report.households, report.seconds, pairs
+    )
 
 
 # --- 2. lookup rate ------------------------------------------------------------------------------
@@ -183,8 +210,7 @@ def lookup_plan(pairs: list[data.Pair], k: int, seed: int) -> list[tuple[str, st
     return out
 
 
-async def lookups(small: Imported, big: Imported, k: int, rounds: int,
-                  chunk: int = 500) -> dict:
+async def lookups(small: Imported, big: Imported, k: int, rounds: int, chunk: int = 500) -> dict:
     """lookups/s on both databases. Both stay open (warm caches, as in the service); the K
     lookups of a round run in chunks, alternating between the databases, so that a drift of the
     machine's speed (±20 % here) falls on both alike."""
@@ -218,21 +244,27 @@ async def lookups(small: Imported, big: Imported, k: int, rounds: int,
                 order = labels if (i // chunk) % 2 == 0 else labels[::-1]
                 for label in order:
                     t0 = time.perf_counter()
-                    hits[label] += await run(dbs[label], plans[label][i:i + chunk])
+                    hits[label] += await run(dbs[label], plans[label][i : i + chunk])
                     took[label] += time.perf_counter() - t0
             for label in labels:
                 rates[label].append(k / took[label])
-            say(f"  lookups round {r + 1}/{rounds}: "
-                + ", ".join(f"{label} {k / took[label]:,.0f}/s ({hits[label]:,} of {k:,} matched)"
-                            for label in labels)
-                + f"; difference {100 * (took[labels[1]] - took[labels[0]]) / took[labels[1]]:+.1f} %")
+            say(
+                f"  lookups round {r + 1}/{rounds}: "
+                + ", ".join(
+                    f"{label} {k / took[label]:,.0f}/s ({hits[label]:,} of {k:,} matched)"
+                    for label in labels
+                )
+                + f"; difference {100 * (took[labels[1]] - took[labels[0]]) / took[labels[1]]:+.1f} %"
+            )
     finally:
         gc.unfreeze()
         for db in dbs.values():
             await db.dispose()
     med = {label: statistics.median(v) for label, v in rates.items()}
     # The difference of each round (both databases measured side by side), then the median.
-    diffs = [100 * (s_ - b_) / s_ for s_, b_ in zip(rates[small.label], rates[big.label])]
+    diffs = [
+        100 * (s_ - b_) / s_ for s_, b_ in zip(rates[small.label], rates[big.label], strict=False)
+    ]
     return {"rates": rates, "median": med, "diffs": diffs, "diff_pct": statistics.median(diffs)}
 
 
@@ -240,9 +272,13 @@ async def lookups(small: Imported, big: Imported, k: int, rounds: int,
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL", "WEB_",
-                                "LOG_LEVEL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL", "WEB_", "LOG_LEVEL")
+        )
+    }
     env.update(PYTHONUNBUFFERED="1", **extra)
     return env
 
@@ -250,8 +286,15 @@ def _env(**extra: str) -> dict[str, str]:
 class BotProcess:
     """A bot under test as a subprocess: its pid, log file, readiness and peak RSS."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int,
-                 webhook_url: str, profile_to: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        port: int,
+        webhook_url: str,
+        profile_to: Path | None = None,
+    ):
         self.name = name
         self.port = port
         self.webhook_url = webhook_url
@@ -267,18 +310,30 @@ class BotProcess:
         LOGS.mkdir(parents=True, exist_ok=True)
         argv = self.argv
         if self.profile_to is not None:
-            argv = [py_spy() or "py-spy", "record", "--format", "raw", "--rate", "250", "-o",
-                    str(self.profile_to), "--", *argv]
+            argv = [
+                py_spy() or "py-spy",
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "-o",
+                str(self.profile_to),
+                "--",
+                *argv,
+            ]
         self._log = open(self.log_path, "wb")
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=asyncio.subprocess.STDOUT)
+            *argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=asyncio.subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.port}/healthz"
         async with aiohttp.ClientSession() as s:
             while True:
                 if self.proc.returncode is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                                       + self.log_tail())
+                    raise RuntimeError(
+                        f"{self.name} exited with {self.proc.returncode}:\n" + self.log_tail()
+                    )
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{self.name} did not become healthy:\n" + self.log_tail())
                 try:
@@ -289,8 +344,10 @@ class BotProcess:
                     pass
                 await asyncio.sleep(0.1)
         if self.webhook_url:  # Telegram: the bot's setWebhook seen at the fake
-            await fake.wait_for(lambda: fake.webhook.get("url") == self.webhook_url,
-                                timeout=max(1.0, deadline - time.monotonic()))
+            await fake.wait_for(
+                lambda: fake.webhook.get("url") == self.webhook_url,
+                timeout=max(1.0, deadline - time.monotonic()),
+            )
         self.pid = self.proc.pid if self.profile_to is None else self._child_pid()
 
     def _child_pid(self) -> int:
@@ -311,7 +368,7 @@ class BotProcess:
             os.kill(target, signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 30 if self.profile_to else 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
         self._log.close()
@@ -384,14 +441,20 @@ class Bench:
         """The service with WhatsApp only (no TELEGRAM_* at all), against the fake Graph API."""
         assert self.wa_fake is not None
         port = free_port()
-        env = _env(DATABASE_URL=self.big.url, WHATSAPP_TOKEN=wa_fake.TOKEN,
-                   WHATSAPP_PHONE_NUMBER_ID=wa_fake.PHONE_NUMBER_ID,
-                   WHATSAPP_APP_SECRET=wa_fake.APP_SECRET,
-                   WHATSAPP_VERIFY_TOKEN=wa_fake.VERIFY_TOKEN,
-                   WHATSAPP_API_URL=self.wa_fake.base_url, WEB_HOST="127.0.0.1",
-                   WEB_PORT=str(port), LOG_LEVEL="WARNING",
-                   JARING_MEDIA_DIR=str(data.CACHE / "media"),
-                   WHATSAPP_RATE_GLOBAL=HIGH_RATE, WHATSAPP_RATE_PER_CHAT=HIGH_RATE)
+        env = _env(
+            DATABASE_URL=self.big.url,
+            WHATSAPP_TOKEN=wa_fake.TOKEN,
+            WHATSAPP_PHONE_NUMBER_ID=wa_fake.PHONE_NUMBER_ID,
+            WHATSAPP_APP_SECRET=wa_fake.APP_SECRET,
+            WHATSAPP_VERIFY_TOKEN=wa_fake.VERIFY_TOKEN,
+            WHATSAPP_API_URL=self.wa_fake.base_url,
+            WEB_HOST="127.0.0.1",
+            WEB_PORT=str(port),
+            LOG_LEVEL="WARNING",
+            JARING_MEDIA_DIR=str(data.CACHE / "media"),
+            WHATSAPP_RATE_GLOBAL=HIGH_RATE,
+            WHATSAPP_RATE_PER_CHAT=HIGH_RATE,
+        )
         return BotProcess(tag, [sys.executable, "bot.py", "run"], env, port, "", profile_to)
 
     async def wa_round(self, n: int, profile_to: Path | None = None) -> Round:
@@ -409,24 +472,41 @@ class Bench:
             async with aiohttp.ClientSession(connector=connector) as session:
                 url = f"http://127.0.0.1:{bot.port}/wa/webhook"
                 driver = WaDriver(fake, session, url, self.wamids)
-                warm = await driver.run(self.residents(a.warmup, wa=True), a.wa_concurrency,
-                                        _is_result)
+                warm = await driver.run(
+                    self.residents(a.warmup, wa=True), a.wa_concurrency, _is_result
+                )
                 if warm.failures:
                     raise BenchInvalid("whatsapp", warm.failures, bot)
-                batch = await driver.run(self.residents(a.residents, wa=True), a.wa_concurrency,
-                                         _is_result, bot_pid=bot.pid)
+                batch = await driver.run(
+                    self.residents(a.residents, wa=True),
+                    a.wa_concurrency,
+                    _is_result,
+                    bot_pid=bot.pid,
+                )
                 await asyncio.sleep(0.3)  # a late, unexpected extra message would show up here
                 unexpected = driver.unexpected
         finally:
             fake.on_send = fake.on_refused = None
             rc = await bot.stop()
         if batch.failures or driver.refused:
-            raise BenchInvalid("whatsapp", batch.failures + [
-                f"the fake Graph API refused a message: {x}" for x in driver.refused], bot)
-        r = Round("whatsapp", n, batch, (bot.peak_rss_kib or 0) / 1024, unexpected,
-                  bot.log_problems(), {"rc": rc, "refused": len(driver.refused)})
+            raise BenchInvalid(
+                "whatsapp",
+                batch.failures
+                + [f"the fake Graph API refused a message: {x}" for x in driver.refused],
+                bot,
+            )
+        r = Round(
+            "whatsapp",
+            n,
+            batch,
+            (bot.peak_rss_kib or 0) / 1024,
+            unexpected,
+            bot.log_problems(),
+            {"rc": rc, "refused": len(driver.refused)},
+        )
         which = f"round {n}" if profile_to is None else "(py-spy)"
-        say(f"  whatsapp {which}: {batch.updates_per_s:7.1f} replies/s, "
+        say(
+            f"  whatsapp {which}: {batch.updates_per_s:7.1f} replies/s, "
             f"{batch.checks_per_s:6.1f} checks/s, ack p50 {batch.ack_pct(50):5.1f} ms, "
             f"ack p99 {batch.ack_pct(99):6.1f} ms, reply p50 {batch.pct(50):6.1f} ms, "
             f"reply p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB, "
@@ -437,25 +517,45 @@ class Bench:
             + (f", {batch.split_parts} split text pieces" if batch.split_parts else "")
             + (f", {unexpected} unexpected messages" if unexpected else "")
             + (f", {r.log_problems} ERROR lines in {bot.log_path}" if r.log_problems else "")
-            + (f", exit code {rc} on SIGTERM" if rc not in (0, None) else ""))
+            + (f", exit code {rc} on SIGTERM" if rc not in (0, None) else "")
+        )
         return r
 
     def service(self, tag: str, profile_to: Path | None = None) -> BotProcess:
         port = free_port()
         hook = f"https://bench.example/{tag}/tg/webhook"
-        env = _env(DATABASE_URL=self.big.url, TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-                   TELEGRAM_API_URL=self.fake.base_url, TELEGRAM_WEBHOOK_URL=hook,
-                   TELEGRAM_WEBHOOK_SECRET=SECRET, WEB_HOST="127.0.0.1", WEB_PORT=str(port),
-                   LOG_LEVEL="WARNING", TELEGRAM_RATE_GLOBAL=HIGH_RATE,
-                   TELEGRAM_RATE_PER_CHAT=HIGH_RATE)
+        env = _env(
+            DATABASE_URL=self.big.url,
+            TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+            TELEGRAM_API_URL=self.fake.base_url,
+            TELEGRAM_WEBHOOK_URL=hook,
+            TELEGRAM_WEBHOOK_SECRET=SECRET,
+            WEB_HOST="127.0.0.1",
+            WEB_PORT=str(port),
+            LOG_LEVEL="WARNING",
+            TELEGRAM_RATE_GLOBAL=HIGH_RATE,
+            TELEGRAM_RATE_PER_CHAT=HIGH_RATE,
+        )
         return BotProcess(tag, [sys.executable, "bot.py", "run"], env, port, hook, profile_to)
 
     def echo(self, tag: str) -> BotProcess:
         port = free_port()
         hook = f"https://bench.example/{tag}/tg/webhook"
-        argv = [sys.executable, "-m", "bench.echo_bot", "--api", self.fake.base_url,
-                "--token", BOT_TOKEN, "--port", str(port), "--webhook-url", hook,
-                "--secret", SECRET]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.echo_bot",
+            "--api",
+            self.fake.base_url,
+            "--token",
+            BOT_TOKEN,
+            "--port",
+            str(port),
+            "--webhook-url",
+            hook,
+            "--secret",
+            SECRET,
+        ]
         return BotProcess(tag, argv, _env(), port, hook)
 
     async def round(self, kind: str, n: int, profile_to: Path | None = None) -> Round:
@@ -474,8 +574,9 @@ class Bench:
                 warm = await driver.run(self.residents(a.warmup), a.concurrency, expect)
                 if warm.failures:
                     raise BenchInvalid(kind, warm.failures, bot)
-                batch = await driver.run(self.residents(a.residents), a.concurrency, expect,
-                                         bot_pid=bot.pid)
+                batch = await driver.run(
+                    self.residents(a.residents), a.concurrency, expect, bot_pid=bot.pid
+                )
                 await asyncio.sleep(0.3)  # a late, unexpected extra reply would show up here
                 unexpected = driver.unexpected
         finally:
@@ -483,11 +584,19 @@ class Bench:
             rc = await bot.stop()
         if batch.failures:
             raise BenchInvalid(kind, batch.failures, bot)
-        r = Round(kind, n, batch, (bot.peak_rss_kib or 0) / 1024, unexpected,
-                  bot.log_problems(), {"rc": rc})
+        r = Round(
+            kind,
+            n,
+            batch,
+            (bot.peak_rss_kib or 0) / 1024,
+            unexpected,
+            bot.log_problems(),
+            {"rc": rc},
+        )
         checks = f"{batch.checks_per_s:6.1f} checks/s, " if kind == "service" else ""
         which = f"round {n}" if profile_to is None else "(py-spy)"
-        say(f"  {kind:>7} {which}: {batch.updates_per_s:7.1f} updates/s, {checks}"
+        say(
+            f"  {kind:>7} {which}: {batch.updates_per_s:7.1f} updates/s, {checks}"
             f"p50 {batch.pct(50):6.1f} ms, "
             f"p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB, "
             f"CPU {r.cpu_ms_per_update:4.2f} ms/update "
@@ -496,7 +605,8 @@ class Bench:
             f"{100 * batch.other_cpu / batch.wall:3.0f} %)"
             + (f", {unexpected} unexpected replies" if unexpected else "")
             + (f", {r.log_problems} ERROR lines in {bot.log_path}" if r.log_problems else "")
-            + (f", exit code {rc} on SIGTERM" if rc not in (0, None) else ""))
+            + (f", exit code {rc} on SIGTERM" if rc not in (0, None) else "")
+        )
         return r
 
 
@@ -518,8 +628,10 @@ async def main_async(args) -> int:
     t_start = time.perf_counter()
     data.CACHE.mkdir(parents=True, exist_ok=True)
     if args.profile and py_spy() is None:
-        say("--profile needs py-spy: .venv/bin/pip install py-spy (it is not in "
-            "requirements.lock). Running without the profile.")
+        say(
+            "--profile needs py-spy: .venv/bin/pip install py-spy (it is not in "
+            "requirements.lock). Running without the profile."
+        )
         args.profile = False
     say(f"machine: {machine()}")
     say(f"code: {code_version()}")
@@ -532,8 +644,10 @@ async def main_async(args) -> int:
     t = time.perf_counter()
     small = await prepare_db("10k", "bench-10k.db", 2_500, args.reuse_db)
     big = await prepare_db(big_label, f"bench-{big_label}.db", big_hh, args.reuse_db)
-    say(f"people: 10k database {small.rows:,}, {big_label} database {big.rows:,}  "
-        f"(data step {time.perf_counter() - t:.0f} s)")
+    say(
+        f"people: 10k database {small.rows:,}, {big_label} database {big.rows:,}  "
+        f"(data step {time.perf_counter() - t:.0f} s)"
+    )
 
     # 2. lookups
     telegram = not args.only_whatsapp
@@ -542,19 +656,25 @@ async def main_async(args) -> int:
     if telegram:
         say(f"\n== lookup rate (match_household + household_snapshot, K={args.lookups:,}) ==")
         lk = await lookups(small, big, args.lookups, args.lookup_rounds)
-        say(f"lookups/s (median): 10k {lk['median']['10k']:,.0f}, {big_label} "
+        say(
+            f"lookups/s (median): 10k {lk['median']['10k']:,.0f}, {big_label} "
             f"{lk['median'][big_label]:,.0f}; difference {lk['diff_pct']:+.1f} % (median of the "
-            f"rounds' differences: " + ", ".join(f"{d:+.1f}" for d in lk["diffs"]) + ")")
+            f"rounds' differences: " + ", ".join(f"{d:+.1f}" for d in lk["diffs"]) + ")"
+        )
 
     # 3. bots
     kinds = (["echo", "service"] if telegram else []) + (["whatsapp"] if whatsapp else [])
     if telegram:
-        say(f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
-            f"warm-up), {args.concurrency} at a time, webhook mode, {args.rounds} round(s) ==")
+        say(
+            f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
+            f"warm-up), {args.concurrency} at a time, webhook mode, {args.rounds} round(s) =="
+        )
     if whatsapp:
-        say(f"\n== {'then ' if telegram else ''}WhatsApp: {args.residents} residents × {WA_STEPS} "
+        say(
+            f"\n== {'then ' if telegram else ''}WhatsApp: {args.residents} residents × {WA_STEPS} "
             f"signed webhook POSTs per round (+{args.warmup} warm-up), {args.wa_concurrency} at a "
-            f"time, {args.rounds} round(s){', after the Telegram rounds of the same number' if telegram else ''} ==")
+            f"time, {args.rounds} round(s){', after the Telegram rounds of the same number' if telegram else ''} =="
+        )
     rounds: dict[str, list[Round]] = {k: [] for k in ("echo", "service", "whatsapp")}
     profile_txt = wa_profile_txt = None
     async with FakeTelegramAPI(record_calls=False) as fake, BenchFakeWhatsAppAPI() as wfake:
@@ -605,15 +725,17 @@ def summary_telegram(args, rounds, big, big_label, lk, profile_txt) -> None:
     def ratio(fn) -> float:
         """The median of the rounds' ratios: each service round against the echo round run just
         before it, so a machine slowing down or speeding up between rounds falls on both."""
-        return statistics.median(fn(sr) / fn(er) for sr, er in zip(s, e))
+        return statistics.median(fn(sr) / fn(er) for sr, er in zip(s, e, strict=False))
 
     ups_ratio = ratio(lambda r: r.batch.updates_per_s)
     p50_ratio = ratio(lambda r: r.batch.pct(50))
     p99_ratio = ratio(lambda r: r.batch.pct(99))
     cpu_ratio = ratio(lambda r: r.cpu_ms_per_update)
 
-    say(f"\n== summary (medians of {args.rounds} round(s); ratio: the median of each round's "
-        "service ÷ echo; peak RSS: the highest) ==")
+    say(
+        f"\n== summary (medians of {args.rounds} round(s); ratio: the median of each round's "
+        "service ÷ echo; peak RSS: the highest) =="
+    )
     say(f"{'':22}{'service':>12}{'echo':>12}{'ratio':>9}")
     say(f"{'updates/s':22}{s_ups:12.1f}{e_ups:12.1f}{ups_ratio:9.2f}")
     say(f"{'checks/s':22}{s_checks:12.1f}{'':>12}")
@@ -624,21 +746,31 @@ def summary_telegram(args, rounds, big, big_label, lk, profile_txt) -> None:
     say(f"results checked: {results:,} eligibility results, every one naming the desil")
     other = max(r.batch.other_cpu / r.batch.wall for r in e + s)
     if other > 0.15:
-        say(f"NOTE: other processes used up to {100 * other:.0f} % of a core during the rounds: "
+        say(
+            f"NOTE: other processes used up to {100 * other:.0f} % of a core during the rounds: "
             "the machine was not quiet, so absolute rates are low and noisy; compare the ratios "
-            "and the CPU per update.")
-    say(f"import {big.rows:,} rows: {big.seconds:.1f} s; lookups/s 10k {lk['median']['10k']:,.0f} "
-        f"vs {big_label} {lk['median'][big_label]:,.0f} ({lk['diff_pct']:+.1f} %)")
+            "and the CPU per update."
+        )
+    say(
+        f"import {big.rows:,} rows: {big.seconds:.1f} s; lookups/s 10k {lk['median']['10k']:,.0f} "
+        f"vs {big_label} {lk['median'][big_label]:,.0f} ({lk['diff_pct']:+.1f} %)"
+    )
 
     say("\n== targets ==")
     checks = [
         (f"updates/s ≥ {T_UPDATES_RATIO} × echo", ups_ratio >= T_UPDATES_RATIO, f"{ups_ratio:.2f}"),
         (f"p99 ≤ {T_P99_RATIO} × echo", p99_ratio <= T_P99_RATIO, f"{p99_ratio:.2f}"),
         (f"peak RSS < {T_RSS_MIB} MiB", s_rss < T_RSS_MIB, f"{s_rss:.1f} MiB"),
-        (f"import of {big_label} rows < {T_IMPORT_S} s", big.seconds < T_IMPORT_S,
-         f"{big.seconds:.1f} s"),
-        (f"lookup rate 10k vs {big_label} within {T_LOOKUP_DIFF:.0f} %",
-         abs(lk["diff_pct"]) <= T_LOOKUP_DIFF, f"{lk['diff_pct']:+.1f} %"),
+        (
+            f"import of {big_label} rows < {T_IMPORT_S} s",
+            big.seconds < T_IMPORT_S,
+            f"{big.seconds:.1f} s",
+        ),
+        (
+            f"lookup rate 10k vs {big_label} within {T_LOOKUP_DIFF:.0f} %",
+            abs(lk["diff_pct"]) <= T_LOOKUP_DIFF,
+            f"{lk['diff_pct']:+.1f} %",
+        ),
     ]
     for name, ok, fig in checks:
         say(f"  {verdict(ok)}  {name:<34} {fig}")
@@ -664,46 +796,69 @@ def summary_whatsapp(args, rounds, profile_txt) -> None:
     cpu = statistics.median(r.cpu_ms_per_update for r in w)
     results = sum(x.results for x in b)
     split = sum(x.split_parts for x in b)  # type: ignore[attr-defined]
-    say(f"\n== WhatsApp summary (medians of {args.rounds} round(s), concurrency "
-        f"{args.wa_concurrency}; peak RSS: the highest) ==")
-    say(f"{'replies/s':26}{rps:10.1f}   (steps answered per second: each step's last message "
-        f"at the fake Graph API)")
+    say(
+        f"\n== WhatsApp summary (medians of {args.rounds} round(s), concurrency "
+        f"{args.wa_concurrency}; peak RSS: the highest) =="
+    )
+    say(
+        f"{'replies/s':26}{rps:10.1f}   (steps answered per second: each step's last message "
+        f"at the fake Graph API)"
+    )
     say(f"{'checks/s':26}{checks:10.1f}")
     say(f"{'ack latency p50 / p99 ms':26}{ack50:10.1f} / {ack99:.1f}   (POST -> 200)")
-    say(f"{'reply latency p50 / p99 ms':26}{rep50:10.1f} / {rep99:.1f}   (POST -> last message at the fake)")
+    say(
+        f"{'reply latency p50 / p99 ms':26}{rep50:10.1f} / {rep99:.1f}   (POST -> last message at the fake)"
+    )
     say(f"{'peak RSS MiB':26}{rss:10.1f}")
     say(f"{'CPU ms per reply':26}{cpu:10.2f}")
     by_step = []
     for k in range(1, WA_STEPS + 1):
         lat = sorted(x for r in b for x in r.step_latencies[k])  # type: ignore[attr-defined]
         if lat:
-            by_step.append(f"{k}: {1000 * lat[len(lat) // 2]:.0f}/"
-                           f"{1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))]:.0f}")
+            by_step.append(
+                f"{k}: {1000 * lat[len(lat) // 2]:.0f}/"
+                f"{1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))]:.0f}"
+            )
     say("reply latency p50/p99 ms by step (all rounds): " + ", ".join(by_step))
-    say(f"results checked: {results:,} eligibility results, every one naming the desil"
-        + (f"; {split} reply piece(s) split off long bodies" if split else "; no reply was split"))
+    say(
+        f"results checked: {results:,} eligibility results, every one naming the desil"
+        + (f"; {split} reply piece(s) split off long bodies" if split else "; no reply was split")
+    )
     other = max(r.batch.other_cpu / r.batch.wall for r in w)
     if other > 0.15:
-        say(f"NOTE: other processes used up to {100 * other:.0f} % of a core during the WhatsApp "
-            "rounds: absolute rates are low and noisy; compare the CPU per reply.")
+        say(
+            f"NOTE: other processes used up to {100 * other:.0f} % of a core during the WhatsApp "
+            "rounds: absolute rates are low and noisy; compare the CPU per reply."
+        )
     say("\n== WhatsApp target ==")
     if not s:
-        say(f"  n/a   WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram updates/s: no Telegram rounds "
+        say(
+            f"  n/a   WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram updates/s: no Telegram rounds "
             f"in this run (--only-whatsapp); WhatsApp {rps:.1f} replies/s, compare with the "
-            "Telegram service figure in docs/benchmarks.md")
+            "Telegram service figure in docs/benchmarks.md"
+        )
     else:
         tg = statistics.median(r.batch.updates_per_s for r in s)
         tg_cpu = statistics.median(r.cpu_ms_per_update for r in s)
         # Each WhatsApp round against the Telegram service round of the same number (run just
         # before it), then the median: a drifting machine falls on both alike.
-        per_round = [wr.batch.updates_per_s / sr.batch.updates_per_s for wr, sr in zip(w, s)]
+        per_round = [
+            wr.batch.updates_per_s / sr.batch.updates_per_s for wr, sr in zip(w, s, strict=False)
+        ]
         ratio = statistics.median(per_round)
-        say(f"  Telegram service (this run): {tg:.1f} updates/s at concurrency {args.concurrency},"
-            f" CPU {tg_cpu:.2f} ms/update; WhatsApp {rps:.1f} replies/s, CPU {cpu:.2f} ms/reply")
-        say("  ratio per round: " + ", ".join(f"{x:.2f}" for x in per_round)
-            + f"; CPU per reply ÷ per update {cpu / tg_cpu:.2f}")
-        say(f"  {verdict(ratio >= T_WA_RATIO)}  WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram "
-            f"updates/s (within 20 %)   {ratio:.2f}")
+        say(
+            f"  Telegram service (this run): {tg:.1f} updates/s at concurrency {args.concurrency},"
+            f" CPU {tg_cpu:.2f} ms/update; WhatsApp {rps:.1f} replies/s, CPU {cpu:.2f} ms/reply"
+        )
+        say(
+            "  ratio per round: "
+            + ", ".join(f"{x:.2f}" for x in per_round)
+            + f"; CPU per reply ÷ per update {cpu / tg_cpu:.2f}"
+        )
+        say(
+            f"  {verdict(ratio >= T_WA_RATIO)}  WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram "
+            f"updates/s (within 20 %)   {ratio:.2f}"
+        )
     if args.profile and profile_txt is not None and profile_txt.exists():
         from bench.profile import summarise
 
@@ -713,36 +868,71 @@ def summary_whatsapp(args, rounds, profile_txt) -> None:
 
 def parse_args(argv: list[str] | None = None):
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    p.add_argument("--residents", type=int, default=None,
-                   help="residents per measured round (default 600; --quick 150)")
-    p.add_argument("--concurrency", type=int, default=100,
-                   help="residents walking at once (default 100)")
-    p.add_argument("--warmup", type=int, default=None,
-                   help="warm-up residents per round, not measured (default 5 %% of residents, "
-                        "at least 20)")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="echo/service rounds, interleaved (default 3; --quick 1)")
+    p.add_argument(
+        "--residents",
+        type=int,
+        default=None,
+        help="residents per measured round (default 600; --quick 150)",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=100, help="residents walking at once (default 100)"
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="warm-up residents per round, not measured (default 5 %% of residents, at least 20)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="echo/service rounds, interleaved (default 3; --quick 1)",
+    )
     p.add_argument("--lookups", type=int, default=None, help="K lookups per database (20,000)")
-    p.add_argument("--lookup-rounds", type=int, default=5,
-                   help="lookup rounds; the difference is the median of theirs (5)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 100k people, 150 residents, 1 round, 5,000 lookups")
-    p.add_argument("--reuse-db", action="store_true",
-                   help="reuse the databases the last run imported (skips the import; the "
-                        "import time printed is the last one measured; after a schema change "
-                        "run without it once)")
-    p.add_argument("--whatsapp", action="store_true",
-                   help="after the Telegram rounds of each round number, a WhatsApp round: the "
-                        "service with WhatsApp only, signed POSTs to /wa/webhook against the fake "
-                        "Graph API; prints ack latency, replies/s and the ratio to Telegram")
-    p.add_argument("--only-whatsapp", action="store_true",
-                   help="the WhatsApp rounds only (no lookups, no Telegram rounds); with "
-                        "--reuse-db it starts in seconds")
-    p.add_argument("--wa-concurrency", type=int, default=50,
-                   help="WhatsApp residents walking at once (default 50)")
-    p.add_argument("--profile", action="store_true",
-                   help="after the rounds, one more service round under py-spy (pip install "
-                        "py-spy into .venv); prints where the service's CPU goes")
+    p.add_argument(
+        "--lookup-rounds",
+        type=int,
+        default=5,
+        help="lookup rounds; the difference is the median of theirs (5)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 100k people, 150 residents, 1 round, 5,000 lookups",
+    )
+    p.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="reuse the databases the last run imported (skips the import; the "
+        "import time printed is the last one measured; after a schema change "
+        "run without it once)",
+    )
+    p.add_argument(
+        "--whatsapp",
+        action="store_true",
+        help="after the Telegram rounds of each round number, a WhatsApp round: the "
+        "service with WhatsApp only, signed POSTs to /wa/webhook against the fake "
+        "Graph API; prints ack latency, replies/s and the ratio to Telegram",
+    )
+    p.add_argument(
+        "--only-whatsapp",
+        action="store_true",
+        help="the WhatsApp rounds only (no lookups, no Telegram rounds); with "
+        "--reuse-db it starts in seconds",
+    )
+    p.add_argument(
+        "--wa-concurrency",
+        type=int,
+        default=50,
+        help="WhatsApp residents walking at once (default 50)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, one more service round under py-spy (pip install "
+        "py-spy into .venv); prints where the service's CPU goes",
+    )
     args = p.parse_args(argv)
     if args.residents is None:
         args.residents = 150 if args.quick else 600

@@ -22,6 +22,7 @@ The flow, with the same choice ids as on Telegram (tests/test_whatsapp_e2e.py):
   "halo", [Setuju] c:agree (button), [Bahasa Indonesia] l:id (button), [Cek status bansos]
   m:check (list row), NIK (typed), [Ya, benar] k:yes (button), No. KK (typed) -> the result.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,14 @@ import aiohttp
 
 from bench.driver import BatchResult, Resident, run_batch
 from tests.fakes.whatsapp_api import (
-    APP_SECRET, FakeWhatsAppAPI, body_text, button_reply, delivery, encode, list_reply, sign,
+    APP_SECRET,
+    FakeWhatsAppAPI,
+    body_text,
+    button_reply,
+    delivery,
+    encode,
+    list_reply,
+    sign,
     text_message,
 )
 
@@ -42,8 +50,15 @@ STEP_TIMEOUT = 60.0
 
 def wa_flow(nik: str, no_kk: str) -> list[tuple[str, str]]:
     """The messages of one eligibility check: (kind, text or reply id)."""
-    return [("text", "halo"), ("button", "c:agree"), ("button", "l:id"), ("list", "m:check"),
-            ("text", nik), ("button", "k:yes"), ("text", no_kk)]
+    return [
+        ("text", "halo"),
+        ("button", "c:agree"),
+        ("button", "l:id"),
+        ("list", "m:check"),
+        ("text", nik),
+        ("button", "k:yes"),
+        ("text", no_kk),
+    ]
 
 
 WA_STEPS = len(wa_flow("", ""))
@@ -94,8 +109,14 @@ class WaBatchResult(BatchResult):
 class WaDriver:
     """Posts signed deliveries to one /wa/webhook and matches the fake's sends to residents."""
 
-    def __init__(self, fake: BenchFakeWhatsAppAPI, session: aiohttp.ClientSession, url: str,
-                 wamids: Iterator[int], secret: str = APP_SECRET):
+    def __init__(
+        self,
+        fake: BenchFakeWhatsAppAPI,
+        session: aiohttp.ClientSession,
+        url: str,
+        wamids: Iterator[int],
+        secret: str = APP_SECRET,
+    ):
         self.fake = fake
         self.session = session
         self.url = url
@@ -126,8 +147,11 @@ class WaDriver:
         to = str(msg.get("to") or msg.get("recipient"))
         entry = self._waiting.pop(to, None)
         if entry is not None and not entry[0].done():
-            entry[0].set_exception(RuntimeError(
-                f"the fake refused a send: HTTP {msg.get('status')}: {msg.get('answer')}"))
+            entry[0].set_exception(
+                RuntimeError(
+                    f"the fake refused a send: HTTP {msg.get('status')}: {msg.get('answer')}"
+                )
+            )
 
     def _message(self, wa_id: str, kind: str, value: str) -> dict:
         wamid = f"wamid.BENCH{next(self.wamids):016d}"
@@ -139,7 +163,10 @@ class WaDriver:
 
     async def _step(self, wa_id: str, kind: str, value: str):
         body = encode(delivery(self._message(wa_id, kind, value)))
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, self.secret)}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(body, self.secret),
+        }
         fut = asyncio.get_running_loop().create_future()
         self._waiting[wa_id] = (fut, [])  # before the POST: the reply may beat the 200
         t0 = time.perf_counter()
@@ -151,13 +178,14 @@ class WaDriver:
                 raise RuntimeError(f"webhook answered HTTP {r.status}")
         try:
             t1, text, split = await asyncio.wait_for(fut, STEP_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._waiting.pop(wa_id, None)
             raise RuntimeError(f"no interactive reply within {STEP_TIMEOUT:.0f} s") from None
         return t_ack - t0, t1 - t0, text, split
 
-    async def _walk(self, res: Resident, out: WaBatchResult,
-                    expect_final: Callable[[str], bool]) -> None:
+    async def _walk(
+        self, res: Resident, out: WaBatchResult, expect_final: Callable[[str], bool]
+    ) -> None:
         wa_id = str(res.user_id)
         text = ""
         for n, (kind, value) in enumerate(wa_flow(res.nik, res.no_kk), 1):
@@ -178,7 +206,12 @@ class WaDriver:
             first_line = text.splitlines()[0][:80] if text else ""
             out.failures.append(f"wa_id …{wa_id[-4:]}: last reply is not a result: {first_line!r}")
 
-    async def run(self, residents: list[Resident], concurrency: int,
-                  expect_final: Callable[[str], bool], bot_pid: int | None = None) -> WaBatchResult:
+    async def run(
+        self,
+        residents: list[Resident],
+        concurrency: int,
+        expect_final: Callable[[str], bool],
+        bot_pid: int | None = None,
+    ) -> WaBatchResult:
         out = WaBatchResult(len(residents), concurrency)
         return await run_batch(self._walk, out, residents, concurrency, expect_final, bot_pid)

@@ -9,6 +9,7 @@ its own event loop, like `migrate`). bot.py calls `parse` with what the commands
 `CommandError` becomes a one-line message and exit 2/1. cli imports neither bot, web nor handlers.
 Output for staff is in Bahasa Indonesia; NIK is masked unless a command says otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,16 @@ import logging
 import sys
 from typing import Any
 
-MODULES: tuple[str, ...] = ("cli.run", "cli.data", "cli.staff", "cli.kube", "cli.uep",
-                            "cli.training", "cli.reports", "cli.rt")  # dotted module names
+MODULES: tuple[str, ...] = (
+    "cli.run",
+    "cli.data",
+    "cli.staff",
+    "cli.kube",
+    "cli.uep",
+    "cli.training",
+    "cli.reports",
+    "cli.rt",
+)  # dotted module names
 
 
 class CommandError(Exception):
@@ -44,12 +53,23 @@ def parse(argv: list[str] | None, **context: Any) -> argparse.Namespace:
 
 
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     # Per-update INFO lines from aiogram and the access log cost throughput and say nothing new.
     # pywa and httpx log recipients and request bodies at DEBUG/INFO: phone numbers stay out.
-    for name in ("aiogram.event", "aiohttp.access", "aiogram.dispatcher", "alembic", "pywa",
-                 "pywa_async", "httpx", "httpcore"):
+    for name in (
+        "aiogram.event",
+        "aiohttp.access",
+        "aiogram.dispatcher",
+        "alembic",
+        "pywa",
+        "pywa_async",
+        "httpx",
+        "httpcore",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -1,4 +1,5 @@
 """Data commands: `migrate`, `import-dtsen FILE.csv ...`, `seed-demo ...`."""
+
 from __future__ import annotations
 
 import secrets
@@ -43,21 +44,31 @@ async def cmd_import(settings, args) -> int:
     db = Database(settings.database_url)
     try:
         report = await import_dtsen(
-            db, Path(args.file), region=region, programs=programs,
-            data_date=args.data_date or date.today(), skip_invalid=args.skip_invalid,
-            reject_path=Path(args.reject) if args.reject else None, progress=sys.stderr.isatty())
+            db,
+            Path(args.file),
+            region=region,
+            programs=programs,
+            data_date=args.data_date or date.today(),
+            skip_invalid=args.skip_invalid,
+            reject_path=Path(args.reject) if args.reject else None,
+            progress=sys.stderr.isatty(),
+        )
     finally:
         await db.dispose()
     for err in report.errors:
         print(err, file=sys.stderr)
     if not report.imported:
-        print(f"\nTidak ada yang diimpor: {len(report.errors)} kesalahan pada "
-              f"{report.rows_rejected} baris. Perbaiki lalu ulangi, atau pakai --skip-invalid.",
-              file=sys.stderr)
+        print(
+            f"\nTidak ada yang diimpor: {len(report.errors)} kesalahan pada "
+            f"{report.rows_rejected} baris. Perbaiki lalu ulangi, atau pakai --skip-invalid.",
+            file=sys.stderr,
+        )
         return 1
-    print(f"Impor selesai: {report.rows_imported} baris, {report.households} KK "
-          f"({report.people_new} orang baru, {report.people_updated} diperbarui), "
-          f"{report.rows_rejected} baris ditolak, {report.seconds:.1f} detik.")
+    print(
+        f"Impor selesai: {report.rows_imported} baris, {report.households} KK "
+        f"({report.people_new} orang baru, {report.people_updated} diperbarui), "
+        f"{report.rows_rejected} baris ditolak, {report.seconds:.1f} detik."
+    )
     if report.reject_path and report.rows_rejected:
         print(f"Baris yang ditolak ditulis ke {report.reject_path}")
     return 0
@@ -74,15 +85,23 @@ async def cmd_seed(settings, args) -> int:
         if args.if_empty and not await database_is_empty(db):
             print("The database already holds DTSEN data; demo data not added.")
             return 0
-        report, cases = await seed_demo(db, households=args.households, seed=args.seed,
-                                        region=region, programs=programs, today=date.today(),
-                                        data_dir=ROOT / "data" / "demo")
+        report, cases = await seed_demo(
+            db,
+            households=args.households,
+            seed=args.seed,
+            region=region,
+            programs=programs,
+            today=date.today(),
+            data_dir=ROOT / "data" / "demo",
+        )
         trainings = await seed_samples(db, programs, region, date.today())
     finally:
         await db.dispose()
     login = await seed_demo_admin(settings)
-    print(f"Demo data: {report.households} households, {report.rows_imported} people "
-          f"(synthetic, seed {args.seed}). Try these in the chat:")
+    print(
+        f"Demo data: {report.households} households, {report.rows_imported} people "
+        f"(synthetic, seed {args.seed}). Try these in the chat:"
+    )
     for c in cases:
         # Synthetic numbers, printed in full on purpose so a newcomer can type them.
         print(f"  {c.label:<32} NIK {c.nik}  No. KK {c.no_kk}  (desil {c.desil})")
@@ -106,9 +125,16 @@ async def seed_demo_admin(settings) -> tuple[str, str] | None:
             if await has_staff(c):
                 return None
             password = "demo-" + secrets.token_urlsafe(9)
-            await add_staff(c, username="admin.demo", name="Admin demo", role="admin",
-                            password=password, kelurahan_code=None, now=utcnow(),
-                            actor="cli:seed-demo")
+            await add_staff(
+                c,
+                username="admin.demo",
+                name="Admin demo",
+                role="admin",
+                password=password,
+                kelurahan_code=None,
+                now=utcnow(),
+                actor="cli:seed-demo",
+            )
     finally:
         await db.dispose()
     return "admin.demo", password

@@ -10,12 +10,13 @@ is written to audit_log. A move is a conditional UPDATE on the state and version
 so two officers moving one report at once end with one move and one clear refusal. The reporter's
 message is queued in the same transaction; the running service sends it within about a second.
 """
+
 from __future__ import annotations
 
 import getpass
 import io
 import sys
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from cli import CommandError
 from db import report_queries as queries
@@ -74,7 +75,7 @@ def actor(args) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def _open(settings):
@@ -96,6 +97,7 @@ def _d(dt: datetime | None) -> str:
 
 
 # --- list ----------------------------------------------------------------------------------
+
 
 async def cmd_list(settings, args) -> int:
     db, _programs, region = await _open(settings)
@@ -128,20 +130,25 @@ async def cmd_list(settings, args) -> int:
     if not rows:
         print("Tidak ada laporan.")
         return 0
-    print(f"{'KODE':<14} {'JENIS':<9} {'STATUS':<18} {'KELURAHAN':<20} {'RT/RW':<8} "
-          f"{'DIBUAT':<10} TENGGAT")
+    print(
+        f"{'KODE':<14} {'JENIS':<9} {'STATUS':<18} {'KELURAHAN':<20} {'RT/RW':<8} "
+        f"{'DIBUAT':<10} TENGGAT"
+    )
     for r in rows:
         kel = region.kelurahan_by_code(r.kelurahan_code)
         status = f"{r.state}/{r.outcome}" if r.outcome else r.state
         rtrw = f"{int(r.rt)}/{int(r.rw)}" if r.rt and r.rw else "-"
-        print(f"{r.code:<14} {r.category:<9} {status:<18} "
-              f"{(kel.name if kel else r.kelurahan_code)[:20]:<20} {rtrw:<8} "
-              f"{_d(r.created_at):<10} {_d(r.due_at)}")
+        print(
+            f"{r.code:<14} {r.category:<9} {status:<18} "
+            f"{(kel.name if kel else r.kelurahan_code)[:20]:<20} {rtrw:<8} "
+            f"{_d(r.created_at):<10} {_d(r.due_at)}"
+        )
     print(f"{len(rows)} laporan.")
     return 0
 
 
 # --- show ----------------------------------------------------------------------------------
+
 
 async def cmd_show(settings, args) -> int:
     code = _code(args.code)
@@ -161,11 +168,13 @@ async def cmd_show(settings, args) -> int:
     finally:
         await db.dispose()
     kel = region.kelurahan_by_code(r.kelurahan_code)
-    out = [f"Laporan {r.code} · {r.category}",
-           f"Status      : {r.state}" + (f" ({r.outcome})" if r.outcome else ""),
-           f"Dibuat      : {_d(r.created_at)}   Tenggat: {_d(r.due_at)}",
-           f"Wilayah     : Kelurahan {kel.name if kel else r.kelurahan_code}"
-           + (f", RW {int(r.rw)} RT {int(r.rt)}" if r.rw and r.rt else "")]
+    out = [
+        f"Laporan {r.code} · {r.category}",
+        f"Status      : {r.state}" + (f" ({r.outcome})" if r.outcome else ""),
+        f"Dibuat      : {_d(r.created_at)}   Tenggat: {_d(r.due_at)}",
+        f"Wilayah     : Kelurahan {kel.name if kel else r.kelurahan_code}"
+        + (f", RW {int(r.rw)} RT {int(r.rt)}" if r.rw and r.rt else ""),
+    ]
     if head:
         out.append(f"Sasaran     : keluarga pelapor sendiri — {head.nama}, {head.alamat}")
         out.append(f"              NIK {show(head.nik)} · No. KK {show(head.no_kk)}")
@@ -176,9 +185,10 @@ async def cmd_show(settings, args) -> int:
     out.append(f"Alasan      : {r.reason or '-'}" + (f" — {r.detail}" if r.detail else ""))
     if r.lat is not None:
         out.append(f"Lokasi      : {r.lat:.6f}, {r.lon:.6f}")
-    out.append(f"Pelapor     : {r.reporter_role}"
-               + (f" — {reporter.nama} (NIK {show(reporter.nik)})" if reporter else
-                  " — belum dicocokkan"))
+    out.append(
+        f"Pelapor     : {r.reporter_role}"
+        + (f" — {reporter.nama} (NIK {show(reporter.nik)})" if reporter else " — belum dicocokkan")
+    )
     if r.rt_opinion:
         out.append(f"Pendapat RT : {r.rt_opinion}")
     for p in {(p.kind, p.ref): p for p in photos}.values():  # one line per photo
@@ -186,30 +196,59 @@ async def cmd_show(settings, args) -> int:
     out.append("Riwayat:")
     for e in events:
         move = f"{e.from_state or ''} -> {e.to_state}" if e.to_state else ""
-        out.append(f"  {e.at:%Y-%m-%d %H:%M} UTC  {e.actor:<16} {e.action:<10} {move}"
-                   + (f" [{e.outcome}]" if e.outcome else "") + (f" — {e.note}" if e.note else ""))
+        out.append(
+            f"  {e.at:%Y-%m-%d %H:%M} UTC  {e.actor:<16} {e.action:<10} {move}"
+            + (f" [{e.outcome}]" if e.outcome else "")
+            + (f" — {e.note}" if e.note else "")
+        )
     print("\n".join(out))
     return 0
 
 
 # --- move ----------------------------------------------------------------------------------
 
-async def move_code(db, programs, code: str, to: str, *, outcome: str | None, note: str | None,
-                    actor: str, now: datetime) -> list[int]:
+
+async def move_code(
+    db,
+    programs,
+    code: str,
+    to: str,
+    *,
+    outcome: str | None,
+    note: str | None,
+    actor: str,
+    now: datetime,
+) -> list[int]:
     """One staff move in its own transaction; raises CommandError with a line for staff."""
     try:
         async with db.tx() as c:
             r = await ops.by_code(c, code)
             if r is None:
                 raise CommandError(f"Laporan tidak ditemukan: {code}")
-            if to == R.VERIFIKASI_RT and await ops.active_head_for_area(
-                    c, r.kelurahan_code, r.rw, r.rt) is None:
+            if (
+                to == R.VERIFIKASI_RT
+                and await ops.active_head_for_area(c, r.kelurahan_code, r.rw, r.rt) is None
+            ):
                 raise CommandError(f"Tidak ada ketua RT aktif untuk RT/RW laporan {code}.")
-            ids = await ops.move(c, r, to, now=now, actor=actor, outcome=outcome, note=note,
-                                 rt_due=R.rt_due_at(now, programs.sla.rt_answer_days))
+            ids = await ops.move(
+                c,
+                r,
+                to,
+                now=now,
+                actor=actor,
+                outcome=outcome,
+                note=note,
+                rt_due=R.rt_due_at(now, programs.sla.rt_answer_days),
+            )
             # The same audit entry as a move from the dashboard (web/reports.py).
-            await audit(c, actor, "reports.move", r.code,
-                        {"from": r.state, "to": to, "outcome": outcome or None}, now=now)
+            await audit(
+                c,
+                actor,
+                "reports.move",
+                r.code,
+                {"from": r.state, "to": to, "outcome": outcome or None},
+                now=now,
+            )
             return ids
     except ops.ReportError as e:
         raise CommandError(MOVE_PROBLEMS.get(e.code, e.code).format(detail=e.detail)) from None
@@ -219,17 +258,28 @@ async def cmd_move(settings, args) -> int:
     code = _code(args.code)
     db, programs, _region = await _open(settings)
     try:
-        ids = await move_code(db, programs, code, args.state, outcome=args.outcome,
-                              note=args.reason or args.note, actor=actor(args), now=_now())
+        ids = await move_code(
+            db,
+            programs,
+            code,
+            args.state,
+            outcome=args.outcome,
+            note=args.reason or args.note,
+            actor=actor(args),
+            now=_now(),
+        )
     finally:
         await db.dispose()
-    print(f"{code} dipindahkan ke {args.state}"
-          + (f" ({args.outcome})" if args.outcome else "")
-          + f". Pesan ke pelapor diantrekan: {len(ids)}.")
+    print(
+        f"{code} dipindahkan ke {args.state}"
+        + (f" ({args.outcome})" if args.outcome else "")
+        + f". Pesan ke pelapor diantrekan: {len(ids)}."
+    )
     return 0
 
 
 # --- export --------------------------------------------------------------------------------
+
 
 async def cmd_export(settings, args) -> int:
     if args.format == "xlsx" and not args.out:
@@ -238,8 +288,14 @@ async def cmd_export(settings, args) -> int:
     try:
         async with db.tx() as c:
             rows = await export_rows(c, region)
-            await audit(c, actor(args), "reports.export", args.format,
-                        export_audit(rows, args.out), now=_now())
+            await audit(
+                c,
+                actor(args),
+                "reports.export",
+                args.format,
+                export_audit(rows, args.out),
+                now=_now(),
+            )
     finally:
         await db.dispose()
     if args.format == "xlsx":

@@ -6,9 +6,11 @@
 
 The activation code is printed once and stored only as a hash; it works once, for 14 days.
 """
+
 from __future__ import annotations
 
 import getpass
+from datetime import UTC
 
 from cli import CommandError
 from db import rt_queries
@@ -61,9 +63,9 @@ async def _open(settings):
 
 
 def _now():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def cmd_invite(settings, args) -> int:
@@ -74,13 +76,14 @@ async def cmd_invite(settings, args) -> int:
         kel = kelurahan(region, args.kelurahan)
         rw, rt = rt_rw(args.rw, "RW"), rt_rw(args.rt, "RT")
         async with db.tx() as c:
-            rid, code = await invite(c, kelurahan_code=kel.code, rw=rw, rt_no=rt,
-                                     actor=actor(args), now=_now())
+            rid, code = await invite(
+                c, kelurahan_code=kel.code, rw=rw, rt_no=rt, actor=actor(args), now=_now()
+            )
     finally:
         await db.dispose()
     print(f"Undangan ketua RT #{rid}: RT {int(rt)} RW {int(rw)}, Kelurahan {kel.name}.")
     print(f"Kode aktivasi (sekali pakai, berlaku {INVITE_DAYS} hari): {code}")
-    print("Ketua RT mengirim kode ini ke Jaring (menu \"Saya ketua RT\" atau ketik langsung).")
+    print('Ketua RT mengirim kode ini ke Jaring (menu "Saya ketua RT" atau ketik langsung).')
     return 0
 
 
@@ -99,8 +102,10 @@ async def cmd_list(settings, args) -> int:
     for r in rows:
         kel = region.kelurahan_by_code(r.kelurahan_code)
         since = r.activated_at or r.created_at
-        print(f"{r.id:>4}  {r.status:<9} {(kel.name if kel else r.kelurahan_code):<22} "
-              f"{int(r.rw):>3} {int(r.rt):>3}  {since:%Y-%m-%d}")
+        print(
+            f"{r.id:>4}  {r.status:<9} {(kel.name if kel else r.kelurahan_code):<22} "
+            f"{int(r.rw):>3} {int(r.rt):>3}  {since:%Y-%m-%d}"
+        )
     return 0
 
 

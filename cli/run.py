@@ -3,6 +3,7 @@
 They get the service from bot.py: `args.make_runtime(settings, channels=...)` builds the
 Runtime (database, core, outbox, scheduler, web app, the channels of handlers/); cli imports
 neither bot nor web nor handlers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,11 @@ log = logging.getLogger("jaring")
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("run", help="start every configured channel and the web app")
-    p.add_argument("--console-fallback", action="store_true",
-                   help="without a Telegram token, also start the terminal chat")
+    p.add_argument(
+        "--console-fallback",
+        action="store_true",
+        help="without a Telegram token, also start the terminal chat",
+    )
     p.set_defaults(handler=cmd_run)
     p = sub.add_parser("chat", help="talk to the bot in the terminal")
     p.add_argument("--user", default="local")
@@ -29,8 +33,10 @@ async def cmd_run(settings, args) -> int:
         loop.add_signal_handler(sig, stop.set)
     rt = args.make_runtime(settings)
     if rt.programs.placeholders():
-        log.warning("programs.toml still has placeholders to replace before launch: %s",
-                    ", ".join(rt.programs.placeholders()))
+        log.warning(
+            "programs.toml still has placeholders to replace before launch: %s",
+            ", ".join(rt.programs.placeholders()),
+        )
     # A main channel is off (it says so below): the terminal chat stands in, when asked to.
     terminal = rt.add_terminal("local") if args.console_fallback and rt.off_notices else None
     await rt.start()
@@ -39,17 +45,25 @@ async def cmd_run(settings, args) -> int:
         if channel is not terminal and (how := channel.describe(where)):
             log.info("%s is on: %s", rt.labels[key], how)
     if rt.off_notices:
-        print("; ".join(rt.off_notices) + f"; web app at {where}"
-              + ("; starting the terminal chat." if terminal else "."), flush=True)
+        print(
+            "; ".join(rt.off_notices)
+            + f"; web app at {where}"
+            + ("; starting the terminal chat." if terminal else "."),
+            flush=True,
+        )
     else:
         log.info("Jaring is running: web app at %s", where)
-    print(f"Staff dashboard: {where}/ (accounts: python bot.py staff add ...; the demo seed "
-          f"prints a demo admin login); chat as a resident at {where}/simulator", flush=True)
+    print(
+        f"Staff dashboard: {where}/ (accounts: python bot.py staff add ...; the demo seed "
+        f"prints a demo admin login); chat as a resident at {where}/simulator",
+        flush=True,
+    )
     try:
         if terminal is not None:
-            await asyncio.wait([asyncio.create_task(terminal.finished()),
-                                asyncio.create_task(stop.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [asyncio.create_task(terminal.finished()), asyncio.create_task(stop.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         else:
             await stop.wait()
     finally:

@@ -3,6 +3,7 @@
 The password is read without echo (getpass), or from stdin with --password-stdin (scripts);
 never from the command line, where it would land in the shell history.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -21,8 +22,11 @@ def add_parsers(sub) -> None:
     a.add_argument("username")
     a.add_argument("--name", required=True, help="full name shown in the dashboard")
     a.add_argument("--role", required=True, choices=ROLES)
-    a.add_argument("--kelurahan", default=None,
-                   help="operator only: the kelurahan (name or Kemendagri code) they work on")
+    a.add_argument(
+        "--kelurahan",
+        default=None,
+        help="operator only: the kelurahan (name or Kemendagri code) they work on",
+    )
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     a.set_defaults(handler=cmd_add)
     ls = ss.add_parser("list", help="list accounts")
@@ -60,9 +64,16 @@ async def cmd_add(settings, args) -> int:
     db = await _db(settings)
     try:
         async with db.tx() as c:
-            await add_staff(c, username=args.username, name=args.name, role=args.role,
-                            password=password, kelurahan_code=code, now=utcnow(),
-                            actor="cli:staff")
+            await add_staff(
+                c,
+                username=args.username,
+                name=args.name,
+                role=args.role,
+                password=password,
+                kelurahan_code=code,
+                now=utcnow(),
+                actor="cli:staff",
+            )
     except AuthError as e:
         raise CommandError(str(e)) from e
     finally:
@@ -79,11 +90,17 @@ async def cmd_list(settings, args) -> int:
     finally:
         await db.dispose()
     if not rows:
-        print("Belum ada akun petugas. Buat dengan: python bot.py staff add NAMA --name ... --role admin")
+        print(
+            "Belum ada akun petugas. Buat dengan: python bot.py staff add NAMA --name ... --role admin"
+        )
         return 0
     for r in rows:
         state = "aktif" if r.active else "nonaktif"
-        last = r.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if r.last_login_at else "belum pernah masuk"
+        last = (
+            r.last_login_at.strftime("%Y-%m-%d %H:%M UTC")
+            if r.last_login_at
+            else "belum pernah masuk"
+        )
         kel = f" kelurahan {r.kelurahan_code}" if r.kelurahan_code else ""
         print(f"{r.username:<20} {r.role:<12}{kel} {state:<9} {r.name} · {last}")
     return 0

@@ -4,15 +4,16 @@ Privacy: a wrong pair and an unknown NIK get the same answer; failed checks are 
 conversation (5 an hour) and per NIK (10 a day, counted by keyed hash); NIK and KK are masked in
 every reply and dropped from the conversation state once the check is done.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from domain.clock import JAKARTA
 from core.i18n import L_, N_
 from db import queries
+from domain.clock import JAKARTA
 from domain.eligibility import HouseholdFacts, MemberFacts, evaluate, is_extreme_poverty
 from domain.nik import IdProblem, check_kk, check_nik, mask
 
@@ -25,19 +26,34 @@ NIK_LIMIT, NIK_WINDOW = 10, timedelta(days=1)
 PROBLEMS = {
     "empty": N_("Please type your {what}: 16 digits."),
     "not_digits": N_("A {what} has only digits. Please type the 16 digits of your {what}."),
-    "province": N_("The first 2 digits of this {what} are not a province code. Please check it and type it again."),
-    "month": N_("Digits 9 and 10 of this {what} should be a month (01–12). Please check it and type it again."),
-    "day": N_("Digits 7 and 8 of this {what} are not a valid day. Please check it and type it again."),
-    "date": N_("The date inside this {what} does not exist in the calendar. Please check it and type it again."),
-    "serial": N_("The last 4 digits of a {what} cannot be 0000. Please check it and type it again."),
-    "future": N_("The date inside this {what} is in the future. Please check it and type it again."),
+    "province": N_(
+        "The first 2 digits of this {what} are not a province code. Please check it and type it again."
+    ),
+    "month": N_(
+        "Digits 9 and 10 of this {what} should be a month (01–12). Please check it and type it again."
+    ),
+    "day": N_(
+        "Digits 7 and 8 of this {what} are not a valid day. Please check it and type it again."
+    ),
+    "date": N_(
+        "The date inside this {what} does not exist in the calendar. Please check it and type it again."
+    ),
+    "serial": N_(
+        "The last 4 digits of a {what} cannot be 0000. Please check it and type it again."
+    ),
+    "future": N_(
+        "The date inside this {what} is in the future. Please check it and type it again."
+    ),
 }
 
 
 def problem_text(ctx: Ctx, p: IdProblem, what: str) -> str:
     if p.code == "length":
-        return ctx._("A {what} has 16 digits; you sent {got}. Please type it again.",
-                     what=what, got=p.params.get("got", 0))
+        return ctx._(
+            "A {what} has 16 digits; you sent {got}. Please type it again.",
+            what=what,
+            got=p.params.get("got", 0),
+        )
     return ctx._(PROBLEMS.get(p.code, PROBLEMS["not_digits"]), what=what)
 
 
@@ -48,24 +64,32 @@ def _cancel(ctx: Ctx):
 async def _lock_until(ctx: Ctx, nik_hash: str | None = None):
     """When checks are locked, the moment the lock lifts; None when not locked."""
     conv_id = ctx.state.id
-    n, oldest = await queries.failed_attempts(ctx.conn, conversation_id=conv_id,
-                                              since=ctx.now - CONV_WINDOW)
+    n, oldest = await queries.failed_attempts(
+        ctx.conn, conversation_id=conv_id, since=ctx.now - CONV_WINDOW
+    )
     if n >= CONV_LIMIT:
         return oldest + CONV_WINDOW
     if nik_hash:
-        n, oldest = await queries.failed_attempts(ctx.conn, nik_hash=nik_hash,
-                                                  since=ctx.now - NIK_WINDOW)
+        n, oldest = await queries.failed_attempts(
+            ctx.conn, nik_hash=nik_hash, since=ctx.now - NIK_WINDOW
+        )
         if n >= NIK_LIMIT:
             return oldest + NIK_WINDOW
     return None
 
 
 def _locked(ctx: Ctx, until) -> None:
-    ctx.say(ctx._("For your safety, checking is paused because of too many attempts that did not "
-                  "match. Please try again after {when}.", when=ctx.t.datetime(until)), [
-        ctx.choice("g:contact", L_("Contact an officer")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        ctx._(
+            "For your safety, checking is paused because of too many attempts that did not "
+            "match. Please try again after {when}.",
+            when=ctx.t.datetime(until),
+        ),
+        [
+            ctx.choice("g:contact", L_("Contact an officer")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
     ctx.state.data.pop("nik", None)
     identity.give_up_return(ctx)
     ctx.rest_in_menu()
@@ -78,11 +102,17 @@ async def ask_nik(ctx: Ctx) -> None:
         _locked(ctx, until)
         return
     if identity.awaited(ctx):  # matching for another service (KUBE, a report ...)
-        ctx.say(ctx._("Type your NIK (16 digits, printed on your KTP or family card)."),
-                _cancel(ctx))
+        ctx.say(
+            ctx._("Type your NIK (16 digits, printed on your KTP or family card)."), _cancel(ctx)
+        )
         return
-    ctx.say(ctx._("Check your family's aid status.\n"
-                  "Type your NIK (16 digits, printed on your KTP or family card)."), _cancel(ctx))
+    ctx.say(
+        ctx._(
+            "Check your family's aid status.\n"
+            "Type your NIK (16 digits, printed on your KTP or family card)."
+        ),
+        _cancel(ctx),
+    )
 
 
 @check.on("nik")
@@ -100,10 +130,13 @@ async def on_nik(ctx: Ctx, inp: Input) -> None:
 
 @check.ask("nik_confirm")
 async def ask_nik_confirm(ctx: Ctx) -> None:
-    ctx.say(ctx._("You typed NIK {nik}. Is it correct?", nik=mask(ctx.data["nik"])), [
-        ctx.choice("k:yes", L_("Yes, correct")),
-        ctx.choice("k:edit", L_("Change NIK")),
-    ])
+    ctx.say(
+        ctx._("You typed NIK {nik}. Is it correct?", nik=mask(ctx.data["nik"])),
+        [
+            ctx.choice("k:yes", L_("Yes, correct")),
+            ctx.choice("k:edit", L_("Change NIK")),
+        ],
+    )
 
 
 @check.on("nik_confirm")
@@ -121,8 +154,13 @@ async def on_nik_confirm(ctx: Ctx, inp: Input) -> None:
 
 @check.ask("kk")
 async def ask_kk(ctx: Ctx) -> None:
-    ctx.say(ctx._("Now type your family card number (No. KK): 16 digits, at the top of the "
-                  "family card (Kartu Keluarga)."), _cancel(ctx))
+    ctx.say(
+        ctx._(
+            "Now type your family card number (No. KK): 16 digits, at the top of the "
+            "family card (Kartu Keluarga)."
+        ),
+        _cancel(ctx),
+    )
 
 
 @check.on("kk")
@@ -148,14 +186,19 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
     if matched is None:
         ctx.data.pop("nik", None)
         ctx.rest_at("check", "failed")
-        ctx.say(ctx._("Sorry, we could not match this NIK and No. KK in our data.\n"
-                      "Please check both numbers. If they are right and still do not match, your "
-                      "data may not be recorded yet or may differ: ask your kelurahan office, or "
-                      "contact an officer."), [
-            ctx.choice("k:retry", L_("Try again")),
-            ctx.choice("g:contact", L_("Contact an officer")),
-            ctx.choice("g:menu", L_("Main menu")),
-        ])
+        ctx.say(
+            ctx._(
+                "Sorry, we could not match this NIK and No. KK in our data.\n"
+                "Please check both numbers. If they are right and still do not match, your "
+                "data may not be recorded yet or may differ: ask your kelurahan office, or "
+                "contact an officer."
+            ),
+            [
+                ctx.choice("k:retry", L_("Try again")),
+                ctx.choice("g:contact", L_("Contact an officer")),
+                ctx.choice("g:menu", L_("Main menu")),
+            ],
+        )
         return
     household_id, person_id = matched
     identity.set_match(ctx, household_id, person_id)
@@ -165,10 +208,13 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         await identity.matched_note(ctx, household_id)
         await ctx.goto(after[0], after[1])
         return
-    ctx.say(await result_text(ctx, household_id, nik, res.kk), [
-        ctx.choice("g:menu", L_("Main menu")),
-        ctx.choice("g:contact", L_("Contact an officer")),
-    ])
+    ctx.say(
+        await result_text(ctx, household_id, nik, res.kk),
+        [
+            ctx.choice("g:menu", L_("Main menu")),
+            ctx.choice("g:contact", L_("Contact an officer")),
+        ],
+    )
     ctx.rest_in_menu()
 
 
@@ -205,12 +251,18 @@ def reason_text(ctx: Ctx, r) -> str | None:
         case "desil_out":
             return ctx._("only for desil {min}–{max}", **p)
         case "component":
-            words = [ctx._(COMPONENT_WORDS[w], child=cfg.child_max_age + 1, elder=cfg.elder_min_age)
-                     for w in p.get("which", []) if w in COMPONENT_WORDS]
+            words = [
+                ctx._(COMPONENT_WORDS[w], child=cfg.child_max_age + 1, elder=cfg.elder_min_age)
+                for w in p.get("which", [])
+                if w in COMPONENT_WORDS
+            ]
             return ctx._("has {who}", who=", ".join(words))
         case "no_component":
-            return ctx._("no child under {child}, elder aged {elder}+ or person with a disability",
-                         child=p["child_max_age"] + 1, elder=p["elder_min_age"])
+            return ctx._(
+                "no child under {child}, elder aged {elder}+ or person with a disability",
+                child=p["child_max_age"] + 1,
+                elder=p["elder_min_age"],
+            )
         case "head_age_in":
             return ctx._("head of family aged {age} ({min}–{max})", **p)
         case "head_age_out":
@@ -241,22 +293,33 @@ async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
     h, members, held = await queries.household_snapshot(ctx.conn, household_id)
     facts = HouseholdFacts(
         desil=h.desil,
-        members=tuple(MemberFacts(m.tanggal_lahir, m.hubungan, bool(m.disabilitas)) for m in members),
-        programs_held=frozenset(held))
+        members=tuple(
+            MemberFacts(m.tanggal_lahir, m.hubungan, bool(m.disabilitas)) for m in members
+        ),
+        programs_held=frozenset(held),
+    )
     results = evaluate(facts, cfg, ctx.now.astimezone(JAKARTA).date())
     kel = ctx.deps.region.kelurahan_by_code(h.kelurahan_code)
     lo, hi = cfg.extreme_poverty
     lines = [
         ctx._("Your family's data"),
         ctx._("NIK {nik} · No. KK {kk}", nik=mask(nik), kk=mask(kk)),
-        ctx._("Kelurahan {kel}, RW {rw} RT {rt}", kel=kel.name if kel else h.kelurahan_code,
-              rw=h.rw, rt=h.rt),
+        ctx._(
+            "Kelurahan {kel}, RW {rw} RT {rt}",
+            kel=kel.name if kel else h.kelurahan_code,
+            rw=h.rw,
+            rt=h.rt,
+        ),
         "",
         ctx._("Desil {desil} of 10: {label}.", desil=h.desil, label=desil_label(ctx, h.desil)),
         ctx._("Desil 1 is the 10% of families with the lowest welfare; desil 10 the highest."),
-        (ctx._("Your family is counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)
-         if is_extreme_poverty(h.desil, cfg) else
-         ctx._("Your family is not counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)),
+        (
+            ctx._("Your family is counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)
+            if is_extreme_poverty(h.desil, cfg)
+            else ctx._(
+                "Your family is not counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi
+            )
+        ),
         "",
     ]
     receiving = [r for r in results if r.receiving]
@@ -276,15 +339,18 @@ async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
         # Programs that fail for the same reasons share one line (short replies for small screens).
         grouped: dict[str, list[str]] = {}
         for r in not_yet:
-            why = "; ".join(t for t in (reason_text(ctx, x) for x in r.reasons
-                                        if x.code in FAILING) if t)
+            why = "; ".join(
+                t for t in (reason_text(ctx, x) for x in r.reasons if x.code in FAILING) if t
+            )
             grouped.setdefault(why, []).append(cfg.programs[r.code].short)
         lines += ["", ctx._("Not eligible now:")]
         lines += [f"• {', '.join(names)}: {why}" for why, names in grouped.items()]
     lines += [
         "",
-        ctx._("Data as of {date}. This is not a final decision: Kemensos and BPS decide.",
-              date=ctx.t.date(h.data_date)),
+        ctx._(
+            "Data as of {date}. This is not a final decision: Kemensos and BPS decide.",
+            date=ctx.t.date(h.data_date),
+        ),
         ctx._("Confirm officially at:"),
         *[f"• {c}" for c in cfg.official_checks],
     ]

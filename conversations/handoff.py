@@ -12,6 +12,7 @@ Resident side (flows `handoff` and `rating`):
 
 The staff side (assign, reply, note, close, the SLA job) is services/tickets.py.
 """
+
 from __future__ import annotations
 
 from conversations.texts import office_hours_text
@@ -34,15 +35,22 @@ def _hours_text(ctx: Ctx) -> str:
 
 # ------------------------------------------------------------------ resident: ask a question
 
+
 @handoff.ask("ask")
 async def ask_question(ctx: Ctx) -> None:
     p = ctx.deps.programs
-    ctx.say(ctx._("Ask an officer of {office}.\n"
-                  "Type your question in one message; an officer will answer here.\n\n"
-                  "Or call {phone} (WhatsApp {whatsapp}), {hours}.",
-                  office=p.office, phone=p.office_phone, whatsapp=p.office_whatsapp,
-                  hours=_hours_text(ctx)),
-            [ctx.choice("g:cancel", L_("Cancel"))])
+    ctx.say(
+        ctx._(
+            "Ask an officer of {office}.\n"
+            "Type your question in one message; an officer will answer here.\n\n"
+            "Or call {phone} (WhatsApp {whatsapp}), {hours}.",
+            office=p.office,
+            phone=p.office_phone,
+            whatsapp=p.office_whatsapp,
+            hours=_hours_text(ctx),
+        ),
+        [ctx.choice("g:cancel", L_("Cancel"))],
+    )
 
 
 @handoff.on("ask")
@@ -61,21 +69,37 @@ async def open_ticket(ctx: Ctx, first_message: str) -> int:
     if ctx.state.household_id:
         kel = await queries.household_kelurahan(ctx.conn, ctx.state.household_id)
     due = add_office_hours(cfg.office_hours, now, cfg.sla.first_response_hours)
-    tid = await ticket_store.create(ctx.conn, conversation_id=ctx.state.id, reason=reason,
-                                    kelurahan_code=kel, now=now, due=due)
+    tid = await ticket_store.create(
+        ctx.conn, conversation_id=ctx.state.id, reason=reason, kelurahan_code=kel, now=now, due=due
+    )
     await ticket_store.add_message(ctx.conn, tid, "resident", first_message[:4000], now)
     ctx.hand_to_staff("handoff", "waiting")
-    lines = [ctx._("Your question has been passed to an officer (ticket T-{id}). "
-                   "The answer will come here.", id=tid)]
+    lines = [
+        ctx._(
+            "Your question has been passed to an officer (ticket T-{id}). "
+            "The answer will come here.",
+            id=tid,
+        )
+    ]
     opens = next_open(cfg.office_hours, now)
     if opens > now:
-        lines.append(ctx._("The office is closed now ({hours}). An officer will answer from "
-                           "{when}.", hours=_hours_text(ctx), when=ctx.t.datetime(opens)))
+        lines.append(
+            ctx._(
+                "The office is closed now ({hours}). An officer will answer from {when}.",
+                hours=_hours_text(ctx),
+                when=ctx.t.datetime(opens),
+            )
+        )
     else:
-        lines.append(ctx._("An officer will answer by {when} at the latest.",
-                           when=ctx.t.datetime(due)))
-    lines.append(ctx._("You may send more messages. Type selesai when you are done, or menu "
-                       "to go back to the bot."))
+        lines.append(
+            ctx._("An officer will answer by {when} at the latest.", when=ctx.t.datetime(due))
+        )
+    lines.append(
+        ctx._(
+            "You may send more messages. Type selesai when you are done, or menu "
+            "to go back to the bot."
+        )
+    )
     ctx.say("\n\n".join(lines))
     return tid
 
@@ -92,8 +116,9 @@ async def staff_owned(ctx: Ctx, inp: Input, action: str | None) -> None:
         return
     if ending:
         await ticket_store.close(ctx.conn, ticket.id, ctx.now, by="resident")
-        await ticket_store.add_message(ctx.conn, ticket.id, "system",
-                                       "Warga mengakhiri percakapan.", ctx.now)
+        await ticket_store.add_message(
+            ctx.conn, ticket.id, "system", "Warga mengakhiri percakapan.", ctx.now
+        )
         ctx.hand_back()
         ctx.note(ctx._("The conversation with the officer has ended. Thank you."))
         await ctx.engine.hooks.to_menu(ctx)
@@ -121,6 +146,7 @@ def _describe(inp: Input) -> str:
 
 # The rating buttons and text (services.tickets.rating_reply): staff closing the ticket send
 # the same message.
+
 
 @rating.ask("ask")
 async def ask_rating(ctx: Ctx) -> None:

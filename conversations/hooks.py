@@ -1,5 +1,6 @@
 """The engine hooks (core.engine.EngineHooks): consent, the menu, global words, the text for a
 stuck resident, and input while staff own the conversation."""
+
 from __future__ import annotations
 
 from conversations import handoff, identity
@@ -21,9 +22,12 @@ class Hooks(EngineHooks):
 
     def stuck_text(self, ctx: Ctx) -> str:
         p = ctx.deps.programs
-        return ctx._("It seems I cannot help with this here. Choose Main menu to start again, "
-                     "or contact an officer: {phone} (WhatsApp {whatsapp}).",
-                     phone=p.office_phone, whatsapp=p.office_whatsapp)
+        return ctx._(
+            "It seems I cannot help with this here. Choose Main menu to start again, "
+            "or contact an officer: {phone} (WhatsApp {whatsapp}).",
+            phone=p.office_phone,
+            whatsapp=p.office_whatsapp,
+        )
 
     async def global_action(self, ctx: Ctx, action: str) -> None:
         st = ctx.state

@@ -6,6 +6,7 @@ matched resident (KUBE, UEP, training, reports) call `require_match`: when the c
 not matched yet it runs the NIK + No. KK check and comes back to the asking flow's step after a
 match, with a one-line note instead of the full status answer.
 """
+
 from __future__ import annotations
 
 from core.engine import Ctx
@@ -60,5 +61,11 @@ async def require_match(ctx: Ctx, flow: str, step: str = "start") -> bool:
 async def matched_note(ctx: Ctx, household_id: int) -> None:
     h, _members, _held = await queries.household_snapshot(ctx.conn, household_id)
     kel = ctx.deps.region.kelurahan_by_code(h.kelurahan_code)
-    ctx.note(ctx._("Your data matched: Kelurahan {kel}, RW {rw} RT {rt}.",
-                   kel=kel.name if kel else h.kelurahan_code, rw=h.rw, rt=h.rt))
+    ctx.note(
+        ctx._(
+            "Your data matched: Kelurahan {kel}, RW {rw} RT {rt}.",
+            kel=kel.name if kel else h.kelurahan_code,
+            rw=h.rw,
+            rt=h.rt,
+        )
+    )

@@ -1,4 +1,5 @@
 """The main menu (Wis Kerso style: a short numbered list of services)."""
+
 from __future__ import annotations
 
 from conversations import reports
@@ -12,19 +13,26 @@ menu = Flow("menu")
 
 @menu.ask("main")
 async def ask_menu(ctx: Ctx) -> None:
-    ctx.say(ctx._("Main menu. What would you like to do?\n"
-                  "Tap a button or type its number. Type menu at any time to come back here."), [
-        ctx.choice("m:check", L_("Check aid status")),
-        ctx.choice("m:report", L_("Report data")),
-        ctx.choice("m:myreports", L_("My reports")),
-        ctx.choice("m:training", L_("Skills training")),
-        ctx.choice("m:kube", L_("KUBE group")),
-        ctx.choice("m:uep", L_("UEP business aid")),
-        ctx.choice("m:rt", L_("Ketua RT menu") if ctx.state.role == "rt" else L_("I am a ketua RT")),
-        ctx.choice("g:contact", L_("Contact an officer")),
-        ctx.choice("g:privacy", L_("Privacy")),
-        ctx.choice("g:language", L_("Change language")),
-    ])
+    ctx.say(
+        ctx._(
+            "Main menu. What would you like to do?\n"
+            "Tap a button or type its number. Type menu at any time to come back here."
+        ),
+        [
+            ctx.choice("m:check", L_("Check aid status")),
+            ctx.choice("m:report", L_("Report data")),
+            ctx.choice("m:myreports", L_("My reports")),
+            ctx.choice("m:training", L_("Skills training")),
+            ctx.choice("m:kube", L_("KUBE group")),
+            ctx.choice("m:uep", L_("UEP business aid")),
+            ctx.choice(
+                "m:rt", L_("Ketua RT menu") if ctx.state.role == "rt" else L_("I am a ketua RT")
+            ),
+            ctx.choice("g:contact", L_("Contact an officer")),
+            ctx.choice("g:privacy", L_("Privacy")),
+            ctx.choice("g:language", L_("Change language")),
+        ],
+    )
 
 
 @menu.on("main")

@@ -7,18 +7,19 @@ target is then always in the head's own RT. The ticket code is shown in the repl
 in the same transaction as the report, so it reaches the resident only after the commit.
 Nothing about another household's data is ever shown: a sanggah never looks the target up.
 """
+
 from __future__ import annotations
 
 from conversations import identity
-from services import reports as ops
 from core.engine import Ctx, Flow, Input
-from domain.clock import JAKARTA as _JKT
 from core.i18n import L_, N_
 from core.model import Reply
 from core.notify import notify
 from db import queries
 from domain import reports as R
+from domain.clock import JAKARTA as _JKT
 from domain.nik import IdProblem, check_kk, check_nik
+from services import reports as ops
 
 report = Flow("report")
 myreports = Flow("myreports")
@@ -87,28 +88,40 @@ async def _head(ctx: Ctx):
 
 # --- choose ----------------------------------------------------------------------------------
 
+
 @report.ask("start")
 async def ask_start(ctx: Ctx) -> None:
     as_rt = bool(ctx.data.get(DRAFT, {}).get("as_rt"))
     new_draft(ctx, as_rt=as_rt)
-    choices = [ctx.choice("r:usul", L_("Propose a family")),
-               ctx.choice("r:sanggah", L_("Object to recipient")),
-               ctx.choice("r:koreksi", L_("Correct data"))]
+    choices = [
+        ctx.choice("r:usul", L_("Propose a family")),
+        ctx.choice("r:sanggah", L_("Object to recipient")),
+        ctx.choice("r:koreksi", L_("Correct data")),
+    ]
     if not as_rt:
         choices.append(ctx.choice("r:graduasi", L_("No longer need aid")))
     choices += _cancel(ctx)
-    ctx.say(ctx._("What would you like to report?\n"
-                  "• Propose: a family that should be in the aid data, or whose desil is wrong.\n"
-                  "• Object: a family that should not receive aid.\n"
-                  "• Correct: data that is wrong (members, address, disability, work).\n"
-                  "Reports are checked by Dinsos. False reports harm your neighbours."), choices)
+    ctx.say(
+        ctx._(
+            "What would you like to report?\n"
+            "• Propose: a family that should be in the aid data, or whose desil is wrong.\n"
+            "• Object: a family that should not receive aid.\n"
+            "• Correct: data that is wrong (members, address, disability, work).\n"
+            "Reports are checked by Dinsos. False reports harm your neighbours."
+        ),
+        choices,
+    )
 
 
 @report.on("start")
 async def on_start(ctx: Ctx, inp: Input) -> None:
     d = draft(ctx)
-    cat = {"r:usul": R.USUL, "r:sanggah": R.SANGGAH, "r:koreksi": R.KOREKSI,
-           "r:graduasi": R.GRADUASI}.get(inp.choice or "")
+    cat = {
+        "r:usul": R.USUL,
+        "r:sanggah": R.SANGGAH,
+        "r:koreksi": R.KOREKSI,
+        "r:graduasi": R.GRADUASI,
+    }.get(inp.choice or "")
     if cat is None or (cat == R.GRADUASI and d.get("as_rt")):
         await ctx.not_understood()
         return
@@ -130,20 +143,27 @@ async def on_start(ctx: Ctx, inp: Input) -> None:
 
 async def _not_head(ctx: Ctx) -> None:
     drop_draft(ctx)
-    ctx.say(ctx._("You are no longer registered as a ketua RT."), [ctx.choice("g:menu", L_("Main menu"))])
+    ctx.say(
+        ctx._("You are no longer registered as a ketua RT."),
+        [ctx.choice("g:menu", L_("Main menu"))],
+    )
     ctx.rest_in_menu()
 
 
 # --- usul ------------------------------------------------------------------------------------
 
+
 @report.ask("usul_whom")
 async def ask_usul_whom(ctx: Ctx) -> None:
-    ctx.say(ctx._("Which family is it about?"), [
-        ctx.choice("r:own", L_("My family")),
-        ctx.choice("r:new", L_("Not in the data yet")),
-        ctx.choice("r:other", L_("Another family")),
-        *_cancel(ctx),
-    ])
+    ctx.say(
+        ctx._("Which family is it about?"),
+        [
+            ctx.choice("r:own", L_("My family")),
+            ctx.choice("r:new", L_("Not in the data yet")),
+            ctx.choice("r:other", L_("Another family")),
+            *_cancel(ctx),
+        ],
+    )
 
 
 @report.on("usul_whom")
@@ -168,12 +188,17 @@ async def ask_usul_own(ctx: Ctx) -> None:
 
 # --- sanggah, koreksi, graduasi: a matched resident ------------------------------------------
 
+
 @report.ask("sanggah_start")
 async def ask_sanggah_start(ctx: Ctx) -> None:
     if not await identity.require_match(ctx, "report", "sanggah_start"):
         return
-    ctx.note(ctx._("An objection is only for a family in your own kelurahan. Your identity is "
-                   "seen only by Dinsos, never by the family or your neighbours."))
+    ctx.note(
+        ctx._(
+            "An objection is only for a family in your own kelurahan. Your identity is "
+            "seen only by Dinsos, never by the family or your neighbours."
+        )
+    )
     await ctx.goto("report", "name")
 
 
@@ -193,11 +218,16 @@ async def ask_graduasi_start(ctx: Ctx) -> None:
 
 @report.ask("graduasi_confirm")
 async def ask_graduasi_confirm(ctx: Ctx) -> None:
-    ctx.say(ctx._("You are telling Dinsos that your family no longer needs social aid. After "
-                  "checking, your family's aid may stop. Are you sure?"), [
-        ctx.choice("r:send", L_("Yes, send")),
-        *_cancel(ctx),
-    ])
+    ctx.say(
+        ctx._(
+            "You are telling Dinsos that your family no longer needs social aid. After "
+            "checking, your family's aid may stop. Are you sure?"
+        ),
+        [
+            ctx.choice("r:send", L_("Yes, send")),
+            *_cancel(ctx),
+        ],
+    )
 
 
 @report.on("graduasi_confirm")
@@ -209,6 +239,7 @@ async def on_graduasi_confirm(ctx: Ctx, inp: Input) -> None:
 
 
 # --- the target, named -----------------------------------------------------------------------
+
 
 @report.ask("name")
 async def ask_name(ctx: Ctx) -> None:
@@ -263,7 +294,9 @@ async def ask_rtrw(ctx: Ctx) -> None:
 async def on_rtrw(ctx: Ctx, inp: Input) -> None:
     got = R.parse_rt_rw(inp.text) if inp.kind == "text" else None
     if got is None:
-        await ctx.not_understood(ctx._("Please type the RT and RW as numbers, for example: RT 3 RW 7"))
+        await ctx.not_understood(
+            ctx._("Please type the RT and RW as numbers, for example: RT 3 RW 7")
+        )
         return
     d = draft(ctx)
     d["rt"], d["rw"] = got
@@ -289,9 +322,11 @@ async def ask_kelurahan(ctx: Ctx) -> None:
     kel = ctx.deps.region.kelurahan_by_code(own) if own else None
     if kel:
         choices.append(ctx.choice("r:samekel", L_("Same as mine")))
-    ctx.say(ctx._("Type the name of the kelurahan.") +
-            (("\n" + ctx._("Or tap Same as mine for {kel}.", kel=kel.name)) if kel else ""),
-            choices + _cancel(ctx))
+    ctx.say(
+        ctx._("Type the name of the kelurahan.")
+        + (("\n" + ctx._("Or tap Same as mine for {kel}.", kel=kel.name)) if kel else ""),
+        choices + _cancel(ctx),
+    )
 
 
 @report.on("kelurahan")
@@ -302,9 +337,13 @@ async def on_kelurahan(ctx: Ctx, inp: Input) -> None:
     else:
         kel = ctx.deps.region.find_kelurahan(inp.text) if inp.kind == "text" else None
         if kel is None:
-            await ctx.not_understood(ctx._("I do not know that kelurahan in {city}. Please check "
-                                           "the spelling and type it again.",
-                                           city=ctx.deps.programs.city))
+            await ctx.not_understood(
+                ctx._(
+                    "I do not know that kelurahan in {city}. Please check "
+                    "the spelling and type it again.",
+                    city=ctx.deps.programs.city,
+                )
+            )
             return
         d["kel"] = kel.code
     await ctx.goto("report", "nik")
@@ -312,8 +351,13 @@ async def on_kelurahan(ctx: Ctx, inp: Input) -> None:
 
 @report.ask("nik")
 async def ask_nik(ctx: Ctx) -> None:
-    ctx.say(ctx._("If you know it, type the NIK of the head of that family (16 digits). "
-                  "Otherwise tap Skip."), _skip_cancel(ctx))
+    ctx.say(
+        ctx._(
+            "If you know it, type the NIK of the head of that family (16 digits). "
+            "Otherwise tap Skip."
+        ),
+        _skip_cancel(ctx),
+    )
 
 
 @report.on("nik")
@@ -323,8 +367,9 @@ async def on_nik(ctx: Ctx, inp: Input) -> None:
         return
     res = check_nik(inp.text, ctx.now.date()) if inp.kind == "text" else None
     if res is None or isinstance(res, IdProblem):
-        await ctx.not_understood(ctx._("This does not look like a NIK (16 digits). Type it again "
-                                       "or tap Skip."))
+        await ctx.not_understood(
+            ctx._("This does not look like a NIK (16 digits). Type it again or tap Skip.")
+        )
         return
     draft(ctx)["nik"] = res.nik
     await ctx.goto("report", "kk")
@@ -332,8 +377,10 @@ async def on_nik(ctx: Ctx, inp: Input) -> None:
 
 @report.ask("kk")
 async def ask_kk(ctx: Ctx) -> None:
-    ctx.say(ctx._("If you know it, type the family card number (No. KK). Otherwise tap Skip."),
-            _skip_cancel(ctx))
+    ctx.say(
+        ctx._("If you know it, type the family card number (No. KK). Otherwise tap Skip."),
+        _skip_cancel(ctx),
+    )
 
 
 @report.on("kk")
@@ -343,14 +390,16 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         return
     res = check_kk(inp.text, ctx.now.date()) if inp.kind == "text" else None
     if res is None or isinstance(res, IdProblem):
-        await ctx.not_understood(ctx._("This does not look like a No. KK (16 digits). Type it "
-                                       "again or tap Skip."))
+        await ctx.not_understood(
+            ctx._("This does not look like a No. KK (16 digits). Type it again or tap Skip.")
+        )
         return
     draft(ctx)["kk"] = res.kk
     await ctx.goto("report", "reason")
 
 
 # --- why -------------------------------------------------------------------------------------
+
 
 @report.ask("reason")
 async def ask_reason(ctx: Ctx) -> None:
@@ -393,8 +442,10 @@ async def on_detail(ctx: Ctx, inp: Input) -> None:
 
 @report.ask("part")
 async def ask_part(ctx: Ctx) -> None:
-    ctx.say(ctx._("Which part of the data is wrong?"),
-            [ctx.choice(f"r:part:{k}", v) for k, v in KOREKSI_PART_LABELS.items()] + _cancel(ctx))
+    ctx.say(
+        ctx._("Which part of the data is wrong?"),
+        [ctx.choice(f"r:part:{k}", v) for k, v in KOREKSI_PART_LABELS.items()] + _cancel(ctx),
+    )
 
 
 @report.on("part")
@@ -409,8 +460,13 @@ async def on_part(ctx: Ctx, inp: Input) -> None:
 
 @report.ask("should")
 async def ask_should(ctx: Ctx) -> None:
-    ctx.say(ctx._("What should the data be? For example: \"my son Budi was born on 2 March "
-                  "2025\" or \"new address: Jl. Melati 5\"."), _cancel(ctx))
+    ctx.say(
+        ctx._(
+            'What should the data be? For example: "my son Budi was born on 2 March '
+            '2025" or "new address: Jl. Melati 5".'
+        ),
+        _cancel(ctx),
+    )
 
 
 @report.on("should")
@@ -425,19 +481,31 @@ async def on_should(ctx: Ctx, inp: Input) -> None:
 
 # --- evidence --------------------------------------------------------------------------------
 
+
 @report.ask("photo")
 async def ask_photo(ctx: Ctx) -> None:
     cat = draft(ctx)["category"]
     if cat == R.SANGGAH:
-        ctx.say(ctx._("Send a photo of the front of that family's house (required)."),
-                _cancel(ctx), request="photo")
+        ctx.say(
+            ctx._("Send a photo of the front of that family's house (required)."),
+            _cancel(ctx),
+            request="photo",
+        )
     elif cat == R.KOREKSI:
-        ctx.say(ctx._("You may send a photo of a supporting document, e.g. a birth or death "
-                      "certificate or a letter from the kelurahan. Never send a KTP or a selfie."),
-                _skip_cancel(ctx), request="photo")
+        ctx.say(
+            ctx._(
+                "You may send a photo of a supporting document, e.g. a birth or death "
+                "certificate or a letter from the kelurahan. Never send a KTP or a selfie."
+            ),
+            _skip_cancel(ctx),
+            request="photo",
+        )
     else:
-        ctx.say(ctx._("You may send a photo of the house. Never send a KTP or a selfie."),
-                _skip_cancel(ctx), request="photo")
+        ctx.say(
+            ctx._("You may send a photo of the house. Never send a KTP or a selfie."),
+            _skip_cancel(ctx),
+            request="photo",
+        )
 
 
 @report.on("photo")
@@ -456,11 +524,19 @@ async def on_photo(ctx: Ctx, inp: Input) -> None:
 @report.ask("location")
 async def ask_location(ctx: Ctx) -> None:
     if draft(ctx)["category"] == R.SANGGAH:
-        ctx.say(ctx._("Now share the location of that house (required): tap the clip icon, then "
-                      "Location."), _cancel(ctx), request="location")
+        ctx.say(
+            ctx._(
+                "Now share the location of that house (required): tap the clip icon, then Location."
+            ),
+            _cancel(ctx),
+            request="location",
+        )
     else:
-        ctx.say(ctx._("You may share the location of the house: tap the clip icon, then Location."),
-                _skip_cancel(ctx), request="location")
+        ctx.say(
+            ctx._("You may share the location of the house: tap the clip icon, then Location."),
+            _skip_cancel(ctx),
+            request="location",
+        )
 
 
 @report.on("location")
@@ -469,12 +545,15 @@ async def on_location(ctx: Ctx, inp: Input) -> None:
     if inp.kind == "location" and "lat" in inp.payload:
         d["lat"], d["lon"] = float(inp.payload["lat"]), float(inp.payload["lon"])
     elif d["category"] == R.SANGGAH or not _skipped(inp):
-        await ctx.not_understood(ctx._("Please share a location (tap the clip icon, then Location)."))
+        await ctx.not_understood(
+            ctx._("Please share a location (tap the clip icon, then Location).")
+        )
         return
     await ctx.goto("report", "confirm")
 
 
 # --- confirm and commit ----------------------------------------------------------------------
+
 
 @report.ask("confirm")
 async def ask_confirm(ctx: Ctx) -> None:
@@ -486,8 +565,9 @@ async def ask_confirm(ctx: Ctx) -> None:
         lines.append(f"• {d['name']}, {d.get('address', '')}")
     if d.get("rt"):
         kel = ctx.deps.region.kelurahan_by_code(d.get("kel") or "")
-        lines.append("• " + ctx._("RT {rt} RW {rw}", rt=rt_no, rw=rw_no)
-                     + (f", {kel.name}" if kel else ""))
+        lines.append(
+            "• " + ctx._("RT {rt} RW {rw}", rt=rt_no, rw=rw_no) + (f", {kel.name}" if kel else "")
+        )
     elif d.get("whom") == "own" or d["category"] == R.KOREKSI:
         lines.append("• " + ctx._("Your own family"))
     if reason:
@@ -530,37 +610,65 @@ async def _commit(ctx: Ctx) -> None:
         await ctx.goto("report", "start")
         return
     sla = ctx.deps.programs.sla
-    created = await ops.create_report(ctx.conn, ops.NewReport(
-        category=cat, kelurahan_code=kel, rw=rw, rt=rt,
-        reporter_role="rt" if head else "warga", reporter_conversation_id=ctx.state.id,
-        reporter_person_id=identity.person_id(ctx), household_id=hid if own else None,
-        target_name=None if own else d.get("name"), target_address=None if own else d.get("address"),
-        target_nik=d.get("nik"), target_kk=d.get("kk"), reason=d.get("reason"),
-        detail=d.get("detail"), lat=d.get("lat"), lon=d.get("lon"),
-        photos=tuple(tuple(p) for p in d.get("photos", [])),
-        actor=f"rt:{head.id}" if head else "warga", rt_head_id=head.id if head else None,
-    ), now=ctx.now, verification_days=sla.verification_days, rt_answer_days=sla.rt_answer_days)
+    created = await ops.create_report(
+        ctx.conn,
+        ops.NewReport(
+            category=cat,
+            kelurahan_code=kel,
+            rw=rw,
+            rt=rt,
+            reporter_role="rt" if head else "warga",
+            reporter_conversation_id=ctx.state.id,
+            reporter_person_id=identity.person_id(ctx),
+            household_id=hid if own else None,
+            target_name=None if own else d.get("name"),
+            target_address=None if own else d.get("address"),
+            target_nik=d.get("nik"),
+            target_kk=d.get("kk"),
+            reason=d.get("reason"),
+            detail=d.get("detail"),
+            lat=d.get("lat"),
+            lon=d.get("lon"),
+            photos=tuple(tuple(p) for p in d.get("photos", [])),
+            actor=f"rt:{head.id}" if head else "warga",
+            rt_head_id=head.id if head else None,
+        ),
+        now=ctx.now,
+        verification_days=sla.verification_days,
+        rt_answer_days=sla.rt_answer_days,
+    )
     drop_draft(ctx)
     if created.merged:
-        text = ctx._("A report about the same family is already being handled. We added yours "
-                     "to it, so it is not counted twice.\nCode: {code}\nStatus: {state}",
-                     code=created.code, state=ops.state_label(ctx.t, created.state, None))
+        text = ctx._(
+            "A report about the same family is already being handled. We added yours "
+            "to it, so it is not counted twice.\nCode: {code}\nStatus: {state}",
+            code=created.code,
+            state=ops.state_label(ctx.t, created.state, None),
+        )
     else:
-        text = ctx._("Thank you. Your report was received.\nCode: {code}\nStatus: {state}\n"
-                     "Dinsos checks it by {date}. We will tell you here at every step. Keep "
-                     "this code to ask about your report.",
-                     code=created.code, state=ops.state_label(ctx.t, created.state, None),
-                     date=ctx.t.date(created.due_at.astimezone(_JKT).date()))
+        text = ctx._(
+            "Thank you. Your report was received.\nCode: {code}\nStatus: {state}\n"
+            "Dinsos checks it by {date}. We will tell you here at every step. Keep "
+            "this code to ask about your report.",
+            code=created.code,
+            state=ops.state_label(ctx.t, created.state, None),
+            date=ctx.t.date(created.due_at.astimezone(_JKT).date()),
+        )
     if cat == R.GRADUASI and not created.merged:
-        text = ctx._("Thank you for your honesty. It helps aid reach the families who need it "
-                     "most.") + "\n\n" + text
+        text = (
+            ctx._("Thank you for your honesty. It helps aid reach the families who need it most.")
+            + "\n\n"
+            + text
+        )
     # The code goes out as an outbox row queued in the report's own transaction (not a reply
     # claimed for sending at once): a crash after the commit leaves it queued, and the restarted
     # service sends it, once.
-    reply = Reply(text, [ctx.choice("m:myreports", L_("My reports")),
-                         ctx.choice("g:menu", L_("Main menu"))])
-    ctx.notified += await notify(ctx.conn, ctx.state.id, lambda t: reply, now=ctx.now,
-                               default_locale=ctx.deps.default_locale)
+    reply = Reply(
+        text, [ctx.choice("m:myreports", L_("My reports")), ctx.choice("g:menu", L_("Main menu"))]
+    )
+    ctx.notified += await notify(
+        ctx.conn, ctx.state.id, lambda t: reply, now=ctx.now, default_locale=ctx.deps.default_locale
+    )
     ctx.offer(reply.choices)
     ctx.rest_in_menu()
 
@@ -576,14 +684,19 @@ async def ask_list(ctx: Ctx) -> None:
     else:
         lines = [ctx._("Your reports (newest first):")]
         for r in rows:
-            lines.append("• {code} · {cat} · {state} · {date}".format(
-                code=r.code, cat=ctx._(SHORT_CATEGORY[r.category]),
-                state=ops.state_label(ctx.t, r.state, r.outcome),
-                date=ctx.t.date(r.created_at.astimezone(_JKT).date())))
+            lines.append(
+                f"• {r.code} · {ctx._(SHORT_CATEGORY[r.category])} · {ops.state_label(ctx.t, r.state, r.outcome)} · {ctx.t.date(r.created_at.astimezone(_JKT).date())}"
+            )
         text = "\n".join(lines)
-    ctx.say(text, [ctx.choice("m:report", L_("Report data")), ctx.choice("g:menu", L_("Main menu"))])
+    ctx.say(
+        text, [ctx.choice("m:report", L_("Report data")), ctx.choice("g:menu", L_("Main menu"))]
+    )
     ctx.rest_in_menu()
 
 
-SHORT_CATEGORY = {R.USUL: N_("usul"), R.SANGGAH: N_("sanggah"), R.KOREKSI: N_("koreksi"),
-                  R.GRADUASI: N_("graduasi")}
+SHORT_CATEGORY = {
+    R.USUL: N_("usul"),
+    R.SANGGAH: N_("sanggah"),
+    R.KOREKSI: N_("koreksi"),
+    R.GRADUASI: N_("graduasi"),
+}

@@ -7,6 +7,7 @@ only inside their own kelurahan + RW + RT: the list shows only those reports, bu
 reports are refused by the engine, and services.reports.rt_answer checks the area again.
 Invitation codes, their activation and revocation are services/rt.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -24,26 +25,38 @@ rt = Flow("rt")
 
 # --- the flow --------------------------------------------------------------------------------
 
+
 async def _area_text(ctx: Ctx, head) -> str:
     kel = ctx.deps.region.kelurahan_by_code(head.kelurahan_code)
-    return ctx._("RT {rt} RW {rw}, Kelurahan {kel}", rt=int(head.rt), rw=int(head.rw),
-                 kel=kel.name if kel else head.kelurahan_code)
+    return ctx._(
+        "RT {rt} RW {rw}, Kelurahan {kel}",
+        rt=int(head.rt),
+        rw=int(head.rw),
+        kel=kel.name if kel else head.kelurahan_code,
+    )
 
 
 async def _head_or_leave(ctx: Ctx):
     head = await ops.head_of_conversation(ctx.conn, ctx.state.id)
     if head is None:
         ctx.state.role = "warga"
-        ctx.say(ctx._("You are no longer registered as a ketua RT."),
-                [ctx.choice("g:menu", L_("Main menu"))])
+        ctx.say(
+            ctx._("You are no longer registered as a ketua RT."),
+            [ctx.choice("g:menu", L_("Main menu"))],
+        )
         ctx.rest_in_menu()
     return head
 
 
 @rt.ask("code")
 async def ask_code(ctx: Ctx) -> None:
-    ctx.say(ctx._("For ketua RT. Type the activation code you received from Dinsos "
-                  "(for example RT-7KQ4-M9XD)."), [ctx.choice("g:cancel", L_("Cancel"))])
+    ctx.say(
+        ctx._(
+            "For ketua RT. Type the activation code you received from Dinsos "
+            "(for example RT-7KQ4-M9XD)."
+        ),
+        [ctx.choice("g:cancel", L_("Cancel"))],
+    )
 
 
 CODE_LIMIT, CODE_WINDOW = 5, timedelta(hours=1)
@@ -54,12 +67,18 @@ FAILS = "__rt_fail"
 @rt.on("code")
 async def on_code(ctx: Ctx, inp: Input) -> None:
     # Wrong codes are limited per conversation (5 an hour), on top of a code space of 25^8.
-    fails = [f for f in ctx.data.get(FAILS, [])
-             if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW]
+    fails = [
+        f for f in ctx.data.get(FAILS, []) if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW
+    ]
     if len(fails) >= CODE_LIMIT:
         until = datetime.fromisoformat(min(fails)) + CODE_WINDOW
-        ctx.say(ctx._("Too many codes that did not work. Please try again after {when}.",
-                      when=ctx.t.datetime(until)), [ctx.choice("g:menu", L_("Main menu"))])
+        ctx.say(
+            ctx._(
+                "Too many codes that did not work. Please try again after {when}.",
+                when=ctx.t.datetime(until),
+            ),
+            [ctx.choice("g:menu", L_("Main menu"))],
+        )
         ctx.rest_in_menu()
         return
     code = normalize_invite_code(inp.text) if inp.kind == "text" else None
@@ -67,13 +86,18 @@ async def on_code(ctx: Ctx, inp: Input) -> None:
     if head is None:
         if code:
             ctx.data[FAILS] = [*fails, ctx.now.isoformat()]
-        await ctx.not_understood(ctx._(
-            "This code is not valid: it may be mistyped, already used or expired. Please check "
-            "it, or ask Dinsos for a new code."))
+        await ctx.not_understood(
+            ctx._(
+                "This code is not valid: it may be mistyped, already used or expired. Please check "
+                "it, or ask Dinsos for a new code."
+            )
+        )
         return
     ctx.data.pop(FAILS, None)
     ctx.state.role = "rt"
-    ctx.note(ctx._("You are now registered as ketua RT for {area}.", area=await _area_text(ctx, head)))
+    ctx.note(
+        ctx._("You are now registered as ketua RT for {area}.", area=await _area_text(ctx, head))
+    )
     await ctx.goto("rt", "menu")
 
 
@@ -83,12 +107,18 @@ async def ask_menu(ctx: Ctx) -> None:
     if head is None:
         return
     n = len(await ops.waiting_for_head(ctx.conn, head, limit=100))
-    ctx.say(ctx._("Ketua RT menu, {area}.\nReports waiting for your answer: {n}.",
-                  area=await _area_text(ctx, head), n=n), [
-        ctx.choice("t:wait", L_("Waiting for me")),
-        ctx.choice("t:report", L_("Report for neighbour")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        ctx._(
+            "Ketua RT menu, {area}.\nReports waiting for your answer: {n}.",
+            area=await _area_text(ctx, head),
+            n=n,
+        ),
+        [
+            ctx.choice("t:wait", L_("Waiting for me")),
+            ctx.choice("t:report", L_("Report for neighbour")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
 
 
 @rt.on("menu")
@@ -117,16 +147,24 @@ async def ask_wait(ctx: Ctx) -> None:
         return
     rows = await ops.waiting_for_head(ctx.conn, head)
     if not rows:
-        ctx.say(ctx._("No reports are waiting for you."), [
-            ctx.choice("t:menu", L_("Ketua RT menu")), ctx.choice("g:menu", L_("Main menu"))])
+        ctx.say(
+            ctx._("No reports are waiting for you."),
+            [ctx.choice("t:menu", L_("Ketua RT menu")), ctx.choice("g:menu", L_("Main menu"))],
+        )
         return
-    lines = [ctx._("Reports from your RT waiting for your answer. Tap one to confirm or dispute "
-                   "it.")]
+    lines = [
+        ctx._("Reports from your RT waiting for your answer. Tap one to confirm or dispute it.")
+    ]
     for i, r in enumerate(rows, 1):
-        lines.append(f"{i}. {r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])} · "
-                     f"{await _target_line(ctx, r)}")
-    ctx.say("\n".join(lines), [ctx.choice(f"t:r:{r.id}", r.code) for r in rows]
-            + [ctx.choice("t:menu", L_("Ketua RT menu"))])
+        lines.append(
+            f"{i}. {r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])} · "
+            f"{await _target_line(ctx, r)}"
+        )
+    ctx.say(
+        "\n".join(lines),
+        [ctx.choice(f"t:r:{r.id}", r.code) for r in rows]
+        + [ctx.choice("t:menu", L_("Ketua RT menu"))],
+    )
 
 
 @rt.on("wait")
@@ -146,23 +184,31 @@ async def ask_item(ctx: Ctx) -> None:
     if head is None:
         return
     r = await report_store.by_id(ctx.conn, ctx.data.get("report_id"))
-    if (r is None or r.state != R.VERIFIKASI_RT or
-            (r.kelurahan_code, r.rw, r.rt) != (head.kelurahan_code, head.rw, head.rt)):
+    if (
+        r is None
+        or r.state != R.VERIFIKASI_RT
+        or (r.kelurahan_code, r.rw, r.rt) != (head.kelurahan_code, head.rw, head.rt)
+    ):
         ctx.note(ctx._("This report is no longer waiting for you."))
         await ctx.goto("rt", "wait")
         return
-    lines = [f"{r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])}",
-             "• " + await _target_line(ctx, r)]
+    lines = [
+        f"{r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])}",
+        "• " + await _target_line(ctx, r),
+    ]
     if r.reason:
         lines.append("• " + ctx._(REASON_WORDS.get(r.reason, r.reason)))
     if r.detail:
         lines.append(f"• {r.detail}")
     lines.append(ctx._("Is this report right, as far as you know?"))
-    ctx.say("\n".join(lines), [
-        ctx.choice("t:yes", L_("Right, confirm")),
-        ctx.choice("t:no", L_("Not right")),
-        ctx.choice("t:wait", L_("Back")),
-    ])
+    ctx.say(
+        "\n".join(lines),
+        [
+            ctx.choice("t:yes", L_("Right, confirm")),
+            ctx.choice("t:no", L_("Not right")),
+            ctx.choice("t:wait", L_("Back")),
+        ],
+    )
 
 
 @rt.on("item")
@@ -201,8 +247,15 @@ async def on_note(ctx: Ctx, inp: Input) -> None:
     if head is None:
         return
     try:
-        ids = await ops.rt_answer(ctx.conn, head, int(ctx.data.get("report_id") or 0), agree,
-                                  note, now=ctx.now, default_locale=ctx.deps.default_locale)
+        ids = await ops.rt_answer(
+            ctx.conn,
+            head,
+            int(ctx.data.get("report_id") or 0),
+            agree,
+            note,
+            now=ctx.now,
+            default_locale=ctx.deps.default_locale,
+        )
     except ops.ReportError:
         ctx.note(ctx._("This report is no longer waiting for you."))
         await ctx.goto("rt", "wait")

@@ -1,4 +1,5 @@
 """Texts several conversations share: office hours, the privacy notice, help."""
+
 from __future__ import annotations
 
 from babel.dates import get_day_names
@@ -30,7 +31,11 @@ def notice_text(ctx: Ctx) -> str:
         "• Your data is kept for at most {months} months after your matter is closed.\n"
         "• You may see, correct or ask to delete your data: {phone}.\n"
         "• We never ask for a photo of your KTP or a selfie.",
-        office=p.office, version=p.notice_version, months=p.retention_months, phone=p.office_phone)
+        office=p.office,
+        version=p.notice_version,
+        months=p.retention_months,
+        phone=p.office_phone,
+    )
 
 
 def help_text(ctx: Ctx) -> str:
@@ -41,5 +46,8 @@ def help_text(ctx: Ctx) -> str:
         "• batal: cancel this step\n"
         "• bantuan: this help\n"
         "Need a person? {office}: {phone} (WhatsApp {whatsapp}), {hours}.",
-        office=ctx.deps.programs.office, phone=ctx.deps.programs.office_phone,
-        whatsapp=ctx.deps.programs.office_whatsapp, hours=office_hours_text(ctx))
+        office=ctx.deps.programs.office,
+        phone=ctx.deps.programs.office_phone,
+        whatsapp=ctx.deps.programs.office_whatsapp,
+        hours=office_hours_text(ctx),
+    )

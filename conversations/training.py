@@ -2,15 +2,17 @@
 my registrations, cancel. The scheduled jobs (reminders, the seat allocation) and the texts about
 a registration are services/training.py. Rules: docs/kube-training.md.
 """
+
 from __future__ import annotations
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from domain.clock import JAKARTA
 from core.i18n import L_, N_
 from core.model import Choice
-from db import kube_store, training_store as store
+from db import kube_store
+from db import training_store as store
 from domain import training as T
+from domain.clock import JAKARTA
 from domain.eligibility import age_on
 from services.training import notify_promoted, status_text
 
@@ -20,7 +22,9 @@ LIST_MAX = 7  # sessions shown as buttons at once (WhatsApp lists hold 10 rows)
 REFUSALS = {
     "closed": N_("Registration for this training is closed."),
     "already": N_("You are already registered for this training."),
-    "desil": N_("This training is for families in desil 1–{desil_max}; your family is in desil {desil}."),
+    "desil": N_(
+        "This training is for families in desil 1–{desil_max}; your family is in desil {desil}."
+    ),
     "age": N_("This training is for ages {age_min}–{age_max}; you will be {age} when it starts."),
     "overlap": N_("You already hold a place in another training on the same days: {other}."),
 }
@@ -45,10 +49,13 @@ def _today(ctx: Ctx):
 
 
 async def _me(ctx: Ctx):
-    return await kube_store.person(ctx.conn, identity.person_id(ctx), ctx.deps.programs, _today(ctx))
+    return await kube_store.person(
+        ctx.conn, identity.person_id(ctx), ctx.deps.programs, _today(ctx)
+    )
 
 
 # --- list -----------------------------------------------------------------------------------
+
 
 @training.ask("start")
 async def ask_start(ctx: Ctx) -> None:
@@ -66,28 +73,43 @@ async def on_start(ctx: Ctx, inp: Input) -> None:
 async def ask_list(ctx: Ctx) -> None:
     me = await _me(ctx)
     sector = ctx.data.get("sector")
-    rows = await store.open_sessions(ctx.conn, ctx.now, kecamatan_first=me.kecamatan_code,
-                                     sector=sector)
+    rows = await store.open_sessions(
+        ctx.conn, ctx.now, kecamatan_first=me.kecamatan_code, sector=sector
+    )
     shown = rows[:LIST_MAX]
-    head = (ctx._("Open trainings, sector {sector}:", sector=_sector(ctx, sector)) if sector
-            else ctx._("Open trainings (your kecamatan first):"))
+    head = (
+        ctx._("Open trainings, sector {sector}:", sector=_sector(ctx, sector))
+        if sector
+        else ctx._("Open trainings (your kecamatan first):")
+    )
     lines = [head]
     for i, s in enumerate(shown, 1):
         left = max(s.quota - s.seats_taken, 0)
-        lines.append(ctx._("{n}. {title} ({sector}), Kec. {kec}, {date}; {left} of {quota} seats left",
-                           n=i, title=s.title, sector=_sector(ctx, s.sector), kec=_kec(ctx, s.kecamatan_code),
-                           date=ctx.t.date(s.starts_at.astimezone(JAKARTA).date()), left=left,
-                           quota=s.quota))
+        lines.append(
+            ctx._(
+                "{n}. {title} ({sector}), Kec. {kec}, {date}; {left} of {quota} seats left",
+                n=i,
+                title=s.title,
+                sector=_sector(ctx, s.sector),
+                kec=_kec(ctx, s.kecamatan_code),
+                date=ctx.t.date(s.starts_at.astimezone(JAKARTA).date()),
+                left=left,
+                quota=s.quota,
+            )
+        )
     if not shown:
         lines.append(ctx._("There is no open training right now. Please check again later."))
     else:
         lines.append(ctx._("Tap a training to see the details."))
-    ctx.say("\n".join(lines), [
-        *[Choice(f"t:{s.id}", _short(s.title)) for s in shown],
-        ctx.choice("t:sector", L_("Choose sector")),
-        ctx.choice("t:mine", L_("My registrations")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        "\n".join(lines),
+        [
+            *[Choice(f"t:{s.id}", _short(s.title)) for s in shown],
+            ctx.choice("t:sector", L_("Choose sector")),
+            ctx.choice("t:mine", L_("My registrations")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
 
 
 @training.on("list")
@@ -106,11 +128,14 @@ async def on_list(ctx: Ctx, inp: Input) -> None:
 
 @training.ask("sector")
 async def ask_sector(ctx: Ctx) -> None:
-    ctx.say(ctx._("Which sector are you interested in?"), [
-        *[Choice(f"s:{o.code}", o.label) for o in ctx.deps.programs.training_sectors],
-        ctx.choice("s:all", L_("All sectors")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        ctx._("Which sector are you interested in?"),
+        [
+            *[Choice(f"s:{o.code}", o.label) for o in ctx.deps.programs.training_sectors],
+            ctx.choice("s:all", L_("All sectors")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
 
 
 @training.on("sector")
@@ -129,6 +154,7 @@ async def on_sector(ctx: Ctx, inp: Input) -> None:
 
 # --- details and registration ---------------------------------------------------------------
 
+
 def session_text(ctx: Ctx, s) -> str:
     lines = [
         s.title,
@@ -138,12 +164,20 @@ def session_text(ctx: Ctx, s) -> str:
         ctx._("Starts: {when}, for {days} days", when=ctx.t.datetime(s.starts_at), days=s.days),
         ctx._("Seats: {quota}, {left} left", quota=s.quota, left=max(s.quota - s.seats_taken, 0)),
         ctx._("Register by: {date}", date=ctx.t.date(s.deadline)),
-        ctx._("For: desil 1–{desil_max}, aged {age_min}–{age_max}", desil_max=s.desil_max,
-              age_min=s.age_min, age_max=s.age_max),
+        ctx._(
+            "For: desil 1–{desil_max}, aged {age_min}–{age_max}",
+            desil_max=s.desil_max,
+            age_min=s.age_min,
+            age_max=s.age_max,
+        ),
     ]
     if s.priority:
-        lines.append(ctx._("DTSEN priority: seats are given after the deadline, lowest desil "
-                           "first, then by time of registration."))
+        lines.append(
+            ctx._(
+                "DTSEN priority: seats are given after the deadline, lowest desil "
+                "first, then by time of registration."
+            )
+        )
     if s.notes:
         lines.append(s.notes)
     return "\n".join(lines)
@@ -155,11 +189,14 @@ async def ask_detail(ctx: Ctx) -> None:
     if s is None:
         await ctx.goto("training", "list", keep=True)
         return
-    ctx.say(session_text(ctx, s), [
-        ctx.choice("t:reg", L_("Register")),
-        ctx.choice("t:list", L_("Other trainings")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        session_text(ctx, s),
+        [
+            ctx.choice("t:reg", L_("Register")),
+            ctx.choice("t:list", L_("Other trainings")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
 
 
 @training.on("detail")
@@ -173,9 +210,11 @@ async def on_detail(ctx: Ctx, inp: Input) -> None:
 
 
 def _after(ctx: Ctx) -> list[Choice]:
-    return [ctx.choice("t:mine", L_("My registrations")),
-            ctx.choice("t:list", L_("Other trainings")),
-            ctx.choice("g:menu", L_("Main menu"))]
+    return [
+        ctx.choice("t:mine", L_("My registrations")),
+        ctx.choice("t:list", L_("Other trainings")),
+        ctx.choice("g:menu", L_("Main menu")),
+    ]
 
 
 async def _register(ctx: Ctx) -> None:
@@ -183,23 +222,45 @@ async def _register(ctx: Ctx) -> None:
     me = await _me(ctx)
     start_day = s.starts_at.astimezone(JAKARTA).date()
     held = await store.person_active(ctx.conn, me.id)
-    other = next((h for h in held if h.session_id != s.id
-                  and T.overlaps(h.starts_at, h.days, s.starts_at, s.days)), None)
+    other = next(
+        (
+            h
+            for h in held
+            if h.session_id != s.id and T.overlaps(h.starts_at, h.days, s.starts_at, s.days)
+        ),
+        None,
+    )
     age = age_on(me.birth, start_day)
     problem = T.register_problem(
-        desil=me.desil, age=age, desil_max=s.desil_max, age_range=(s.age_min, s.age_max),
+        desil=me.desil,
+        age=age,
+        desil_max=s.desil_max,
+        age_range=(s.age_min, s.age_max),
         open_=T.is_open(s.deadline, s.starts_at, ctx.now),
-        already=any(h.session_id == s.id for h in held), overlap=other is not None)
+        already=any(h.session_id == s.id for h in held),
+        overlap=other is not None,
+    )
     ctx.rest_at("training", "after")
     if problem:
-        ctx.say(ctx._(REFUSALS[problem], desil_max=s.desil_max, desil=me.desil, age_min=s.age_min,
-                      age_max=s.age_max, age=age, other=other.title if other else ""), [
-            ctx.choice("g:contact", L_("Contact an officer")),
-            *_after(ctx),
-        ])
+        ctx.say(
+            ctx._(
+                REFUSALS[problem],
+                desil_max=s.desil_max,
+                desil=me.desil,
+                age_min=s.age_min,
+                age_max=s.age_max,
+                age=age,
+                other=other.title if other else "",
+            ),
+            [
+                ctx.choice("g:contact", L_("Contact an officer")),
+                *_after(ctx),
+            ],
+        )
         return
-    status, rid = await store.register(ctx.conn, s=s, person_id=me.id, desil=me.desil,
-                                       now=ctx.now, conversation_id=ctx.state.id)
+    status, rid = await store.register(
+        ctx.conn, s=s, person_id=me.id, desil=me.desil, now=ctx.now, conversation_id=ctx.state.id
+    )
     reg = await store.registration_by_id(ctx.conn, rid)
     ctx.say(await status_text(ctx.t, ctx.conn, reg, s), _after(ctx))
 
@@ -221,29 +282,42 @@ async def on_after(ctx: Ctx, inp: Input) -> None:
 
 # --- my registrations, cancel -----------------------------------------------------------------
 
-STATUS_WORDS = {T.CONFIRMED: N_("place confirmed"), T.WAITLIST: N_("waiting list"),
-                T.PENDING: N_("waiting for the seat allocation")}
+STATUS_WORDS = {
+    T.CONFIRMED: N_("place confirmed"),
+    T.WAITLIST: N_("waiting list"),
+    T.PENDING: N_("waiting for the seat allocation"),
+}
 
 
 @training.ask("mine")
 async def ask_mine(ctx: Ctx) -> None:
     today = _today(ctx)
-    held = [h for h in await store.person_active(ctx.conn, identity.person_id(ctx))
-            if T.local_dates(h.starts_at, h.days)[1] >= today]  # finished trainings drop off
+    held = [
+        h
+        for h in await store.person_active(ctx.conn, identity.person_id(ctx))
+        if T.local_dates(h.starts_at, h.days)[1] >= today
+    ]  # finished trainings drop off
     if not held:
-        ctx.say(ctx._("You have no training registrations now."), [
-            ctx.choice("t:list", L_("Other trainings")), ctx.choice("g:menu", L_("Main menu"))])
+        ctx.say(
+            ctx._("You have no training registrations now."),
+            [ctx.choice("t:list", L_("Other trainings")), ctx.choice("g:menu", L_("Main menu"))],
+        )
         return
     lines = [ctx._("Your training registrations:")]
     for i, h in enumerate(held, 1):
-        lines.append(f"{i}. {h.title}, {ctx.t.date(h.starts_at.astimezone(JAKARTA).date())} "
-                     f"({ctx._(STATUS_WORDS[h.status])}; {h.code})")
+        lines.append(
+            f"{i}. {h.title}, {ctx.t.date(h.starts_at.astimezone(JAKARTA).date())} "
+            f"({ctx._(STATUS_WORDS[h.status])}; {h.code})"
+        )
     lines.append(ctx._("Tap one to see it or cancel it."))
-    ctx.say("\n".join(lines), [
-        *[Choice(f"r:{h.id}", _short(h.title)) for h in held[:LIST_MAX]],
-        ctx.choice("t:list", L_("Other trainings")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        "\n".join(lines),
+        [
+            *[Choice(f"r:{h.id}", _short(h.title)) for h in held[:LIST_MAX]],
+            ctx.choice("t:list", L_("Other trainings")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
 
 
 @training.on("mine")
@@ -272,11 +346,14 @@ async def ask_reg(ctx: Ctx) -> None:
         await ctx.goto("training", "mine", keep=True)
         return
     s = await store.session(ctx.conn, reg.session_id)
-    ctx.say(await status_text(ctx.t, ctx.conn, reg, s), [
-        ctx.choice("r:cancel", L_("Cancel registration")),
-        ctx.choice("t:mine", L_("My registrations")),
-        ctx.choice("g:menu", L_("Main menu")),
-    ])
+    ctx.say(
+        await status_text(ctx.t, ctx.conn, reg, s),
+        [
+            ctx.choice("r:cancel", L_("Cancel registration")),
+            ctx.choice("t:mine", L_("My registrations")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
 
 
 @training.on("reg")
@@ -291,11 +368,13 @@ async def on_reg(ctx: Ctx, inp: Input) -> None:
 
 @training.ask("cancel")
 async def ask_cancel(ctx: Ctx) -> None:
-    ctx.say(ctx._("Cancel this registration? Your place goes to the next person on the waiting "
-                  "list."), [
-        ctx.choice("r:yes", L_("Yes, cancel it")),
-        ctx.choice("r:no", L_("No, keep it")),
-    ])
+    ctx.say(
+        ctx._("Cancel this registration? Your place goes to the next person on the waiting list."),
+        [
+            ctx.choice("r:yes", L_("Yes, cancel it")),
+            ctx.choice("r:no", L_("No, keep it")),
+        ],
+    )
 
 
 @training.on("cancel")

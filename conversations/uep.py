@@ -3,20 +3,28 @@ for aid to the business they already run: what it is, how long it has run, what 
 buy. Staff decide (cli/uep.py, web/proposals.py, via services/uep.py's `decide`); the resident is
 told in their own language.
 """
+
 from __future__ import annotations
 
 from conversations import identity
 from core.engine import Ctx, Flow, Input
-from domain.clock import JAKARTA
 from core.i18n import L_, N_
 from db import kube_store as store
+from domain.clock import JAKARTA
 from services.uep import ref
 
 uep = Flow("uep")
-DURATIONS = {"lt1": N_("Less than 1 year"), "1to3": N_("1 to 3 years"), "gt3": N_("More than 3 years")}
+DURATIONS = {
+    "lt1": N_("Less than 1 year"),
+    "1to3": N_("1 to 3 years"),
+    "gt3": N_("More than 3 years"),
+}
 LABELS = {"lt1": L_("Under 1 year"), "1to3": L_("1–3 years"), "gt3": L_("Over 3 years")}
-STATUS = {"DIAJUKAN": N_("submitted, waiting for the Dinsos decision"), "DISETUJUI": N_("approved"),
-          "DITOLAK": N_("rejected")}
+STATUS = {
+    "DIAJUKAN": N_("submitted, waiting for the Dinsos decision"),
+    "DISETUJUI": N_("approved"),
+    "DITOLAK": N_("rejected"),
+}
 
 
 def _cancel(ctx: Ctx):
@@ -30,23 +38,36 @@ async def ask_start(ctx: Ctx) -> None:
     pid = identity.person_id(ctx)
     open_ = await store.open_uep(ctx.conn, pid)
     if open_ is not None:
-        ctx.say(ctx._("You already applied for UEP ({ref}, {date}). Status: {status}. "
-                      "We will tell you the decision here.", ref=ref(open_.id),
-                      date=ctx.t.date(open_.created_at.astimezone(JAKARTA).date()),
-                      status=ctx._(STATUS[open_.status])), [ctx.choice("g:menu", L_("Main menu"))])
+        ctx.say(
+            ctx._(
+                "You already applied for UEP ({ref}, {date}). Status: {status}. "
+                "We will tell you the decision here.",
+                ref=ref(open_.id),
+                date=ctx.t.date(open_.created_at.astimezone(JAKARTA).date()),
+                status=ctx._(STATUS[open_.status]),
+            ),
+            [ctx.choice("g:menu", L_("Main menu"))],
+        )
         ctx.rest_in_menu()
         return
     me = await store.person(ctx.conn, pid, ctx.deps.programs, ctx.now.astimezone(JAKARTA).date())
     rule = ctx.deps.programs.programs.get("UEP")
     if not me.eligible.get("UEP"):
         lo, hi = rule.desil if rule and rule.desil else (1, 4)
-        ctx.say(ctx._("By the data, your family does not meet the UEP rule now: UEP is for desil "
-                      "{min}–{max}, your family is in desil {desil}.\n"
-                      "If you think the data is wrong, an officer can help.",
-                      min=lo, max=hi, desil=me.desil), [
-            ctx.choice("g:contact", L_("Contact an officer")),
-            ctx.choice("g:menu", L_("Main menu")),
-        ])
+        ctx.say(
+            ctx._(
+                "By the data, your family does not meet the UEP rule now: UEP is for desil "
+                "{min}–{max}, your family is in desil {desil}.\n"
+                "If you think the data is wrong, an officer can help.",
+                min=lo,
+                max=hi,
+                desil=me.desil,
+            ),
+            [
+                ctx.choice("g:contact", L_("Contact an officer")),
+                ctx.choice("g:menu", L_("Main menu")),
+            ],
+        )
         ctx.rest_in_menu()
         return
     await ctx.goto("uep", "business", keep=True)
@@ -59,8 +80,13 @@ async def on_start(ctx: Ctx, inp: Input) -> None:
 
 @uep.ask("business")
 async def ask_business(ctx: Ctx) -> None:
-    ctx.say(ctx._("UEP helps a business you already run.\n"
-                  "What is your business? (e.g. selling fried snacks at home)"), _cancel(ctx))
+    ctx.say(
+        ctx._(
+            "UEP helps a business you already run.\n"
+            "What is your business? (e.g. selling fried snacks at home)"
+        ),
+        _cancel(ctx),
+    )
 
 
 def _text(inp: Input, lo: int, hi: int) -> str | None:
@@ -80,10 +106,13 @@ async def on_business(ctx: Ctx, inp: Input) -> None:
 
 @uep.ask("duration")
 async def ask_duration(ctx: Ctx) -> None:
-    ctx.say(ctx._("How long has the business been running?"), [
-        *[ctx.choice(f"d:{k}", v) for k, v in LABELS.items()],
-        ctx.choice("g:cancel", L_("Cancel")),
-    ])
+    ctx.say(
+        ctx._("How long has the business been running?"),
+        [
+            *[ctx.choice(f"d:{k}", v) for k, v in LABELS.items()],
+            ctx.choice("g:cancel", L_("Cancel")),
+        ],
+    )
 
 
 @uep.on("duration")
@@ -98,7 +127,9 @@ async def on_duration(ctx: Ctx, inp: Input) -> None:
 
 @uep.ask("needs")
 async def ask_needs(ctx: Ctx) -> None:
-    ctx.say(ctx._("What would the aid buy? (e.g. a bigger frying pan and a gas stove)"), _cancel(ctx))
+    ctx.say(
+        ctx._("What would the aid buy? (e.g. a bigger frying pan and a gas stove)"), _cancel(ctx)
+    )
 
 
 @uep.on("needs")
@@ -115,13 +146,20 @@ async def on_needs(ctx: Ctx, inp: Input) -> None:
 async def ask_confirm(ctx: Ctx) -> None:
     d = ctx.data
     duration = DURATIONS[d["duration"]]
-    ctx.say(ctx._("Please check your UEP application:\n• Business: {business}\n• Running: {duration}\n"
-                  "• The aid would buy: {needs}\nSend it to Dinsos?", business=d["business"],
-                  duration=ctx._(duration), needs=d["needs"]), [
-        ctx.choice("u:ok", L_("Yes, send")),
-        ctx.choice("u:edit", L_("Start again")),
-        ctx.choice("g:cancel", L_("Cancel")),
-    ])
+    ctx.say(
+        ctx._(
+            "Please check your UEP application:\n• Business: {business}\n• Running: {duration}\n"
+            "• The aid would buy: {needs}\nSend it to Dinsos?",
+            business=d["business"],
+            duration=ctx._(duration),
+            needs=d["needs"],
+        ),
+        [
+            ctx.choice("u:ok", L_("Yes, send")),
+            ctx.choice("u:edit", L_("Start again")),
+            ctx.choice("g:cancel", L_("Cancel")),
+        ],
+    )
 
 
 @uep.on("confirm")
@@ -134,13 +172,26 @@ async def on_confirm(ctx: Ctx, inp: Input) -> None:
         return
     pid = identity.person_id(ctx)
     if await store.open_uep(ctx.conn, pid) is None:
-        me = await store.person(ctx.conn, pid, ctx.deps.programs, ctx.now.astimezone(JAKARTA).date())
-        app_id = await store.add_uep(ctx.conn, p=me, business=ctx.data["business"],
-                                     duration=ctx.data["duration"], needs=ctx.data["needs"],
-                                     now=ctx.now, conversation_id=ctx.state.id)
+        me = await store.person(
+            ctx.conn, pid, ctx.deps.programs, ctx.now.astimezone(JAKARTA).date()
+        )
+        app_id = await store.add_uep(
+            ctx.conn,
+            p=me,
+            business=ctx.data["business"],
+            duration=ctx.data["duration"],
+            needs=ctx.data["needs"],
+            now=ctx.now,
+            conversation_id=ctx.state.id,
+        )
     else:
         app_id = (await store.open_uep(ctx.conn, pid)).id
-    ctx.say(ctx._("Your UEP application is sent. Number: {ref}.\nDinsos will check it; we will "
-                  "tell you the decision here. This service is free: never pay anyone for it.",
-                  ref=ref(app_id)), [ctx.choice("g:menu", L_("Main menu"))])
+    ctx.say(
+        ctx._(
+            "Your UEP application is sent. Number: {ref}.\nDinsos will check it; we will "
+            "tell you the decision here. This service is free: never pay anyone for it.",
+            ref=ref(app_id),
+        ),
+        [ctx.choice("g:menu", L_("Main menu"))],
+    )
     ctx.rest_in_menu()

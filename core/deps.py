@@ -1,4 +1,5 @@
 """What flows need from outside, handed in by the composition root (bot.py)."""
+
 from __future__ import annotations
 
 import hashlib

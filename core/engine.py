@@ -7,12 +7,14 @@ something, `goto` another step, or call `ctx.not_understood(...)`. A step that h
 there is to say leaves the conversation resting at a step without asking it again
 (`rest_at`, `rest_in_menu`, `hand_to_staff`): flows never set `state.flow`/`state.step`.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Literal
 
 from core.i18n import L_, Texts, normalize_locale, texts
 from core.model import Choice, Event, Reply
@@ -22,19 +24,51 @@ MISUNDERSTOOD_LIMIT = 2
 
 # Words that work from any step, in both languages (matched after lowercasing and trimming).
 GLOBAL_WORDS = {
-    "menu": "menu", "menu utama": "menu", "main menu": "menu", "/menu": "menu", "/start": "menu",
-    "batal": "cancel", "cancel": "cancel", "/batal": "cancel", "/cancel": "cancel",
-    "bantuan": "help", "help": "help", "tolong": "help", "/bantuan": "help", "/help": "help",
-    "/privasi": "privacy", "privasi": "privacy", "/privacy": "privacy",
-    "/bahasa": "language", "bahasa": "language", "language": "language", "/language": "language",
+    "menu": "menu",
+    "menu utama": "menu",
+    "main menu": "menu",
+    "/menu": "menu",
+    "/start": "menu",
+    "batal": "cancel",
+    "cancel": "cancel",
+    "/batal": "cancel",
+    "/cancel": "cancel",
+    "bantuan": "help",
+    "help": "help",
+    "tolong": "help",
+    "/bantuan": "help",
+    "/help": "help",
+    "/privasi": "privacy",
+    "privasi": "privacy",
+    "/privacy": "privacy",
+    "/bahasa": "language",
+    "bahasa": "language",
+    "language": "language",
+    "/language": "language",
     "/cek": "check",
 }
-COMMANDS = {"start": "start", "menu": "menu", "cek": "check", "bahasa": "language",
-            "language": "language", "privasi": "privacy", "privacy": "privacy",
-            "bantuan": "help", "help": "help", "batal": "cancel", "cancel": "cancel"}
+COMMANDS = {
+    "start": "start",
+    "menu": "menu",
+    "cek": "check",
+    "bahasa": "language",
+    "language": "language",
+    "privasi": "privacy",
+    "privacy": "privacy",
+    "bantuan": "help",
+    "help": "help",
+    "batal": "cancel",
+    "cancel": "cancel",
+}
 # Choice ids that buttons anywhere may carry.
-GLOBAL_CHOICES = {"g:menu": "menu", "g:help": "help", "g:cancel": "cancel", "g:contact": "contact",
-                  "g:privacy": "privacy", "g:language": "language"}
+GLOBAL_CHOICES = {
+    "g:menu": "menu",
+    "g:help": "help",
+    "g:cancel": "cancel",
+    "g:contact": "contact",
+    "g:privacy": "privacy",
+    "g:language": "language",
+}
 
 _PUNCT = re.compile(r"[\s.!?,;:]+$")
 # The data key under which the choices of the last message are kept (a typed number or label
@@ -122,19 +156,21 @@ class Flow:
         def deco(fn: Asker) -> Asker:
             self._step(name).ask = fn
             return fn
+
         return deco
 
     def on(self, name: str):
         def deco(fn: Handler) -> Handler:
             self._step(name).on = fn
             return fn
+
         return deco
 
 
 class Ctx:
     """What a step sees: the state, the connection, dependencies, the clock, and a reply list."""
 
-    def __init__(self, engine: "Engine", conn, state: State, deps, now: datetime, event: Event):
+    def __init__(self, engine: Engine, conn, state: State, deps, now: datetime, event: Event):
         self.engine = engine
         self.conn = conn
         self.state = state
@@ -147,7 +183,9 @@ class Ctx:
         # Outbox ids a step queued for other residents (core.notify); the service
         # hands them to the sender after the commit.
         self.notified: list[int] = []
-        self.t: Texts = texts(state.locale or normalize_locale(event.locale_hint, deps.default_locale))
+        self.t: Texts = texts(
+            state.locale or normalize_locale(event.locale_hint, deps.default_locale)
+        )
         self._ = self.t._
 
     # --- state -------------------------------------------------------------------------
@@ -165,8 +203,12 @@ class Ctx:
         """A short line put on top of the next message (saves a message on slow phones)."""
         self._notes.append(text)
 
-    def say(self, text: str, choices: list[Choice] | None = None,
-            request: Literal["location", "photo"] | None = None) -> None:
+    def say(
+        self,
+        text: str,
+        choices: list[Choice] | None = None,
+        request: Literal["location", "photo"] | None = None,
+    ) -> None:
         if self._notes:
             text = "\n\n".join(x for x in [*self._notes, text] if x)
             self._notes.clear()
@@ -192,7 +234,7 @@ class Ctx:
         st.data.pop(CHOICES, None)
         await self.engine.ask(self)
 
-    async def forward(self, flow: str, step: str, inp: "Input") -> None:
+    async def forward(self, flow: str, step: str, inp: Input) -> None:
         """Handle this input at another flow's step, as if it had been sent there (the menu
         hands a typed NIK to the check). The data is kept, as with a move by hand."""
         self.state.flow, self.state.step = flow, step
@@ -251,7 +293,10 @@ class Ctx:
             last = self.replies[-1]
             last.text = last.text + "\n\n" + self.engine.stuck_text(self)
             have = {c.id for c in last.choices}
-            for cid, label in (("g:menu", L_("Main menu")), ("g:contact", L_("Contact an officer"))):
+            for cid, label in (
+                ("g:menu", L_("Main menu")),
+                ("g:contact", L_("Contact an officer")),
+            ):
                 if cid == "g:menu" and st.flow == "menu":
                     continue  # the menu is what was just shown again
                 if cid not in have:
@@ -260,7 +305,7 @@ class Ctx:
 
 
 class Engine:
-    def __init__(self, flows: dict[str, Flow], hooks: "EngineHooks"):
+    def __init__(self, flows: dict[str, Flow], hooks: EngineHooks):
         self.flows = flows
         self.hooks = hooks
 
@@ -283,8 +328,11 @@ class Engine:
     async def handle(self, ctx: Ctx) -> None:
         st, ev = ctx.state, ctx.event
         inp = self._input(ev)
-        idle = (not st.is_new and st.flow not in ("menu", "start")
-                and ctx.now - st.last_activity_at > IDLE_AFTER)
+        idle = (
+            not st.is_new
+            and st.flow not in ("menu", "start")
+            and ctx.now - st.last_activity_at > IDLE_AFTER
+        )
         action = self._global_action(inp)
         # Before consent, only the privacy notice and the language choice are reachable.
         if not self.hooks.has_consent(ctx):
@@ -302,8 +350,12 @@ class Engine:
             await self.hooks.staff_owned(ctx, inp, action)
             return self._finish(ctx)
         if idle and action is None:
-            ctx.note(ctx._("Our previous conversation was left for more than 30 minutes, "
-                          "so we are starting again from the menu."))
+            ctx.note(
+                ctx._(
+                    "Our previous conversation was left for more than 30 minutes, "
+                    "so we are starting again from the menu."
+                )
+            )
             await self.hooks.to_menu(ctx)
             return self._finish(ctx)
         if action is not None:
@@ -312,8 +364,11 @@ class Engine:
         # Resolve a typed number or label, or a tapped button, against the offered choices.
         offered = st.data.get(CHOICES) or []
         if inp.kind == "choice":
-            if inp.choice and inp.choice.startswith("m:") \
-                    and inp.choice not in {c[0] for c in offered}:
+            if (
+                inp.choice
+                and inp.choice.startswith("m:")
+                and inp.choice not in {c[0] for c in offered}
+            ):
                 # A menu button from an older message is still a fine way in.
                 st.flow, st.step = MENU
                 offered = []
@@ -329,9 +384,12 @@ class Engine:
             await self.hooks.global_action(ctx, GLOBAL_CHOICES[inp.choice])
             return self._finish(ctx)
         if inp.kind == "other":  # voice notes, stickers, videos, documents ...
-            await ctx.not_understood(ctx._(
-                "I can read text, buttons, locations and photos. Please type your answer or "
-                "tap a button."))
+            await ctx.not_understood(
+                ctx._(
+                    "I can read text, buttons, locations and photos. Please type your answer or "
+                    "tap a button."
+                )
+            )
             return self._finish(ctx)
         await self.dispatch(ctx, inp)
         return self._finish(ctx)

@@ -6,10 +6,11 @@ Message ids are English; `locales/<lang>/LC_MESSAGES/messages.po` holds the tran
   N_("...")     mark for later translation    L_("...")          a choice label (<= 20 chars)
 Dates and numbers go through Babel (id_ID for Indonesian), times in Asia/Jakarta.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.dates import format_date, format_time
@@ -31,7 +32,7 @@ def L_(s: str) -> str:
     return s
 
 
-@lru_cache(maxsize=None)
+@cache
 def _translations(locale: str) -> NullTranslations:
     t = Translations.load(str(LOCALES_DIR), [locale], "messages")
     return t
@@ -69,8 +70,11 @@ class Texts:
     def datetime(self, when: dt.datetime) -> str:
         """e.g. '23 November 2026 pukul 16.05 WIB'."""
         local = when.astimezone(JAKARTA)
-        return self._("{date} at {time} WIB", date=self.date(local.date()),
-                      time=format_time(local, format="short", locale=self._babel))
+        return self._(
+            "{date} at {time} WIB",
+            date=self.date(local.date()),
+            time=format_time(local, format="short", locale=self._babel),
+        )
 
     def time(self, when: dt.datetime) -> str:
         return format_time(when.astimezone(JAKARTA), format="short", locale=self._babel)
@@ -79,9 +83,11 @@ class Texts:
         return format_decimal(n, locale=self._babel)
 
     def rupiah(self, amount) -> str:
-        return format_currency(amount, "IDR", format="¤#,##0", locale="id_ID", currency_digits=False)
+        return format_currency(
+            amount, "IDR", format="¤#,##0", locale="id_ID", currency_digits=False
+        )
 
 
-@lru_cache(maxsize=None)
+@cache
 def texts(locale: str) -> Texts:
     return Texts(locale)

@@ -7,12 +7,13 @@ and SELECT ... FOR UPDATE on the conversation row across processes (PostgreSQL).
 outbox rows in the same transaction that moves the conversation on, so a crash loses nothing and
 a restart (recover()) picks up whatever was stored but not processed.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Awaitable, Callable
 
 from core.engine import Ctx, Engine, State
 from core.i18n import texts
@@ -25,15 +26,20 @@ from domain.clock import utcnow
 log = logging.getLogger("jaring.service")
 
 
-
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
 Prepare = Callable[[object, list], Awaitable["Event | None"]]
 
 
-
 class Service:
-    def __init__(self, db: Database, engine: Engine, deps, outbox: Outbox, *,
-                 clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        db: Database,
+        engine: Engine,
+        deps,
+        outbox: Outbox,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.db = db
         self.engine = engine
         self.deps = deps
@@ -80,7 +86,7 @@ class Service:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (*_, fut), stored in zip(batch, results):
+            for (*_, fut), stored in zip(batch, results, strict=False):
                 if not fut.done():
                     fut.set_result(stored)
 
@@ -113,7 +119,7 @@ class Service:
         for fn in after:
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - committed already; the poll picks up the rest
+            except Exception:
                 log.exception("an after-commit step failed")
         return results
 
@@ -132,7 +138,7 @@ class Service:
                 self._dirty[user_key] = False
                 while await self._process_one(user_key):
                     pass
-        except Exception:  # noqa: BLE001 - logged without payloads; the event stays pending
+        except Exception:
             log.exception("processing failed for a conversation; it will be retried on recover")
         finally:
             self._dirty.pop(user_key, None)
@@ -167,29 +173,50 @@ class Service:
                     first = await store.first_pending(c, user_key)
                     if first is None:
                         return False
-                    await store.create_conversation(c, user_key, first.channel, first.address,
-                                                    now)
+                    await store.create_conversation(c, user_key, first.channel, first.address, now)
                     conv = await store.lock_conversation(c, user_key)
                 pending = await store.pending_events(c, user_key)
                 if not pending:
                     return False
                 ev, more = pending[0], len(pending) > 1
-                state = State(conv.id, conv.user_key, conv.channel, ev.address, conv.locale,
-                              conv.flow, conv.step, dict(conv.data or {}), conv.owner, conv.role,
-                              conv.household_id, conv.consent_version, conv.misunderstood,
-                              conv.last_activity_at,
-                              is_new=conv.flow == "start" and conv.step == "start")
-                event = Event(ev.channel, ev.user_key, ev.external_id, ev.kind, ev.payload or {},
-                              ev.address, ev.locale_hint)
+                state = State(
+                    conv.id,
+                    conv.user_key,
+                    conv.channel,
+                    ev.address,
+                    conv.locale,
+                    conv.flow,
+                    conv.step,
+                    dict(conv.data or {}),
+                    conv.owner,
+                    conv.role,
+                    conv.household_id,
+                    conv.consent_version,
+                    conv.misunderstood,
+                    conv.last_activity_at,
+                    is_new=conv.flow == "start" and conv.step == "start",
+                )
+                event = Event(
+                    ev.channel,
+                    ev.user_key,
+                    ev.external_id,
+                    ev.kind,
+                    ev.payload or {},
+                    ev.address,
+                    ev.locale_hint,
+                )
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)
                 await self.engine.handle(ctx)
                 rows = await self._queue_replies(c, ev, ctx.replies, now, ctx.t.locale)
                 await store.save_state(c, state)
                 await store.mark_done(c, ev.id, now)
                 queued = ctx.notified
-        except Exception as exc:  # noqa: BLE001 - the resident gets a polite line, never a trace
-            log.error("event processing failed (%s); the resident gets an apology",
-                      type(exc).__name__, exc_info=exc)
+        except Exception as exc:
+            log.error(
+                "event processing failed (%s); the resident gets an apology",
+                type(exc).__name__,
+                exc_info=exc,
+            )
             failed = await self._fail_pending(user_key, now, type(exc).__name__)
             if failed is None:
                 return False
@@ -199,18 +226,29 @@ class Service:
             self.outbox.notify(queued)
         return more
 
-    async def _queue_replies(self, c, ev, replies: list[Reply], now,
-                             locale: str | None = None) -> list[dict]:
+    async def _queue_replies(
+        self, c, ev, replies: list[Reply], now, locale: str | None = None
+    ) -> list[dict]:
         """Insert the replies into the outbox. When this process sends on that channel, the rows
         are claimed (`sending`) in the same transaction and handed straight to the sender, which
         saves a claim transaction per reply; otherwise they wait as `queued` for a sender."""
         if not replies:
             return []
         local = ev.channel in self.outbox.transports
-        rows = [dict(channel=ev.channel, user_key=ev.user_key, address=ev.address,
-                     inbound_event_id=ev.id, payload=r.to_payload(locale),
-                     status="sending" if local else "queued", attempts=1 if local else 0,
-                     next_attempt_at=now, created_at=now) for r in replies]
+        rows = [
+            dict(
+                channel=ev.channel,
+                user_key=ev.user_key,
+                address=ev.address,
+                inbound_event_id=ev.id,
+                payload=r.to_payload(locale),
+                status="sending" if local else "queued",
+                attempts=1 if local else 0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for r in replies
+        ]
         await store.insert_replies(c, rows)
         return rows if local else []
 
@@ -221,7 +259,8 @@ class Service:
                 return None
             conv = await store.lock_conversation(c, user_key)
             t = texts((conv.locale if conv else None) or self.deps.default_locale)
-            reply = Reply(t._("Sorry, something went wrong on our side. Please try again, or "
-                              "type menu."))
+            reply = Reply(
+                t._("Sorry, something went wrong on our side. Please try again, or type menu.")
+            )
             await store.mark_failed(c, ev.id, now, error)
             return await self._queue_replies(c, ev, [reply], now, t.locale)

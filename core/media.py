@@ -1,6 +1,7 @@
 """Storing the images residents send: checked, cleaned (domain/photos.py strips EXIF, XMP and
 comments), and written once under the media directory as <sha256>.<ext> by one atomic writer.
 Which rows say so is db/media_store.py; fetching the bytes is the channel's job."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,16 @@ PHOTO_MAX_BYTES = 5 * 1024 * 1024
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
 
-__all__ = ["EXTENSIONS", "MAGIC", "PHOTO_MAX_BYTES", "PhotoProblem", "StoredPhoto", "sniff",
-           "store_photo", "write_atomic"]
+__all__ = [
+    "EXTENSIONS",
+    "MAGIC",
+    "PHOTO_MAX_BYTES",
+    "PhotoProblem",
+    "StoredPhoto",
+    "sniff",
+    "store_photo",
+    "write_atomic",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +36,7 @@ class StoredPhoto:
 
 
 def sniff(data: bytes) -> str | None:
-    """"image/jpeg" or "image/png" from the first bytes, else None."""
+    """ "image/jpeg" or "image/png" from the first bytes, else None."""
     if data.startswith(b"\xff\xd8"):
         return "image/jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):

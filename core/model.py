@@ -3,6 +3,7 @@
 Adapters translate a channel's update into an `Event` and render `Reply` objects; nothing here
 knows about Telegram or WhatsApp.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

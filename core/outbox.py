@@ -13,13 +13,15 @@
   parks a row again that was sent but failed at the channel afterwards. The SQL is in
   db/outbox_store.py.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from core.model import SendFinal, SendHeld, SendRetry, SendStopped
 from db import outbox_store as store
@@ -75,8 +77,10 @@ class Bucket:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
     def idle_full(self) -> bool:
-        return time.monotonic() >= self.paused_until and \
-            self.tokens + (time.monotonic() - self.stamp) * self.rate >= self.cap
+        return (
+            time.monotonic() >= self.paused_until
+            and self.tokens + (time.monotonic() - self.stamp) * self.rate >= self.cap
+        )
 
 
 class _Chat:
@@ -87,10 +91,15 @@ class _Chat:
         self.bucket = Bucket(rate, burst=3)
 
 
-
 class Outbox:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow,
-                 poll_interval: float = 1.0, max_in_flight: int = 64):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        poll_interval: float = 1.0,
+        max_in_flight: int = 64,
+    ):
         self.db = db
         self.clock = clock
         self.poll_interval = poll_interval
@@ -123,14 +132,16 @@ class Outbox:
     # --- a channel's window: hold and release ---------------------------------------------
     # Called inside the caller's transaction (`conn`); the caller hands the result to `submit`
     # (release) or `notify` (requeue_held) once it has committed.
-    async def release(self, conn, channel: str, user_key: str, address: str,
-                      now: datetime) -> list[dict[str, Any]]:
+    async def release(
+        self, conn, channel: str, user_key: str, address: str, now: datetime
+    ) -> list[dict[str, Any]]:
         """The window opened again: claim this user's held rows for sending (to `address`, in id
         order, so they go before anything queued later), as the rows `submit` takes."""
         return await store.release_held(conn, channel, user_key, address, now)
 
-    async def requeue_held(self, conn, channel: str, user_key: str, address: str,
-                           now: datetime) -> list[int]:
+    async def requeue_held(
+        self, conn, channel: str, user_key: str, address: str, now: datetime
+    ) -> list[int]:
         """The window opened again: this user's held rows back to the queue; their ids in order,
         for `notify`."""
         return await store.requeue_held(conn, channel, user_key, address, now)
@@ -148,12 +159,21 @@ class Outbox:
         """The payloads of this user's 20 newest rows on the channel, newest first."""
         return await store.recent_payloads(conn, channel, user_key)
 
-    async def enqueue(self, conn, channel: str, user_key: str, address: str, payload: dict,
-                      now: datetime, inbound_event_id: int | None = None) -> int:
+    async def enqueue(
+        self,
+        conn,
+        channel: str,
+        user_key: str,
+        address: str,
+        payload: dict,
+        now: datetime,
+        inbound_event_id: int | None = None,
+    ) -> int:
         """One row queued by a channel itself (not a reply of the engine), due now; its id, for
         `notify` after the commit."""
-        return await store.insert_queued(conn, channel, user_key, address, payload, now,
-                                         inbound_event_id)
+        return await store.insert_queued(
+            conn, channel, user_key, address, payload, now, inbound_event_id
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -200,7 +220,7 @@ class Outbox:
         while True:
             try:
                 await self._poll_once()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("outbox poll failed")
             await asyncio.sleep(self.poll_interval)
 
@@ -212,8 +232,11 @@ class Outbox:
         ids = [i for i in ids if i not in self._inflight]
         if ids:
             await self._dispatch(ids)
-        for key in [k for k, chat in self._chats.items()
-                    if not chat.lock.locked() and chat.bucket.idle_full()]:
+        for key in [
+            k
+            for k, chat in self._chats.items()
+            if not chat.lock.locked() and chat.bucket.idle_full()
+        ]:
             del self._chats[key]
 
     async def _dispatch(self, ids: list[int]) -> None:
@@ -230,7 +253,8 @@ class Outbox:
         chat = self._chats.get((row.channel, row.address))
         if chat is None:
             chat = self._chats[(row.channel, row.address)] = _Chat(
-                self.transports[row.channel].rate_per_chat)
+                self.transports[row.channel].rate_per_chat
+            )
         task = asyncio.create_task(self._send(row, chat))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -248,7 +272,7 @@ class Outbox:
                             await glob.wait()
                             ext = await transport.send(row.address, row.payload)
                     except SendRetry as e:
-                        wait = e.retry_after if e.retry_after is not None else min(2 ** try_no, 30)
+                        wait = e.retry_after if e.retry_after is not None else min(2**try_no, 30)
                         if e.retry_after is not None:  # Telegram 429: slow the whole channel
                             glob.pause(wait)
                         chat.bucket.pause(wait)
@@ -280,8 +304,9 @@ class Outbox:
         """Record a sent row. Marks from concurrent sends share one transaction (under load
         that is one commit for many messages); the caller returns once its mark is committed."""
         fut = asyncio.get_running_loop().create_future()
-        self._sent.append(({"rid": row_id, "ext": external_id, "att": attempts,
-                            "at": self.clock()}, fut))
+        self._sent.append(
+            ({"rid": row_id, "ext": external_id, "att": attempts, "at": self.clock()}, fut)
+        )
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._flush_sent())
         await fut
@@ -299,18 +324,31 @@ class Outbox:
             for _, fut in batch:
                 fut.set_result(None)
 
-    async def _mark(self, row_id: int, status: str, reason: str | None, *,
-                    attempts: int | None = None, next_attempt_at: datetime | None = None) -> None:
+    async def _mark(
+        self,
+        row_id: int,
+        status: str,
+        reason: str | None,
+        *,
+        attempts: int | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
         async with self.db.tx() as c:
-            await store.mark(c, row_id, status, reason, attempts=attempts,
-                             next_attempt_at=next_attempt_at)
+            await store.mark(
+                c, row_id, status, reason, attempts=attempts, next_attempt_at=next_attempt_at
+            )
 
     async def _requeue(self, row_id: int, attempts: int, wait: float, reason: str) -> None:
         if attempts >= MAX_ATTEMPTS:
             await self._mark(row_id, "failed", reason, attempts=attempts)
             return
-        await self._mark(row_id, "queued", reason, attempts=attempts,
-                         next_attempt_at=self.clock() + timedelta(seconds=max(wait, 1)))
+        await self._mark(
+            row_id,
+            "queued",
+            reason,
+            attempts=attempts,
+            next_attempt_at=self.clock() + timedelta(seconds=max(wait, 1)),
+        )
 
     async def _stop(self, row, reason: str) -> None:
         async with self.db.tx() as c:

@@ -1,4 +1,5 @@
 """The reference data every command and the service load at start: programs and the region."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,12 +6,13 @@ blocks the others nor commits half its work. Jobs must be idempotent: they mark 
 (e.g. `reminded_3d_at`) in the same transaction, because `run_once` may run again at any time
 and in several processes. Tests drive `run_once()` with a controllable clock, never sleeps.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Awaitable, Callable, Sequence
 
 log = logging.getLogger("jaring.scheduler")
 
@@ -19,8 +20,16 @@ Job = Callable[..., Awaitable[list[int]]]
 
 
 class Scheduler:
-    def __init__(self, db, deps, outbox, *, clock: Callable[[], datetime],
-                 jobs: Sequence[Job] = (), interval: float = 60.0):
+    def __init__(
+        self,
+        db,
+        deps,
+        outbox,
+        *,
+        clock: Callable[[], datetime],
+        jobs: Sequence[Job] = (),
+        interval: float = 60.0,
+    ):
         self.db, self.deps, self.outbox, self.clock = db, deps, outbox, clock
         self.jobs = list(jobs)
         self.interval = interval
@@ -34,9 +43,13 @@ class Scheduler:
             try:
                 async with self.db.tx() as c:
                     ids = await job(c, now, self.deps)
-            except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the rest
-                log.error("scheduled job %s failed (%s)", getattr(job, "__name__", job),
-                          type(exc).__name__, exc_info=exc)
+            except Exception as exc:
+                log.error(
+                    "scheduled job %s failed (%s)",
+                    getattr(job, "__name__", job),
+                    type(exc).__name__,
+                    exc_info=exc,
+                )
                 continue
             if ids:
                 self.outbox.notify(ids)

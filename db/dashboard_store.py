@@ -1,4 +1,5 @@
 """The dashboard's home page: how the service is doing (counts only, no resident data)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -15,14 +16,25 @@ async def summary(conn, *, now: datetime, day_start: datetime) -> dict:
     messages by status and conversations by channel."""
     return {
         "conversations": await conn.scalar(sa.select(sa.func.count()).select_from(conversations)),
-        "active_24h": await conn.scalar(sa.select(sa.func.count()).where(
-            C.last_activity_at > now - timedelta(hours=24))),
-        "inbound_today": await conn.scalar(sa.select(sa.func.count()).where(
-            I.received_at >= day_start)),
-        "inbound_failed": await conn.scalar(sa.select(sa.func.count()).where(
-            I.status == "failed", I.received_at >= day_start)),
-        "outbound": [tuple(r) for r in await conn.execute(
-            sa.select(O.status, sa.func.count()).group_by(O.status).order_by(O.status))],
-        "channels": [tuple(r) for r in await conn.execute(
-            sa.select(C.channel, sa.func.count()).group_by(C.channel).order_by(C.channel))],
+        "active_24h": await conn.scalar(
+            sa.select(sa.func.count()).where(C.last_activity_at > now - timedelta(hours=24))
+        ),
+        "inbound_today": await conn.scalar(
+            sa.select(sa.func.count()).where(I.received_at >= day_start)
+        ),
+        "inbound_failed": await conn.scalar(
+            sa.select(sa.func.count()).where(I.status == "failed", I.received_at >= day_start)
+        ),
+        "outbound": [
+            tuple(r)
+            for r in await conn.execute(
+                sa.select(O.status, sa.func.count()).group_by(O.status).order_by(O.status)
+            )
+        ],
+        "channels": [
+            tuple(r)
+            for r in await conn.execute(
+                sa.select(C.channel, sa.func.count()).group_by(C.channel).order_by(C.channel)
+            )
+        ],
     }

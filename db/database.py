@@ -10,11 +10,13 @@ holding the loop for them is cheaper than hopping threads. `DATABASE_URL` keeps 
 PostgreSQL goes through asyncpg with a bounded pool; conversation rows are locked with
 SELECT ... FOR UPDATE so several worker processes keep per-conversation order.
 """
+
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -74,7 +76,11 @@ class Database:
             self._configure_sqlite(self.engine)
         else:
             self.aengine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_pre_ping=False,
+                url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=30,
+                pool_pre_ping=False,
                 hide_parameters=True,
             )
 

@@ -1,4 +1,5 @@
 """Small dialect-aware helpers so the same statements run on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

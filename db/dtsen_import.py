@@ -27,6 +27,7 @@ Decisions:
 - Reasons never contain an NIK or No. KK (a KK appears masked); the audit row holds counts and
   the file name only.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,12 +36,13 @@ import gc
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -100,8 +102,10 @@ class _FileChanged(Exception):
     """The file is not the one that was checked (edited or replaced between the passes)."""
 
 
-FILE_CHANGED = ("file berubah selama impor (disimpan atau diganti saat sedang diimpor); "
-                "tidak ada data yang disimpan, jalankan impor sekali lagi")
+FILE_CHANGED = (
+    "file berubah selama impor (disimpan atau diganti saat sedang diimpor); "
+    "tidak ada data yang disimpan, jalankan impor sekali lagi"
+)
 
 
 def _file_key(path: Path) -> tuple[int, int] | None:
@@ -173,9 +177,10 @@ def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
                         yield line, cells
         except UnicodeDecodeError:
             # the decoder works ahead of the current line: find the exact line
-            raise _FileProblem(_first_bad_utf8_line(path) or lines.line + 1,
-                               "teks bukan UTF-8; simpan ulang file sebagai \"CSV UTF-8\""
-                               " lalu coba lagi") from None
+            raise _FileProblem(
+                _first_bad_utf8_line(path) or lines.line + 1,
+                'teks bukan UTF-8; simpan ulang file sebagai "CSV UTF-8" lalu coba lagi',
+            ) from None
         except csv.Error as e:
             raise _FileProblem(lines.line, f"file CSV rusak di sekitar baris ini ({e})") from None
 
@@ -208,12 +213,20 @@ def _gc_paused():
 def _bar(progress: bool, desc: str, total: int | None):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=" rows", unit_scale=True, file=sys.stderr,
-                disable=not (progress and sys.stderr.isatty()), leave=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=" rows",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not (progress and sys.stderr.isatty()),
+        leave=True,
+    )
 
 
-def _check_file(path: Path, region: Region, programs: ProgramsConfig, today: date,
-                progress: bool) -> tuple[DtsenValidator | None, list[str], str, RowError | None]:
+def _check_file(
+    path: Path, region: Region, programs: ProgramsConfig, today: date, progress: bool
+) -> tuple[DtsenValidator | None, list[str], str, RowError | None]:
     """Pass 1. Returns (validator, header cells, delimiter, fatal error)."""
     delimiter = ","
     try:
@@ -257,10 +270,27 @@ def _insert(dialect_name: str):
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
-HH_COLS = ("no_kk", "alamat", "rt", "rw", "kelurahan_code", "kecamatan_code", "desil",
-           "data_date", "updated_at")
-PEOPLE_COLS = ("nik", "household_id", "nama", "jenis_kelamin", "tanggal_lahir", "hubungan",
-               "disabilitas", "updated_at")
+HH_COLS = (
+    "no_kk",
+    "alamat",
+    "rt",
+    "rw",
+    "kelurahan_code",
+    "kecamatan_code",
+    "desil",
+    "data_date",
+    "updated_at",
+)
+PEOPLE_COLS = (
+    "nik",
+    "household_id",
+    "nama",
+    "jenis_kelamin",
+    "tanggal_lahir",
+    "hubungan",
+    "disabilitas",
+    "updated_at",
+)
 PM_COLS = ("code", "nik")
 
 
@@ -278,8 +308,9 @@ def _statements(dialect_name: str):
     )
     pm_insert = program_memberships.insert().from_select(
         ["person_id", "program_code"],
-        sa.select(people.c.id, sa.bindparam("code", type_=sa.String(16)))
-        .where(people.c.nik == sa.bindparam("nik", type_=sa.String(16))),
+        sa.select(people.c.id, sa.bindparam("code", type_=sa.String(16))).where(
+            people.c.nik == sa.bindparam("nik", type_=sa.String(16))
+        ),
     )
     pm_delete = program_memberships.delete().where(
         program_memberships.c.person_id.in_(
@@ -300,8 +331,14 @@ class _Executemany:
     dialect bind processors. That skips SQLAlchemy's per-row parameter processing, which cost
     more than SQLite itself (about 13 µs of 22 µs per person row on a 2-core machine)."""
 
-    def __init__(self, conn, stmt, names: tuple[str, ...],
-                 types: dict[str, sa.types.TypeEngine], constants: dict[str, Any]):
+    def __init__(
+        self,
+        conn,
+        stmt,
+        names: tuple[str, ...],
+        types: dict[str, sa.types.TypeEngine],
+        constants: dict[str, Any],
+    ):
         self.conn = conn
         self.stmt = stmt
         self.constants = constants
@@ -319,8 +356,9 @@ class _Executemany:
         fixed = {n: (p(v) if (p := procs[n]) else v) for n, v in constants.items()}
         row_procs = [(i, p) for i, n in enumerate(self.variable) if (p := procs[n])]
         # where each parameter comes from: the row (index) or a constant (value)
-        picks = [(True, self.variable.index(n)) if n not in fixed else (False, fixed[n])
-                 for n in order]
+        picks = [
+            (True, self.variable.index(n)) if n not in fixed else (False, fixed[n]) for n in order
+        ]
 
         def build(row: tuple) -> tuple:
             if row_procs:
@@ -340,7 +378,9 @@ class _Executemany:
             self.conn.exec_driver_sql(self.sql, [build(r) for r in rows])
         else:
             names, constants = self.variable, self.constants
-            self.conn.execute(self.stmt, [{**dict(zip(names, r)), **constants} for r in rows])
+            self.conn.execute(
+                self.stmt, [{**dict(zip(names, r, strict=False)), **constants} for r in rows]
+            )
 
 
 @dataclass
@@ -367,9 +407,22 @@ SQLITE_IMPORT_CACHE_KIB = 524288  # page-cache ceiling while importing (only pag
 _by_nik = itemgetter(1)
 
 
-def _write(conn, *, path: Path, file_key, v: DtsenValidator, header: list[str],
-           delimiter: str, reject_path: Path | None, data_date: date, now: datetime, actor: str,
-           rows_total: int, progress: bool, detail_extra: dict[str, Any]) -> _WriteResult:
+def _write(
+    conn,
+    *,
+    path: Path,
+    file_key,
+    v: DtsenValidator,
+    header: list[str],
+    delimiter: str,
+    reject_path: Path | None,
+    data_date: date,
+    now: datetime,
+    actor: str,
+    rows_total: int,
+    progress: bool,
+    detail_extra: dict[str, Any],
+) -> _WriteResult:
     """Pass 2, inside the transaction (a sync Connection, also on PostgreSQL via run_sync)."""
     sqlite_cache = None
     if conn.dialect.name == "sqlite":
@@ -381,25 +434,48 @@ def _write(conn, *, path: Path, file_key, v: DtsenValidator, header: list[str],
             conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
     try:
         with _gc_paused():
-            return _write_rows(conn, path=path, file_key=file_key, v=v, header=header,
-                               delimiter=delimiter,
-                               reject_path=reject_path, data_date=data_date, now=now,
-                               actor=actor, rows_total=rows_total, progress=progress,
-                               detail_extra=detail_extra)
+            return _write_rows(
+                conn,
+                path=path,
+                file_key=file_key,
+                v=v,
+                header=header,
+                delimiter=delimiter,
+                reject_path=reject_path,
+                data_date=data_date,
+                now=now,
+                actor=actor,
+                rows_total=rows_total,
+                progress=progress,
+                detail_extra=detail_extra,
+            )
     finally:
         if sqlite_cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(sqlite_cache)}")
 
 
-def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[str],
-                delimiter: str, reject_path: Path | None, data_date: date, now: datetime,
-                actor: str, rows_total: int, progress: bool,
-                detail_extra: dict[str, Any]) -> _WriteResult:
+def _write_rows(
+    conn,
+    *,
+    path: Path,
+    file_key,
+    v: DtsenValidator,
+    header: list[str],
+    delimiter: str,
+    reject_path: Path | None,
+    data_date: date,
+    now: datetime,
+    actor: str,
+    rows_total: int,
+    progress: bool,
+    detail_extra: dict[str, Any],
+) -> _WriteResult:
     hh_upsert, people_upsert, pm_insert, pm_delete, hh_ids_q = _statements(conn.dialect.name)
     types = {c.name: c.type for c in (*households.c, *people.c)}
     types["code"] = types["nik"] = sa.String(16)
-    put_households = _Executemany(conn, hh_upsert, HH_COLS, types,
-                                  {"data_date": data_date, "updated_at": now})
+    put_households = _Executemany(
+        conn, hh_upsert, HH_COLS, types, {"data_date": data_date, "updated_at": now}
+    )
     put_people = _Executemany(conn, people_upsert, PEOPLE_COLS, types, {"updated_at": now})
     put_memberships = _Executemany(conn, pm_insert, PM_COLS, types, {})
 
@@ -434,7 +510,7 @@ def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[s
                 raise _FileChanged from None  # a KK pass 1 never saw (or saw only bad)
             put_households(hh_rows)
             for i in range(0, len(new_kks), IN_CHUNK):
-                hh_ids.update(conn.execute(hh_ids_q, {"kks": new_kks[i:i + IN_CHUNK]}).all())
+                hh_ids.update(conn.execute(hh_ids_q, {"kks": new_kks[i : i + IN_CHUNK]}).all())
         # r = (kk, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas);
         # in NIK order, so that consecutive inserts touch neighbouring index pages
         batch.sort(key=_by_nik)
@@ -442,7 +518,7 @@ def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[s
         if not fresh:
             niks = [r[1] for r in batch]
             for i in range(0, len(niks), IN_CHUNK):
-                conn.execute(pm_delete, {"niks": niks[i:i + IN_CHUNK]})
+                conn.execute(pm_delete, {"niks": niks[i : i + IN_CHUNK]})
         put_memberships([(code, r[1]) for r in batch for code in r[6]])
         res.rows_imported += len(batch)
         batch.clear()
@@ -469,9 +545,12 @@ def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[s
                         if own:
                             why = f"baris {line}: " + "; ".join(own)
                         else:
-                            why = (f"baris {line}: {KK_REJECTED} (baris "
-                                   + ", ".join(map(str, bad[:10]))
-                                   + (", …" if len(bad) > 10 else "") + ")")
+                            why = (
+                                f"baris {line}: {KK_REJECTED} (baris "
+                                + ", ".join(map(str, bad[:10]))
+                                + (", …" if len(bad) > 10 else "")
+                                + ")"
+                            )
                         rw.writerow([*cells, why])
                         res.rows_rejected += 1
                         continue
@@ -500,22 +579,36 @@ def _write_rows(conn, *, path: Path, file_key, v: DtsenValidator, header: list[s
     res.import_id = conn.execute(
         data_imports.insert().returning(data_imports.c.id),
         {
-            "file_name": path.name[:255], "data_date": data_date, "rows_total": rows_total,
-            "rows_imported": res.rows_imported, "rows_rejected": res.rows_rejected,
-            "households": res.households, "imported_at": now, "actor": actor[:64],
+            "file_name": path.name[:255],
+            "data_date": data_date,
+            "rows_total": rows_total,
+            "rows_imported": res.rows_imported,
+            "rows_rejected": res.rows_rejected,
+            "households": res.households,
+            "imported_at": now,
+            "actor": actor[:64],
         },
     ).scalar_one()
-    conn.execute(audit_log.insert(), {
-        "at": now, "actor": actor[:128], "action": "import-dtsen",
-        "subject": f"data_imports:{res.import_id}",
-        "detail": {
-            "file_name": path.name, "data_date": data_date.isoformat(),
-            "rows_total": rows_total, "rows_imported": res.rows_imported,
-            "rows_rejected": res.rows_rejected, "households": res.households,
-            "people_new": res.people_new, "people_updated": res.people_updated,
-            **detail_extra,
+    conn.execute(
+        audit_log.insert(),
+        {
+            "at": now,
+            "actor": actor[:128],
+            "action": "import-dtsen",
+            "subject": f"data_imports:{res.import_id}",
+            "detail": {
+                "file_name": path.name,
+                "data_date": data_date.isoformat(),
+                "rows_total": rows_total,
+                "rows_imported": res.rows_imported,
+                "rows_rejected": res.rows_rejected,
+                "households": res.households,
+                "people_new": res.people_new,
+                "people_updated": res.people_updated,
+                **detail_extra,
+            },
         },
-    })
+    )
     return res
 
 
@@ -563,15 +656,23 @@ async def import_dtsen(
 
     if v.rejected_kks:
         reject_path = Path(reject_path) if reject_path else default_reject_path(path)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         async with db.tx() as conn:
             res: _WriteResult = await conn.run_sync(
                 lambda sync_conn: _write(
-                    sync_conn, path=path, file_key=file_key, v=v, header=header,
+                    sync_conn,
+                    path=path,
+                    file_key=file_key,
+                    v=v,
+                    header=header,
                     delimiter=delimiter,
-                    reject_path=reject_path, data_date=data_date, now=now, actor=actor,
-                    rows_total=v.rows, progress=progress,
+                    reject_path=reject_path,
+                    data_date=data_date,
+                    now=now,
+                    actor=actor,
+                    rows_total=v.rows,
+                    progress=progress,
                     detail_extra={"skip_invalid": skip_invalid, "errors": len(v.errors)},
                 )
             )

@@ -1,4 +1,5 @@
 """The history of DTSEN imports (data_imports), for the dashboard's import page."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,5 +9,6 @@ from db.schema import data_imports
 
 async def recent_imports(conn, limit: int):
     """The newest imports first."""
-    return (await conn.execute(sa.select(data_imports).order_by(data_imports.c.id.desc())
-                               .limit(limit))).all()
+    return (
+        await conn.execute(sa.select(data_imports).order_by(data_imports.c.id.desc()).limit(limit))
+    ).all()

@@ -5,6 +5,7 @@ The caller (core.inbox.Service) owns the transaction; one inbound event costs th
 statements as before the stores existed: lock the conversation, read the pending events, update
 the state, mark the event done, insert the replies.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,7 +17,7 @@ from db.dialect import insert_ignore
 from db.schema import conversations, inbound_events, outbound_messages
 
 C = conversations.c
-I = inbound_events.c  # noqa: E741
+I = inbound_events.c
 
 # INSERT ... ON CONFLICT DO NOTHING RETURNING id, per dialect: a redelivery returns no row.
 _ins_event = {
@@ -25,25 +26,49 @@ _ins_event = {
 }
 _sel_conv = sa.select(conversations).where(C.user_key == sa.bindparam("k")).with_for_update()
 # The next pending event, and whether another one waits behind it.
-_sel_pending = (sa.select(inbound_events)
-                .where(I.user_key == sa.bindparam("k"), I.status == "pending")
-                .order_by(I.id).limit(2))
-STATE_COLUMNS = ("address", "locale", "flow", "step", "data", "owner", "role", "household_id",
-                 "consent_version", "misunderstood", "last_activity_at")
-_upd_conv = (sa.update(conversations).where(C.id == sa.bindparam("cid"))
-             .values({k: sa.bindparam(f"v_{k}") for k in STATE_COLUMNS}))
-_upd_done = (sa.update(inbound_events).where(I.id == sa.bindparam("eid"))
-             .values(status="done", processed_at=sa.bindparam("at")))
-_upd_failed = (sa.update(inbound_events).where(I.id == sa.bindparam("eid"))
-               .values(status="failed", processed_at=sa.bindparam("at"),
-                       error=sa.bindparam("err")))
-_ins_out = sa.insert(outbound_messages).returning(outbound_messages.c.id,
-                                                  sort_by_parameter_order=True)
+_sel_pending = (
+    sa.select(inbound_events)
+    .where(I.user_key == sa.bindparam("k"), I.status == "pending")
+    .order_by(I.id)
+    .limit(2)
+)
+STATE_COLUMNS = (
+    "address",
+    "locale",
+    "flow",
+    "step",
+    "data",
+    "owner",
+    "role",
+    "household_id",
+    "consent_version",
+    "misunderstood",
+    "last_activity_at",
+)
+_upd_conv = (
+    sa.update(conversations)
+    .where(C.id == sa.bindparam("cid"))
+    .values({k: sa.bindparam(f"v_{k}") for k in STATE_COLUMNS})
+)
+_upd_done = (
+    sa.update(inbound_events)
+    .where(I.id == sa.bindparam("eid"))
+    .values(status="done", processed_at=sa.bindparam("at"))
+)
+_upd_failed = (
+    sa.update(inbound_events)
+    .where(I.id == sa.bindparam("eid"))
+    .values(status="failed", processed_at=sa.bindparam("at"), error=sa.bindparam("err"))
+)
+_ins_out = sa.insert(outbound_messages).returning(
+    outbound_messages.c.id, sort_by_parameter_order=True
+)
 _ins_one = sa.insert(outbound_messages).returning(outbound_messages.c.id)
 _sel_pending_keys = sa.select(I.user_key).where(I.status == "pending").distinct()
 
 
 # --- inbox -----------------------------------------------------------------------------------
+
 
 def event_insert(conn):
     """The prebuilt insert-ignoring statement for this connection's dialect (one per batch)."""
@@ -52,11 +77,20 @@ def event_insert(conn):
 
 async def insert_event(conn, stmt, ev, now: datetime) -> bool:
     """Store one inbound event (`stmt` from `event_insert`); False for a duplicate delivery."""
-    res = await conn.execute(stmt, dict(
-        channel=ev.channel, external_id=ev.external_id,
-        user_key=ev.user_key, address=ev.address, kind=ev.kind,
-        payload=ev.payload, locale_hint=ev.locale_hint, status="pending",
-        received_at=now))
+    res = await conn.execute(
+        stmt,
+        dict(
+            channel=ev.channel,
+            external_id=ev.external_id,
+            user_key=ev.user_key,
+            address=ev.address,
+            kind=ev.kind,
+            payload=ev.payload,
+            locale_hint=ev.locale_hint,
+            status="pending",
+            received_at=now,
+        ),
+    )
     return res.first() is not None
 
 
@@ -66,6 +100,7 @@ async def pending_user_keys(conn) -> list[str]:
 
 
 # --- processing ------------------------------------------------------------------------------
+
 
 async def lock_conversation(conn, user_key: str):
     """The conversation row, locked (FOR UPDATE on PostgreSQL), or None."""
@@ -81,19 +116,32 @@ async def first_pending(conn, user_key: str):
     return (await conn.execute(_sel_pending, {"k": user_key})).first()
 
 
-async def create_conversation(conn, user_key: str, channel: str, address: str,
-                              now: datetime) -> None:
+async def create_conversation(
+    conn, user_key: str, channel: str, address: str, now: datetime
+) -> None:
     """A new conversation at the start (ignored when another worker created it first)."""
-    await conn.execute(insert_ignore(conn, conversations).values(
-        user_key=user_key, channel=channel, address=address,
-        flow="start", step="start", data={}, owner="bot", role="warga",
-        misunderstood=0, last_activity_at=now, created_at=now))
+    await conn.execute(
+        insert_ignore(conn, conversations).values(
+            user_key=user_key,
+            channel=channel,
+            address=address,
+            flow="start",
+            step="start",
+            data={},
+            owner="bot",
+            role="warga",
+            misunderstood=0,
+            last_activity_at=now,
+            created_at=now,
+        )
+    )
 
 
 async def save_state(conn, state) -> None:
     """Write the conversation's state (an object with `id` and the STATE_COLUMNS attributes)."""
-    await conn.execute(_upd_conv, {"cid": state.id, **{
-        f"v_{k}": getattr(state, k) for k in STATE_COLUMNS}})
+    await conn.execute(
+        _upd_conv, {"cid": state.id, **{f"v_{k}": getattr(state, k) for k in STATE_COLUMNS}}
+    )
 
 
 async def mark_done(conn, event_id: int, now: datetime) -> None:
@@ -109,7 +157,7 @@ async def insert_replies(conn, rows: list[dict]) -> None:
     if len(rows) == 1:  # the common case: a plain INSERT ... RETURNING, no executemany
         rows[0]["id"] = (await conn.execute(_ins_one, rows[0])).scalar_one()
     else:
-        for row, (rid,) in zip(rows, await conn.execute(_ins_out, rows)):
+        for row, (rid,) in zip(rows, await conn.execute(_ins_out, rows), strict=False):
             row["id"] = rid
 
 

@@ -6,6 +6,7 @@ row as it is at write time; the group row is also locked (FOR UPDATE on PostgreS
 member is removed or the group submitted. Two residents taking the last place: one UPDATE
 matches, the other matches nothing and is told the group is full.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +15,15 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from db.audit import audit
-from db.schema import (households, kube_events, kube_groups, kube_members, people,
-                       program_memberships, uep_applications)
+from db.schema import (
+    households,
+    kube_events,
+    kube_groups,
+    kube_members,
+    people,
+    program_memberships,
+    uep_applications,
+)
 from domain import kube as K
 from domain.eligibility import HouseholdFacts, MemberFacts, age_on, evaluate
 
@@ -41,21 +49,44 @@ async def person(conn, person_id: int, cfg, today: date) -> Person | None:
     if p is None:
         return None
     h = (await conn.execute(sa.select(households).where(households.c.id == p.household_id))).one()
-    members = (await conn.execute(sa.select(people.c.tanggal_lahir, people.c.hubungan,
-                                            people.c.disabilitas)
-                                  .where(people.c.household_id == h.id))).all()
-    held = {r[0] for r in await conn.execute(
-        sa.select(program_memberships.c.program_code).distinct()
-        .join(people, people.c.id == program_memberships.c.person_id)
-        .where(people.c.household_id == h.id))}
-    facts = HouseholdFacts(h.desil, tuple(MemberFacts(m.tanggal_lahir, m.hubungan, bool(m.disabilitas))
-                                          for m in members), frozenset(held))
+    members = (
+        await conn.execute(
+            sa.select(people.c.tanggal_lahir, people.c.hubungan, people.c.disabilitas).where(
+                people.c.household_id == h.id
+            )
+        )
+    ).all()
+    held = {
+        r[0]
+        for r in await conn.execute(
+            sa.select(program_memberships.c.program_code)
+            .distinct()
+            .join(people, people.c.id == program_memberships.c.person_id)
+            .where(people.c.household_id == h.id)
+        )
+    }
+    facts = HouseholdFacts(
+        h.desil,
+        tuple(MemberFacts(m.tanggal_lahir, m.hubungan, bool(m.disabilitas)) for m in members),
+        frozenset(held),
+    )
     eligible = {r.code: r.eligible for r in evaluate(facts, cfg, today)}
-    return Person(p.id, h.id, p.nama, p.nik, p.tanggal_lahir, age_on(p.tanggal_lahir, today), h.kelurahan_code,
-                  h.kecamatan_code, h.desil, eligible)
+    return Person(
+        p.id,
+        h.id,
+        p.nama,
+        p.nik,
+        p.tanggal_lahir,
+        age_on(p.tanggal_lahir, today),
+        h.kelurahan_code,
+        h.kecamatan_code,
+        h.desil,
+        eligible,
+    )
 
 
 # --- KUBE ---------------------------------------------------------------------------------
+
 
 def _lock(conn, stmt):
     return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
@@ -72,48 +103,84 @@ async def group_by_code(conn, code: str):
 
 async def active_group_of(conn, person_id: int):
     """(group row, member row) of this person's active KUBE, or None."""
-    row = (await conn.execute(
-        sa.select(kube_groups, M.id.label("member_id"), M.role)
-        .join(kube_members, M.group_id == G.id)
-        .where(M.person_id == person_id, G.status.in_(K.ACTIVE))
-        .order_by(G.id.desc()))).first()
+    row = (
+        await conn.execute(
+            sa.select(kube_groups, M.id.label("member_id"), M.role)
+            .join(kube_members, M.group_id == G.id)
+            .where(M.person_id == person_id, G.status.in_(K.ACTIVE))
+            .order_by(G.id.desc())
+        )
+    ).first()
     return row
 
 
 async def last_group_of(conn, person_id: int):
     """The newest group this person is a member of, whatever its status, or None."""
-    return (await conn.execute(
-        sa.select(kube_groups).join(kube_members, M.group_id == G.id)
-        .where(M.person_id == person_id).order_by(G.id.desc()).limit(1))).first()
+    return (
+        await conn.execute(
+            sa.select(kube_groups)
+            .join(kube_members, M.group_id == G.id)
+            .where(M.person_id == person_id)
+            .order_by(G.id.desc())
+            .limit(1)
+        )
+    ).first()
 
 
 async def household_in_active(conn, household_id: int, person_id: int) -> bool:
     n = await conn.scalar(
-        sa.select(sa.func.count()).select_from(kube_members.join(kube_groups, M.group_id == G.id))
-        .where(M.household_id == household_id, M.person_id != person_id, G.status.in_(K.ACTIVE)))
+        sa.select(sa.func.count())
+        .select_from(kube_members.join(kube_groups, M.group_id == G.id))
+        .where(M.household_id == household_id, M.person_id != person_id, G.status.in_(K.ACTIVE))
+    )
     return bool(n)
 
 
 async def members(conn, group_id: int):
-    return (await conn.execute(
-        sa.select(M.id, M.person_id, M.role, M.conversation_id, M.joined_at, people.c.nama,
-                  people.c.nik)
-        .join(people, people.c.id == M.person_id)
-        .where(M.group_id == group_id).order_by(M.id))).all()
+    return (
+        await conn.execute(
+            sa.select(
+                M.id,
+                M.person_id,
+                M.role,
+                M.conversation_id,
+                M.joined_at,
+                people.c.nama,
+                people.c.nik,
+            )
+            .join(people, people.c.id == M.person_id)
+            .where(M.group_id == group_id)
+            .order_by(M.id)
+        )
+    ).all()
 
 
 async def events(conn, group_id: int):
-    return (await conn.execute(
-        sa.select(E.at, E.action, E.actor, E.detail, people.c.nama)
-        .outerjoin(people, people.c.id == E.person_id)
-        .where(E.group_id == group_id).order_by(E.id))).all()
+    return (
+        await conn.execute(
+            sa.select(E.at, E.action, E.actor, E.detail, people.c.nama)
+            .outerjoin(people, people.c.id == E.person_id)
+            .where(E.group_id == group_id)
+            .order_by(E.id)
+        )
+    ).all()
 
 
-async def log(conn, group_id: int, at: datetime, action: str, *, person_id: int | None = None,
-              actor: str = "warga", detail: str | None = None) -> None:
-    await conn.execute(sa.insert(kube_events).values(group_id=group_id, at=at, actor=actor,
-                                                     action=action, person_id=person_id,
-                                                     detail=detail))
+async def log(
+    conn,
+    group_id: int,
+    at: datetime,
+    action: str,
+    *,
+    person_id: int | None = None,
+    actor: str = "warga",
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        sa.insert(kube_events).values(
+            group_id=group_id, at=at, actor=actor, action=action, person_id=person_id, detail=detail
+        )
+    )
 
 
 async def unused_code(conn, new_code) -> str:
@@ -124,33 +191,69 @@ async def unused_code(conn, new_code) -> str:
     raise RuntimeError("no free KUBE code")  # 31^6 codes: practically unreachable
 
 
-async def create(conn, *, p: Person, name: str, business_type: str, code: str, now: datetime,
-                 conversation_id: int | None) -> int:
-    gid = (await conn.execute(sa.insert(kube_groups).values(
-        code=code, name=name, business_type=business_type, kelurahan_code=p.kelurahan_code,
-        status=K.DRAFT, member_count=1, created_by=p.id, created_at=now)
-        .returning(G.id))).scalar_one()
-    await conn.execute(sa.insert(kube_members).values(
-        group_id=gid, person_id=p.id, household_id=p.household_id,
-        conversation_id=conversation_id, role=K.KETUA, joined_at=now))
+async def create(
+    conn,
+    *,
+    p: Person,
+    name: str,
+    business_type: str,
+    code: str,
+    now: datetime,
+    conversation_id: int | None,
+) -> int:
+    gid = (
+        await conn.execute(
+            sa.insert(kube_groups)
+            .values(
+                code=code,
+                name=name,
+                business_type=business_type,
+                kelurahan_code=p.kelurahan_code,
+                status=K.DRAFT,
+                member_count=1,
+                created_by=p.id,
+                created_at=now,
+            )
+            .returning(G.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        sa.insert(kube_members).values(
+            group_id=gid,
+            person_id=p.id,
+            household_id=p.household_id,
+            conversation_id=conversation_id,
+            role=K.KETUA,
+            joined_at=now,
+        )
+    )
     await log(conn, gid, now, "created", person_id=p.id)
     return gid
 
 
 async def take_place(conn, group_id: int, max_members: int) -> bool:
     """The race-safe step: one more member if the group is still forming and not full."""
-    res = await conn.execute(sa.update(kube_groups)
-                             .where(G.id == group_id, G.status == K.DRAFT,
-                                    G.member_count < max_members)
-                             .values(member_count=G.member_count + 1))
+    res = await conn.execute(
+        sa.update(kube_groups)
+        .where(G.id == group_id, G.status == K.DRAFT, G.member_count < max_members)
+        .values(member_count=G.member_count + 1)
+    )
     return res.rowcount == 1
 
 
-async def add_member(conn, *, group_id: int, p: Person, now: datetime,
-                     conversation_id: int | None) -> None:
-    await conn.execute(sa.insert(kube_members).values(
-        group_id=group_id, person_id=p.id, household_id=p.household_id,
-        conversation_id=conversation_id, role=K.ANGGOTA, joined_at=now))
+async def add_member(
+    conn, *, group_id: int, p: Person, now: datetime, conversation_id: int | None
+) -> None:
+    await conn.execute(
+        sa.insert(kube_members).values(
+            group_id=group_id,
+            person_id=p.id,
+            household_id=p.household_id,
+            conversation_id=conversation_id,
+            role=K.ANGGOTA,
+            joined_at=now,
+        )
+    )
     await log(conn, group_id, now, "joined", person_id=p.id)
 
 
@@ -160,13 +263,15 @@ async def remove_member(conn, *, group_id: int, member_id: int, now: datetime, a
     g = await group(conn, group_id, lock=True)
     if g is None or g.status != K.DRAFT:
         return False
-    m = (await conn.execute(sa.select(kube_members).where(M.id == member_id,
-                                                           M.group_id == group_id))).first()
+    m = (
+        await conn.execute(sa.select(kube_members).where(M.id == member_id, M.group_id == group_id))
+    ).first()
     if m is None or m.role == K.KETUA:
         return False
     await conn.execute(sa.delete(kube_members).where(M.id == member_id))
-    await conn.execute(sa.update(kube_groups).where(G.id == group_id)
-                       .values(member_count=G.member_count - 1))
+    await conn.execute(
+        sa.update(kube_groups).where(G.id == group_id).values(member_count=G.member_count - 1)
+    )
     await log(conn, group_id, now, action, person_id=m.person_id)
     return True
 
@@ -175,13 +280,15 @@ async def set_role(conn, *, group_id: int, member_id: int, role: str, now: datet
     g = await group(conn, group_id, lock=True)
     if g is None or g.status != K.DRAFT:
         return False
-    m = (await conn.execute(sa.select(kube_members).where(M.id == member_id,
-                                                           M.group_id == group_id))).first()
+    m = (
+        await conn.execute(sa.select(kube_members).where(M.id == member_id, M.group_id == group_id))
+    ).first()
     if m is None or m.role == K.KETUA:
         return False
     # One sekretaris and one bendahara: whoever held the role goes back to anggota.
-    await conn.execute(sa.update(kube_members).where(M.group_id == group_id, M.role == role)
-                       .values(role=K.ANGGOTA))
+    await conn.execute(
+        sa.update(kube_members).where(M.group_id == group_id, M.role == role).values(role=K.ANGGOTA)
+    )
     await conn.execute(sa.update(kube_members).where(M.id == member_id).values(role=role))
     await log(conn, group_id, now, "role", person_id=m.person_id, detail=role)
     return True
@@ -194,14 +301,18 @@ async def submit(conn, *, group_id: int, size: tuple[int, int], now: datetime) -
     problem = K.submit_problem(g.status, len(roles), roles, size)
     if problem:
         return problem
-    await conn.execute(sa.update(kube_groups).where(G.id == group_id, G.status == K.DRAFT)
-                       .values(status=K.SUBMITTED, submitted_at=now))
+    await conn.execute(
+        sa.update(kube_groups)
+        .where(G.id == group_id, G.status == K.DRAFT)
+        .values(status=K.SUBMITTED, submitted_at=now)
+    )
     await log(conn, group_id, now, "submitted")
     return None
 
 
-async def decide(conn, *, group_id: int, approve: bool, reason: str | None, now: datetime,
-                 actor: str = "cli") -> str | None:
+async def decide(
+    conn, *, group_id: int, approve: bool, reason: str | None, now: datetime, actor: str = "cli"
+) -> str | None:
     """Staff decision; returns the problem ('not_found', 'not_submitted') or None."""
     g = await group(conn, group_id, lock=True)
     if g is None:
@@ -209,12 +320,22 @@ async def decide(conn, *, group_id: int, approve: bool, reason: str | None, now:
     if not K.can_decide(g.status):
         return "not_submitted"
     status = K.APPROVED if approve else K.REJECTED
-    await conn.execute(sa.update(kube_groups).where(G.id == group_id, G.status == K.SUBMITTED)
-                       .values(status=status, reason=reason, decided_at=now))
-    await log(conn, group_id, now, "approved" if approve else "rejected", actor=actor,
-              detail=reason)
-    await audit(conn, actor, "kube.approve" if approve else "kube.reject", f"kube:{group_id}",
-                {"reason": reason} if reason else None, now=now)
+    await conn.execute(
+        sa.update(kube_groups)
+        .where(G.id == group_id, G.status == K.SUBMITTED)
+        .values(status=status, reason=reason, decided_at=now)
+    )
+    await log(
+        conn, group_id, now, "approved" if approve else "rejected", actor=actor, detail=reason
+    )
+    await audit(
+        conn,
+        actor,
+        "kube.approve" if approve else "kube.reject",
+        f"kube:{group_id}",
+        {"reason": reason} if reason else None,
+        now=now,
+    )
     return None
 
 
@@ -227,46 +348,84 @@ async def list_groups(conn, status: str | None = None):
 
 # --- UEP ----------------------------------------------------------------------------------
 
+
 async def open_uep(conn, person_id: int):
-    return (await conn.execute(sa.select(uep_applications).where(
-        U.person_id == person_id, U.status == "DIAJUKAN"))).first()
+    return (
+        await conn.execute(
+            sa.select(uep_applications).where(U.person_id == person_id, U.status == "DIAJUKAN")
+        )
+    ).first()
 
 
-async def add_uep(conn, *, p: Person, business: str, duration: str, needs: str, now: datetime,
-                  conversation_id: int | None) -> int:
-    return (await conn.execute(sa.insert(uep_applications).values(
-        person_id=p.id, household_id=p.household_id, conversation_id=conversation_id,
-        business=business, duration=duration, needs=needs, status="DIAJUKAN", created_at=now)
-        .returning(U.id))).scalar_one()
+async def add_uep(
+    conn,
+    *,
+    p: Person,
+    business: str,
+    duration: str,
+    needs: str,
+    now: datetime,
+    conversation_id: int | None,
+) -> int:
+    return (
+        await conn.execute(
+            sa.insert(uep_applications)
+            .values(
+                person_id=p.id,
+                household_id=p.household_id,
+                conversation_id=conversation_id,
+                business=business,
+                duration=duration,
+                needs=needs,
+                status="DIAJUKAN",
+                created_at=now,
+            )
+            .returning(U.id)
+        )
+    ).scalar_one()
 
 
 async def uep(conn, app_id: int, *, lock: bool = False):
-    stmt = (sa.select(uep_applications, people.c.nama, people.c.nik)
-            .join(people, people.c.id == U.person_id).where(U.id == app_id))
+    stmt = (
+        sa.select(uep_applications, people.c.nama, people.c.nik)
+        .join(people, people.c.id == U.person_id)
+        .where(U.id == app_id)
+    )
     if lock and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=uep_applications)
     return (await conn.execute(stmt)).first()
 
 
 async def list_uep(conn, status: str | None = None):
-    stmt = (sa.select(uep_applications, people.c.nama)
-            .join(people, people.c.id == U.person_id).order_by(U.id))
+    stmt = (
+        sa.select(uep_applications, people.c.nama)
+        .join(people, people.c.id == U.person_id)
+        .order_by(U.id)
+    )
     if status:
         stmt = stmt.where(U.status == status.upper())
     return (await conn.execute(stmt)).all()
 
 
-async def decide_uep(conn, *, app_id: int, approve: bool, reason: str | None,
-                     now: datetime, actor: str = "cli") -> str | None:
+async def decide_uep(
+    conn, *, app_id: int, approve: bool, reason: str | None, now: datetime, actor: str = "cli"
+) -> str | None:
     a = await uep(conn, app_id, lock=True)
     if a is None:
         return "not_found"
-    res = await conn.execute(sa.update(uep_applications)
-                             .where(U.id == app_id, U.status == "DIAJUKAN")
-                             .values(status="DISETUJUI" if approve else "DITOLAK", reason=reason,
-                                     decided_at=now))
+    res = await conn.execute(
+        sa.update(uep_applications)
+        .where(U.id == app_id, U.status == "DIAJUKAN")
+        .values(status="DISETUJUI" if approve else "DITOLAK", reason=reason, decided_at=now)
+    )
     if res.rowcount != 1:
         return "not_submitted"
-    await audit(conn, actor, "uep.approve" if approve else "uep.reject", f"uep:{app_id}",
-                {"reason": reason} if reason else None, now=now)
+    await audit(
+        conn,
+        actor,
+        "uep.approve" if approve else "uep.reject",
+        f"uep:{app_id}",
+        {"reason": reason} if reason else None,
+        now=now,
+    )
     return None

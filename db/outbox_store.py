@@ -5,6 +5,7 @@ Status moves: queued -> sending -> sent | failed | stopped | held; held -> sendi
 queued (requeue_held); sent -> held (a send the channel failed afterwards, e.g. WhatsApp's
 131047). "sending" is the claim that keeps a row from going out twice.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,31 +20,58 @@ O = outbound_messages.c
 # What the sender needs of a claimed row.
 _SEND_COLUMNS = (O.id, O.channel, O.address, O.payload, O.attempts)
 
-_due = (sa.select(O.id)
-        .where(O.status == "queued", O.next_attempt_at <= sa.bindparam("now"),
-               O.channel.in_(sa.bindparam("channels", expanding=True)))
-        .order_by(O.id).limit(500))
-_claim = (sa.update(outbound_messages)
-          .where(O.id.in_(sa.bindparam("ids", expanding=True)), O.status == "queued",
-                 O.channel.in_(sa.bindparam("channels", expanding=True)))
-          .values(status="sending", attempts=O.attempts + 1)
-          .returning(*_SEND_COLUMNS))
-_upd_sent = (sa.update(outbound_messages).where(O.id == sa.bindparam("rid"))
-             .values(status="sent", sent_at=sa.bindparam("at"), external_id=sa.bindparam("ext"),
-                     attempts=sa.bindparam("att")))
-_recover = (sa.update(outbound_messages).where(O.status == "sending")
-            .values(status="failed", last_error="interrupted during send; not resent"))
-_stop_row = (sa.update(outbound_messages).where(O.id == sa.bindparam("rid"))
-             .values(status="stopped", last_error=sa.bindparam("reason")))
-_stop_chat = (sa.update(outbound_messages)
-              .where(O.channel == sa.bindparam("ch"), O.address == sa.bindparam("addr"),
-                     O.status == "queued")
-              .values(status="stopped", last_error=sa.bindparam("reason")))
+_due = (
+    sa.select(O.id)
+    .where(
+        O.status == "queued",
+        O.next_attempt_at <= sa.bindparam("now"),
+        O.channel.in_(sa.bindparam("channels", expanding=True)),
+    )
+    .order_by(O.id)
+    .limit(500)
+)
+_claim = (
+    sa.update(outbound_messages)
+    .where(
+        O.id.in_(sa.bindparam("ids", expanding=True)),
+        O.status == "queued",
+        O.channel.in_(sa.bindparam("channels", expanding=True)),
+    )
+    .values(status="sending", attempts=O.attempts + 1)
+    .returning(*_SEND_COLUMNS)
+)
+_upd_sent = (
+    sa.update(outbound_messages)
+    .where(O.id == sa.bindparam("rid"))
+    .values(
+        status="sent",
+        sent_at=sa.bindparam("at"),
+        external_id=sa.bindparam("ext"),
+        attempts=sa.bindparam("att"),
+    )
+)
+_recover = (
+    sa.update(outbound_messages)
+    .where(O.status == "sending")
+    .values(status="failed", last_error="interrupted during send; not resent")
+)
+_stop_row = (
+    sa.update(outbound_messages)
+    .where(O.id == sa.bindparam("rid"))
+    .values(status="stopped", last_error=sa.bindparam("reason"))
+)
+_stop_chat = (
+    sa.update(outbound_messages)
+    .where(O.channel == sa.bindparam("ch"), O.address == sa.bindparam("addr"), O.status == "queued")
+    .values(status="stopped", last_error=sa.bindparam("reason"))
+)
 
 
 def _mark_stmt(with_attempts: bool, with_next: bool):
-    values: dict[str, Any] = {"status": sa.bindparam("status"),
-                              "last_error": sa.bindparam("reason")}
+    values: dict[str, Any] = {
+        "status": sa.bindparam("status"),
+        "last_error": sa.bindparam("reason"),
+    }
     if with_attempts:
         values["attempts"] = sa.bindparam("att")
     if with_next:
@@ -54,35 +82,48 @@ def _mark_stmt(with_attempts: bool, with_next: bool):
 _mark = {(a, n): _mark_stmt(a, n) for a in (False, True) for n in (False, True)}
 
 # --- a channel's window: hold and release ---------------------------------------------------
-_release = (sa.update(outbound_messages)
-            .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"),
-                   O.status == "held")
-            .values(status="sending", next_attempt_at=sa.bindparam("now"),
-                    address=sa.bindparam("addr"), attempts=O.attempts + 1)
-            .returning(*_SEND_COLUMNS))
-_requeue_held = (sa.update(outbound_messages)
-                 .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"),
-                        O.status == "held")
-                 .values(status="queued", next_attempt_at=sa.bindparam("now"),
-                         address=sa.bindparam("addr"))
-                 .returning(O.id))
-_hold_sent = (sa.update(outbound_messages)
-              .where(O.external_id == sa.bindparam("ext"), O.channel == sa.bindparam("ch"),
-                     O.status == "sent")
-              .values(status="held", last_error=sa.bindparam("reason"))
-              .returning(O.address))
+_release = (
+    sa.update(outbound_messages)
+    .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"), O.status == "held")
+    .values(
+        status="sending",
+        next_attempt_at=sa.bindparam("now"),
+        address=sa.bindparam("addr"),
+        attempts=O.attempts + 1,
+    )
+    .returning(*_SEND_COLUMNS)
+)
+_requeue_held = (
+    sa.update(outbound_messages)
+    .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"), O.status == "held")
+    .values(status="queued", next_attempt_at=sa.bindparam("now"), address=sa.bindparam("addr"))
+    .returning(O.id)
+)
+_hold_sent = (
+    sa.update(outbound_messages)
+    .where(
+        O.external_id == sa.bindparam("ext"), O.channel == sa.bindparam("ch"), O.status == "sent"
+    )
+    .values(status="held", last_error=sa.bindparam("reason"))
+    .returning(O.address)
+)
 _count_sending = sa.select(sa.func.count()).where(
-    O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"), O.status == "sending")
-_recent_payloads = (sa.select(O.payload)
-                    .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"))
-                    .order_by(O.id.desc()).limit(20))
+    O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"), O.status == "sending"
+)
+_recent_payloads = (
+    sa.select(O.payload)
+    .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"))
+    .order_by(O.id.desc())
+    .limit(20)
+)
 _insert_one = sa.insert(outbound_messages).returning(O.id)
 
 
 def send_row(r) -> dict[str, Any]:
     """A claimed row as `Outbox.submit` takes it."""
-    return dict(id=r.id, channel=r.channel, address=r.address, payload=r.payload,
-                attempts=r.attempts)
+    return dict(
+        id=r.id, channel=r.channel, address=r.address, payload=r.payload, attempts=r.attempts
+    )
 
 
 async def due(conn, now: datetime, channels: list[str]) -> list[int]:
@@ -101,8 +142,15 @@ async def mark_sent(conn, marks: list[dict[str, Any]]) -> None:
     await conn.execute(_upd_sent, marks)
 
 
-async def mark(conn, row_id: int, status: str, reason: str | None, *,
-               attempts: int | None = None, next_attempt_at: datetime | None = None) -> None:
+async def mark(
+    conn,
+    row_id: int,
+    status: str,
+    reason: str | None,
+    *,
+    attempts: int | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
     """Set a row's status and last error (and its attempts / next attempt time when given)."""
     params: dict[str, Any] = {"rid": row_id, "status": status, "reason": reason}
     if attempts is not None:
@@ -124,26 +172,32 @@ async def recover(conn) -> int:
     return res.rowcount or 0
 
 
-async def release_held(conn, channel: str, user_key: str, address: str,
-                       now: datetime) -> list[dict[str, Any]]:
+async def release_held(
+    conn, channel: str, user_key: str, address: str, now: datetime
+) -> list[dict[str, Any]]:
     """Held rows of this user claimed for sending (held -> sending, to `address`), in id order,
     as the rows `Outbox.submit` takes."""
-    rows = (await conn.execute(_release, {"uk": user_key, "ch": channel, "now": now,
-                                          "addr": address})).all()
+    rows = (
+        await conn.execute(_release, {"uk": user_key, "ch": channel, "now": now, "addr": address})
+    ).all()
     return [send_row(r) for r in sorted(rows, key=lambda r: r.id)]
 
 
-async def requeue_held(conn, channel: str, user_key: str, address: str,
-                       now: datetime) -> list[int]:
+async def requeue_held(conn, channel: str, user_key: str, address: str, now: datetime) -> list[int]:
     """Held rows of this user back to the queue (held -> queued, to `address`); ids in order."""
-    return sorted(r[0] for r in await conn.execute(
-        _requeue_held, {"uk": user_key, "ch": channel, "now": now, "addr": address}))
+    return sorted(
+        r[0]
+        for r in await conn.execute(
+            _requeue_held, {"uk": user_key, "ch": channel, "now": now, "addr": address}
+        )
+    )
 
 
 async def hold_sent(conn, channel: str, external_id: str, reason: str) -> str | None:
     """A sent row (by the channel's message id) held again; its address, None if no such row."""
-    row = (await conn.execute(_hold_sent, {"ext": external_id, "ch": channel,
-                                           "reason": reason})).first()
+    row = (
+        await conn.execute(_hold_sent, {"ext": external_id, "ch": channel, "reason": reason})
+    ).first()
     return row.address if row is not None else None
 
 
@@ -154,14 +208,33 @@ async def count_sending(conn, channel: str, user_key: str) -> int:
 
 async def recent_payloads(conn, channel: str, user_key: str) -> list[dict]:
     """The payloads of this user's 20 newest rows on the channel, newest first."""
-    return [r.payload for r in await conn.execute(
-        _recent_payloads, {"uk": user_key, "ch": channel})]
+    return [
+        r.payload for r in await conn.execute(_recent_payloads, {"uk": user_key, "ch": channel})
+    ]
 
 
-async def insert_queued(conn, channel: str, user_key: str, address: str, payload: dict,
-                        now: datetime, inbound_event_id: int | None = None) -> int:
+async def insert_queued(
+    conn,
+    channel: str,
+    user_key: str,
+    address: str,
+    payload: dict,
+    now: datetime,
+    inbound_event_id: int | None = None,
+) -> int:
     """One queued row, due now; its id."""
-    res = await conn.execute(_insert_one, dict(
-        channel=channel, user_key=user_key, address=address, inbound_event_id=inbound_event_id,
-        payload=payload, status="queued", attempts=0, next_attempt_at=now, created_at=now))
+    res = await conn.execute(
+        _insert_one,
+        dict(
+            channel=channel,
+            user_key=user_key,
+            address=address,
+            inbound_event_id=inbound_event_id,
+            payload=payload,
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        ),
+    )
     return res.scalar_one()

@@ -1,4 +1,5 @@
 """Queries the conversations need. The caller owns the transaction (one per inbound event)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,10 +14,12 @@ _person_by_nik = (
     .where(people.c.nik == sa.bindparam("nik"))
 )
 _household = sa.select(households).where(households.c.id == sa.bindparam("hid"))
-_members = sa.select(people.c.tanggal_lahir, people.c.hubungan, people.c.disabilitas,
-                     people.c.jenis_kelamin).where(people.c.household_id == sa.bindparam("hid"))
+_members = sa.select(
+    people.c.tanggal_lahir, people.c.hubungan, people.c.disabilitas, people.c.jenis_kelamin
+).where(people.c.household_id == sa.bindparam("hid"))
 _programs = (
-    sa.select(program_memberships.c.program_code).distinct()
+    sa.select(program_memberships.c.program_code)
+    .distinct()
     .join(people, people.c.id == program_memberships.c.person_id)
     .where(people.c.household_id == sa.bindparam("hid"))
 )
@@ -45,23 +48,29 @@ async def household_snapshot(conn, household_id: int):
     return h, members, programs
 
 
-async def record_attempt(conn, conversation_id: int, nik_hash: str, success: bool, at: datetime) -> None:
-    await conn.execute(sa.insert(check_attempts).values(
-        conversation_id=conversation_id, nik_hash=nik_hash, success=success, at=at))
+async def record_attempt(
+    conn, conversation_id: int, nik_hash: str, success: bool, at: datetime
+) -> None:
+    await conn.execute(
+        sa.insert(check_attempts).values(
+            conversation_id=conversation_id, nik_hash=nik_hash, success=success, at=at
+        )
+    )
 
 
 def _failed_since(*cond):
-    return (sa.select(sa.func.count(), sa.func.min(check_attempts.c.at, type_=UTCDateTime()))
-            .where(check_attempts.c.success.is_(False),
-                   check_attempts.c.at >= sa.bindparam("since"), *cond))
+    return sa.select(sa.func.count(), sa.func.min(check_attempts.c.at, type_=UTCDateTime())).where(
+        check_attempts.c.success.is_(False), check_attempts.c.at >= sa.bindparam("since"), *cond
+    )
 
 
 _failed_by_conv = _failed_since(check_attempts.c.conversation_id == sa.bindparam("cid"))
 _failed_by_nik = _failed_since(check_attempts.c.nik_hash == sa.bindparam("nh"))
 
 
-async def failed_attempts(conn, *, conversation_id: int | None = None, nik_hash: str | None = None,
-                          since: datetime) -> tuple[int, datetime | None]:
+async def failed_attempts(
+    conn, *, conversation_id: int | None = None, nik_hash: str | None = None, since: datetime
+) -> tuple[int, datetime | None]:
     """(count, oldest) of failed checks since `since`, by conversation or by NIK hash."""
     if conversation_id is not None:
         row = (await conn.execute(_failed_by_conv, {"cid": conversation_id, "since": since})).one()
@@ -71,14 +80,21 @@ async def failed_attempts(conn, *, conversation_id: int | None = None, nik_hash:
 
 
 async def household_kelurahan(conn, household_id: int) -> str | None:
-    return (await conn.execute(sa.select(households.c.kelurahan_code).where(
-        households.c.id == household_id))).scalar()
+    return (
+        await conn.execute(
+            sa.select(households.c.kelurahan_code).where(households.c.id == household_id)
+        )
+    ).scalar()
 
 
 async def household_head(conn, household_id: int):
     """(nama, alamat) of the household's head (else its first member), or None."""
-    return (await conn.execute(
-        sa.select(people.c.nama, households.c.alamat)
-        .join(households, households.c.id == people.c.household_id)
-        .where(people.c.household_id == household_id)
-        .order_by((people.c.hubungan != "KEPALA_KELUARGA"), people.c.id).limit(1))).first()
+    return (
+        await conn.execute(
+            sa.select(people.c.nama, households.c.alamat)
+            .join(households, households.c.id == people.c.household_id)
+            .where(people.c.household_id == household_id)
+            .order_by((people.c.hubungan != "KEPALA_KELUARGA"), people.c.id)
+            .limit(1)
+        )
+    ).first()

@@ -1,6 +1,7 @@
 """Reports, write side and the lookups the flows and the lifecycle need: create, merge, move
 with a conditional UPDATE, history events, photos, lookups by code and id. The caller owns the
 transaction."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,28 +28,51 @@ async def code_taken(conn, code: str) -> bool:
 
 async def open_on_target(conn, category: str, target_key: str, open_states):
     """The oldest open report of this category on this target, or None."""
-    return (await conn.execute(sa.select(reports).where(
-        RC.category == category, RC.target_key == target_key, RC.state.in_(open_states))
-        .order_by(RC.id).limit(1))).first()
+    return (
+        await conn.execute(
+            sa.select(reports)
+            .where(RC.category == category, RC.target_key == target_key, RC.state.in_(open_states))
+            .order_by(RC.id)
+            .limit(1)
+        )
+    ).first()
 
 
 async def insert(conn, values: dict[str, Any]) -> int:
     """A new report row (values: the reports columns); its id."""
-    return (await conn.execute(sa.insert(reports).values(**values)
-                               .returning(RC.id))).scalar_one()
+    return (await conn.execute(sa.insert(reports).values(**values).returning(RC.id))).scalar_one()
 
 
 async def touch(conn, report_id: int, now: datetime) -> None:
     await conn.execute(sa.update(reports).where(RC.id == report_id).values(updated_at=now))
 
 
-async def add_event(conn, report_id: int, at: datetime, actor: str, action: str, *,
-                    from_state: str | None = None, to_state: str | None = None,
-                    outcome: str | None = None, note: str | None = None,
-                    conversation_id: int | None = None) -> None:
-    await conn.execute(sa.insert(report_events).values(
-        report_id=report_id, at=at, actor=actor, action=action, from_state=from_state,
-        to_state=to_state, outcome=outcome, note=note, conversation_id=conversation_id))
+async def add_event(
+    conn,
+    report_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    outcome: str | None = None,
+    note: str | None = None,
+    conversation_id: int | None = None,
+) -> None:
+    await conn.execute(
+        sa.insert(report_events).values(
+            report_id=report_id,
+            at=at,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            outcome=outcome,
+            note=note,
+            conversation_id=conversation_id,
+        )
+    )
 
 
 async def add_photos(conn, rows: list[dict]) -> None:
@@ -60,37 +84,60 @@ async def add_photos(conn, rows: list[dict]) -> None:
 async def move(conn, report, values: dict[str, Any]) -> bool:
     """Set `values` and bump the version, only if the report is still in the state and version
     it was read in (`report`, a row). False when someone else moved it meanwhile."""
-    res = await conn.execute(sa.update(reports).where(
-        RC.id == report.id, RC.state == report.state, RC.version == report.version)
-        .values(version=RC.version + 1, **values))
+    res = await conn.execute(
+        sa.update(reports)
+        .where(RC.id == report.id, RC.state == report.state, RC.version == report.version)
+        .values(version=RC.version + 1, **values)
+    )
     return res.rowcount == 1
 
 
 async def merged_conversations(conn, report_id: int) -> list[int]:
     """Conversations whose duplicate report was merged into this one."""
-    return [r[0] for r in await conn.execute(sa.select(EC.conversation_id).where(
-        EC.report_id == report_id, EC.action == "merge", EC.conversation_id.is_not(None)))]
+    return [
+        r[0]
+        for r in await conn.execute(
+            sa.select(EC.conversation_id).where(
+                EC.report_id == report_id, EC.action == "merge", EC.conversation_id.is_not(None)
+            )
+        )
+    ]
 
 
 async def of_conversation(conn, conversation_id: int, limit: int = 10):
     """A resident's own reports (and those theirs was merged into), newest first."""
-    merged = sa.select(EC.report_id).where(EC.action == "merge",
-                                           EC.conversation_id == conversation_id)
-    return (await conn.execute(sa.select(RC.code, RC.category, RC.state, RC.outcome, RC.created_at)
-                               .where(sa.or_(RC.reporter_conversation_id == conversation_id,
-                                             RC.id.in_(merged)))
-                               .order_by(RC.created_at.desc(), RC.id.desc()).limit(limit))).all()
+    merged = sa.select(EC.report_id).where(
+        EC.action == "merge", EC.conversation_id == conversation_id
+    )
+    return (
+        await conn.execute(
+            sa.select(RC.code, RC.category, RC.state, RC.outcome, RC.created_at)
+            .where(sa.or_(RC.reporter_conversation_id == conversation_id, RC.id.in_(merged)))
+            .order_by(RC.created_at.desc(), RC.id.desc())
+            .limit(limit)
+        )
+    ).all()
 
 
-async def in_area_state(conn, kelurahan_code: str, rw: str, rt: str, state: str,
-                        limit: int = 10):
+async def in_area_state(conn, kelurahan_code: str, rw: str, rt: str, state: str, limit: int = 10):
     """Reports of one RT in one state, oldest first."""
-    return (await conn.execute(sa.select(reports).where(
-        RC.kelurahan_code == kelurahan_code, RC.rw == rw, RC.rt == rt,
-        RC.state == state).order_by(RC.id).limit(limit))).all()
+    return (
+        await conn.execute(
+            sa.select(reports)
+            .where(RC.kelurahan_code == kelurahan_code, RC.rw == rw, RC.rt == rt, RC.state == state)
+            .order_by(RC.id)
+            .limit(limit)
+        )
+    ).all()
 
 
 async def due_in_state(conn, state: str, now: datetime, limit: int = 500):
     """Reports in `state` whose RT answer was due by `now`, oldest first."""
-    return (await conn.execute(sa.select(reports).where(
-        RC.state == state, RC.rt_due_at <= now).order_by(RC.id).limit(limit))).all()
+    return (
+        await conn.execute(
+            sa.select(reports)
+            .where(RC.state == state, RC.rt_due_at <= now)
+            .order_by(RC.id)
+            .limit(limit)
+        )
+    ).all()

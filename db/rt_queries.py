@@ -1,4 +1,5 @@
 """The staff's read side of ketua RT heads and invitations (dashboard and CLI lists)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,8 +9,9 @@ from db.schema import rt_heads
 HC = rt_heads.c
 
 
-async def heads(conn, *, kelurahan: str | None = None, include_revoked: bool = False,
-                limit: int | None = None):
+async def heads(
+    conn, *, kelurahan: str | None = None, include_revoked: bool = False, limit: int | None = None
+):
     """Heads and invitations by kelurahan, RW, RT; revoked ones only when asked."""
     q = sa.select(rt_heads).order_by(HC.kelurahan_code, HC.rw, HC.rt, HC.id)
     if kelurahan is not None:

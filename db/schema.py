@@ -4,9 +4,10 @@ Core tables rather than ORM classes: the hot path (inbox, state, lookup, outbox)
 of Core statements per event, which is what docs/performance.md says matters most.
 All timestamps are stored in UTC (UTCDateTime); residents see Asia/Jakarta.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -32,22 +33,22 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 # --- DTSEN extract -------------------------------------------------------------------------
 
 households = sa.Table(
-    "households", metadata,
+    "households",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("no_kk", sa.String(16), nullable=False, unique=True),
     sa.Column("alamat", sa.String(255), nullable=False, server_default=""),
@@ -61,10 +62,13 @@ households = sa.Table(
 )
 
 people = sa.Table(
-    "people", metadata,
+    "people",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("nik", sa.String(16), nullable=False, unique=True),
-    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False, index=True),
+    sa.Column(
+        "household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False, index=True
+    ),
     sa.Column("nama", sa.String(120), nullable=False),
     sa.Column("jenis_kelamin", sa.String(1), nullable=False),
     sa.Column("tanggal_lahir", sa.Date, nullable=False),
@@ -76,13 +80,17 @@ people = sa.Table(
 # Programs a person receives now, from the extract's `program` column (household programs such
 # as PKH are listed on the members' rows; a household holds the union).
 program_memberships = sa.Table(
-    "program_memberships", metadata,
-    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    "program_memberships",
+    metadata,
+    sa.Column(
+        "person_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("program_code", sa.String(16), primary_key=True),
 )
 
 data_imports = sa.Table(
-    "data_imports", metadata,
+    "data_imports",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("file_name", sa.String(255), nullable=False),
     sa.Column("data_date", sa.Date, nullable=False),
@@ -97,7 +105,8 @@ data_imports = sa.Table(
 # --- Conversations -------------------------------------------------------------------------
 
 conversations = sa.Table(
-    "conversations", metadata,
+    "conversations",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("user_key", sa.String(128), nullable=False, unique=True),
     sa.Column("channel", sa.String(16), nullable=False),
@@ -116,7 +125,8 @@ conversations = sa.Table(
 )
 
 inbound_events = sa.Table(
-    "inbound_events", metadata,
+    "inbound_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("external_id", sa.String(128), nullable=False),
@@ -125,7 +135,9 @@ inbound_events = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("locale_hint", sa.String(8), nullable=True),
-    sa.Column("status", sa.String(8), nullable=False, server_default="pending"),  # pending|done|failed
+    sa.Column(
+        "status", sa.String(8), nullable=False, server_default="pending"
+    ),  # pending|done|failed
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("processed_at", UTCDateTime, nullable=True),
     sa.Column("error", sa.String(255), nullable=True),
@@ -135,7 +147,8 @@ inbound_events = sa.Table(
 )
 
 outbound_messages = sa.Table(
-    "outbound_messages", metadata,
+    "outbound_messages",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("user_key", sa.String(128), nullable=False),
@@ -162,12 +175,15 @@ outbound_messages = sa.Table(
 # One row per WhatsApp user: the business-scoped user id (BSUID) and the phone number (wa_id)
 # linked under one user key, where replies go, and the 24-hour customer-service window.
 wa_contacts = sa.Table(
-    "wa_contacts", metadata,
+    "wa_contacts",
+    metadata,
     sa.Column("user_key", sa.String(128), primary_key=True),  # "wa:<BSUID or wa_id>", never changes
     sa.Column("bsuid", sa.String(160), nullable=True, unique=True),
     sa.Column("wa_id", sa.String(32), nullable=True, unique=True),
     sa.Column("address", sa.String(160), nullable=False, index=True),  # what replies are sent to
-    sa.Column("last_inbound_at", UTCDateTime, nullable=True),  # the user's newest message (its timestamp)
+    sa.Column(
+        "last_inbound_at", UTCDateTime, nullable=True
+    ),  # the user's newest message (its timestamp)
     sa.Column("template_sent_at", UTCDateTime, nullable=True),  # the "reply waiting" template
     # Meta said the window was closed (error 131047) at this time, though our clock said open;
     # a message written after it opens the window again.
@@ -178,7 +194,8 @@ wa_contacts = sa.Table(
 # Delivery statuses Meta reports for what we sent (sent, delivered, read, failed), keyed by the
 # wamid that outbound_messages.external_id holds. One row per (wamid, status): redelivery is a no-op.
 wa_statuses = sa.Table(
-    "wa_statuses", metadata,
+    "wa_statuses",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("wamid", sa.String(128), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -190,7 +207,8 @@ wa_statuses = sa.Table(
 )
 
 check_attempts = sa.Table(
-    "check_attempts", metadata,
+    "check_attempts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("nik_hash", sa.String(64), nullable=False),  # keyed hash, never the NIK
@@ -203,7 +221,8 @@ check_attempts = sa.Table(
 # --- Accountability ------------------------------------------------------------------------
 
 consent_log = sa.Table(
-    "consent_log", metadata,
+    "consent_log",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("user_key", sa.String(128), nullable=False, index=True),
     sa.Column("channel", sa.String(16), nullable=False),
@@ -214,7 +233,8 @@ consent_log = sa.Table(
 )
 
 audit_log = sa.Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),  # "cli:import-dtsen", "tg:123", "staff:ani"
@@ -229,7 +249,8 @@ audit_log = sa.Table(
 # Dinsos staff who use the web dashboard. Roles: admin (everything, reads the audit log),
 # verifikator (works the queues city-wide), operator (one kelurahan only: kelurahan_code).
 staff_users = sa.Table(
-    "staff_users", metadata,
+    "staff_users",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),  # stored lowercased
     sa.Column("name", sa.String(120), nullable=False),
@@ -244,10 +265,16 @@ staff_users = sa.Table(
 # A login session: the cookie holds a random token, the table only its sha256; every form
 # carries the session's CSRF token. Sessions end after an idle time or an absolute lifetime.
 staff_sessions = sa.Table(
-    "staff_sessions", metadata,
+    "staff_sessions",
+    metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("staff_users.id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("staff_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
@@ -256,7 +283,8 @@ staff_sessions = sa.Table(
 
 # Failed logins, for throttling per username and per client address (keyed hashes, no IPs).
 login_failures = sa.Table(
-    "login_failures", metadata,
+    "login_failures",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("key", sa.String(80), nullable=False),  # "u:<hash>" or "ip:<hash>"
     sa.Column("at", UTCDateTime, nullable=False),
@@ -269,10 +297,12 @@ login_failures = sa.Table(
 # A resident asked for a person ("Tanya petugas", or after the bot failed to understand twice).
 # While a ticket is open the conversation's owner is "staff" and the bot stays silent.
 tickets = sa.Table(
-    "tickets", metadata,
+    "tickets",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=False,
-              index=True),
+    sa.Column(
+        "conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=False, index=True
+    ),
     sa.Column("status", sa.String(8), nullable=False),  # open | closed
     sa.Column("reason", sa.String(8), nullable=False),  # asked | stuck
     sa.Column("kelurahan_code", sa.String(13), nullable=True),  # from the matched household
@@ -290,10 +320,16 @@ tickets = sa.Table(
 )
 
 ticket_messages = sa.Table(
-    "ticket_messages", metadata,
+    "ticket_messages",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "ticket_id",
+        sa.Integer,
+        sa.ForeignKey("tickets.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("kind", sa.String(8), nullable=False),  # resident | staff | note | system
     sa.Column("staff_id", sa.Integer, sa.ForeignKey("staff_users.id"), nullable=True),
     sa.Column("body", sa.Text, nullable=False),
@@ -305,7 +341,8 @@ ticket_messages = sa.Table(
 # conditional UPDATEs, so two residents taking the last place at once cannot both get it.
 
 kube_groups = sa.Table(
-    "kube_groups", metadata,
+    "kube_groups",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("code", sa.String(8), nullable=False, unique=True),  # join code shared by the ketua
     sa.Column("name", sa.String(80), nullable=False),
@@ -322,9 +359,12 @@ kube_groups = sa.Table(
 )
 
 kube_members = sa.Table(
-    "kube_members", metadata,
+    "kube_members",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("group_id", sa.Integer, sa.ForeignKey("kube_groups.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "group_id", sa.Integer, sa.ForeignKey("kube_groups.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
     sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False),
     sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
@@ -334,9 +374,16 @@ kube_members = sa.Table(
 )
 
 kube_events = sa.Table(
-    "kube_events", metadata,
+    "kube_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("group_id", sa.Integer, sa.ForeignKey("kube_groups.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "group_id",
+        sa.Integer,
+        sa.ForeignKey("kube_groups.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),  # "warga", "cli"
     # created, joined, left, removed, role, submitted, approved, rejected
@@ -346,7 +393,8 @@ kube_events = sa.Table(
 )
 
 uep_applications = sa.Table(
-    "uep_applications", metadata,
+    "uep_applications",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
     sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=False),
@@ -354,14 +402,17 @@ uep_applications = sa.Table(
     sa.Column("business", sa.String(160), nullable=False),
     sa.Column("duration", sa.String(8), nullable=False),  # lt1 | 1to3 | gt3 (years)
     sa.Column("needs", sa.String(255), nullable=False),
-    sa.Column("status", sa.String(10), nullable=False, server_default="DIAJUKAN"),  # | DISETUJUI | DITOLAK
+    sa.Column(
+        "status", sa.String(10), nullable=False, server_default="DIAJUKAN"
+    ),  # | DISETUJUI | DITOLAK
     sa.Column("reason", sa.String(255), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("decided_at", UTCDateTime, nullable=True),
 )
 
 training_sessions = sa.Table(
-    "training_sessions", metadata,
+    "training_sessions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("title", sa.String(120), nullable=False),
     sa.Column("sector", sa.String(32), nullable=False),  # programs.toml [training] code
@@ -375,7 +426,9 @@ training_sessions = sa.Table(
     sa.Column("desil_max", sa.SmallInteger, nullable=False),
     sa.Column("age_min", sa.SmallInteger, nullable=False),
     sa.Column("age_max", sa.SmallInteger, nullable=False),
-    sa.Column("priority", sa.Boolean, nullable=False),  # DTSEN priority: seats given at the deadline
+    sa.Column(
+        "priority", sa.Boolean, nullable=False
+    ),  # DTSEN priority: seats given at the deadline
     sa.Column("notes", sa.String(255), nullable=True),
     sa.Column("seats_taken", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("allocated_at", UTCDateTime, nullable=True),
@@ -383,9 +436,15 @@ training_sessions = sa.Table(
 )
 
 training_registrations = sa.Table(
-    "training_registrations", metadata,
+    "training_registrations",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "session_id",
+        sa.Integer,
+        sa.ForeignKey("training_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     sa.Column("person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False, index=True),
     sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
     sa.Column("code", sa.String(8), nullable=False, unique=True),
@@ -407,18 +466,23 @@ training_registrations = sa.Table(
 # household in the extract (household_id) or one named by name, address and RT/RW. A target's
 # NIK / No. KK is kept only when the reporter gave it for an usul about another household.
 reports = sa.Table(
-    "reports", metadata,
+    "reports",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("code", sa.String(16), nullable=False, unique=True),  # LPR-XXXX-XXXX
     sa.Column("category", sa.String(12), nullable=False),  # USUL | SANGGAH | KOREKSI | GRADUASI
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("outcome", sa.String(12), nullable=True),  # set with SELESAI
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # optimistic lock
-    sa.Column("reporter_conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column(
+        "reporter_conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True
+    ),
     sa.Column("reporter_person_id", sa.Integer, sa.ForeignKey("people.id"), nullable=True),
     sa.Column("reporter_role", sa.String(8), nullable=False),  # warga | rt
     sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=True),
-    sa.Column("target_key", sa.String(128), nullable=False),  # merge key (domain.reports.target_key)
+    sa.Column(
+        "target_key", sa.String(128), nullable=False
+    ),  # merge key (domain.reports.target_key)
     sa.Column("target_name", sa.String(120), nullable=True),
     sa.Column("target_address", sa.String(255), nullable=True),
     sa.Column("target_nik", sa.String(16), nullable=True),
@@ -444,25 +508,45 @@ reports = sa.Table(
 # Every step of a report: who, when, from which state to which, and a note. Also a merged
 # duplicate (action "merge", the second reporter's conversation), so they are told too.
 report_events = sa.Table(
-    "report_events", metadata,
+    "report_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "report_id",
+        sa.Integer,
+        sa.ForeignKey("reports.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),  # "warga", "rt:<id>", "staff:<name>", "sistem"
-    sa.Column("action", sa.String(16), nullable=False),  # create | move | merge | rt_confirm | rt_dispute
+    sa.Column(
+        "actor", sa.String(128), nullable=False
+    ),  # "warga", "rt:<id>", "staff:<name>", "sistem"
+    sa.Column(
+        "action", sa.String(16), nullable=False
+    ),  # create | move | merge | rt_confirm | rt_dispute
     sa.Column("from_state", sa.String(20), nullable=True),
     sa.Column("to_state", sa.String(20), nullable=True),
     sa.Column("outcome", sa.String(12), nullable=True),
     sa.Column("note", sa.String(1000), nullable=True),
-    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True, index=True),
+    sa.Column(
+        "conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True, index=True
+    ),
 )
 
 # Photos attached to a report (house photo for a sanggah, documents for a koreksi). `ref` is what
 # the channel's photo event carried (WhatsApp: the sha256 of the stored file; Telegram: file_id).
 report_photos = sa.Table(
-    "report_photos", metadata,
+    "report_photos",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "report_id",
+        sa.Integer,
+        sa.ForeignKey("reports.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("kind", sa.String(12), nullable=False),  # house | document | other
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("ref", sa.String(160), nullable=False),
@@ -473,14 +557,17 @@ report_photos = sa.Table(
 # conversation, until revoked. One active head per (kelurahan, RW, RT); activating a new one
 # revokes the previous head.
 rt_heads = sa.Table(
-    "rt_heads", metadata,
+    "rt_heads",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("kelurahan_code", sa.String(10), nullable=False),
     sa.Column("rw", sa.String(3), nullable=False),
     sa.Column("rt", sa.String(3), nullable=False),
     sa.Column("status", sa.String(10), nullable=False),  # DIUNDANG | AKTIF | DICABUT
     sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True, index=True),
+    sa.Column(
+        "conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=True, index=True
+    ),
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
@@ -496,7 +583,8 @@ rt_heads = sa.Table(
 # `ref` is what the photo event carries and report_photos.ref holds (Telegram: the file_id;
 # WhatsApp: Meta's sha256 of the file, or "wa-media:<media id>"). Statements: db/media_store.py.
 media = sa.Table(
-    "media", metadata,
+    "media",
+    metadata,
     sa.Column("channel", sa.String(16), primary_key=True),
     sa.Column("media_id", sa.String(255), primary_key=True),
     sa.Column("ref", sa.String(255), nullable=False, index=True),

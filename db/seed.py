@@ -23,6 +23,7 @@ What it looks like:
 The same arguments give a byte-identical file (one random.Random(seed), no hash ordering, no
 clock). The first five households are the demo cases returned by write_demo_csv.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,43 +57,236 @@ class DemoCase:
 
 # Given names by generation (born before 1975, 1975–1994, from 1995). Common names only.
 _MALE = (
-    ("Dadang", "Ujang", "Oding", "Eman", "Engkos", "Acep", "Dudung", "Maman", "Oman", "Karna",
-     "Entis", "Odang", "Encep", "Atang", "Usep", "Endang", "Apud", "Didin", "Ahmad", "Suhendar"),
-    ("Asep", "Dede", "Agus", "Budi", "Hendra", "Wawan", "Yayan", "Iwan", "Jajang", "Cecep",
-     "Dedi", "Rudi", "Ade", "Deni", "Yusuf", "Rahmat", "Hendi", "Irwan", "Ridwan", "Heri"),
-    ("Rizky", "Fajar", "Dimas", "Gilang", "Raka", "Alif", "Naufal", "Reza", "Ilham", "Fikri",
-     "Rafi", "Arya", "Bayu", "Farhan", "Haikal", "Rangga", "Aditya", "Galih", "Zidan", "Azka"),
+    (
+        "Dadang",
+        "Ujang",
+        "Oding",
+        "Eman",
+        "Engkos",
+        "Acep",
+        "Dudung",
+        "Maman",
+        "Oman",
+        "Karna",
+        "Entis",
+        "Odang",
+        "Encep",
+        "Atang",
+        "Usep",
+        "Endang",
+        "Apud",
+        "Didin",
+        "Ahmad",
+        "Suhendar",
+    ),
+    (
+        "Asep",
+        "Dede",
+        "Agus",
+        "Budi",
+        "Hendra",
+        "Wawan",
+        "Yayan",
+        "Iwan",
+        "Jajang",
+        "Cecep",
+        "Dedi",
+        "Rudi",
+        "Ade",
+        "Deni",
+        "Yusuf",
+        "Rahmat",
+        "Hendi",
+        "Irwan",
+        "Ridwan",
+        "Heri",
+    ),
+    (
+        "Rizky",
+        "Fajar",
+        "Dimas",
+        "Gilang",
+        "Raka",
+        "Alif",
+        "Naufal",
+        "Reza",
+        "Ilham",
+        "Fikri",
+        "Rafi",
+        "Arya",
+        "Bayu",
+        "Farhan",
+        "Haikal",
+        "Rangga",
+        "Aditya",
+        "Galih",
+        "Zidan",
+        "Azka",
+    ),
 )
 _FEMALE = (
-    ("Euis", "Enung", "Imas", "Iyah", "Onih", "Cicih", "Entin", "Enok", "Iceu", "Omah",
-     "Popon", "Eti", "Juju", "Nani", "Otih", "Aas", "Empat", "Titin", "Ai", "Aminah"),
-    ("Rina", "Lilis", "Neneng", "Yati", "Dewi", "Sri", "Tuti", "Iis", "Nining", "Yuli",
-     "Rika", "Nurul", "Siti", "Eneng", "Wulan", "Lina", "Rini", "Yanti", "Ratna", "Fitri"),
-    ("Nabila", "Aisyah", "Salsabila", "Zahra", "Keisha", "Putri", "Anisa", "Nayla", "Citra",
-     "Alya", "Syifa", "Tiara", "Azzahra", "Aulia", "Hana", "Kirana", "Dinda", "Rahma", "Sekar",
-     "Nadia"),
+    (
+        "Euis",
+        "Enung",
+        "Imas",
+        "Iyah",
+        "Onih",
+        "Cicih",
+        "Entin",
+        "Enok",
+        "Iceu",
+        "Omah",
+        "Popon",
+        "Eti",
+        "Juju",
+        "Nani",
+        "Otih",
+        "Aas",
+        "Empat",
+        "Titin",
+        "Ai",
+        "Aminah",
+    ),
+    (
+        "Rina",
+        "Lilis",
+        "Neneng",
+        "Yati",
+        "Dewi",
+        "Sri",
+        "Tuti",
+        "Iis",
+        "Nining",
+        "Yuli",
+        "Rika",
+        "Nurul",
+        "Siti",
+        "Eneng",
+        "Wulan",
+        "Lina",
+        "Rini",
+        "Yanti",
+        "Ratna",
+        "Fitri",
+    ),
+    (
+        "Nabila",
+        "Aisyah",
+        "Salsabila",
+        "Zahra",
+        "Keisha",
+        "Putri",
+        "Anisa",
+        "Nayla",
+        "Citra",
+        "Alya",
+        "Syifa",
+        "Tiara",
+        "Azzahra",
+        "Aulia",
+        "Hana",
+        "Kirana",
+        "Dinda",
+        "Rahma",
+        "Sekar",
+        "Nadia",
+    ),
 )
 _SECOND = (
-    "Suryana", "Hidayat", "Kurniawan", "Permana", "Saputra", "Setiawan", "Nugraha", "Rahayu",
-    "Lestari", "Hermawan", "Gunawan", "Sudrajat", "Supriatna", "Rohendi", "Mulyana", "Sumarna",
-    "Hasanah", "Nurhayati", "Kartika", "Maulana", "Ramdani", "Firmansyah", "Kusnadi", "Sopian",
-    "Hamdani", "Rosmiati", "Komariah", "Sulastri", "Wijaya", "Pratama", "Ramadhan", "Fauzi",
-    "Sutisna", "Kosasih", "Suhendra", "Wulandari", "Handayani", "Anggraeni", "Nurjanah",
+    "Suryana",
+    "Hidayat",
+    "Kurniawan",
+    "Permana",
+    "Saputra",
+    "Setiawan",
+    "Nugraha",
+    "Rahayu",
+    "Lestari",
+    "Hermawan",
+    "Gunawan",
+    "Sudrajat",
+    "Supriatna",
+    "Rohendi",
+    "Mulyana",
+    "Sumarna",
+    "Hasanah",
+    "Nurhayati",
+    "Kartika",
+    "Maulana",
+    "Ramdani",
+    "Firmansyah",
+    "Kusnadi",
+    "Sopian",
+    "Hamdani",
+    "Rosmiati",
+    "Komariah",
+    "Sulastri",
+    "Wijaya",
+    "Pratama",
+    "Ramadhan",
+    "Fauzi",
+    "Sutisna",
+    "Kosasih",
+    "Suhendra",
+    "Wulandari",
+    "Handayani",
+    "Anggraeni",
+    "Nurjanah",
     "Suganda",
 )
 _STREETS = (
-    "Jl. Mawar", "Jl. Melati", "Jl. Kenanga", "Jl. Flamboyan", "Jl. Anggrek", "Jl. Dahlia",
-    "Jl. Cempaka", "Jl. Kemuning", "Jl. Sawo", "Jl. Nangka", "Jl. Manggis", "Jl. Rambutan",
-    "Jl. Durian", "Jl. Pala", "Jl. Cengkeh", "Gg. Masjid", "Gg. Mushola", "Gg. Sukamaju",
-    "Gg. Hj. Saman", "Gg. Bakti", "Kp. Sawah", "Kp. Babakan", "Kp. Pasir", "Kp. Lebak",
-    "Kp. Cibeureum", "Kp. Sukasari", "Jl. Raya", "Jl. Pesantren", "Jl. Pelita", "Jl. Swadaya",
+    "Jl. Mawar",
+    "Jl. Melati",
+    "Jl. Kenanga",
+    "Jl. Flamboyan",
+    "Jl. Anggrek",
+    "Jl. Dahlia",
+    "Jl. Cempaka",
+    "Jl. Kemuning",
+    "Jl. Sawo",
+    "Jl. Nangka",
+    "Jl. Manggis",
+    "Jl. Rambutan",
+    "Jl. Durian",
+    "Jl. Pala",
+    "Jl. Cengkeh",
+    "Gg. Masjid",
+    "Gg. Mushola",
+    "Gg. Sukamaju",
+    "Gg. Hj. Saman",
+    "Gg. Bakti",
+    "Kp. Sawah",
+    "Kp. Babakan",
+    "Kp. Pasir",
+    "Kp. Lebak",
+    "Kp. Cibeureum",
+    "Kp. Sukasari",
+    "Jl. Raya",
+    "Jl. Pesantren",
+    "Jl. Pelita",
+    "Jl. Swadaya",
 )
 # Where movers' NIKs were issued (province + regency + kecamatan): Kab. Bogor, Sukabumi,
 # Cianjur, Kab. Bandung, Garut, Kota Bandung, Bekasi, Depok, Jakarta, Tangerang Selatan,
 # Brebes, Cilacap, Lampung. Only the structure matters here.
 _MOVERS = (
-    "320101", "320104", "320115", "320201", "320305", "320412", "320507", "327301", "327502",
-    "327604", "317101", "317203", "317405", "367403", "332907", "330112", "187102",
+    "320101",
+    "320104",
+    "320115",
+    "320201",
+    "320305",
+    "320412",
+    "320507",
+    "327301",
+    "327502",
+    "327604",
+    "317101",
+    "317203",
+    "317405",
+    "367403",
+    "332907",
+    "330112",
+    "187102",
 )
 _HOUSEHOLD_SIZES = (1, 2, 3, 4, 5, 6, 7)
 _SIZE_WEIGHTS = (8, 12, 20, 25, 18, 10, 7)  # mean ≈ 3.9
@@ -212,8 +406,13 @@ class _Generator:
         hg = "P" if female_head else "L"
         members.append(("KEPALA_KELUARGA", hg, head_age))
         if size >= 2 and rng.random() < (0.08 if female_head else 0.9):
-            members.append(("SUAMI" if female_head else "ISTRI", "L" if female_head else "P",
-                            max(19, head_age + rng.randint(-8, 3))))
+            members.append(
+                (
+                    "SUAMI" if female_head else "ISTRI",
+                    "L" if female_head else "P",
+                    max(19, head_age + rng.randint(-8, 3)),
+                )
+            )
         if len(members) < size and want_elder and head_age <= 56:
             elder_age = min(97, head_age + rng.randint(22, 34))
             if case == "elder":
@@ -238,8 +437,9 @@ class _Generator:
                     members.append((hub, rng.choice("LP"), age))
                     age -= rng.randint(1, 3)
             if n_other:
-                members.append((rng.choice(("FAMILI_LAIN", "LAINNYA")), rng.choice("LP"),
-                                rng.randint(15, 60)))
+                members.append(
+                    (rng.choice(("FAMILI_LAIN", "LAINNYA")), rng.choice("LP"), rng.randint(15, 60))
+                )
 
         people = []  # (hubungan, gender, born, age, disabilitas)
         for hub, g, age in members:
@@ -308,10 +508,24 @@ class _Generator:
                 pel = False
             if hub == "KEPALA_KELUARGA":
                 head_nik = nik
-            rows.append((
-                kk, nik, self.name(g, born), g, born.isoformat(), hub, alamat, rt, rw,
-                kel.name, kec_name, desil, ";".join(c for c in codes if c in known), int(dis),
-            ))
+            rows.append(
+                (
+                    kk,
+                    nik,
+                    self.name(g, born),
+                    g,
+                    born.isoformat(),
+                    hub,
+                    alamat,
+                    rt,
+                    rw,
+                    kel.name,
+                    kec_name,
+                    desil,
+                    ";".join(c for c in codes if c in known),
+                    int(dis),
+                )
+            )
         return rows, kk, head_nik, desil
 
 
@@ -367,12 +581,23 @@ async def seed_demo(
     (a bug in the generator, never the user's fault)."""
     path = Path(data_dir) / DEMO_FILE
     cases = await asyncio.to_thread(
-        write_demo_csv, path, households=households, seed=seed, region=region,
-        programs=programs, today=today,
+        write_demo_csv,
+        path,
+        households=households,
+        seed=seed,
+        region=region,
+        programs=programs,
+        today=today,
     )
     report = await import_dtsen(
-        db, path, region=region, programs=programs, data_date=today, progress=progress,
-        actor="cli:seed-demo", today=today,
+        db,
+        path,
+        region=region,
+        programs=programs,
+        data_date=today,
+        progress=progress,
+        actor="cli:seed-demo",
+        today=today,
     )
     if not report.imported:
         first = "; ".join(str(e) for e in report.errors[:5])

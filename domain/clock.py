@@ -3,16 +3,17 @@
 Everything that needs "now" takes a clock callable (tests pass a controllable one); `utcnow` is
 the default. Timestamps are stored in UTC and shown in WIB.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def wib(when: datetime | None, fmt: str = "%d-%m-%Y %H.%M") -> str:

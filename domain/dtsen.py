@@ -35,13 +35,14 @@ Reasons are in simple Indonesian, for Dinsos clerks ("NIK harus 16 angka, tertul
 never contain an NIK or No. KK: a KK is shown masked ("3271 05•• •••• 0003"), other values only
 when they hold no long run of digits.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
-from typing import Sequence
 
 from domain.nik import IdProblem, NikInfo, check_kk, check_nik, clean_number, mask
 from domain.programs import ProgramsConfig
@@ -60,12 +61,32 @@ __all__ = [
 ]
 
 COLUMNS: tuple[str, ...] = (
-    "no_kk", "nik", "nama", "jenis_kelamin", "tanggal_lahir", "hubungan", "alamat",
-    "rt", "rw", "kelurahan", "kecamatan", "desil", "program", "disabilitas",
+    "no_kk",
+    "nik",
+    "nama",
+    "jenis_kelamin",
+    "tanggal_lahir",
+    "hubungan",
+    "alamat",
+    "rt",
+    "rw",
+    "kelurahan",
+    "kecamatan",
+    "desil",
+    "program",
+    "disabilitas",
 )
 HEAD = "KEPALA_KELUARGA"
 HUBUNGAN: tuple[str, ...] = (
-    HEAD, "ISTRI", "SUAMI", "ANAK", "ORANG_TUA", "MERTUA", "CUCU", "FAMILI_LAIN", "LAINNYA",
+    HEAD,
+    "ISTRI",
+    "SUAMI",
+    "ANAK",
+    "ORANG_TUA",
+    "MERTUA",
+    "CUCU",
+    "FAMILI_LAIN",
+    "LAINNYA",
 )
 MAX_NAMA = 120  # people.nama
 MAX_ALAMAT = 255  # households.alamat
@@ -73,8 +94,14 @@ _MAX_LINES_SHOWN = 10
 
 # Texts accepted for jenis_kelamin, after strip + casefold.
 _GENDER = {
-    "l": "L", "p": "P", "lk": "L", "pr": "P",
-    "laki-laki": "L", "laki laki": "L", "lakilaki": "L", "perempuan": "P",
+    "l": "L",
+    "p": "P",
+    "lk": "L",
+    "pr": "P",
+    "laki-laki": "L",
+    "laki laki": "L",
+    "lakilaki": "L",
+    "perempuan": "P",
 }
 _MISSING = object()
 _DIGIT_RUN = re.compile(r"\d{6,}")
@@ -180,8 +207,10 @@ def parse_header(cells: Sequence[str]) -> Columns | HeaderProblem:
         parts.append("kolom ganda: " + ", ".join(repeated))
     if parts:
         return HeaderProblem(
-            "baris judul (header) tidak sesuai — " + "; ".join(parts)
-            + ". Kolom yang benar: " + ", ".join(COLUMNS)
+            "baris judul (header) tidak sesuai — "
+            + "; ".join(parts)
+            + ". Kolom yang benar: "
+            + ", ".join(COLUMNS)
         )
     return Columns(tuple(names.index(c) for c in COLUMNS), len(names))
 
@@ -215,8 +244,7 @@ class _Kk:
     Kept small (one per household, 250,000 for a city of a million): the household fields
     are the normalised values of the first good row, sharing the cached strings."""
 
-    __slots__ = ("key", "problem", "hh", "hh_line", "head_line", "hub_bad", "lines",
-                 "bad_lines")
+    __slots__ = ("key", "problem", "hh", "hh_line", "head_line", "hub_bad", "lines", "bad_lines")
 
     def __init__(self, key: str, problem: str | None):
         self.key = key
@@ -237,8 +265,11 @@ def _differences(a: tuple, b: tuple) -> list[str]:
     """Names of the household fields that differ (alamat compared without case)."""
     if a == b:
         return []
-    return [_HH_FIELDS[i] for i in range(6)
-            if (a[i].casefold() != b[i].casefold() if i == 0 else a[i] != b[i])]
+    return [
+        _HH_FIELDS[i]
+        for i in range(6)
+        if (a[i].casefold() != b[i].casefold() if i == 0 else a[i] != b[i])
+    ]
 
 
 class DtsenValidator:
@@ -313,8 +344,11 @@ class DtsenValidator:
                         hit = (None, None)  # the kecamatan problem is reported already
                     else:
                         other = self.region.kecamatan_by_code(elsewhere.kecamatan_code)
-                        hit = (None, f"kelurahan{_shown(raw)} tidak ada di kecamatan {kec.name}"
-                                     f" (ada di kecamatan {other.name if other else '?'})")
+                        hit = (
+                            None,
+                            f"kelurahan{_shown(raw)} tidak ada di kecamatan {kec.name}"
+                            f" (ada di kecamatan {other.name if other else '?'})",
+                        )
             self._c_kel[key] = hit
         return hit
 
@@ -361,8 +395,14 @@ class DtsenValidator:
                 elif code not in codes:
                     codes.append(code)
             if unknown:
-                hit = (None, "program tidak dikenal: " + ", ".join(unknown)
-                       + " (yang dikenal: " + ", ".join(sorted(self._known_programs)) + ")")
+                hit = (
+                    None,
+                    "program tidak dikenal: "
+                    + ", ".join(unknown)
+                    + " (yang dikenal: "
+                    + ", ".join(sorted(self._known_programs))
+                    + ")",
+                )
             else:
                 hit = (tuple(codes), None)
             self._c_prog[raw] = hit
@@ -435,8 +475,10 @@ class DtsenValidator:
         st.lines.append(line)
 
         if n != self.columns.count:
-            problems: list[str] = [f"jumlah kolom {n}, seharusnya {self.columns.count}"
-                                   " (periksa tanda koma atau tanda kutip di baris ini)"]
+            problems: list[str] = [
+                f"jumlah kolom {n}, seharusnya {self.columns.count}"
+                " (periksa tanda koma atau tanda kutip di baris ini)"
+            ]
             return self._record(line, st, problems)
 
         (_, nik, nama, jk, tgl, hub, alamat, rt, rw, kel, kec, desil, prog, dis) = self._get(cells)
@@ -477,14 +519,16 @@ class DtsenValidator:
             except ValueError:
                 pass
         if born is None:
-            problems.append("tanggal_lahir harus tanggal yang ada, dengan format TTTT-BB-HH"
-                            " (contoh 1985-07-21)")
+            problems.append(
+                "tanggal_lahir harus tanggal yang ada, dengan format TTTT-BB-HH (contoh 1985-07-21)"
+            )
         elif born > self.today:
             problems.append("tanggal lahir belum terjadi (di masa depan)")
         elif nik_info is not None:
             b = nik_info.birth_date  # same DDMMYY, maybe another century: that is fine
-            if b != born and (b.day != born.day or b.month != born.month
-                              or b.year % 100 != born.year % 100):
+            if b != born and (
+                b.day != born.day or b.month != born.month or b.year % 100 != born.year % 100
+            ):
                 problems.append("tanggal lahir tidak cocok dengan NIK")
 
         role = self._c_hub.get(hub, _MISSING)
@@ -492,12 +536,16 @@ class DtsenValidator:
             role = self._hubungan(hub)
         if role is None:
             st.hub_bad = True
-            problems.append(f"hubungan{_shown(hub) or ' kosong'} tidak dikenal; isi salah satu: "
-                            + ", ".join(HUBUNGAN))
+            problems.append(
+                f"hubungan{_shown(hub) or ' kosong'} tidak dikenal; isi salah satu: "
+                + ", ".join(HUBUNGAN)
+            )
         elif role == HEAD:
             if st.head_line:
-                problems.append(f"KEPALA_KELUARGA lebih dari satu dalam satu KK"
-                                f" (kepala keluarga sudah ada di baris {st.head_line})")
+                problems.append(
+                    f"KEPALA_KELUARGA lebih dari satu dalam satu KK"
+                    f" (kepala keluarga sudah ada di baris {st.head_line})"
+                )
             else:
                 st.head_line = line
 
@@ -560,9 +608,14 @@ class DtsenValidator:
 
         for key, st in self._kks.items():
             if not st.head_line and not st.hub_bad and st.problem is None:
-                extra.append((st.lines[0], f"KK {mask(key) if key else '(kosong)'} tidak punya "
-                               f"KEPALA_KELUARGA (baris {_lines(st.lines)}); tiap KK harus punya"
-                               " tepat satu"))
+                extra.append(
+                    (
+                        st.lines[0],
+                        f"KK {mask(key) if key else '(kosong)'} tidak punya "
+                        f"KEPALA_KELUARGA (baris {_lines(st.lines)}); tiap KK harus punya"
+                        " tepat satu",
+                    )
+                )
                 st.bad_lines = [*(st.bad_lines or ()), st.lines[0]]
 
         if marks:
@@ -618,5 +671,6 @@ class DtsenValidator:
         """Normalise a row of a KK that passed (after finish())."""
         kk, nik, nama, jk, born, hub, programs, dis = self.person(cells)
         alamat, rt, rw, kel, kec, desil = self.household(kk)
-        return CleanRow(kk, nik, nama, jk, born, hub, alamat, rt, rw, kel, kec, desil,
-                        programs, dis)
+        return CleanRow(
+            kk, nik, nama, jk, born, hub, alamat, rt, rw, kel, kec, desil, programs, dis
+        )

@@ -19,6 +19,7 @@ Reason codes and params (params are JSON-serialisable), in this order within a r
 Every condition of a rule is evaluated and reported, also after one has failed, so a reply can
 explain all of them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ HEAD = "KEPALA_KELUARGA"
 @dataclass(frozen=True, slots=True)
 class MemberFacts:
     birth_date: date
-    hubungan: str  # KEPALA_KELUARGA, ISTRI, SUAMI, ANAK, ORANG_TUA, MERTUA, CUCU, FAMILI_LAIN, LAINNYA
+    hubungan: (
+        str  # KEPALA_KELUARGA, ISTRI, SUAMI, ANAK, ORANG_TUA, MERTUA, CUCU, FAMILI_LAIN, LAINNYA
+    )
     disabilitas: bool
 
 
@@ -60,7 +63,11 @@ class ProgramResult:
 
 def age_on(birth_date: date, today: date) -> int:
     """Whole years on `today` (someone born on 29 February turns a year older on 1 March)."""
-    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
 
 
 def is_extreme_poverty(desil: int, cfg: ProgramsConfig) -> bool:
@@ -100,7 +107,9 @@ def _check(
 
     low, high = desil
     desil_ok = low <= h.desil <= high
-    reasons.append(Reason("desil_in" if desil_ok else "desil_out", {"desil": h.desil, "min": low, "max": high}))
+    reasons.append(
+        Reason("desil_in" if desil_ok else "desil_out", {"desil": h.desil, "min": low, "max": high})
+    )
     ok &= desil_ok
 
     if rule.components:
@@ -109,8 +118,12 @@ def _check(
         if which:
             reasons.append(Reason("component", {"which": which}))
         else:
-            reasons.append(Reason("no_component", {"child_max_age": cfg.child_max_age,
-                                                   "elder_min_age": cfg.elder_min_age}))
+            reasons.append(
+                Reason(
+                    "no_component",
+                    {"child_max_age": cfg.child_max_age, "elder_min_age": cfg.elder_min_age},
+                )
+            )
             ok = False
 
     if rule.head_age is not None:
@@ -122,13 +135,20 @@ def _check(
         else:
             age = age_on(head.birth_date, today)
             head_ok = low <= age <= high
-            reasons.append(Reason("head_age_in" if head_ok else "head_age_out", {"age": age, "min": low, "max": high}))
+            reasons.append(
+                Reason(
+                    "head_age_in" if head_ok else "head_age_out",
+                    {"age": age, "min": low, "max": high},
+                )
+            )
             ok &= head_ok
 
     if rule.member_age is not None:
         low, high = rule.member_age
         member_ok = any(low <= age_on(m.birth_date, today) <= high for m in h.members)
-        reasons.append(Reason("member_age_in" if member_ok else "member_age_out", {"min": low, "max": high}))
+        reasons.append(
+            Reason("member_age_in" if member_ok else "member_age_out", {"min": low, "max": high})
+        )
         ok &= member_ok
 
     return ok, reasons

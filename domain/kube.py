@@ -5,6 +5,7 @@ A group is formed in the chat (DRAFT), submitted by its ketua (DIAJUKAN) and dec
 is in at most one active group; a rejected group frees its members. Results are reason codes;
 the conversation layer turns them into words.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -44,8 +45,13 @@ class JoinFacts:
     member_count: int
 
 
-def member_problem(age: int, household_eligible: bool, in_active_group: bool,
-                   household_in_active_group: bool, age_range: tuple[int, int]) -> str | None:
+def member_problem(
+    age: int,
+    household_eligible: bool,
+    in_active_group: bool,
+    household_in_active_group: bool,
+    age_range: tuple[int, int],
+) -> str | None:
     """Why this person may not be in a KUBE at all (creating or joining), or None."""
     if in_active_group:
         return "already_member"
@@ -66,8 +72,9 @@ def join_problem(f: JoinFacts, age_range: tuple[int, int], max_members: int) -> 
         return "not_open"
     if f.person_kelurahan != f.group_kelurahan:
         return "other_kelurahan"
-    p = member_problem(f.age, f.household_eligible, f.in_active_group,
-                       f.household_in_active_group, age_range)
+    p = member_problem(
+        f.age, f.household_eligible, f.in_active_group, f.household_in_active_group, age_range
+    )
     if p:
         return p
     if f.member_count >= max_members:
@@ -75,8 +82,9 @@ def join_problem(f: JoinFacts, age_range: tuple[int, int], max_members: int) -> 
     return None
 
 
-def submit_problem(status: str, member_count: int, roles: list[str],
-                   size: tuple[int, int]) -> str | None:
+def submit_problem(
+    status: str, member_count: int, roles: list[str], size: tuple[int, int]
+) -> str | None:
     """Why the ketua may not submit yet, or None: not_draft, too_few, too_many, no_sekretaris,
     no_bendahara."""
     if status != DRAFT:

@@ -29,6 +29,7 @@ none of its checks matches our rules exactly:
 The tests compare our birth dates with ``stdnum.id.nik.get_birth_date`` where
 both rules agree, and check that every province stdnum knows is in our set.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

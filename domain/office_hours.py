@@ -4,6 +4,7 @@ the office is open (days, open–close, minus holidays, in the office's timezone
 Hand-written: the libraries for business hours (e.g. `businesstimedelta`) are unmaintained or do
 not take a holiday list per deployment; this is a few lines over `OfficeHours`.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

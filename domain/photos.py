@@ -6,6 +6,7 @@ re-encoding, so no quality loss, and a photo without metadata is stored byte for
 EXIF orientation goes with the rest (staff may see a photo turned sideways). Pillow opens the
 result to prove it is a decodable image of sane dimensions (a decompression bomb is refused).
 """
+
 from __future__ import annotations
 
 import io
@@ -43,12 +44,12 @@ def strip_jpeg(data: bytes) -> bytes:
             out += data[i:]
             return bytes(out)
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
-            out += data[i:i + 2]
+            out += data[i : i + 2]
             i += 2
             continue
         if i + 4 > len(data):
             raise PhotoProblem("truncated JPEG")
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
         end = i + 2 + length
         if length < 2 or end > len(data):
             raise PhotoProblem("broken JPEG segment length")
@@ -65,8 +66,8 @@ def strip_png(data: bytes) -> bytes:
     out = bytearray(_PNG_SIG)
     i = len(_PNG_SIG)
     while i + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[i:i + 4])
-        kind = data[i + 4:i + 8]
+        (length,) = struct.unpack(">I", data[i : i + 4])
+        kind = data[i + 4 : i + 8]
         end = i + 12 + length
         if end > len(data):
             raise PhotoProblem("truncated PNG")

@@ -4,6 +4,7 @@
 raises one `ConfigError` listing every mistake (each naming its key path), so a clerk who edits the
 file fixes everything in one round instead of one error per restart.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -118,8 +119,11 @@ class ProgramsConfig:
     def placeholders(self) -> list[str]:
         """Names of the [service] fields that still hold a "ganti sebelum tayang" placeholder."""
         names = ("office_address", "office_phone", "office_whatsapp", "office_email")
-        return [f"service.{n}" for n in names
-                if PLACEHOLDER_MARK in getattr(self, n).lower().replace("-", " ")]
+        return [
+            f"service.{n}"
+            for n in names
+            if PLACEHOLDER_MARK in getattr(self, n).lower().replace("-", " ")
+        ]
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -134,7 +138,9 @@ def load_programs(path: str | PathLike[str]) -> ProgramsConfig:
     except OSError as e:
         raise ConfigError([f"{name}: cannot read file: {e.strerror or e}"], source=name) from None
     except UnicodeDecodeError as e:
-        raise ConfigError([f"{name}: not valid UTF-8 text ({e.reason} at byte {e.start})"], source=name) from None
+        raise ConfigError(
+            [f"{name}: not valid UTF-8 text ({e.reason} at byte {e.start})"], source=name
+        ) from None
     except tomllib.TOMLDecodeError as e:
         # Python 3.11 puts the position in the message: "... (at line 3, column 7)".
         raise ConfigError([f"{name}: TOML syntax error: {e}"], source=name) from None
@@ -142,8 +148,17 @@ def load_programs(path: str | PathLike[str]) -> ProgramsConfig:
 
 
 _TOP = ("service", "office_hours", "sla", "desil", "components", "kube", "training", "programs")
-_SERVICE = ("city", "office", "office_address", "office_phone", "office_whatsapp", "office_email",
-            "notice_version", "retention_months", "official_checks")
+_SERVICE = (
+    "city",
+    "office",
+    "office_address",
+    "office_phone",
+    "office_whatsapp",
+    "office_email",
+    "notice_version",
+    "retention_months",
+    "official_checks",
+)
 _OFFICE_HOURS = ("timezone", "days", "open", "close", "holidays")
 _SLA = tuple(f.name for f in fields(Sla))
 _DESIL = ("labels", "labels_en", "extreme_poverty", "source_note")
@@ -171,7 +186,14 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     training = section("training", _TRAINING)
 
     values: dict[str, Any] = {}
-    for key in ("city", "office", "office_address", "office_phone", "office_whatsapp", "notice_version"):
+    for key in (
+        "city",
+        "office",
+        "office_address",
+        "office_phone",
+        "office_whatsapp",
+        "notice_version",
+    ):
         values[key] = c.text(service, "service", key)
     values["office_email"] = c.email(service, "service", "office_email")
     values["retention_months"] = c.integer(service, "service", "retention_months", 1, 240)
@@ -187,14 +209,18 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
 
     values["child_max_age"] = c.integer(comp, "components", "child_max_age", 0, 120)
     values["elder_min_age"] = c.integer(comp, "components", "elder_min_age", 0, 120)
-    if None not in (values["child_max_age"], values["elder_min_age"]) \
-            and values["child_max_age"] >= values["elder_min_age"]:
+    if (
+        None not in (values["child_max_age"], values["elder_min_age"])
+        and values["child_max_age"] >= values["elder_min_age"]
+    ):
         c.problem("components.child_max_age", "must be lower than components.elder_min_age")
 
     values["kube_min_members"] = c.integer(kube, "kube", "min_members", 1, 1000)
     values["kube_max_members"] = c.integer(kube, "kube", "max_members", 1, 1000)
-    if None not in (values["kube_min_members"], values["kube_max_members"]) \
-            and values["kube_min_members"] > values["kube_max_members"]:
+    if (
+        None not in (values["kube_min_members"], values["kube_max_members"])
+        and values["kube_min_members"] > values["kube_max_members"]
+    ):
         c.problem("kube.max_members", "must be at least kube.min_members")
     values["kube_member_age"] = c.int_range(kube, "kube", "member_age", 0, 120)
     values["business_types"] = c.options(kube, "kube", "business_types")
@@ -215,18 +241,26 @@ def _office_hours(c: _Checker, t: dict[str, Any]) -> OfficeHours | None:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            c.problem("office_hours.timezone", f'unknown time zone {tz!r}; use an IANA name such as "Asia/Jakarta"')
+            c.problem(
+                "office_hours.timezone",
+                f'unknown time zone {tz!r}; use an IANA name such as "Asia/Jakarta"',
+            )
             tz = None
 
     days: frozenset[int] | None = None
     raw = t.get("days")
     if raw is not None:
         if not isinstance(raw, list) or not raw or not all(isinstance(d, str) for d in raw):
-            c.problem("office_hours.days", f'expected a non-empty list such as ["mon", "tue"], got {_show(raw)}')
+            c.problem(
+                "office_hours.days",
+                f'expected a non-empty list such as ["mon", "tue"], got {_show(raw)}',
+            )
         else:
             bad = [d for d in raw if d.lower() not in DAY_NAMES]
             if bad:
-                c.problem("office_hours.days", f"unknown day {_show(bad)}; use {', '.join(DAY_NAMES)}")
+                c.problem(
+                    "office_hours.days", f"unknown day {_show(bad)}; use {', '.join(DAY_NAMES)}"
+                )
             elif len({d.lower() for d in raw}) != len(raw):
                 c.problem("office_hours.days", "a day is listed twice")
             else:
@@ -235,19 +269,27 @@ def _office_hours(c: _Checker, t: dict[str, Any]) -> OfficeHours | None:
     opens = c.clock(t, "office_hours", "open")
     closes = c.clock(t, "office_hours", "close")
     if opens is not None and closes is not None and opens >= closes:
-        c.problem("office_hours.close", f"must be later than open ({opens:%H:%M}), got {closes:%H:%M}")
+        c.problem(
+            "office_hours.close", f"must be later than open ({opens:%H:%M}), got {closes:%H:%M}"
+        )
 
     holidays: frozenset[date] | None = None
     raw = t.get("holidays")
     if raw is not None:
         if not isinstance(raw, list):
-            c.problem("office_hours.holidays", f"expected a list of dates such as [2026-12-25], got {_show(raw)}")
+            c.problem(
+                "office_hours.holidays",
+                f"expected a list of dates such as [2026-12-25], got {_show(raw)}",
+            )
         else:
             parsed: list[date] = []
             for i, item in enumerate(raw):
                 d = _as_date(item)
                 if d is None:
-                    c.problem(f"office_hours.holidays[{i}]", f"expected a date such as 2026-12-25, got {_show(item)}")
+                    c.problem(
+                        f"office_hours.holidays[{i}]",
+                        f"expected a date such as 2026-12-25, got {_show(item)}",
+                    )
                 else:
                     parsed.append(d)
             holidays = frozenset(parsed)
@@ -261,7 +303,10 @@ def _sla(c: _Checker, t: dict[str, Any]) -> Sla | None:
     vals = {key: c.integer(t, "sla", key, 1, 10_000) for key in _SLA}
     sup, head = vals["escalate_supervisor_hours"], vals["escalate_head_hours"]
     if sup is not None and head is not None and head <= sup:
-        c.problem("sla.escalate_head_hours", f"must be later than escalate_supervisor_hours ({sup}), got {head}")
+        c.problem(
+            "sla.escalate_head_hours",
+            f"must be later than escalate_supervisor_hours ({sup}), got {head}",
+        )
     checked = {key: v for key, v in vals.items() if v is not None}
     if len(checked) < len(vals):
         return None
@@ -300,7 +345,10 @@ def _programs(c: _Checker, raw: Any) -> dict[str, ProgramRule] | None:
     for code, body in raw.items():
         path = f"programs.{code}"
         if not _CODE_RE.match(code):
-            c.problem(path, "programme code must be capital letters, digits or _ (at most 16), starting with a letter")
+            c.problem(
+                path,
+                "programme code must be capital letters, digits or _ (at most 16), starting with a letter",
+            )
             ok = False
         if not isinstance(body, dict):
             c.problem(path, f"expected a table, got {_show(body)}")
@@ -333,9 +381,15 @@ def _program(c: _Checker, code: str, t: dict[str, Any]) -> ProgramRule | None:
     if "components" in t:
         raw = t["components"]
         if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
-            c.problem(f"{path}.components", f'expected a non-empty list of "child", "elder", "disability", got {_show(raw)}')
+            c.problem(
+                f"{path}.components",
+                f'expected a non-empty list of "child", "elder", "disability", got {_show(raw)}',
+            )
         elif bad := [x for x in raw if x not in COMPONENTS]:
-            c.problem(f"{path}.components", f'unknown component {_show(bad)}; use "child", "elder" or "disability"')
+            c.problem(
+                f"{path}.components",
+                f'unknown component {_show(bad)}; use "child", "elder" or "disability"',
+            )
         elif len(set(raw)) != len(raw):
             c.problem(f"{path}.components", "a component is listed twice")
         else:
@@ -345,17 +399,33 @@ def _program(c: _Checker, code: str, t: dict[str, Any]) -> ProgramRule | None:
         # Without a desil range there is no rule; other conditions would never be checked.
         for key in ("components", "head_age", "member_age"):
             if key in t:
-                c.problem(f"{path}.{key}", "only allowed together with desil (a programme without desil has no rule)")
+                c.problem(
+                    f"{path}.{key}",
+                    "only allowed together with desil (a programme without desil has no rule)",
+                )
         if joinable is True:
-            c.problem(f"{path}.desil", "required when joinable = true (residents need a rule to see whether they may join)")
+            c.problem(
+                f"{path}.desil",
+                "required when joinable = true (residents need a rule to see whether they may join)",
+            )
 
     if len(c.problems) > before:
         return None
     # No new problem means every required value was read (each accessor records one for None).
     if name is None or short is None or kind is None or source is None or joinable is None:
         return None
-    return ProgramRule(code=code, name=name, short=short, kind=kind, desil=desil, components=components,
-                       head_age=head_age, member_age=member_age, source=source, joinable=joinable)
+    return ProgramRule(
+        code=code,
+        name=name,
+        short=short,
+        kind=kind,
+        desil=desil,
+        components=components,
+        head_age=head_age,
+        member_age=member_age,
+        source=source,
+        joinable=joinable,
+    )
 
 
 class _Checker:
@@ -367,7 +437,9 @@ class _Checker:
     def problem(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
 
-    def table(self, raw: Any, path: str, allowed: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    def table(
+        self, raw: Any, path: str, allowed: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         """Check a table's keys: unknown keys (with a suggestion) and missing required keys."""
         if raw is None:
             self.problem(path, "missing table")
@@ -379,14 +451,22 @@ class _Checker:
         for key in raw:
             if key not in allowed:
                 hint = difflib.get_close_matches(key, allowed, n=1)
-                extra = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of: {', '.join(allowed)}"
+                extra = (
+                    f"; did you mean {hint[0]!r}?"
+                    if hint
+                    else f"; expected one of: {', '.join(allowed)}"
+                )
                 self.problem(f"{prefix}{key}", f"unknown key{extra}")
         for key in allowed:
             if key not in raw and key not in optional:
-                self.problem(f"{prefix}{key}", "missing required key" if path else "missing required table")
+                self.problem(
+                    f"{prefix}{key}", "missing required key" if path else "missing required table"
+                )
         return raw
 
-    def text(self, t: dict[str, Any], path: str, key: str, max_len: int | None = None) -> str | None:
+    def text(
+        self, t: dict[str, Any], path: str, key: str, max_len: int | None = None
+    ) -> str | None:
         raw = t.get(key)
         if raw is None:
             return None
@@ -410,8 +490,14 @@ class _Checker:
         raw = t.get(key)
         if raw is None:
             return None
-        if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x.strip() for x in raw):
-            self.problem(f"{path}.{key}", f"expected a non-empty list of non-empty texts, got {_show(raw)}")
+        if (
+            not isinstance(raw, list)
+            or not raw
+            or not all(isinstance(x, str) and x.strip() for x in raw)
+        ):
+            self.problem(
+                f"{path}.{key}", f"expected a non-empty list of non-empty texts, got {_show(raw)}"
+            )
             return None
         return tuple(x.strip() for x in raw)
 
@@ -420,7 +506,9 @@ class _Checker:
         if raw is None:
             return None
         if isinstance(raw, bool) or not isinstance(raw, int) or not lo <= raw <= hi:
-            self.problem(f"{path}.{key}", f"expected a whole number from {lo} to {hi}, got {_show(raw)}")
+            self.problem(
+                f"{path}.{key}", f"expected a whole number from {lo} to {hi}, got {_show(raw)}"
+            )
             return None
         return raw
 
@@ -433,15 +521,23 @@ class _Checker:
             return None
         return raw
 
-    def int_range(self, t: dict[str, Any], path: str, key: str, lo: int, hi: int) -> tuple[int, int] | None:
+    def int_range(
+        self, t: dict[str, Any], path: str, key: str, lo: int, hi: int
+    ) -> tuple[int, int] | None:
         raw = t.get(key)
         if raw is None:
             return None
-        good = (isinstance(raw, list) and len(raw) == 2
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in raw)
-                and lo <= raw[0] <= raw[1] <= hi)
+        good = (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in raw)
+            and lo <= raw[0] <= raw[1] <= hi
+        )
         if not good:
-            self.problem(f"{path}.{key}", f"expected [min, max] with {lo} <= min <= max <= {hi}, got {_show(raw)}")
+            self.problem(
+                f"{path}.{key}",
+                f"expected [min, max] with {lo} <= min <= max <= {hi}, got {_show(raw)}",
+            )
             return None
         return raw[0], raw[1]
 
@@ -453,7 +549,10 @@ class _Checker:
             return raw  # a TOML local time such as 08:00:00 is accepted too
         m = _HHMM_RE.match(raw) if isinstance(raw, str) else None
         if m is None:
-            self.problem(f"{path}.{key}", f'expected a 24-hour time "HH:MM" such as "08:00", got {_show(raw)}')
+            self.problem(
+                f"{path}.{key}",
+                f'expected a 24-hour time "HH:MM" such as "08:00", got {_show(raw)}',
+            )
             return None
         return time(int(m[1]), int(m[2]))
 
@@ -463,7 +562,10 @@ class _Checker:
             return None
         where = f"{path}.{key}"
         if not isinstance(raw, list) or not raw:
-            self.problem(where, f'expected a non-empty list of {{ code = "...", label = "..." }}, got {_show(raw)}')
+            self.problem(
+                where,
+                f'expected a non-empty list of {{ code = "...", label = "..." }}, got {_show(raw)}',
+            )
             return None
         before = len(self.problems)
         result: list[Option] = []
@@ -471,13 +573,18 @@ class _Checker:
         for i, item in enumerate(raw):
             item_path = f"{where}[{i}]"
             if not isinstance(item, dict):
-                self.problem(item_path, f'expected {{ code = "...", label = "..." }}, got {_show(item)}')
+                self.problem(
+                    item_path, f'expected {{ code = "...", label = "..." }}, got {_show(item)}'
+                )
                 continue
             self.table(item, item_path, ("code", "label"))
             code = self.text(item, item_path, "code")
             label = self.text(item, item_path, "label", max_len=MAX_LABEL)
             if code is not None and not _OPTION_CODE_RE.match(code):
-                self.problem(f"{item_path}.code", f"use lowercase letters, digits and _ only (at most 32), got {code!r}")
+                self.problem(
+                    f"{item_path}.code",
+                    f"use lowercase letters, digits and _ only (at most 32), got {code!r}",
+                )
             elif code is not None and code in seen:
                 self.problem(f"{item_path}.code", f"duplicate code {code!r}")
             if code is not None:

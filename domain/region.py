@@ -16,6 +16,7 @@ Region.__post_init__, so every lookup is one normalisation plus a dict lookup.
 
 This module only reads the region file in load_region; it does no other I/O.
 """
+
 from __future__ import annotations
 
 import os
@@ -293,12 +294,16 @@ def _validate(data: dict) -> tuple[Region | None, list[str]]:
             problems.append(f"kecamatan #{i}: must be a [[kecamatan]] table, got {raw!r}")
             continue
         raw_code = raw.get("code")
-        label = f"kecamatan {raw_code}" if isinstance(raw_code, str) and raw_code else f"kecamatan #{i}"
+        label = (
+            f"kecamatan {raw_code}" if isinstance(raw_code, str) and raw_code else f"kecamatan #{i}"
+        )
         _unknown_keys(label, raw, _KECAMATAN_KEYS, problems)
         code = _code(label, "code", raw_code, 6, problems)
         if code is not None:
             if city_code is not None and not code.startswith(city_code):
-                problems.append(f"{label}: code {code} does not start with the city code {city_code}")
+                problems.append(
+                    f"{label}: code {code} does not start with the city code {city_code}"
+                )
             if code in kec_codes:
                 problems.append(f"{label}: code {code} is used by kecamatan #{kec_codes[code]} too")
             else:
@@ -321,7 +326,9 @@ def _validate(data: dict) -> tuple[Region | None, list[str]]:
         kel_names: dict[str, tuple[str, str]] = {}
         for j, kraw in enumerate(raw_kelurahan, start=1):
             if not isinstance(kraw, dict):
-                problems.append(f"{label}: kelurahan #{j} must be {{ code = ..., name = ... }}, got {kraw!r}")
+                problems.append(
+                    f"{label}: kelurahan #{j} must be {{ code = ..., name = ... }}, got {kraw!r}"
+                )
                 continue
             kraw_code = kraw.get("code")
             klabel = (
@@ -345,7 +352,11 @@ def _validate(data: dict) -> tuple[Region | None, list[str]]:
             kel_aliases = _aliases(klabel, kraw.get("aliases"), problems)
             kowner = f"kelurahan {kcode or f'#{j}'}"
             _names_unique(
-                label, kowner, ((kname,) if kname else ()) + kel_aliases, _kel_key, kel_names,
+                label,
+                kowner,
+                ((kname,) if kname else ()) + kel_aliases,
+                _kel_key,
+                kel_names,
                 problems,
             )
             if code and kcode and kname:

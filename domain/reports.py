@@ -7,6 +7,7 @@ forwarded to the musyawarah kelurahan / SIKS-NG, and closed with an outcome. The
 a household's desil is made outside Dinsos (BPS/Kemensos); SELESAI DISETUJUI means "Dinsos
 accepted the report and forwarded it", nothing more.
 """
+
 from __future__ import annotations
 
 import re
@@ -70,8 +71,9 @@ class MoveProblem:
     detail: str = ""
 
 
-def check_move(current: str, to: str, outcome: str | None = None,
-               note: str | None = None) -> MoveProblem | None:
+def check_move(
+    current: str, to: str, outcome: str | None = None, note: str | None = None
+) -> MoveProblem | None:
     """None when moving a report from `current` to `to` (with this outcome and note) is allowed."""
     if to not in TRANSITIONS or current not in TRANSITIONS:
         return MoveProblem("unknown_state", to if to not in TRANSITIONS else current)
@@ -125,7 +127,7 @@ def normalize_code(text: str) -> str | None:
     """A code as typed ("lpr 7kq4 m9xd", "LPR-7KQ4M9XD") in its canonical form, or None."""
     s = re.sub(r"[\s\-_.]", "", (text or "").upper())
     if s.startswith(PREFIX):
-        s = s[len(PREFIX):]
+        s = s[len(PREFIX) :]
     if len(s) != 8:
         return None
     code = f"{PREFIX}-{s[:4]}-{s[4:]}"
@@ -133,6 +135,7 @@ def normalize_code(text: str) -> str | None:
 
 
 # --- targets -------------------------------------------------------------------------------
+
 
 def normalize_rt_rw(value: str | int) -> str | None:
     """RT or RW as stored in the DTSEN tables ("003"), or None when it is not 1–999."""
@@ -160,8 +163,14 @@ def parse_rt_rw(text: str) -> tuple[str, str] | None:
     return a, b
 
 
-def target_key(*, household_id: int | None = None, kelurahan_code: str = "", rw: str = "",
-               rt: str = "", name: str = "") -> str:
+def target_key(
+    *,
+    household_id: int | None = None,
+    kelurahan_code: str = "",
+    rw: str = "",
+    rt: str = "",
+    name: str = "",
+) -> str:
     """What makes two reports "about the same household": its id when known, else kelurahan,
     RW, RT and the name with case and spacing ignored."""
     if household_id is not None:

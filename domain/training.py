@@ -3,17 +3,18 @@ the checks on a staff-defined session row (CLI `training add` / `training import
 
 Times residents see are Asia/Jakarta; stored instants are UTC. Pure functions, no I/O.
 """
+
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
+from domain.clock import JAKARTA
 from domain.kube import CODE_ALPHABET
 
-from domain.clock import JAKARTA
 CONFIRMED, WAITLIST, PENDING, CANCELLED = "CONFIRMED", "WAITLIST", "PENDING", "CANCELLED"
 ACTIVE = (CONFIRMED, WAITLIST, PENDING)
 REMIND_AT = time(8, 0)  # reminders go out from 08.00 WIB, never at night
@@ -43,8 +44,16 @@ def is_open(deadline: date, starts_at: datetime, now: datetime) -> bool:
     return now.astimezone(JAKARTA).date() <= deadline and now < starts_at
 
 
-def register_problem(*, desil: int, age: int, desil_max: int, age_range: tuple[int, int],
-                     open_: bool, already: bool, overlap: bool) -> str | None:
+def register_problem(
+    *,
+    desil: int,
+    age: int,
+    desil_max: int,
+    age_range: tuple[int, int],
+    open_: bool,
+    already: bool,
+    overlap: bool,
+) -> str | None:
     """Why this resident may not register, or None. Codes: closed, already, desil, age, overlap."""
     if not open_:
         return "closed"
@@ -94,8 +103,9 @@ def reminder_times(starts_at: datetime) -> tuple[datetime, datetime]:
     return at(3), at(1)
 
 
-def reminder_due(starts_at: datetime, now: datetime, reminded_3d: bool,
-                 reminded_1d: bool) -> str | None:
+def reminder_due(
+    starts_at: datetime, now: datetime, reminded_3d: bool, reminded_1d: bool
+) -> str | None:
     """'1d', '3d' or None. Once the 1-day reminder is due the 3-day one is skipped (it would say
     the same thing a second time)."""
     if now >= starts_at or reminded_1d:
@@ -110,8 +120,21 @@ def reminder_due(starts_at: datetime, now: datetime, reminded_3d: bool,
 
 # --- a session defined by staff -----------------------------------------------------------
 
-FIELDS = ("title", "sector", "organiser", "kecamatan", "place", "start", "days", "quota",
-          "deadline", "desil_max", "age", "priority", "notes")
+FIELDS = (
+    "title",
+    "sector",
+    "organiser",
+    "kecamatan",
+    "place",
+    "start",
+    "days",
+    "quota",
+    "deadline",
+    "desil_max",
+    "age",
+    "priority",
+    "notes",
+)
 REQUIRED = FIELDS[:11]
 
 
@@ -145,8 +168,13 @@ def _int(raw: str, name: str, lo: int, hi: int, errors: list[str]) -> int | None
     return n
 
 
-def parse_session(row: dict[str, str], *, sectors: Iterable[str],
-                  find_kecamatan: Callable[[str], str | None], today: date) -> SessionSpec | list[str]:
+def parse_session(
+    row: dict[str, str],
+    *,
+    sectors: Iterable[str],
+    find_kecamatan: Callable[[str], str | None],
+    today: date,
+) -> SessionSpec | list[str]:
     """Check one session (CLI flags or a CSV row). Returns the spec, or every problem (in
     Bahasa Indonesia, for staff)."""
     errors: list[str] = []
@@ -190,7 +218,11 @@ def parse_session(row: dict[str, str], *, sectors: Iterable[str],
             if age_min is not None and age_max is not None and age_min > age_max:
                 errors.append("age: MIN lebih besar dari MAX")
     priority = v["priority"].lower() in ("1", "true", "ya", "yes", "y")
-    if v["priority"] and not priority and v["priority"].lower() not in ("0", "false", "tidak", "no", "n"):
+    if (
+        v["priority"]
+        and not priority
+        and v["priority"].lower() not in ("0", "false", "tidak", "no", "n")
+    ):
         errors.append(f"priority: isi 1/0 atau ya/tidak, bukan '{v['priority']}'")
     if starts_at and deadline:
         if deadline >= starts_at.astimezone(JAKARTA).date():
@@ -198,8 +230,31 @@ def parse_session(row: dict[str, str], *, sectors: Iterable[str],
         if deadline < today:
             errors.append("deadline: sudah lewat")
     # Every field but the last two is required: no error means each of them was read.
-    if (errors or kec is None or starts_at is None or days is None or quota is None
-            or deadline is None or desil_max is None or age_min is None or age_max is None):
+    if (
+        errors
+        or kec is None
+        or starts_at is None
+        or days is None
+        or quota is None
+        or deadline is None
+        or desil_max is None
+        or age_min is None
+        or age_max is None
+    ):
         return errors
-    return SessionSpec(v["title"], v["sector"], v["organiser"], kec, v["place"], starts_at, days,
-                       quota, deadline, desil_max, age_min, age_max, priority, v["notes"] or None)
+    return SessionSpec(
+        v["title"],
+        v["sector"],
+        v["organiser"],
+        kec,
+        v["place"],
+        starts_at,
+        days,
+        quota,
+        deadline,
+        desil_max,
+        age_min,
+        age_max,
+        priority,
+        v["notes"] or None,
+    )

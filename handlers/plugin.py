@@ -6,6 +6,7 @@ factory a `Wiring` (the core's entry points), registers the channel's transport 
 adds the channel's `routes()` to the web app as public paths (webhooks check their own
 signatures), and calls `start()`, `stop_receiving()` and `stop()`. No channel imports web/.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True, slots=True)
 class Route:
     """A public HTTP route of a channel (a webhook): no staff login, the handler authenticates."""
+
     method: str
     path: str
     handler: Handler
@@ -32,6 +34,7 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class Wiring:
     """What bot.py hands a channel factory."""
+
     settings: Settings
     receive: Callable[..., Awaitable[bool]]  # core.inbox.Service.receive
     idle: Callable[[], Awaitable[None]]  # until the inbox and the outbox have nothing in hand

@@ -1,6 +1,7 @@
 """The SIKS-NG export of verified reports (the CLI's `reports export` and the dashboard's
 download): its columns, its rows, and CSV / XLSX writing; and the head-of-household lookup
 both staff views use to show whom a resident's own report is about."""
+
 from __future__ import annotations
 
 import csv
@@ -9,9 +10,27 @@ from datetime import datetime
 from db import report_queries
 from domain.clock import JAKARTA
 
-EXPORT_COLUMNS = ("NO", "KODE_LAPORAN", "JENIS_USULAN", "NIK", "NO_KK", "NAMA", "ALAMAT", "RT",
-                  "RW", "KODE_KELURAHAN", "KELURAHAN", "KECAMATAN", "ALASAN", "KETERANGAN",
-                  "LINTANG", "BUJUR", "PENDAPAT_RT", "STATUS", "TANGGAL_LAPOR")
+EXPORT_COLUMNS = (
+    "NO",
+    "KODE_LAPORAN",
+    "JENIS_USULAN",
+    "NIK",
+    "NO_KK",
+    "NAMA",
+    "ALAMAT",
+    "RT",
+    "RW",
+    "KODE_KELURAHAN",
+    "KELURAHAN",
+    "KECAMATAN",
+    "ALASAN",
+    "KETERANGAN",
+    "LINTANG",
+    "BUJUR",
+    "PENDAPAT_RT",
+    "STATUS",
+    "TANGGAL_LAPOR",
+)
 
 
 async def head_of_household(conn, household_id: int):
@@ -35,13 +54,35 @@ async def export_rows(conn, region) -> list[dict]:
                 nik, kk, nama, alamat = h.nik, h.no_kk, h.nama, h.alamat
         kel = region.kelurahan_by_code(r.kelurahan_code)
         kec = region.kecamatan_by_code(kel.kecamatan_code) if kel else None
-        out.append(dict(zip(EXPORT_COLUMNS, (
-            i, r.code, r.category, nik or "", kk or "", nama or "", alamat or "",
-            r.rt or "", r.rw or "", r.kelurahan_code, kel.name if kel else "",
-            kec.name if kec else "", r.reason or "", r.detail or "",
-            "" if r.lat is None else f"{r.lat:.6f}", "" if r.lon is None else f"{r.lon:.6f}",
-            r.rt_opinion or "", f"{r.state}/{r.outcome}" if r.outcome else r.state,
-            _date(r.created_at)))))
+        out.append(
+            dict(
+                zip(
+                    EXPORT_COLUMNS,
+                    (
+                        i,
+                        r.code,
+                        r.category,
+                        nik or "",
+                        kk or "",
+                        nama or "",
+                        alamat or "",
+                        r.rt or "",
+                        r.rw or "",
+                        r.kelurahan_code,
+                        kel.name if kel else "",
+                        kec.name if kec else "",
+                        r.reason or "",
+                        r.detail or "",
+                        "" if r.lat is None else f"{r.lat:.6f}",
+                        "" if r.lon is None else f"{r.lon:.6f}",
+                        r.rt_opinion or "",
+                        f"{r.state}/{r.outcome}" if r.outcome else r.state,
+                        _date(r.created_at),
+                    ),
+                    strict=False,
+                )
+            )
+        )
     return out
 
 

@@ -1,6 +1,7 @@
 """KUBE, the staff side: approve or reject a submitted group and tell every member in their own
 language (cli/kube.py, web/proposals.py). The caller owns the transaction. The resident's side
 is conversations/kube.py."""
+
 from __future__ import annotations
 
 from core.i18n import Texts
@@ -8,11 +9,13 @@ from core.notify import notify_many
 from db import kube_store as store
 
 
-async def decide(conn, deps, *, group_id: int, approve: bool, reason: str | None, now,
-                 actor: str = "cli") -> tuple[str | None, list[int]]:
+async def decide(
+    conn, deps, *, group_id: int, approve: bool, reason: str | None, now, actor: str = "cli"
+) -> tuple[str | None, list[int]]:
     """Approve or reject a submitted group and tell every member. (problem, outbox ids)."""
-    problem = await store.decide(conn, group_id=group_id, approve=approve, reason=reason, now=now,
-                                 actor=actor)
+    problem = await store.decide(
+        conn, group_id=group_id, approve=approve, reason=reason, now=now, actor=actor
+    )
     if problem:
         return problem, []
     g = await store.group(conn, group_id)
@@ -20,12 +23,24 @@ async def decide(conn, deps, *, group_id: int, approve: bool, reason: str | None
 
     def build(t: Texts) -> str:
         if approve:
-            return t._("Good news: Dinsos approved KUBE {name}. An officer will contact the chair "
-                       "about the next steps.", name=g.name)
-        return t._("Dinsos did not approve KUBE {name}.\nReason: {reason}\n"
-                   "The members are free to form or join another group. Questions: contact an "
-                   "officer.", name=g.name, reason=reason or "-")
+            return t._(
+                "Good news: Dinsos approved KUBE {name}. An officer will contact the chair "
+                "about the next steps.",
+                name=g.name,
+            )
+        return t._(
+            "Dinsos did not approve KUBE {name}.\nReason: {reason}\n"
+            "The members are free to form or join another group. Questions: contact an "
+            "officer.",
+            name=g.name,
+            reason=reason or "-",
+        )
 
-    ids = await notify_many(conn, [m.conversation_id for m in members if m.conversation_id],
-                            build, now=now, default_locale=deps.default_locale)
+    ids = await notify_many(
+        conn,
+        [m.conversation_id for m in members if m.conversation_id],
+        build,
+        now=now,
+        default_locale=deps.default_locale,
+    )
     return None, ids

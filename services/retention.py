@@ -16,6 +16,7 @@ A scheduler job, run at most once a day per process. What goes, once older than 
 Kept: the audit log (accountability) and the consent log (proof of consent, UU PDP art. 22).
 DTSEN data itself is Dinsos's register, not chat data, and is not touched.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,14 @@ async def retention_job(conn, now: datetime, deps) -> list[int]:
     _last_run[id(deps)] = (deps, now)
     counts = await purge(conn, months_before(now, deps.programs.retention_months), now)
     if any(counts.values()):
-        await audit(conn, "system:retention", "retention.purge",
-                    f"{deps.programs.retention_months} bulan", counts, now=now)
+        await audit(
+            conn,
+            "system:retention",
+            "retention.purge",
+            f"{deps.programs.retention_months} bulan",
+            counts,
+            now=now,
+        )
         log.info("retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return []
 

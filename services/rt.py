@@ -1,13 +1,15 @@
 """Ketua RT heads, what staff and the flow both do: invitation codes (cli/rt.py, web/rt.py),
 revocation, and activation with a code (conversations/rt.py). The caller owns the transaction.
 """
+
 from __future__ import annotations
 
 import re
 import secrets
 from datetime import datetime, timedelta
 
-from db import conversation_store, rt_store as store
+from db import conversation_store
+from db import rt_store as store
 from db.audit import audit
 from domain import reports as R
 from services.reports import code_hash
@@ -26,14 +28,28 @@ def normalize_invite_code(text: str) -> str | None:
     return f"RT-{m.group(1)}-{m.group(2)}" if m else None
 
 
-async def invite(conn, *, kelurahan_code: str, rw: str, rt_no: str, actor: str,
-                 now: datetime) -> tuple[int, str]:
+async def invite(
+    conn, *, kelurahan_code: str, rw: str, rt_no: str, actor: str, now: datetime
+) -> tuple[int, str]:
     code = new_invite_code()
-    rid = await store.invite(conn, kelurahan_code=kelurahan_code, rw=rw, rt_no=rt_no,
-                             code_hash=code_hash(code), actor=actor, now=now,
-                             expires_at=now + timedelta(days=INVITE_DAYS))
-    await audit(conn, actor, "rt.invite", f"rt_heads:{rid}",
-                {"kelurahan": kelurahan_code, "rw": rw, "rt": rt_no}, now=now)
+    rid = await store.invite(
+        conn,
+        kelurahan_code=kelurahan_code,
+        rw=rw,
+        rt_no=rt_no,
+        code_hash=code_hash(code),
+        actor=actor,
+        now=now,
+        expires_at=now + timedelta(days=INVITE_DAYS),
+    )
+    await audit(
+        conn,
+        actor,
+        "rt.invite",
+        f"rt_heads:{rid}",
+        {"kelurahan": kelurahan_code, "rw": rw, "rt": rt_no},
+        now=now,
+    )
     return rid, code
 
 
@@ -68,6 +84,7 @@ async def activate(conn, code: str, conversation_id: int, now: datetime):
     for p in previous:
         if p.conversation_id and p.conversation_id != conversation_id:
             await _drop_role_if_no_head(conn, p.conversation_id)
-    await audit(conn, f"conversation:{conversation_id}", "rt.activate", f"rt_heads:{row.id}",
-                now=now)
+    await audit(
+        conn, f"conversation:{conversation_id}", "rt.activate", f"rt_heads:{row.id}", now=now
+    )
     return await store.get(conn, row.id)

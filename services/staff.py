@@ -4,6 +4,7 @@ seed), and the password rules and hashing the dashboard's login checks against.
 Passwords: argon2id through argon2-cffi (`PasswordHasher` defaults; web/auth.py rehashes on
 login when the parameters change). The caller owns the transaction.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -56,8 +57,17 @@ def needs_rehash(stored: str) -> bool:
     return HASHER.check_needs_rehash(stored)
 
 
-async def add_staff(conn, *, username: str, name: str, role: str, password: str,
-                    kelurahan_code: str | None, now: datetime, actor: str) -> int:
+async def add_staff(
+    conn,
+    *,
+    username: str,
+    name: str,
+    role: str,
+    password: str,
+    kelurahan_code: str | None,
+    now: datetime,
+    actor: str,
+) -> int:
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise AuthError("Nama pengguna hanya huruf, angka, titik, garis bawah atau tanda hubung.")
@@ -72,11 +82,18 @@ async def add_staff(conn, *, username: str, name: str, role: str, password: str,
         raise AuthError(weak)
     if await staff_store.user_id(conn, username) is not None:
         raise AuthError(f"Nama pengguna {username} sudah ada.")
-    uid = await staff_store.add_user(conn, username=username, name=name.strip() or username,
-                                     role=role, kelurahan_code=kelurahan_code,
-                                     password_hash=hash_password(password), now=now)
-    await audit(conn, actor, "staff.add", username, {"role": role, "kelurahan": kelurahan_code},
-                now=now)
+    uid = await staff_store.add_user(
+        conn,
+        username=username,
+        name=name.strip() or username,
+        role=role,
+        kelurahan_code=kelurahan_code,
+        password_hash=hash_password(password),
+        now=now,
+    )
+    await audit(
+        conn, actor, "staff.add", username, {"role": role, "kelurahan": kelurahan_code}, now=now
+    )
     return uid
 
 

@@ -6,6 +6,7 @@ runs inside the caller's transaction, together with its outbox rows and audit en
 flags unanswered tickets to the supervisor and the head of office after
 [sla].escalate_*_hours office hours. The resident's side is conversations/handoff.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,19 +16,29 @@ from core.engine import moved_data
 from core.i18n import L_, Texts, texts
 from core.model import Choice, Reply
 from core.notify import notify
-from db import conversation_store, ticket_store as store
+from db import conversation_store
+from db import ticket_store as store
 from db.audit import audit
 from domain.office_hours import office_seconds_between
 
 # In ascending order, so that a typed number is the rating itself (numbers pick choices by place).
-RATINGS = [("r:1", L_("1 Very poor")), ("r:2", L_("2 Poor")), ("r:3", L_("3 Fair")),
-           ("r:4", L_("4 Good")), ("r:5", L_("5 Very good"))]
+RATINGS = [
+    ("r:1", L_("1 Very poor")),
+    ("r:2", L_("2 Poor")),
+    ("r:3", L_("3 Fair")),
+    ("r:4", L_("4 Good")),
+    ("r:5", L_("5 Very good")),
+]
 
 
 def rating_reply(t: Texts) -> Reply:
-    return Reply(t._("The officer has closed your question. How was the answer? "
-                     "Choose 1 (very poor) to 5 (very good)."),
-                 [Choice(cid, t._(label)) for cid, label in RATINGS])
+    return Reply(
+        t._(
+            "The officer has closed your question. How was the answer? "
+            "Choose 1 (very poor) to 5 (very good)."
+        ),
+        [Choice(cid, t._(label)) for cid, label in RATINGS],
+    )
 
 
 class TicketError(ValueError):
@@ -49,8 +60,16 @@ async def assign(conn, tid: int, staff_id: int | None, *, actor: str, now: datet
     await audit(conn, actor, "ticket.assign", f"T-{tid}", now=now, detail={"staff_id": staff_id})
 
 
-async def reply(conn, tid: int, text: str, *, staff_id: int, actor: str, now: datetime,
-                default_locale: str = "id") -> list[int]:
+async def reply(
+    conn,
+    tid: int,
+    text: str,
+    *,
+    staff_id: int,
+    actor: str,
+    now: datetime,
+    default_locale: str = "id",
+) -> list[int]:
     """The officer's answer, relayed to the resident. Returns outbox ids (notify after commit)."""
     text = text.strip()
     if not text:
@@ -66,9 +85,16 @@ async def reply(conn, tid: int, text: str, *, staff_id: int, actor: str, now: da
     await store.update(conn, tid, values)
     await store.add_message(conn, tid, "staff", text, now, staff_id)
     await audit(conn, actor, "ticket.reply", f"T-{tid}", now=now)
-    return await notify(conn, row.conversation_id, lambda t: t._(
-        "Officer of Dinas Sosial:\n{text}\n\n(Type selesai when your question is answered.)",
-        text=text), now=now, default_locale=default_locale)
+    return await notify(
+        conn,
+        row.conversation_id,
+        lambda t: t._(
+            "Officer of Dinas Sosial:\n{text}\n\n(Type selesai when your question is answered.)",
+            text=text,
+        ),
+        now=now,
+        default_locale=default_locale,
+    )
 
 
 async def note(conn, tid: int, text: str, *, staff_id: int, actor: str, now: datetime) -> None:
@@ -81,8 +107,9 @@ async def note(conn, tid: int, text: str, *, staff_id: int, actor: str, now: dat
     await audit(conn, actor, "ticket.note", f"T-{tid}", now=now)
 
 
-async def close(conn, tid: int, *, staff_id: int, actor: str, now: datetime,
-                default_locale: str = "id") -> list[int]:
+async def close(
+    conn, tid: int, *, staff_id: int, actor: str, now: datetime, default_locale: str = "id"
+) -> list[int]:
     """Close the ticket, give the conversation back to the bot, ask for a rating."""
     row = await _open_ticket_row(conn, tid)
     await store.close(conn, tid, now, by="staff")
@@ -95,13 +122,14 @@ async def close(conn, tid: int, *, staff_id: int, actor: str, now: datetime,
     # The conversation moves to the rating step as `ctx.goto` would move it, with the rating
     # buttons of the message below offered there.
     data = moved_data(conv.data or {}, r.choices, ticket=tid)
-    await conversation_store.hand_back(conn, conv.id, flow="rating", step="ask", data=data,
-                                       now=now)
-    return await notify(conn, conv.id, lambda t: rating_reply(t), now=now,
-                        default_locale=default_locale)
+    await conversation_store.hand_back(conn, conv.id, flow="rating", step="ask", data=data, now=now)
+    return await notify(
+        conn, conv.id, lambda t: rating_reply(t), now=now, default_locale=default_locale
+    )
 
 
 # ------------------------------------------------------------------ SLA job
+
 
 async def sla_job(conn, now: datetime, deps) -> list[int]:
     """Flag open tickets without a first answer: to the supervisor (kepala bidang) after
@@ -112,10 +140,22 @@ async def sla_job(conn, now: datetime, deps) -> list[int]:
         waited = office_seconds_between(cfg.office_hours, r.opened_at, now) / 3600
         if r.supervisor_flag_at is None and waited >= cfg.sla.escalate_supervisor_hours:
             await store.update(conn, r.id, {"supervisor_flag_at": now})
-            await audit(conn, "system:sla", "ticket.escalate.supervisor", f"T-{r.id}", now=now,
-                        detail={"office_hours_waited": round(waited, 1)})
+            await audit(
+                conn,
+                "system:sla",
+                "ticket.escalate.supervisor",
+                f"T-{r.id}",
+                now=now,
+                detail={"office_hours_waited": round(waited, 1)},
+            )
         if waited >= cfg.sla.escalate_head_hours:
             await store.update(conn, r.id, {"head_flag_at": now})
-            await audit(conn, "system:sla", "ticket.escalate.head", f"T-{r.id}", now=now,
-                        detail={"office_hours_waited": round(waited, 1)})
+            await audit(
+                conn,
+                "system:sla",
+                "ticket.escalate.head",
+                f"T-{r.id}",
+                now=now,
+                detail={"office_hours_waited": round(waited, 1)},
+            )
     return []

@@ -1,9 +1,10 @@
 """Drive the real core (inbox, engine, outbox) in-process, with a recording transport."""
+
 from __future__ import annotations
 
 import itertools
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot import Runtime
@@ -31,7 +32,7 @@ class RecordingTransport:
 
 class Clock:
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+        self.now = start or datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -50,8 +51,9 @@ async def running(db_url: str, *, clock: Clock | None = None, csv: Path | None =
     if csv is not None:
         from db.dtsen_import import import_dtsen
 
-        report = await import_dtsen(rt.db, csv, region=rt.region, programs=rt.programs,
-                                    data_date=date(2026, 11, 1))
+        report = await import_dtsen(
+            rt.db, csv, region=rt.region, programs=rt.programs, data_date=date(2026, 11, 1)
+        )
         assert report.imported, report.errors
     transport = RecordingTransport()
     rt.outbox.register(transport)
@@ -74,8 +76,15 @@ class Chat:
         self.replies: list[dict] = []
 
     async def _event(self, kind: str, payload: dict, external_id: str | None = None) -> list[dict]:
-        ev = Event("test", f"test:{self.user}", external_id or f"e{next(_ids)}", kind, payload,
-                   self.user, self.hint)
+        ev = Event(
+            "test",
+            f"test:{self.user}",
+            external_id or f"e{next(_ids)}",
+            kind,
+            payload,
+            self.user,
+            self.hint,
+        )
         before = len(self.rt.transport.sent)
         await self.rt.service.receive(ev)
         await self.rt.service.idle()

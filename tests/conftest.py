@@ -1,5 +1,6 @@
 """Shared fixtures. Every database test runs on SQLite and, when JARING_TEST_PG_URL is set
 (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test), on PostgreSQL as well."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,7 @@
 """A channel is one folder with a `PLUGIN` plus one line in handlers/__init__.py: bot.py's
 Runtime builds it, registers its transport with the outbox, its webhook as a public route, its
 label for the dashboard, and starts and stops it. Here a fake channel goes through all of that."""
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -10,8 +11,8 @@ import handlers
 from core.model import Event
 from handlers.plugin import ChannelPlugin, Route, Wiring
 from tests.chatkit import running
-from web.keys import CHANNEL_LABELS
 from web.auth import PUBLIC
+from web.keys import CHANNEL_LABELS
 
 
 class FakeTransport:
@@ -39,8 +40,17 @@ class FakeChannel:
 
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
-        await self.w.receive(Event("fk", f"fk:{body['from']}", str(body["id"]), "command",
-                                   {"command": "start", "args": ""}, str(body["from"]), "id"))
+        await self.w.receive(
+            Event(
+                "fk",
+                f"fk:{body['from']}",
+                str(body["id"]),
+                "command",
+                {"command": "start", "args": ""},
+                str(body["from"]),
+                "id",
+            )
+        )
         return web.Response(status=200)
 
     async def start(self):

@@ -1,4 +1,5 @@
 """The conversation core end to end in-process: inbox -> engine -> outbox, on SQLite and PG."""
+
 from __future__ import annotations
 
 import logging
@@ -32,13 +33,23 @@ async def test_first_contact_notice_consent_language_menu(db_url):
         assert chat.choices == ["l:id", "l:en"]
         [menu] = await chat.tap("l:id")
         assert "Menu utama" in menu["text"]
-        assert chat.labels == ["Cek status bansos", "Laporkan data", "Laporan saya", "Pelatihan kerja",
-                               "Kelompok KUBE", "Bantuan usaha UEP", "Saya ketua RT",
-                               "Hubungi petugas", "Privasi data", "Ganti bahasa"]
+        assert chat.labels == [
+            "Cek status bansos",
+            "Laporkan data",
+            "Laporan saya",
+            "Pelatihan kerja",
+            "Kelompok KUBE",
+            "Bantuan usaha UEP",
+            "Saya ketua RT",
+            "Hubungi petugas",
+            "Privasi data",
+            "Ganti bahasa",
+        ]
         async with rt.db.tx(write=False) as c:
             rows = (await c.execute(sa.select(consent_log))).all()
         assert [(r.user_key, r.notice_version, r.decision) for r in rows] == [
-            ("test:u1", "2026-11", "agree")]
+            ("test:u1", "2026-11", "agree")
+        ]
 
 
 async def test_anything_before_consent_shows_the_notice_again(db_url):
@@ -91,16 +102,19 @@ async def test_typed_numbers_and_labels_select_choices(db_url):
         assert "No. KK" in chat.text
 
 
-@pytest.mark.parametrize("typed,expected", [
-    ("327105120378000", "NIK harus 16 angka, Anda mengirim 15 angka"),
-    ("32710512037800021", "NIK harus 16 angka, Anda mengirim 17 angka"),
-    ("3271O51203780002", "NIK hanya berisi angka"),
-    ("3271051213780002", "harus bulan (01–12)"),
-    ("3271053203780002", "bukan tanggal yang benar"),
-    ("3271053102780002", "tidak ada di kalender"),
-    ("3271051203780000", "tidak boleh 0000"),
-    ("9971051203780002", "bukan kode provinsi"),
-])
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        ("327105120378000", "NIK harus 16 angka, Anda mengirim 15 angka"),
+        ("32710512037800021", "NIK harus 16 angka, Anda mengirim 17 angka"),
+        ("3271O51203780002", "NIK hanya berisi angka"),
+        ("3271051213780002", "harus bulan (01–12)"),
+        ("3271053203780002", "bukan tanggal yang benar"),
+        ("3271053102780002", "tidak ada di kalender"),
+        ("3271051203780000", "tidak boleh 0000"),
+        ("9971051203780002", "bukan kode provinsi"),
+    ],
+)
 async def test_nik_mistakes_get_a_specific_reply(db_url, typed, expected):
     async with running(db_url) as rt:
         chat = Chat(rt)

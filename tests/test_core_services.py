@@ -1,5 +1,6 @@
 """Shared services flows build on: require_match, notify (outside an inbound event), the scheduler,
 and the pluggable staff CLI."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -78,17 +79,24 @@ async def test_notify_queues_in_the_conversations_language_and_channel(db_url):
         async with rt.db.tx(write=False) as c:
             cid = {r.user_key: r.id for r in await c.execute(sa.select(conversations))}
         async with rt.db.tx() as c:
-            ids = await notify_many(c, [cid["test:en-user"], cid["test:id-user"]],
-                                    lambda t: t._("Main menu"), now=clock())
+            ids = await notify_many(
+                c,
+                [cid["test:en-user"], cid["test:id-user"]],
+                lambda t: t._("Main menu"),
+                now=clock(),
+            )
             assert await notify(c, 999999, lambda t: "x", now=clock()) == []
         rt.outbox.notify(ids)
         await rt.outbox.idle()
         sent = {a: p["text"] for a, p in rt.transport.sent[-2:]}
         assert sent == {"en-user": "Main menu", "id-user": "Menu utama"}
         async with rt.db.tx(write=False) as c:
-            rows = (await c.execute(sa.select(outbound_messages).where(
-                outbound_messages.c.id.in_(ids)))).all()
-        assert {r.status for r in rows} == {"sent"} and all(r.inbound_event_id is None for r in rows)
+            rows = (
+                await c.execute(sa.select(outbound_messages).where(outbound_messages.c.id.in_(ids)))
+            ).all()
+        assert {r.status for r in rows} == {"sent"} and all(
+            r.inbound_event_id is None for r in rows
+        )
 
 
 async def test_scheduler_runs_jobs_in_their_own_transactions(db_url):

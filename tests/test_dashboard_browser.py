@@ -3,6 +3,7 @@ there): a resident on (fake) Telegram asks a person, an officer signs in, answer
 and the answer reaches the fake Telegram server; then closes the ticket and the resident is
 asked for a rating. Screenshots of the pages go to $JARING_SCREENSHOTS (`make screenshots`
 writes docs/screenshots/), else to a temporary directory."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,15 @@ CHROMIUM = os.environ.get("JARING_CHROMIUM") or shutil.which("chromium") or "/us
 def cli(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["DATABASE_URL"] = db_url
-    return subprocess.run([sys.executable, "bot.py", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "bot.py", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def test_officer_answers_a_resident_from_the_browser(tmp_path):
@@ -34,8 +42,18 @@ async def test_officer_answers_a_resident_from_the_browser(tmp_path):
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}"
     assert cli(db_url, "migrate").returncode == 0
     assert import_csv(db_url).returncode == 0
-    made = cli(db_url, "staff", "add", "ani", "--name", "Ani Verifikator", "--role", "verifikator",
-               "--password-stdin", stdin=PASSWORD + "\n")
+    made = cli(
+        db_url,
+        "staff",
+        "add",
+        "ani",
+        "--name",
+        "Ani Verifikator",
+        "--role",
+        "verifikator",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert made.returncode == 0, made.stderr
     async with FakeTelegramAPI() as fake:
         svc = Service(service_env(db_url, fake.base_url))
@@ -59,8 +77,9 @@ async def test_officer_answers_a_resident_from_the_browser(tmp_path):
             assert "tiket T-1" in msg["text"]
 
             async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM,
-                                                  args=["--no-sandbox", "--disable-gpu"])
+                browser = await p.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+                )
                 try:
                     page = await browser.new_page(viewport={"width": 1366, "height": 768})
                     # A page without a login goes to the login form.
@@ -78,8 +97,10 @@ async def test_officer_answers_a_resident_from_the_browser(tmp_path):
                     await page.screenshot(path=shots / "inbox.png", full_page=True)
                     await page.click("text=T-1")
                     await page.wait_for_url(f"{base}/inbox/1")
-                    await page.fill("form[action='/inbox/1/reply'] textarea",
-                                    "Pencairan bulan ini mulai tanggal 10. Cek juga di kantor pos.")
+                    await page.fill(
+                        "form[action='/inbox/1/reply'] textarea",
+                        "Pencairan bulan ini mulai tanggal 10. Cek juga di kantor pos.",
+                    )
                     await page.click("text=Kirim balasan")
                     await page.wait_for_selector("text=Balasan dikirim ke warga")
                     got = (await fake.wait_for_messages(USER, n + 1, timeout=15))[-1]
@@ -93,8 +114,9 @@ async def test_officer_answers_a_resident_from_the_browser(tmp_path):
                     assert "Bagaimana jawabannya?" in got["text"]
                     await page.goto(f"{base}/")
                     await page.screenshot(path=shots / "overview.png", full_page=True)
-                    phone = await browser.new_page(viewport={"width": 390, "height": 844},
-                                                   is_mobile=True)
+                    phone = await browser.new_page(
+                        viewport={"width": 390, "height": 844}, is_mobile=True
+                    )
                     await phone.context.add_cookies(await page.context.cookies())
                     await phone.goto(f"{base}/inbox?tab=closed")
                     assert "T-1" in await phone.inner_text("main")

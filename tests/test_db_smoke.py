@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -6,7 +6,7 @@ from db.schema import audit_log
 
 
 async def test_tx_roundtrip_and_utc(db):
-    now = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     async with db.tx() as c:
         await c.execute(sa.insert(audit_log).values(at=now, actor="test", action="ping"))
     async with db.tx(write=False) as c:
@@ -16,7 +16,7 @@ async def test_tx_roundtrip_and_utc(db):
 
 
 async def test_tx_rolls_back_on_error(db):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         async with db.tx() as c:
             await c.execute(sa.insert(audit_log).values(at=now, actor="t", action="x"))

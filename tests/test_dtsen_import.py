@@ -2,6 +2,7 @@
 
 Runs on SQLite and (with JARING_TEST_PG_URL) on PostgreSQL through the `db` fixture.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,9 @@ async def household_of(db, nik: str):
 
 
 async def programs_of(db, nik: str) -> set[str]:
-    rows = await fetch(db, sa.select(program_memberships.c.program_code)
-                       .join(people).where(people.c.nik == nik))
+    rows = await fetch(
+        db, sa.select(program_memberships.c.program_code).join(people).where(people.c.nik == nik)
+    )
     return {r[0] for r in rows}
 
 
@@ -79,7 +81,10 @@ async def test_small_file_imports(db):
 
     asep = await household_of(db, "3271051203780002")
     assert (asep.no_kk, asep.kelurahan_code, asep.kecamatan_code) == (
-        "3271052301150001", "3271051002", "327105")  # Tegal Gundil, Bogor Utara
+        "3271052301150001",
+        "3271051002",
+        "327105",
+    )  # Tegal Gundil, Bogor Utara
     assert (asep.rt, asep.rw, asep.desil, asep.data_date) == ("003", "007", 2, DATA_DATE)
     assert asep.alamat == "Jl. Pandu Raya Gg. Mawar No. 12"
 
@@ -158,11 +163,24 @@ BAD_LINES = {
     26: "tanggal lahir belum terjadi",
 }
 KINDS = {
-    "short NIK": 3, "letters in NIK": 4, "bad month in NIK": 5, "birth date not matching NIK": 6,
-    "desil 11": 7, "unknown program": 8, "duplicate NIK, first line": 9,
-    "duplicate NIK, second line": 10, "two heads": 12, "no head": 13, "unknown kelurahan": 15,
-    "gender not matching NIK": 16, "household fields differ within a KK": 18, "short No. KK": 19,
-    "unknown hubungan": 20, "RT 0": 21, "disabilitas 2": 22, "empty nama": 23,
+    "short NIK": 3,
+    "letters in NIK": 4,
+    "bad month in NIK": 5,
+    "birth date not matching NIK": 6,
+    "desil 11": 7,
+    "unknown program": 8,
+    "duplicate NIK, first line": 9,
+    "duplicate NIK, second line": 10,
+    "two heads": 12,
+    "no head": 13,
+    "unknown kelurahan": 15,
+    "gender not matching NIK": 16,
+    "household fields differ within a KK": 18,
+    "short No. KK": 19,
+    "unknown hubungan": 20,
+    "RT 0": 21,
+    "disabilitas 2": 22,
+    "empty nama": 23,
     "birth date in the future": 26,
 }
 
@@ -187,8 +205,9 @@ async def test_bad_file_imports_nothing(db):
         assert await count(db, table) == 0
 
 
-@pytest.mark.parametrize("line", [2, 24, 25], ids=["variant spelling Batutulis accepted",
-                                                    "good KK 1", "good KK 2"])
+@pytest.mark.parametrize(
+    "line", [2, 24, 25], ids=["variant spelling Batutulis accepted", "good KK 1", "good KK 2"]
+)
 async def test_good_lines_of_the_bad_file_have_no_error(db, line):
     report = await run_import(db, BAD)
     assert [e for e in report.errors if e.line == line] == []
@@ -213,16 +232,20 @@ async def test_no_nik_or_kk_in_any_reason(db, tmp_path):
             assert number not in text, (number, text)
 
 
-@pytest.mark.parametrize("change, expected", [
-    ("drop desil", "kolom tidak ada: desil"),
-    ("add catatan", "kolom tidak dikenal: catatan"),
-    ("rename nik", "kolom tidak ada: nik"),
-], ids=["header missing a column", "header with an extra column", "header with a wrong name"])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("drop desil", "kolom tidak ada: desil"),
+        ("add catatan", "kolom tidak dikenal: catatan"),
+        ("rename nik", "kolom tidak ada: nik"),
+    ],
+    ids=["header missing a column", "header with an extra column", "header with a wrong name"],
+)
 async def test_header_problem_is_one_error_and_nothing_imported(db, tmp_path, change, expected):
     rows = read_csv(SMALL)
     if change == "drop desil":
         i = rows[0].index("desil")
-        rows = [r[:i] + r[i + 1:] for r in rows]
+        rows = [r[:i] + r[i + 1 :] for r in rows]
     elif change == "add catatan":
         rows = [r + (["catatan"] if n == 0 else ["-"]) for n, r in enumerate(rows)]
     else:
@@ -250,7 +273,8 @@ async def test_wrong_number_of_cells_and_empty_file_and_not_utf8(db, tmp_path):
     rows[3] = rows[3][:-1]  # line 4 loses its last cell
     report = await run_import(db, write_csv(tmp_path / "short.csv", rows))
     assert [(e.line, e.reason.split(" (")[0]) for e in report.errors] == [
-        (4, "jumlah kolom 13, seharusnya 14")]
+        (4, "jumlah kolom 13, seharusnya 14")
+    ]
 
     (tmp_path / "empty.csv").write_text("")
     report = await run_import(db, tmp_path / "empty.csv")
@@ -276,7 +300,9 @@ async def test_skip_invalid_imports_good_kks_and_writes_reject_file(db, tmp_path
     assert report.reject_path == reject
     assert {e.line for e in report.errors} == set(BAD_LINES)
     assert sorted(r.nik for r in await fetch(db, sa.select(people))) == [
-        "3271062210840001", "3271066204870001"]
+        "3271062210840001",
+        "3271066204870001",
+    ]
     (imp,) = await fetch(db, sa.select(data_imports))
     assert (imp.rows_imported, imp.rows_rejected) == (2, 23)
 
@@ -334,7 +360,10 @@ async def test_reimport_updates_moves_and_replaces_programs(db, tmp_path):
     baby = list(rina)
     baby[col["nik"]], baby[col["nama"]] = "3271064203250001", "Kirana Putri"
     baby[col["tanggal_lahir"]], baby[col["hubungan"]], baby[col["jenis_kelamin"]] = (
-        "2025-03-02", "ANAK", "P")
+        "2025-03-02",
+        "ANAK",
+        "P",
+    )
     body.append(baby)
     path = write_csv(tmp_path / "update.csv", [header] + body)
 

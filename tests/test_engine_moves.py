@@ -1,9 +1,10 @@
 """The engine's silent moves (Ctx.rest_at and friends), and the rule that flows only talk:
 no module in conversations/ sets the engine's state or spells its reserved keys."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,13 +12,26 @@ from core.engine import CHOICES, STUCK, Ctx, Engine, EngineHooks, State
 from core.model import Choice, Event
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 1, 5, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 
 
 def _ctx(flow="kube", step="name", data=None) -> Ctx:
-    st = State(id=1, user_key="console:a", channel="console", address="a", locale="en",
-               flow=flow, step=step, data=dict(data or {}), owner="bot", role="warga",
-               household_id=None, consent_version="1", misunderstood=0, last_activity_at=NOW)
+    st = State(
+        id=1,
+        user_key="console:a",
+        channel="console",
+        address="a",
+        locale="en",
+        flow=flow,
+        step=step,
+        data=dict(data or {}),
+        owner="bot",
+        role="warga",
+        household_id=None,
+        consent_version="1",
+        misunderstood=0,
+        last_activity_at=NOW,
+    )
     ev = Event("console", "console:a", "1", "text", {"text": "x"}, "a")
     return Ctx(Engine({}, EngineHooks()), None, st, SimpleNamespace(default_locale="id"), NOW, ev)
 
@@ -38,12 +52,19 @@ def test_rest_in_menu():
 
 
 def test_hand_to_staff_keeps_only_carried_data():
-    ctx = _ctx(flow="handoff", step="ask",
-               data={"x": 1, "__person_id": 7, CHOICES: [["g:cancel", "Cancel"]]})
+    ctx = _ctx(
+        flow="handoff",
+        step="ask",
+        data={"x": 1, "__person_id": 7, CHOICES: [["g:cancel", "Cancel"]]},
+    )
     ctx.hand_to_staff("handoff", "waiting")
     st = ctx.state
-    assert (st.owner, st.flow, st.step, st.data) == ("staff", "handoff", "waiting",
-                                                     {"__person_id": 7})
+    assert (st.owner, st.flow, st.step, st.data) == (
+        "staff",
+        "handoff",
+        "waiting",
+        {"__person_id": 7},
+    )
     ctx.hand_back()
     assert st.owner == "bot"
 

@@ -1,5 +1,6 @@
 """Human handoff: a resident asks a person, the bot stays silent while staff own the
 conversation, staff answer from the dashboard, close, and the resident rates the answer."""
+
 from __future__ import annotations
 
 import re
@@ -7,9 +8,9 @@ import re
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from services import tickets as ticket_ops
 from core.scheduler import Scheduler
 from db.schema import audit_log, conversations, ticket_messages, tickets
+from services import tickets as ticket_ops
 from tests.chatkit import Chat, Clock, running
 from tests.test_web_auth import PASSWORD, hidden, login
 from web.auth import add_staff
@@ -42,12 +43,19 @@ async def test_ask_silence_reply_close_rate(db_url):
         [t] = await ticket_rows(rt)
         assert (t.status, t.reason, t.first_response_at) == ("open", "asked", None)
         async with rt.db.tx() as c:
-            ids = await ticket_ops.reply(c, t.id, "Silakan datang ke kelurahan membawa KK.",
-                                      staff_id=None, actor="test", now=clock())
+            ids = await ticket_ops.reply(
+                c,
+                t.id,
+                "Silakan datang ke kelurahan membawa KK.",
+                staff_id=None,
+                actor="test",
+                now=clock(),
+            )
         rt.outbox.notify(ids)
         await rt.outbox.idle()
         assert chat.rt.transport.sent[-1][1]["text"].startswith(
-            "Petugas Dinas Sosial:\nSilakan datang ke kelurahan membawa KK.")
+            "Petugas Dinas Sosial:\nSilakan datang ke kelurahan membawa KK."
+        )
         clock.advance(minutes=5)
         async with rt.db.tx() as c:
             ids = await ticket_ops.close(c, t.id, staff_id=None, actor="test", now=clock())
@@ -63,8 +71,10 @@ async def test_ask_silence_reply_close_rate(db_url):
         assert (t.status, t.closed_by, t.rating) == ("closed", "staff", 5)
         assert t.first_response_at is not None
         async with rt.db.tx(write=False) as c:
-            kinds = [r.kind for r in await c.execute(
-                sa.select(ticket_messages).order_by(ticket_messages.c.id))]
+            kinds = [
+                r.kind
+                for r in await c.execute(sa.select(ticket_messages).order_by(ticket_messages.c.id))
+            ]
             owner = await c.scalar(sa.select(conversations.c.owner))
         assert kinds == ["resident", "resident", "resident", "staff", "system"]
         assert owner == "bot"
@@ -134,8 +144,12 @@ async def test_sla_flags_after_24_and_48_office_hours(db_url):
         [t] = await ticket_rows(rt)
         assert t.head_flag_at is not None
         async with rt.db.tx(write=False) as c:
-            actions = [r.action for r in await c.execute(sa.select(audit_log).where(
-                audit_log.c.actor == "system:sla"))]
+            actions = [
+                r.action
+                for r in await c.execute(
+                    sa.select(audit_log).where(audit_log.c.actor == "system:sla")
+                )
+            ]
         assert actions == ["ticket.escalate.supervisor", "ticket.escalate.head"]
 
 
@@ -143,10 +157,26 @@ async def test_dashboard_inbox_reply_note_close_and_operator_scope(db_url):
     clock = Clock()
     async with running(db_url, clock=clock) as rt:
         async with rt.db.tx() as c:
-            await add_staff(c, username="ani", name="Ani", role="verifikator", password=PASSWORD,
-                            kelurahan_code=None, now=clock(), actor="test")
-            await add_staff(c, username="wati", name="Wati", role="operator", password=PASSWORD,
-                            kelurahan_code="3271031005", now=clock(), actor="test")
+            await add_staff(
+                c,
+                username="ani",
+                name="Ani",
+                role="verifikator",
+                password=PASSWORD,
+                kelurahan_code=None,
+                now=clock(),
+                actor="test",
+            )
+            await add_staff(
+                c,
+                username="wati",
+                name="Wati",
+                role="operator",
+                password=PASSWORD,
+                kelurahan_code="3271031005",
+                now=clock(),
+                actor="test",
+            )
         chat = Chat(rt)
         await chat.onboard()
         await ask(chat)
@@ -166,11 +196,16 @@ async def test_dashboard_inbox_reply_note_close_and_operator_scope(db_url):
             r = await client.post("/inbox/1/reply", data={"text": "Halo"}, allow_redirects=False)
             assert r.status == 403
             before = len(rt.transport.sent)
-            r = await client.post("/inbox/1/reply", data={"_csrf": token, "text": "Halo Bu, bisa."},
-                                  allow_redirects=False)
+            r = await client.post(
+                "/inbox/1/reply",
+                data={"_csrf": token, "text": "Halo Bu, bisa."},
+                allow_redirects=False,
+            )
             assert r.status == 302
             await rt.outbox.idle()
-            assert rt.transport.sent[before][1]["text"].startswith("Petugas Dinas Sosial:\nHalo Bu, bisa.")
+            assert rt.transport.sent[before][1]["text"].startswith(
+                "Petugas Dinas Sosial:\nHalo Bu, bisa."
+            )
             await client.post("/inbox/1/note", data={"_csrf": token, "text": "Cek data ibunya."})
             page = await (await client.get("/inbox/1?ok=reply")).text()
             assert "Balasan dikirim ke warga" in page and "Cek data ibunya." in page
@@ -190,7 +225,13 @@ async def test_dashboard_inbox_reply_note_close_and_operator_scope(db_url):
         finally:
             await client.close()
         async with rt.db.tx(write=False) as c:
-            actions = [r.action for r in await c.execute(
-                sa.select(audit_log).where(audit_log.c.action.like("ticket.%")).order_by(audit_log.c.id))]
+            actions = [
+                r.action
+                for r in await c.execute(
+                    sa.select(audit_log)
+                    .where(audit_log.c.action.like("ticket.%"))
+                    .order_by(audit_log.c.id)
+                )
+            ]
         assert actions == ["ticket.reply", "ticket.note", "ticket.close"]
         assert re.search(r"Terima kasih|Bagaimana", rt.transport.sent[-1][1]["text"])

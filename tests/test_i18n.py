@@ -1,4 +1,5 @@
 """Catalog hygiene: everything extracted, translated, not fuzzy, compiled, and labels that fit."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """KUBE on the core: create, join by code, refusals with reasons, roles, remove, leave, submit,
 staff decision with notifications, "KUBE saya", and the race for the last place. UEP too."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,9 +8,9 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
+from db.schema import kube_groups, kube_members, uep_applications
 from services.kube import decide
 from services.uep import decide as decide_uep
-from db.schema import kube_groups, kube_members, uep_applications
 from tests.kubekit import PEOPLE, matched, world
 
 
@@ -72,23 +73,31 @@ async def test_form_join_roles_submit_and_approve(db_url):
         # Staff approve: every member is told.
         before = len(rt.transport.sent)
         async with rt.db.tx() as c:
-            problem, ids = await decide(c, rt.deps, group_id=g.id, approve=True, reason=None,
-                                        now=rt.service.clock())
+            problem, ids = await decide(
+                c, rt.deps, group_id=g.id, approve=True, reason=None, now=rt.service.clock()
+            )
         assert problem is None and len(ids) == 5
         rt.outbox.notify(ids)
         await rt.outbox.idle()
         told = {a for a, _ in rt.transport.sent[before:]}
         assert told == {"siti", "budi", "dewi", "agus", "rina"}
         async with rt.db.tx() as c:
-            assert (await decide(c, rt.deps, group_id=g.id, approve=False, reason="x",
-                                 now=rt.service.clock()))[0] == "not_submitted"
+            assert (
+                await decide(
+                    c, rt.deps, group_id=g.id, approve=False, reason="x", now=rt.service.clock()
+                )
+            )[0] == "not_submitted"
 
 
 async def test_join_refusals_say_why_and_offer_an_officer(db_url):
     async with world(db_url) as rt:
         _ketua, g = await _create(rt)
-        for who, words in (("hendra", "desil 6"), ("ujang", "66"), ("putri", "16"),
-                           ("wawan", "Tegal Gundil")):
+        for who, words in (
+            ("hendra", "desil 6"),
+            ("ujang", "66"),
+            ("putri", "16"),
+            ("wawan", "Tegal Gundil"),
+        ):
             chat = await _join(rt, who, g.code)
             assert words in chat.text, (who, chat.text)
             assert "g:contact" in chat.choices
@@ -119,8 +128,10 @@ async def test_remove_leave_and_reject_frees_members(db_url):
         await ketua.tap("m:kube")
         await ketua.tap("q:rm")
         await ketua.tap(ketua.choices[0])
-        assert "Ketua mengeluarkan Anda dari KUBE Mawar" in \
-            [p["text"] for a, p in rt.transport.sent if a == "budi"][-1]
+        assert (
+            "Ketua mengeluarkan Anda dari KUBE Mawar"
+            in [p["text"] for a, p in rt.transport.sent if a == "budi"][-1]
+        )
         async with rt.db.tx(write=False) as c:
             assert [r.role for r in await c.execute(sa.select(kube_members))] == ["ketua"]
         assert (await _group(rt)).member_count == 1
@@ -135,11 +146,20 @@ async def test_remove_leave_and_reject_frees_members(db_url):
         await ketua.tap(ketua.choices[1])
         await ketua.tap("q:submit")
         async with rt.db.tx() as c:
-            problem, ids = await decide(c, rt.deps, group_id=g.id, approve=False,
-                                        reason="Usaha sejenis sudah ada", now=rt.service.clock())
+            problem, ids = await decide(
+                c,
+                rt.deps,
+                group_id=g.id,
+                approve=False,
+                reason="Usaha sejenis sudah ada",
+                now=rt.service.clock(),
+            )
         rt.outbox.notify(ids)
         await rt.outbox.idle()
-        assert "Usaha sejenis sudah ada" in [p["text"] for a, p in rt.transport.sent if a == "budi"][-1]
+        assert (
+            "Usaha sejenis sudah ada"
+            in [p["text"] for a, p in rt.transport.sent if a == "budi"][-1]
+        )
         await budi.tap("g:menu")
         await budi.tap("m:kube")
         assert "q:create" in budi.choices
@@ -181,8 +201,9 @@ async def test_uep_application_and_decision(db_url):
         hendra = await matched(rt, "hendra", "m:uep")  # desil 6
         assert "desil 6" in hendra.text and "g:contact" in hendra.choices
         async with rt.db.tx() as c:
-            problem, ids = await decide_uep(c, rt.deps, app_id=1, approve=True, reason=None,
-                                            now=rt.service.clock())
+            problem, ids = await decide_uep(
+                c, rt.deps, app_id=1, approve=True, reason=None, now=rt.service.clock()
+            )
             assert problem is None and ids
             status = await c.scalar(sa.select(uep_applications.c.status))
         assert status == "DISETUJUI"

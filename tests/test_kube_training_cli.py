@@ -1,5 +1,6 @@
 """Staff commands: `training add|import|list|participants`, `kube list|show|approve|reject`,
 `uep list|show|approve|reject` through bot.main, on the test database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,10 +12,32 @@ import bot
 from db.schema import kube_groups, outbound_messages, training_sessions
 from tests.kubekit import PEOPLE, add_session, matched, world
 
-ADD = ["training", "add", "--title", "Menjahit dasar", "--sector", "menjahit", "--organiser",
-       "LPK Maju", "--kecamatan", "Bogor Utara", "--place", "Aula Kelurahan", "--start",
-       "2027-01-10 08:00", "--days", "3", "--quota", "20", "--deadline", "2027-01-05",
-       "--desil-max", "5", "--age", "18-60"]
+ADD = [
+    "training",
+    "add",
+    "--title",
+    "Menjahit dasar",
+    "--sector",
+    "menjahit",
+    "--organiser",
+    "LPK Maju",
+    "--kecamatan",
+    "Bogor Utara",
+    "--place",
+    "Aula Kelurahan",
+    "--start",
+    "2027-01-10 08:00",
+    "--days",
+    "3",
+    "--quota",
+    "20",
+    "--deadline",
+    "2027-01-05",
+    "--desil-max",
+    "5",
+    "--age",
+    "18-60",
+]
 
 
 @pytest.fixture
@@ -26,6 +49,7 @@ def cli(db_url, monkeypatch, capsys):
         rc = bot.main(list(argv))
         out = capsys.readouterr()
         return rc, out.out, out.err
+
     return run
 
 
@@ -54,14 +78,20 @@ def test_training_import_all_or_nothing_with_row_numbers(cli, db_url, tmp_path):
     header = "title,sector,organiser,kecamatan,place,start,days,quota,deadline,desil_max,age,priority,notes\n"
     good = "Menjahit,menjahit,LPK,Bogor Utara,Aula,2027-01-10 08:00,3,20,2027-01-05,5,18-60,0,\n"
     bad = tmp_path / "bad.csv"
-    bad.write_text(header + good + "Barista,barista,LPK,Bogor Utara,Aula,2027-13-01 08:00,3,x,2027-01-05,5,18-60,1,\n",
-                   encoding="utf-8")
+    bad.write_text(
+        header
+        + good
+        + "Barista,barista,LPK,Bogor Utara,Aula,2027-13-01 08:00,3,x,2027-01-05,5,18-60,1,\n",
+        encoding="utf-8",
+    )
     rc, _, err = cli("training", "import", str(bad))
     assert rc == 1 and "baris 3: start" in err and "baris 3: quota" in err
     assert "Tidak ada yang diimpor" in err and "baris 2" not in err
     assert asyncio.run(_count(db_url, training_sessions)) == 0
     ok = tmp_path / "ok.csv"
-    ok.write_text(header + good + good.replace("Menjahit,menjahit", "Barista,barista"), encoding="utf-8")
+    ok.write_text(
+        header + good + good.replace("Menjahit,menjahit", "Barista,barista"), encoding="utf-8"
+    )
     rc, out, _ = cli("training", "import", str(ok))
     assert rc == 0 and "2 sesi" in out
     rc, _, err = cli("training", "import", str(tmp_path / "none.csv"))

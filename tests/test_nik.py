@@ -1,4 +1,5 @@
 """NIK and No. KK format checks (domain/nik.py); rules from domain.md section 6."""
+
 from __future__ import annotations
 
 import json

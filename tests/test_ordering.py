@@ -1,4 +1,5 @@
 """One event at a time per conversation, in order, also with two worker processes (PostgreSQL)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,15 @@ from core.model import Event
 from db.schema import inbound_events, outbound_messages
 from tests.chatkit import KK_1, NIK_1, running
 
-STEPS = [("command", {"command": "start", "args": ""}), ("choice", {"id": "c:agree"}),
-         ("choice", {"id": "l:id"}), ("choice", {"id": "m:check"}), ("text", {"text": NIK_1}),
-         ("choice", {"id": "k:yes"}), ("text", {"text": KK_1})]
+STEPS = [
+    ("command", {"command": "start", "args": ""}),
+    ("choice", {"id": "c:agree"}),
+    ("choice", {"id": "l:id"}),
+    ("choice", {"id": "m:check"}),
+    ("text", {"text": NIK_1}),
+    ("choice", {"id": "k:yes"}),
+    ("text", {"text": KK_1}),
+]
 
 
 def slow(engine):
@@ -43,8 +50,12 @@ async def test_two_workers_keep_one_conversation_in_order(db_url):
         await asyncio.gather(a.outbox.idle(), b.outbox.idle())
         async with a.db.tx(write=False) as c:
             done = (await c.execute(sa.select(inbound_events.c.status))).scalars().all()
-            texts = [r[0]["text"] for r in await c.execute(
-                sa.select(outbound_messages.c.payload).order_by(outbound_messages.c.id))]
+            texts = [
+                r[0]["text"]
+                for r in await c.execute(
+                    sa.select(outbound_messages.c.payload).order_by(outbound_messages.c.id)
+                )
+            ]
         assert done == ["done"] * len(STEPS)
         assert len(texts) == len(STEPS)  # each event answered exactly once
         assert "Desil 2 dari 10" in texts[-1]

@@ -1,9 +1,10 @@
 """The outbox: claim-before-send (never twice), typed retries, stop on a blocked chat, order."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -37,19 +38,33 @@ class Scripted:
 
 
 async def queue(db, texts, address="a1"):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.tx() as c:
-        res = await c.execute(sa.insert(outbound_messages).returning(O.id, sort_by_parameter_order=True), [
-            dict(channel="test", user_key=f"test:{address}", address=address,
-                 payload={"text": t, "choices": [], "request": None}, status="queued",
-                 attempts=0, next_attempt_at=now, created_at=now) for t in texts])
+        res = await c.execute(
+            sa.insert(outbound_messages).returning(O.id, sort_by_parameter_order=True),
+            [
+                dict(
+                    channel="test",
+                    user_key=f"test:{address}",
+                    address=address,
+                    payload={"text": t, "choices": [], "request": None},
+                    status="queued",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                for t in texts
+            ],
+        )
         return [r[0] for r in res]
 
 
 async def statuses(db):
     async with db.tx(write=False) as c:
-        return [(r.status, r.last_error) for r in await c.execute(
-            sa.select(O.status, O.last_error).order_by(O.id))]
+        return [
+            (r.status, r.last_error)
+            for r in await c.execute(sa.select(O.status, O.last_error).order_by(O.id))
+        ]
 
 
 async def run_outbox(db, transport, ids, **kw):
@@ -87,7 +102,7 @@ async def test_server_errors_back_off_then_requeue(db):
     async with db.tx(write=False) as c:
         row = (await c.execute(sa.select(outbound_messages))).one()
     assert row.status == "queued" and row.attempts == 4 and row.last_error == "500"
-    assert row.next_attempt_at > datetime.now(timezone.utc)
+    assert row.next_attempt_at > datetime.now(UTC)
 
 
 async def test_final_error_is_kept_with_reason(db):
@@ -102,8 +117,11 @@ async def test_blocked_chat_stops_its_queued_rows(db):
     first = await queue(db, ["x"])
     later = await queue(db, ["y"])  # queued for later (e.g. a retry not yet due)
     async with db.tx() as c:
-        await c.execute(sa.update(outbound_messages).where(O.id.in_(later)).values(
-            next_attempt_at=datetime(2100, 1, 1, tzinfo=timezone.utc)))
+        await c.execute(
+            sa.update(outbound_messages)
+            .where(O.id.in_(later))
+            .values(next_attempt_at=datetime(2100, 1, 1, tzinfo=UTC))
+        )
     await run_outbox(db, t, first)
     assert [s[0] for s in await statuses(db)] == ["stopped", "stopped"]
     assert t.sent == []
@@ -169,19 +187,22 @@ async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
     ids = await queue(db, ["one", "two"])
     ob = await run_outbox(db, t, ids)
     assert [s[0] for s in await statuses(db)] == ["held", "held"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.tx() as c:
         assert await ob.sending(c, "test", "test:a1") == 0
         assert await ob.release(c, "other", "test:a1", "a2", now) == []  # another channel's
         rows = await ob.release(c, "test", "test:a1", "a2", now)
     assert [(r["id"], r["address"], r["payload"]["text"]) for r in rows] == [
-        (ids[0], "a2", "one"), (ids[1], "a2", "two")]
+        (ids[0], "a2", "one"),
+        (ids[1], "a2", "two"),
+    ]
     assert [s[0] for s in await statuses(db)] == ["sending", "sending"]
     async with db.tx() as c:
         assert await ob.sending(c, "test", "test:a1") == 2
         await c.execute(sa.update(outbound_messages).values(status="sent"))
-        await c.execute(sa.update(outbound_messages).where(O.id == ids[0])
-                        .values(external_id="ext-1"))
+        await c.execute(
+            sa.update(outbound_messages).where(O.id == ids[0]).values(external_id="ext-1")
+        )
         assert await ob.hold(c, "test", "ext-1", "failed at the channel") == "a2"
         assert await ob.hold(c, "test", "ext-unknown", "x") is None
         assert await ob.requeue_held(c, "test", "test:a1", "a3", now) == [ids[0]]
@@ -189,6 +210,7 @@ async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
     async with db.tx() as c:
         assert await ob.recent_payloads(c, "test", "test:a1") == [
             {"text": "two", "choices": [], "request": None},
-            {"text": "one", "choices": [], "request": None}]
+            {"text": "one", "choices": [], "request": None},
+        ]
         new = await ob.enqueue(c, "test", "test:a1", "a3", {"text": "page"}, now)
     assert new > ids[1]

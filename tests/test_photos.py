@@ -1,5 +1,6 @@
 """Photos sent with a report: type checked, metadata (EXIF GPS, camera, comments) stripped
 without re-encoding, a photo without metadata stored byte for byte."""
+
 from __future__ import annotations
 
 import io
@@ -16,7 +17,9 @@ JPEG_WITH_EXIF = (DATA / "photo_exif.jpg").read_bytes()
 PNG_WITH_EXIF = (DATA / "photo_exif.png").read_bytes()
 
 
-@pytest.mark.parametrize("data,mime", [(JPEG_WITH_EXIF, "image/jpeg"), (PNG_WITH_EXIF, "image/png")])
+@pytest.mark.parametrize(
+    "data,mime", [(JPEG_WITH_EXIF, "image/jpeg"), (PNG_WITH_EXIF, "image/png")]
+)
 def test_metadata_is_stripped_and_the_pixels_stay(data, mime):
     with Image.open(io.BytesIO(data)) as before:
         assert before.getexif()  # the fixture really carries EXIF with a GPS block
@@ -33,12 +36,15 @@ def test_a_photo_without_metadata_is_kept_byte_for_byte():
     assert clean_image(plain, "image/jpeg") == plain
 
 
-@pytest.mark.parametrize("data,mime", [
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\0" * 100, "image/jpeg"),  # a header, no image
-    (b"GIF89a....", "image/jpeg"),
-    (PNG_WITH_EXIF[:60], "image/png"),
-    (JPEG_WITH_EXIF, "image/gif"),
-])
+@pytest.mark.parametrize(
+    "data,mime",
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\0" * 100, "image/jpeg"),  # a header, no image
+        (b"GIF89a....", "image/jpeg"),
+        (PNG_WITH_EXIF[:60], "image/png"),
+        (JPEG_WITH_EXIF, "image/gif"),
+    ],
+)
 def test_what_is_not_a_sane_jpeg_or_png_is_refused(data, mime):
     with pytest.raises(PhotoProblem):
         clean_image(data, mime)

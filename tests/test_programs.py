@@ -1,7 +1,8 @@
 """programs.toml: the shipped file loads, and a clerk's mistakes are all reported at once."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -118,7 +119,17 @@ def problems_of(path: Path) -> list[str]:
 
 def test_real_file_loads_with_every_code_in_display_order():
     cfg = load_programs(REAL)
-    assert list(cfg.programs) == ["PKH", "BPNT", "PBI", "KUBE", "UEP", "PELATIHAN", "KIP", "KIPK", "BLT"]
+    assert list(cfg.programs) == [
+        "PKH",
+        "BPNT",
+        "PBI",
+        "KUBE",
+        "UEP",
+        "PELATIHAN",
+        "KIP",
+        "KIPK",
+        "BLT",
+    ]
     assert cfg.known_codes() == frozenset(cfg.programs)
 
 
@@ -128,9 +139,16 @@ def test_real_file_service_and_settings():
     assert (cfg.notice_version, cfg.retention_months) == ("2026-11", 24)
     checks = " ".join(cfg.official_checks)
     assert "SIKS-NG" in checks and "Cek Bansos" in checks and "021-171" in checks
-    assert cfg.office_hours == OfficeHours("Asia/Jakarta", frozenset(range(5)), time(8), time(16), frozenset())
-    assert cfg.sla == Sla(verification_days=14, first_response_hours=24, escalate_supervisor_hours=24,
-                          escalate_head_hours=48, rt_answer_days=3)
+    assert cfg.office_hours == OfficeHours(
+        "Asia/Jakarta", frozenset(range(5)), time(8), time(16), frozenset()
+    )
+    assert cfg.sla == Sla(
+        verification_days=14,
+        first_response_hours=24,
+        escalate_supervisor_hours=24,
+        escalate_head_hours=48,
+        rt_answer_days=3,
+    )
     assert set(cfg.desil_labels) == set(range(1, 11))
     assert cfg.desil_labels[1] == "sangat miskin" and cfg.desil_labels[5] == "menengah bawah"
     assert all(cfg.desil_labels[d] == "mampu" for d in range(6, 11))
@@ -143,21 +161,29 @@ def test_real_file_service_and_settings():
     assert "service.office_phone" in cfg.placeholders()
 
 
-@pytest.mark.parametrize("code, desil, components, head_age, member_age, joinable", [
-    ("PKH", (1, 4), ("child", "elder", "disability"), None, None, True),
-    ("BPNT", (1, 5), (), None, None, True),
-    ("PBI", (1, 5), (), None, None, True),
-    ("KUBE", (1, 4), (), (18, 60), None, True),
-    ("UEP", (1, 4), (), None, None, True),
-    ("PELATIHAN", (1, 5), (), None, (18, 60), True),
-    ("KIPK", (1, 3), (), None, None, False),
-    ("KIP", None, (), None, None, False),
-    ("BLT", None, (), None, None, False),
-])
+@pytest.mark.parametrize(
+    "code, desil, components, head_age, member_age, joinable",
+    [
+        ("PKH", (1, 4), ("child", "elder", "disability"), None, None, True),
+        ("BPNT", (1, 5), (), None, None, True),
+        ("PBI", (1, 5), (), None, None, True),
+        ("KUBE", (1, 4), (), (18, 60), None, True),
+        ("UEP", (1, 4), (), None, None, True),
+        ("PELATIHAN", (1, 5), (), None, (18, 60), True),
+        ("KIPK", (1, 3), (), None, None, False),
+        ("KIP", None, (), None, None, False),
+        ("BLT", None, (), None, None, False),
+    ],
+)
 def test_real_file_rules(code, desil, components, head_age, member_age, joinable):
     rule = load_programs(REAL).programs[code]
-    assert (rule.desil, rule.components, rule.head_age, rule.member_age, rule.joinable) == \
-        (desil, components, head_age, member_age, joinable)
+    assert (rule.desil, rule.components, rule.head_age, rule.member_age, rule.joinable) == (
+        desil,
+        components,
+        head_age,
+        member_age,
+        joinable,
+    )
     assert rule.kind in ("bansos", "pemberdayaan") and rule.name and rule.source
 
 
@@ -181,15 +207,15 @@ def test_valid_sample_loads(tmp_path):
 def test_every_mistake_is_listed_at_once(tmp_path):
     text = broken(
         VALID,
-        ("desil = [1, 4]", "desil = [0, 4]"),                                     # PKH
-        ('short = "Sembako"', 'short = "Bantuan Pangan Non Tunai!"'),             # 25 characters
-        ("desil = [1, 5]", "desill = [1, 5]"),                                    # BPNT, typo
+        ("desil = [1, 4]", "desil = [0, 4]"),  # PKH
+        ('short = "Sembako"', 'short = "Bantuan Pangan Non Tunai!"'),  # 25 characters
+        ("desil = [1, 5]", "desill = [1, 5]"),  # BPNT, typo
         ('timezone = "Asia/Jakarta"', 'timezone = "Asia/Bogor"'),
         *[(f'labels.{d} = "mampu"\n', "") for d in range(7, 11)],
     )
     problems = problems_of(write(tmp_path, text))
     assert problems == [
-        'office_hours.timezone: unknown time zone \'Asia/Bogor\'; use an IANA name such as "Asia/Jakarta"',
+        "office_hours.timezone: unknown time zone 'Asia/Bogor'; use an IANA name such as \"Asia/Jakarta\"",
         "desil.labels.7: missing label",
         "desil.labels.8: missing label",
         "desil.labels.9: missing label",
@@ -203,14 +229,23 @@ def test_every_mistake_is_listed_at_once(tmp_path):
 
 def test_typo_in_a_table_name(tmp_path):
     problems = problems_of(write(tmp_path, broken(VALID, ("[desil]\n", "[desill]\n"))))
-    assert problems == ["desill: unknown key; did you mean 'desil'?", "desil: missing required table"]
+    assert problems == [
+        "desill: unknown key; did you mean 'desil'?",
+        "desil: missing required table",
+    ]
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path):
-    path = write(tmp_path, '[service]\ncity = "Kota Bogor"\noffice = Dinas Sosial\n', name="rusak.toml")
+    path = write(
+        tmp_path, '[service]\ncity = "Kota Bogor"\noffice = Dinas Sosial\n', name="rusak.toml"
+    )
     problems = problems_of(path)
     assert len(problems) == 1
-    assert "rusak.toml" in problems[0] and "TOML syntax error" in problems[0] and "line 3" in problems[0]
+    assert (
+        "rusak.toml" in problems[0]
+        and "TOML syntax error" in problems[0]
+        and "line 3" in problems[0]
+    )
 
 
 def test_missing_file(tmp_path):
@@ -218,38 +253,83 @@ def test_missing_file(tmp_path):
     assert len(problems) == 1 and "nope.toml: cannot read file" in problems[0]
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (("retention_months = 24", 'retention_months = "24"'),
-     'service.retention_months: expected a whole number from 1 to 240, got "24"'),
-    (("retention_months = 24\n", ""), "service.retention_months: missing required key"),
-    (('office_email = "dinsos@contoh.go.id"', 'office_email = "dinsos"'),
-     "service.office_email: expected an e-mail address, got 'dinsos'"),
-    (('days = ["mon",', 'days = ["mo",'), "office_hours.days: unknown day [\"mo\"]; use mon, tue, wed, thu, fri, sat, sun"),
-    (('open = "08:00"', 'open = "8 pagi"'),
-     'office_hours.open: expected a 24-hour time "HH:MM" such as "08:00", got "8 pagi"'),
-    (('close = "16:00"', 'close = "07:00"'), "office_hours.close: must be later than open (08:00), got 07:00"),
-    (("holidays = [2026-12-25]", 'holidays = ["25-12-2026"]'),
-     'office_hours.holidays[0]: expected a date such as 2026-12-25, got "25-12-2026"'),
-    (("escalate_head_hours = 48", "escalate_head_hours = 12"),
-     "sla.escalate_head_hours: must be later than escalate_supervisor_hours (24), got 12"),
-    (("extreme_poverty = [1, 2]", "extreme_poverty = [2, 1]"),
-     "desil.extreme_poverty: expected [min, max] with 1 <= min <= max <= 10, got [2, 1]"),
-    (("labels.10 = \"mampu\"", "labels.10 = \"mampu\"\nlabels.11 = \"kaya\""),
-     "desil.labels.11: unknown key; desil runs from 1 to 10"),
-    (("max_members = 20", "max_members = 3"), "kube.max_members: must be at least kube.min_members"),
-    (('{ code = "ternak", label = "Ternak" }', '{ code = "Ternak Sapi", label = "Ternak" }'),
-     "kube.business_types[0].code: use lowercase letters, digits and _ only (at most 32), got 'Ternak Sapi'"),
-    (('{ code = "menjahit", label = "Menjahit" }', '{ code = "menjahit", lable = "Menjahit" }'),
-     "training.sectors[0].lable: unknown key; did you mean 'label'?"),
-    (("dtsen_priority = true", 'dtsen_priority = "ya"'), 'training.dtsen_priority: expected true or false, got "ya"'),
-    (('kind = "bansos"', 'kind = "bantuan"'), 'programs.PKH.kind: expected "bansos" or "pemberdayaan", got "bantuan"'),
-    (('components = ["child",', 'components = ["kid",'),
-     'programs.PKH.components: unknown component ["kid"]; use "child", "elder" or "disability"'),
-    (("[programs.BLT]", "[programs.blt]"),
-     "programs.blt: programme code must be capital letters, digits or _ (at most 16), starting with a letter"),
-    (('source = "Kemensos"', 'source = "Kemensos"\nhead_age = [18, 60]'),
-     "programs.BLT.head_age: only allowed together with desil (a programme without desil has no rule)"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            ("retention_months = 24", 'retention_months = "24"'),
+            'service.retention_months: expected a whole number from 1 to 240, got "24"',
+        ),
+        (("retention_months = 24\n", ""), "service.retention_months: missing required key"),
+        (
+            ('office_email = "dinsos@contoh.go.id"', 'office_email = "dinsos"'),
+            "service.office_email: expected an e-mail address, got 'dinsos'",
+        ),
+        (
+            ('days = ["mon",', 'days = ["mo",'),
+            'office_hours.days: unknown day ["mo"]; use mon, tue, wed, thu, fri, sat, sun',
+        ),
+        (
+            ('open = "08:00"', 'open = "8 pagi"'),
+            'office_hours.open: expected a 24-hour time "HH:MM" such as "08:00", got "8 pagi"',
+        ),
+        (
+            ('close = "16:00"', 'close = "07:00"'),
+            "office_hours.close: must be later than open (08:00), got 07:00",
+        ),
+        (
+            ("holidays = [2026-12-25]", 'holidays = ["25-12-2026"]'),
+            'office_hours.holidays[0]: expected a date such as 2026-12-25, got "25-12-2026"',
+        ),
+        (
+            ("escalate_head_hours = 48", "escalate_head_hours = 12"),
+            "sla.escalate_head_hours: must be later than escalate_supervisor_hours (24), got 12",
+        ),
+        (
+            ("extreme_poverty = [1, 2]", "extreme_poverty = [2, 1]"),
+            "desil.extreme_poverty: expected [min, max] with 1 <= min <= max <= 10, got [2, 1]",
+        ),
+        (
+            ('labels.10 = "mampu"', 'labels.10 = "mampu"\nlabels.11 = "kaya"'),
+            "desil.labels.11: unknown key; desil runs from 1 to 10",
+        ),
+        (
+            ("max_members = 20", "max_members = 3"),
+            "kube.max_members: must be at least kube.min_members",
+        ),
+        (
+            ('{ code = "ternak", label = "Ternak" }', '{ code = "Ternak Sapi", label = "Ternak" }'),
+            "kube.business_types[0].code: use lowercase letters, digits and _ only (at most 32), got 'Ternak Sapi'",
+        ),
+        (
+            (
+                '{ code = "menjahit", label = "Menjahit" }',
+                '{ code = "menjahit", lable = "Menjahit" }',
+            ),
+            "training.sectors[0].lable: unknown key; did you mean 'label'?",
+        ),
+        (
+            ("dtsen_priority = true", 'dtsen_priority = "ya"'),
+            'training.dtsen_priority: expected true or false, got "ya"',
+        ),
+        (
+            ('kind = "bansos"', 'kind = "bantuan"'),
+            'programs.PKH.kind: expected "bansos" or "pemberdayaan", got "bantuan"',
+        ),
+        (
+            ('components = ["child",', 'components = ["kid",'),
+            'programs.PKH.components: unknown component ["kid"]; use "child", "elder" or "disability"',
+        ),
+        (
+            ("[programs.BLT]", "[programs.blt]"),
+            "programs.blt: programme code must be capital letters, digits or _ (at most 16), starting with a letter",
+        ),
+        (
+            ('source = "Kemensos"', 'source = "Kemensos"\nhead_age = [18, 60]'),
+            "programs.BLT.head_age: only allowed together with desil (a programme without desil has no rule)",
+        ),
+    ],
+)
 def test_single_mistakes(tmp_path, edit, expected):
     problems = problems_of(write(tmp_path, broken(VALID, edit)))
     assert expected in problems, problems
@@ -257,24 +337,31 @@ def test_single_mistakes(tmp_path, edit, expected):
 
 def test_config_error_message_lists_problems():
     err = ConfigError(["a.b: one", "c: two"], source="programs.toml")
-    assert str(err) == "programs.toml: 2 problems in programme configuration\n  - a.b: one\n  - c: two"
+    assert (
+        str(err) == "programs.toml: 2 problems in programme configuration\n  - a.b: one\n  - c: two"
+    )
 
 
 # --- office hours -----------------------------------------------------------------------------
 
-HOURS = OfficeHours("Asia/Jakarta", frozenset(range(5)), time(8), time(16), frozenset({date(2026, 12, 25)}))
+HOURS = OfficeHours(
+    "Asia/Jakarta", frozenset(range(5)), time(8), time(16), frozenset({date(2026, 12, 25)})
+)
 
 
-@pytest.mark.parametrize("at, expected", [
-    (datetime(2026, 11, 23, 8, 0, tzinfo=WIB), True),            # Monday, opening minute
-    (datetime(2026, 11, 23, 7, 59, tzinfo=WIB), False),
-    (datetime(2026, 11, 23, 15, 59, tzinfo=WIB), True),
-    (datetime(2026, 11, 23, 16, 0, tzinfo=WIB), False),          # closing time is closed
-    (datetime(2026, 11, 23, 1, 30, tzinfo=timezone.utc), True),  # 08:30 WIB
-    (datetime(2026, 11, 23, 0, 30, tzinfo=timezone.utc), False),  # 07:30 WIB
-    (datetime(2026, 11, 28, 10, 0, tzinfo=WIB), False),          # Saturday
-    (datetime(2026, 12, 25, 10, 0, tzinfo=WIB), False),          # holiday (a Friday)
-])
+@pytest.mark.parametrize(
+    "at, expected",
+    [
+        (datetime(2026, 11, 23, 8, 0, tzinfo=WIB), True),  # Monday, opening minute
+        (datetime(2026, 11, 23, 7, 59, tzinfo=WIB), False),
+        (datetime(2026, 11, 23, 15, 59, tzinfo=WIB), True),
+        (datetime(2026, 11, 23, 16, 0, tzinfo=WIB), False),  # closing time is closed
+        (datetime(2026, 11, 23, 1, 30, tzinfo=UTC), True),  # 08:30 WIB
+        (datetime(2026, 11, 23, 0, 30, tzinfo=UTC), False),  # 07:30 WIB
+        (datetime(2026, 11, 28, 10, 0, tzinfo=WIB), False),  # Saturday
+        (datetime(2026, 12, 25, 10, 0, tzinfo=WIB), False),  # holiday (a Friday)
+    ],
+)
 def test_is_open(at, expected):
     assert HOURS.is_open(at) is expected
 

@@ -1,4 +1,5 @@
 """Region file and lookups (domain/region.py, data/region/kota_bogor.toml); see domain.md section 8."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,29 +13,84 @@ BOGOR_FILE = Path(__file__).resolve().parent.parent / "data" / "region" / "kota_
 # domain.md section 8, in Kemendagri order.
 EXPECTED = {
     ("327101", "Bogor Selatan"): [
-        "Batu Tulis", "Bondongan", "Empang", "Lawanggintung", "Pamoyanan", "Rangga Mekar",
-        "Mulya Harja", "Cikaret", "Bojong Kerta", "Rancamaya", "Kertamaya", "Harjasari",
-        "Muara Sari", "Genteng", "Pakuan", "Cipaku",
+        "Batu Tulis",
+        "Bondongan",
+        "Empang",
+        "Lawanggintung",
+        "Pamoyanan",
+        "Rangga Mekar",
+        "Mulya Harja",
+        "Cikaret",
+        "Bojong Kerta",
+        "Rancamaya",
+        "Kertamaya",
+        "Harjasari",
+        "Muara Sari",
+        "Genteng",
+        "Pakuan",
+        "Cipaku",
     ],
     ("327102", "Bogor Timur"): [
-        "Sukasari", "Baranangsiang", "Katulampa", "Sindangsari", "Sindangrasa", "Tajur",
+        "Sukasari",
+        "Baranangsiang",
+        "Katulampa",
+        "Sindangsari",
+        "Sindangrasa",
+        "Tajur",
     ],
     ("327103", "Bogor Tengah"): [
-        "Gudang", "Paledang", "Pabaton", "Cibogor", "Babakan", "Sempur", "Tegallega",
-        "Babakan Pasar", "Panaragan", "Ciwaringin", "Kebon Kalapa",
+        "Gudang",
+        "Paledang",
+        "Pabaton",
+        "Cibogor",
+        "Babakan",
+        "Sempur",
+        "Tegallega",
+        "Babakan Pasar",
+        "Panaragan",
+        "Ciwaringin",
+        "Kebon Kalapa",
     ],
     ("327104", "Bogor Barat"): [
-        "Menteng", "Sindang Barang", "Bubulak", "Margajaya", "Balumbang Jaya", "Situ Gede",
-        "Semplak", "Cilendek Barat", "Cilendek Timur", "Curug Mekar", "Curug", "Pasir Jaya",
-        "Pasir Kuda", "Pasir Mulya", "Gunung Batu", "Loji",
+        "Menteng",
+        "Sindang Barang",
+        "Bubulak",
+        "Margajaya",
+        "Balumbang Jaya",
+        "Situ Gede",
+        "Semplak",
+        "Cilendek Barat",
+        "Cilendek Timur",
+        "Curug Mekar",
+        "Curug",
+        "Pasir Jaya",
+        "Pasir Kuda",
+        "Pasir Mulya",
+        "Gunung Batu",
+        "Loji",
     ],
     ("327105", "Bogor Utara"): [
-        "Bantarjati", "Tegal Gundil", "Kedung Halang", "Ciparigi", "Cibuluh", "Ciluar",
-        "Tanah Baru", "Cimahpar",
+        "Bantarjati",
+        "Tegal Gundil",
+        "Kedung Halang",
+        "Ciparigi",
+        "Cibuluh",
+        "Ciluar",
+        "Tanah Baru",
+        "Cimahpar",
     ],
     ("327106", "Tanah Sareal"): [
-        "Tanah Sareal", "Kebon Pedes", "Kedung Badak", "Sukaresmi", "Kedung Waringin",
-        "Kedung Jaya", "Sukadamai", "Mekar Wangi", "Kencana", "Kayu Manis", "Cibadak",
+        "Tanah Sareal",
+        "Kebon Pedes",
+        "Kedung Badak",
+        "Sukaresmi",
+        "Kedung Waringin",
+        "Kedung Jaya",
+        "Sukadamai",
+        "Mekar Wangi",
+        "Kencana",
+        "Kayu Manis",
+        "Cibadak",
     ],
 }
 
@@ -286,7 +342,7 @@ def test_broken_file_lists_every_problem(tmp_path):
         "kecamatan 327101: 'Sa-tu' (kelurahan 3271011004) matches 'Satu' (kelurahan 3271011001); "
         "names and aliases must differ after ignoring case, spaces and punctuation",
         "kecamatan 327101: kelurahan 3271011005: unknown key 'alias' (expected aliases, code, name)",
-        'kecamatan 327101: kelurahan #6: code must be written in quotes as 10 digits, '
+        "kecamatan 327101: kelurahan #6: code must be written in quotes as 10 digits, "
         'e.g. "3271011006", got 3271011006',
         "kecamatan 327101: kelurahan 3271011007: name is missing",
         "kecamatan 327107: 'Kec. UTARA' (kecamatan 327107) matches 'Utara' (kecamatan 327101); "
@@ -308,7 +364,10 @@ def test_broken_file_lists_every_problem(tmp_path):
     [
         ("", "the [city] table with code, name and province is missing"),
         ('[city]\ncode = 3271\nname = "X"\nprovince = "Y"\n', "there are no [[kecamatan]] entries"),
-        ('[city]\ncode = "32.71"\nname = "X"\nprovince = "Y"\n', "[city]: code '32.71' must be exactly 4 digits (no dots)"),
+        (
+            '[city]\ncode = "32.71"\nname = "X"\nprovince = "Y"\n',
+            "[city]: code '32.71' must be exactly 4 digits (no dots)",
+        ),
         ("[city\n", "not valid TOML"),
     ],
 )

@@ -1,5 +1,6 @@
 """Data-error reports (issue #5): the lifecycle table, every resident flow on the core, ketua RT
 permissions, the staff CLI, concurrent moves, and a crash between commit and telling."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,12 +14,19 @@ import sqlalchemy as sa
 from cli import CommandError
 from cli import reports as cli_reports
 from cli import rt as cli_rt
+from db.database import Database
+from db.schema import (
+    audit_log,
+    conversations,
+    outbound_messages,
+    report_events,
+    report_photos,
+    reports,
+    rt_heads,
+)
+from domain import reports as R
 from services import reports as ops
 from services.exports import EXPORT_COLUMNS
-from db.database import Database
-from db.schema import (audit_log, conversations, outbound_messages, report_events, report_photos,
-                       reports, rt_heads)
-from domain import reports as R
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 
 # tests/data/dtsen_small.csv: household 1 in Tegal Gundil RW 7 RT 3; household 2 in Mulyaharja.
@@ -88,10 +96,17 @@ def test_ticket_codes_are_random_unambiguous_and_typed_back():
     assert R.normalize_code("LPR-0000-0000") is None
 
 
-@pytest.mark.parametrize("text,want", [
-    ("RT 3 RW 7", ("003", "007")), ("3/7", ("003", "007")), ("rt03 rw 007", ("003", "007")),
-    ("RW 7 RT 3", ("003", "007")), ("tiga", None), ("RT 0 RW 7", None),
-])
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("RT 3 RW 7", ("003", "007")),
+        ("3/7", ("003", "007")),
+        ("rt03 rw 007", ("003", "007")),
+        ("RW 7 RT 3", ("003", "007")),
+        ("tiga", None),
+        ("RT 0 RW 7", None),
+    ],
+)
 def test_rt_rw_as_typed(text, want):
     assert R.parse_rt_rw(text) == want
 
@@ -104,6 +119,7 @@ def test_first_state_needs_an_active_head_and_not_for_graduasi():
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 async def matched(chat: Chat, nik=NIK_1, kk=KK_1):
     await chat.onboard()
@@ -162,8 +178,12 @@ async def usul_own(chat: Chat) -> str:
 
 async def invite_head(rt, capsys, kel=TEGAL_GUNDIL, rw="7", rt_no="3") -> str:
     capsys.readouterr()
-    assert await run_cli(rt, "rt", "invite", "--kelurahan", kel, "--rw", rw, "--rt", rt_no,
-                         "--by", "ani") == 0
+    assert (
+        await run_cli(
+            rt, "rt", "invite", "--kelurahan", kel, "--rw", rw, "--rt", rt_no, "--by", "ani"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     import re
 
@@ -171,6 +191,7 @@ async def invite_head(rt, capsys, kel=TEGAL_GUNDIL, rw="7", rt_no="3") -> str:
 
 
 # --- resident flows --------------------------------------------------------------------------
+
 
 async def test_usul_for_own_household_gets_a_code_after_commit_and_shows_in_my_reports(db_url):
     async with running(db_url) as rt:
@@ -195,7 +216,12 @@ async def test_usul_for_own_household_gets_a_code_after_commit_and_shows_in_my_r
         assert "Diterima" in done["text"] or "diterima" in done["text"]
         assert "7 Desember 2026" in done["text"]  # verification_days = 14
         [row] = await all_reports(rt)
-        assert (row.code, row.category, row.state, row.reason) == (code, "USUL", "DITERIMA", "illness")
+        assert (row.code, row.category, row.state, row.reason) == (
+            code,
+            "USUL",
+            "DITERIMA",
+            "illness",
+        )
         assert row.household_id is not None and row.target_nik is None
         [mine] = await chat.tap("m:myreports")
         assert code in mine["text"] and "usul" in mine["text"]
@@ -227,8 +253,12 @@ async def test_usul_for_another_household_with_nik_photo_and_location(db_url, ca
         [done] = await chat.tap("r:send")
         assert "LPR-" in done["text"]
         [row] = await all_reports(rt)
-        assert (row.target_name, row.rt, row.rw, row.kelurahan_code) == ("Ibu Onah", "002", "005",
-                                                                          "3271011007")
+        assert (row.target_name, row.rt, row.rw, row.kelurahan_code) == (
+            "Ibu Onah",
+            "002",
+            "005",
+            "3271011007",
+        )
         assert (row.target_nik, row.target_kk) == (other_nik, other_kk)
         assert row.lat == pytest.approx(-6.62) and row.detail == "Suaminya meninggal bulan lalu"
         async with rt.db.tx(write=False) as c:
@@ -244,9 +274,15 @@ async def test_an_open_report_on_the_same_target_is_merged_not_doubled(db_url):
         await matched(a)
         await matched(b)  # same household, another family member's phone
         code = await usul_own(a)
-        [merged] = (await b.tap("m:report"), await b.tap("r:usul"), await b.tap("r:own"),
-                    await b.tap("r:why:house"), await b.tap("r:skip"), await b.tap("r:skip"),
-                    await b.tap("r:send"))[-1]
+        [merged] = (
+            await b.tap("m:report"),
+            await b.tap("r:usul"),
+            await b.tap("r:own"),
+            await b.tap("r:why:house"),
+            await b.tap("r:skip"),
+            await b.tap("r:skip"),
+            await b.tap("r:send"),
+        )[-1]
         assert code in merged["text"] and "kami gabungkan" in merged["text"]
         assert len(await all_reports(rt)) == 1
         [mine] = await b.tap("m:myreports")
@@ -254,7 +290,9 @@ async def test_an_open_report_on_the_same_target_is_merged_not_doubled(db_url):
         # Both are told when the report moves.
         async with rt.db.tx() as c:
             r = await ops.by_code(c, code)
-            ids = await ops.move(c, r, R.VERIFIKASI_DINSOS, now=rt.outbox.clock(), actor="staff:ani")
+            ids = await ops.move(
+                c, r, R.VERIFIKASI_DINSOS, now=rt.outbox.clock(), actor="staff:ani"
+            )
         assert len(ids) == 2
 
 
@@ -287,9 +325,12 @@ async def test_sanggah_needs_a_match_photo_and_location_and_hides_the_target(db_
         [done] = await chat.tap("r:send")
         assert "LPR-" in done["text"]
         [row] = await all_reports(rt)
-        assert (row.category, row.kelurahan_code, row.rt, row.rw) == ("SANGGAH", "3271051005",
-                                                                      "003", "007") or \
-            row.kelurahan_code == (await _kel_of_household_1(rt))
+        assert (row.category, row.kelurahan_code, row.rt, row.rw) == (
+            "SANGGAH",
+            "3271051005",
+            "003",
+            "007",
+        ) or row.kelurahan_code == (await _kel_of_household_1(rt))
         assert row.household_id is None and row.target_nik is None
 
 
@@ -297,8 +338,9 @@ async def _kel_of_household_1(rt):
     from db.schema import households
 
     async with rt.db.tx(write=False) as c:
-        return await c.scalar(sa.select(households.c.kelurahan_code)
-                              .where(households.c.no_kk == KK_1))
+        return await c.scalar(
+            sa.select(households.c.kelurahan_code).where(households.c.no_kk == KK_1)
+        )
 
 
 async def test_koreksi_warns_against_ktp_and_selfie(db_url):
@@ -346,6 +388,7 @@ async def test_cancel_in_the_middle_saves_nothing(db_url):
 
 # --- ketua RT --------------------------------------------------------------------------------
 
+
 async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
     async with running(db_url) as rt:
         code = await invite_head(rt, capsys)
@@ -355,8 +398,9 @@ async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
         assert "ketua RT untuk RT 3 RW 7, Kelurahan Tegal Gundil" in menu["text"]
         assert head.choices == ["t:wait", "t:report", "g:menu"]
         async with rt.db.tx(write=False) as c:
-            role = await c.scalar(sa.select(conversations.c.role)
-                                  .where(conversations.c.user_key == "test:pak-rt"))
+            role = await c.scalar(
+                sa.select(conversations.c.role).where(conversations.c.user_key == "test:pak-rt")
+            )
         assert role == "rt"
         # The code works once.
         other = Chat(rt, "other")
@@ -392,8 +436,9 @@ async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
         assert "Terima kasih" in thanks["text"]
         r = (await all_reports(rt))[0]
         assert (r.state, r.rt_opinion) == ("VERIFIKASI_DINSOS", "SETUJU")
-        assert "sedang diperiksa Dinsos" in resident.rt.transport.sent[-1][1]["text"] or \
-            any("sedang diperiksa Dinsos" in p["text"] for a, p in rt.transport.sent if a == "warga")
+        assert "sedang diperiksa Dinsos" in resident.rt.transport.sent[-1][1]["text"] or any(
+            "sedang diperiksa Dinsos" in p["text"] for a, p in rt.transport.sent if a == "warga"
+        )
 
 
 async def test_wrong_activation_codes_are_limited_per_conversation(db_url, capsys):
@@ -491,6 +536,7 @@ async def test_revoked_head_loses_the_role(db_url, capsys):
 
 # --- staff CLI -------------------------------------------------------------------------------
 
+
 async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
     async with running(db_url) as rt:
         chat = Chat(rt, "warga")
@@ -512,8 +558,22 @@ async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
         assert await run_cli(rt, "reports", "move", code, "verifikasi_dinsos", "--by", "ani") == 0
         await flush(rt)
         assert "sedang diperiksa Dinsos" in chat.rt.transport.sent[-1][1]["text"]
-        assert await run_cli(rt, "reports", "move", code, "SELESAI", "--outcome", "DITOLAK",
-                             "--reason", "Penghasilan masih di atas batas", "--by", "ani") == 0
+        assert (
+            await run_cli(
+                rt,
+                "reports",
+                "move",
+                code,
+                "SELESAI",
+                "--outcome",
+                "DITOLAK",
+                "--reason",
+                "Penghasilan masih di atas batas",
+                "--by",
+                "ani",
+            )
+            == 0
+        )
         await flush(rt)
         told = rt.transport.sent[-1][1]["text"]
         assert "tidak diterima" in told and "Penghasilan masih di atas batas" in told
@@ -523,7 +583,9 @@ async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
         assert audits.count("reports.reveal") == 1
         assert audits.count("reports.move") == 2  # like a move from the dashboard
         assert [(e.action, e.to_state, e.actor) for e in events][-2:] == [
-            ("move", "VERIFIKASI_DINSOS", "staff:ani"), ("move", "SELESAI", "staff:ani")]
+            ("move", "VERIFIKASI_DINSOS", "staff:ani"),
+            ("move", "SELESAI", "staff:ani"),
+        ]
         assert await run_cli(rt, "reports", "list", "--overdue") == 0
         assert "Tidak ada laporan." in capsys.readouterr().out
 
@@ -544,9 +606,27 @@ async def test_export_csv_and_xlsx_for_siks_ng_is_audited(db_url, capsys, tmp_pa
         assert len(rows) == 1
         row = rows[0]
         assert tuple(row) == EXPORT_COLUMNS
-        assert (row["KODE_LAPORAN"], row["NIK"], row["NO_KK"], row["NAMA"], row["RT"], row["RW"],
-                row["KELURAHAN"], row["KECAMATAN"], row["JENIS_USULAN"]) == (
-            code, NIK_1, KK_1, "Asep Suryana", "003", "007", "Tegal Gundil", "Bogor Utara", "USUL")
+        assert (
+            row["KODE_LAPORAN"],
+            row["NIK"],
+            row["NO_KK"],
+            row["NAMA"],
+            row["RT"],
+            row["RW"],
+            row["KELURAHAN"],
+            row["KECAMATAN"],
+            row["JENIS_USULAN"],
+        ) == (
+            code,
+            NIK_1,
+            KK_1,
+            "Asep Suryana",
+            "003",
+            "007",
+            "Tegal Gundil",
+            "Bogor Utara",
+            "USUL",
+        )
         out_x = tmp_path / "usulan.xlsx"
         assert await run_cli(rt, "reports", "export", "--format", "xlsx", "--out", str(out_x)) == 0
         from openpyxl import load_workbook
@@ -555,12 +635,17 @@ async def test_export_csv_and_xlsx_for_siks_ng_is_audited(db_url, capsys, tmp_pa
         assert [c.value for c in ws[1]] == list(EXPORT_COLUMNS)
         assert ws["D2"].value == NIK_1 and ws["B2"].value == code
         async with rt.db.tx(write=False) as c:
-            audits = [(r.action, r.detail["count"]) for r in await c.execute(
-                sa.select(audit_log).where(audit_log.c.action == "reports.export"))]
+            audits = [
+                (r.action, r.detail["count"])
+                for r in await c.execute(
+                    sa.select(audit_log).where(audit_log.c.action == "reports.export")
+                )
+            ]
         assert audits == [("reports.export", 1), ("reports.export", 1)]
 
 
 # --- concurrency and crashes -----------------------------------------------------------------
+
 
 async def test_two_staff_moving_one_report_end_in_one_consistent_state(db_url):
     clock = Clock()
@@ -576,18 +661,30 @@ async def test_two_staff_moving_one_report_end_in_one_consistent_state(db_url):
             await ops.move(c, seen_a, R.VERIFIKASI_DINSOS, now=clock(), actor="staff:ani")
         with pytest.raises(ops.ReportError) as e:
             async with rt.db.tx() as c:
-                await ops.move(c, seen_b, R.SELESAI, now=clock(), actor="staff:budi",
-                               outcome=R.DUPLIKAT)
+                await ops.move(
+                    c, seen_b, R.SELESAI, now=clock(), actor="staff:budi", outcome=R.DUPLIKAT
+                )
         assert e.value.code == "changed"
         # Truly at once, from two processes' worth of connections (on SQLite the writer lock
         # serialises them; on PostgreSQL the second UPDATE waits for the first row lock).
-        dbs = [Database(db_url), Database(db_url)] if not db_url.startswith("sqlite") else [rt.db, rt.db]
-        results = await asyncio.gather(*(
-            cli_reports.move_code(d, rt.programs, code, "SELESAI", outcome=out, note=note,
-                                  actor=who, now=clock())
-            for d, (out, note, who) in zip(dbs, [("DUPLIKAT", None, "staff:ani"),
-                                                 ("DITOLAK", "bukan warga", "staff:budi")])),
-            return_exceptions=True)
+        dbs = (
+            [Database(db_url), Database(db_url)]
+            if not db_url.startswith("sqlite")
+            else [rt.db, rt.db]
+        )
+        results = await asyncio.gather(
+            *(
+                cli_reports.move_code(
+                    d, rt.programs, code, "SELESAI", outcome=out, note=note, actor=who, now=clock()
+                )
+                for d, (out, note, who) in zip(
+                    dbs,
+                    [("DUPLIKAT", None, "staff:ani"), ("DITOLAK", "bukan warga", "staff:budi")],
+                    strict=False,
+                )
+            ),
+            return_exceptions=True,
+        )
         for d in dbs:
             if d is not rt.db:
                 await d.dispose()
@@ -596,8 +693,13 @@ async def test_two_staff_moving_one_report_end_in_one_consistent_state(db_url):
         assert len(ok) == 1 and len(refused) == 1, results
         [row] = await all_reports(rt)
         async with rt.db.tx(write=False) as c:
-            events = (await c.execute(sa.select(report_events).where(
-                report_events.c.action == "move").order_by(report_events.c.id))).all()
+            events = (
+                await c.execute(
+                    sa.select(report_events)
+                    .where(report_events.c.action == "move")
+                    .order_by(report_events.c.id)
+                )
+            ).all()
         assert (row.version, row.state) == (3, "SELESAI")
         assert [e.to_state for e in events] == ["VERIFIKASI_DINSOS", "SELESAI"]
         assert row.outcome == events[-1].outcome and row.outcome in ("DUPLIKAT", "DITOLAK")
@@ -615,8 +717,16 @@ async def test_a_move_committed_while_the_service_is_down_is_told_after_restart_
     from domain.programs import load_programs
 
     programs = load_programs(rt.settings.jaring_programs)
-    await cli_reports.move_code(db, programs, code, "VERIFIKASI_DINSOS", outcome=None, note=None,
-                                actor="staff:ani", now=clock())
+    await cli_reports.move_code(
+        db,
+        programs,
+        code,
+        "VERIFIKASI_DINSOS",
+        outcome=None,
+        note=None,
+        actor="staff:ani",
+        now=clock(),
+    )
     await db.dispose()
     async with running(db_url, clock=clock, csv=None) as rt2:
         await flush(rt2)
@@ -626,8 +736,14 @@ async def test_a_move_committed_while_the_service_is_down_is_told_after_restart_
         await flush(rt3)
         assert rt3.transport.sent == []
         async with rt3.db.tx(write=False) as c:
-            statuses = [r[0] for r in await c.execute(sa.select(outbound_messages.c.status).where(
-                outbound_messages.c.inbound_event_id.is_(None)))]
+            statuses = [
+                r[0]
+                for r in await c.execute(
+                    sa.select(outbound_messages.c.status).where(
+                        outbound_messages.c.inbound_event_id.is_(None)
+                    )
+                )
+            ]
         assert statuses == ["sent", "sent"]  # the code after the report, then the move
 
 
@@ -670,8 +786,12 @@ async def test_english_resident_reports_and_is_told_in_english(db_url):
         await chat.send(KK_1)
         [ask] = await chat.tap("m:report")
         assert "What would you like to report?" in ask["text"]
-        assert chat.labels[:4] == ["Propose a family", "Object to recipient", "Correct data",
-                                   "No longer need aid"]
+        assert chat.labels[:4] == [
+            "Propose a family",
+            "Object to recipient",
+            "Correct data",
+            "No longer need aid",
+        ]
         await chat.tap("r:usul")
         await chat.tap("r:own")
         await chat.tap("r:why:income")
@@ -681,8 +801,16 @@ async def test_english_resident_reports_and_is_told_in_english(db_url):
         assert "Your report was received" in done["text"] and "7 December 2026" in done["text"]
         code = code_in(done["text"])
         async with rt.db.tx() as c:
-            ids = await ops.move(c, await ops.by_code(c, code), R.VERIFIKASI_DINSOS,
-                                 now=rt.outbox.clock(), actor="staff:ani")
+            ids = await ops.move(
+                c,
+                await ops.by_code(c, code),
+                R.VERIFIKASI_DINSOS,
+                now=rt.outbox.clock(),
+                actor="staff:ani",
+            )
         rt.outbox.notify(ids)
         await rt.outbox.idle()
-        assert rt.transport.sent[-1][1]["text"] == f"Your report {code} is now being checked by Dinsos."
+        assert (
+            rt.transport.sent[-1][1]["text"]
+            == f"Your report {code} is now being checked by Dinsos."
+        )

@@ -3,6 +3,7 @@
 the queue, opens it (the photo is served behind the login), moves it to Verifikasi Dinsos and then
 to Selesai: disetujui with a note; the resident is told each time at the fake Telegram server.
 Screenshots go to $JARING_SCREENSHOTS, else to a temporary directory."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,13 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.chatkit import KK_1, NIK_1
-from tests.fakes.telegram_api import (FakeTelegramAPI, callback_update, location_update,
-                                      photo_update, text_update)
+from tests.fakes.telegram_api import (
+    FakeTelegramAPI,
+    callback_update,
+    location_update,
+    photo_update,
+    text_update,
+)
 from tests.test_dashboard_browser import CHROMIUM, PASSWORD, cli
 from tests.test_telegram_e2e import Service, import_csv, service_env
 
@@ -31,7 +37,9 @@ async def photo_stored(path: Path, timeout: float = 15.0) -> None:
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         with sqlite3.connect(path) as db:
-            if db.execute("SELECT 1 FROM media WHERE channel = 'tg' AND status = 'stored'").fetchone():
+            if db.execute(
+                "SELECT 1 FROM media WHERE channel = 'tg' AND status = 'stored'"
+            ).fetchone():
                 return
         await asyncio.sleep(0.1)
     raise AssertionError("the photo was not stored")
@@ -45,13 +53,22 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}"
     assert cli(db_url, "migrate").returncode == 0
     assert import_csv(db_url).returncode == 0
-    made = cli(db_url, "staff", "add", "budi", "--name", "Budi Verifikator", "--role",
-               "verifikator", "--password-stdin", stdin=PASSWORD + "\n")
+    made = cli(
+        db_url,
+        "staff",
+        "add",
+        "budi",
+        "--name",
+        "Budi Verifikator",
+        "--role",
+        "verifikator",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert made.returncode == 0, made.stderr
     async with FakeTelegramAPI() as fake:
         fake.add_file("AgACAgUAAxkBAAIBRumah", JPEG_WITH_EXIF)
-        svc = Service(service_env(db_url, fake.base_url,
-                                  JARING_MEDIA_DIR=str(tmp_path / "media")))
+        svc = Service(service_env(db_url, fake.base_url, JARING_MEDIA_DIR=str(tmp_path / "media")))
         await svc.start()
         base = f"http://127.0.0.1:{svc.env['WEB_PORT']}"
         n = 0
@@ -85,8 +102,9 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
             await photo_stored(tmp_path / "browser.db")
 
             async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM,
-                                                  args=["--no-sandbox", "--disable-gpu"])
+                browser = await p.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+                )
                 try:
                     page = await browser.new_page(viewport={"width": 1366, "height": 768})
                     await page.goto(f"{base}/reports")
@@ -105,7 +123,8 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
                     assert "buka peta" in main
                     await page.wait_for_function(
                         "document.querySelector('.photos img') && "
-                        "document.querySelector('.photos img').naturalWidth > 0")
+                        "document.querySelector('.photos img').naturalWidth > 0"
+                    )
                     await page.screenshot(path=shots / "report.png", full_page=True)
                     await page.select_option("select[name=to]", "VERIFIKASI_DINSOS")
                     await page.fill("textarea[name=note]", "Berkas lengkap, lanjut periksa.")
@@ -122,8 +141,9 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
                     main = await page.inner_text("main")
                     assert "Layak diusulkan ke musyawarah." in main and "Petugas budi" in main
                     await page.screenshot(path=shots / "report-done.png", full_page=True)
-                    phone = await browser.new_page(viewport={"width": 390, "height": 844},
-                                                   is_mobile=True)
+                    phone = await browser.new_page(
+                        viewport={"width": 390, "height": 844}, is_mobile=True
+                    )
                     await phone.context.add_cookies(await page.context.cookies())
                     await phone.goto(f"{base}/reports?state=all")
                     assert code in await phone.inner_text("main")

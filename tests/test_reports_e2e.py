@@ -2,6 +2,7 @@
 API or the fake Graph API, a photo and a location, the ticket code; then an officer moves the
 report with `bot.py reports move` in another process and the running service tells the resident.
 Runs on SQLite and (with JARING_TEST_PG_URL) PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,19 @@ import aiohttp
 import pytest
 
 from tests.chatkit import KK_1, NIK_1
-from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, location_update, photo_update, text_update
+from tests.fakes.telegram_api import (
+    FakeTelegramAPI,
+    callback_update,
+    location_update,
+    photo_update,
+    text_update,
+)
 from tests.fakes.whatsapp_api import (
-    FakeWhatsAppAPI, body_text, choices, image_message, location_message,
+    FakeWhatsAppAPI,
+    body_text,
+    choices,
+    image_message,
+    location_message,
 )
 from tests.test_telegram_e2e import ROOT, Service, buttons, import_csv, service_env
 from tests.test_whatsapp_e2e import Resident, wa_env
@@ -26,11 +37,20 @@ CODE = re.compile(r"LPR-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 
 def staff(db_url: str, *argv: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WHATSAPP_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "DATABASE_URL"))
+    }
     env["DATABASE_URL"] = db_url
-    return subprocess.run([sys.executable, "bot.py", *argv], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "bot.py", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, tmp_path):
@@ -73,8 +93,9 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, 
             code = CODE.search(msg["text"]).group(0)
             assert "Terima kasih" in msg["text"] and NIK_1 not in msg["text"]
 
-            res = await asyncio.to_thread(staff, db_url, "reports", "move", code,
-                                          "VERIFIKASI_DINSOS", "--by", "ani")
+            res = await asyncio.to_thread(
+                staff, db_url, "reports", "move", code, "VERIFIKASI_DINSOS", "--by", "ani"
+            )
             assert res.returncode == 0, res.stderr
             assert "dipindahkan ke VERIFIKASI_DINSOS" in res.stdout
             n += 1

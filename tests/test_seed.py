@@ -1,4 +1,5 @@
 """The synthetic demo extract: deterministic, valid, covering Kota Bogor, with the demo cases."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,9 @@ PROGRAMS = load_programs(ROOT / "data" / "programs.toml")
 
 
 def generate(path: Path, households: int = 500, seed: int = 7):
-    return write_demo_csv(path, households=households, seed=seed, region=REGION,
-                          programs=PROGRAMS, today=TODAY)
+    return write_demo_csv(
+        path, households=households, seed=seed, region=REGION, programs=PROGRAMS, today=TODAY
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def demo(tmp_path_factory):
 def by_kk(rows) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = defaultdict(list)
     for r in rows[1:]:
-        out[r[0]].append(dict(zip(COLUMNS, r)))
+        out[r[0]].append(dict(zip(COLUMNS, r, strict=False)))
     return out
 
 
@@ -119,16 +121,24 @@ def test_realistic_spread(demo):
 def test_demo_cases(demo):
     _, cases, rows = demo
     assert [c.label for c in cases] == [
-        "kemiskinan ekstrem (desil 1)", "desil 5", "desil 9", "lansia/disabilitas",
-        "KK dengan anak"]
+        "kemiskinan ekstrem (desil 1)",
+        "desil 5",
+        "desil 9",
+        "lansia/disabilitas",
+        "KK dengan anak",
+    ]
     assert [c.desil for c in cases][:3] == [1, 5, 9]
     households = by_kk(rows)
     for case in cases:
         members = households[case.no_kk]
         head = next(p for p in members if p["nik"] == case.nik)
         assert head["hubungan"] == HEAD and int(head["desil"]) == case.desil
-    ages = {c.label: [age_on(date.fromisoformat(p["tanggal_lahir"]), TODAY)
-                      for p in households[c.no_kk]] for c in cases}
+    ages = {
+        c.label: [
+            age_on(date.fromisoformat(p["tanggal_lahir"]), TODAY) for p in households[c.no_kk]
+        ]
+        for c in cases
+    }
     elder = households[cases[3].no_kk]
     assert max(ages["lansia/disabilitas"]) >= 70 and any(p["disabilitas"] == "1" for p in elder)
     assert min(ages["KK dengan anak"]) < 18
@@ -138,8 +148,9 @@ def test_demo_cases(demo):
 
 async def test_seed_demo_imports_the_extract(db, tmp_path):
     assert await database_is_empty(db)
-    report, cases = await seed_demo(db, households=120, seed=3, region=REGION,
-                                    programs=PROGRAMS, today=TODAY, data_dir=tmp_path)
+    report, cases = await seed_demo(
+        db, households=120, seed=3, region=REGION, programs=PROGRAMS, today=TODAY, data_dir=tmp_path
+    )
     assert report.imported and report.errors == []
     assert report.households == 120 and report.rows_imported == report.rows_total
     assert (tmp_path / "dtsen_demo.csv").exists()

@@ -1,6 +1,7 @@
 """Statistik (/stats: inline SVG charts and tables of the same numbers, operator scoping, the
 simulator left out) and the simulator (/simulator: chat with the bot as a resident through the
 same core, on the "web" channel)."""
+
 from __future__ import annotations
 
 import re
@@ -11,11 +12,18 @@ from html import unescape
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from db.schema import (audit_log, conversations, inbound_events, reports, tickets,
-                       training_registrations, training_sessions)
+from db.schema import (
+    audit_log,
+    conversations,
+    inbound_events,
+    reports,
+    tickets,
+    training_registrations,
+    training_sessions,
+)
+from services.staff import add_staff
 from tests.chatkit import Clock, running
 from tests.test_web_auth import PASSWORD, hidden, login
-from services.staff import add_staff
 
 TEGAL_GUNDIL, MULYAHARJA, KEDUNG_BADAK = "3271051002", "3271011007", "3271061003"
 
@@ -25,10 +33,21 @@ async def site(db_url, clock=None):
     clock = clock or Clock()  # Monday 23 Nov 2026, 10.00 WIB
     async with running(db_url, clock=clock) as rt:
         async with rt.db.tx() as c:
-            for user, role, kel in (("ani", "admin", None), ("budi", "verifikator", None),
-                                    ("citra", "operator", TEGAL_GUNDIL)):
-                await add_staff(c, username=user, name=user.title(), role=role,
-                                password=PASSWORD, kelurahan_code=kel, now=clock(), actor="test")
+            for user, role, kel in (
+                ("ani", "admin", None),
+                ("budi", "verifikator", None),
+                ("citra", "operator", TEGAL_GUNDIL),
+            ):
+                await add_staff(
+                    c,
+                    username=user,
+                    name=user.title(),
+                    role=role,
+                    password=PASSWORD,
+                    kelurahan_code=kel,
+                    now=clock(),
+                    actor="test",
+                )
         client = TestClient(TestServer(rt.web))
         await client.start_server()
         try:
@@ -43,8 +62,12 @@ def table(html: str, section: str) -> list[list[str]]:
     assert m, section
     rows = []
     for tr in re.findall(r"<tr>(.*?)</tr>", m.group(1), re.S):
-        rows.append([unescape(re.sub(r"<[^>]+>", "", c)).strip()
-                     for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)])
+        rows.append(
+            [
+                unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)
+            ]
+        )
     return rows
 
 
@@ -52,57 +75,139 @@ async def fill(rt, clock):
     """Residents on Telegram and WhatsApp, one simulated resident (must never be counted)."""
     now = clock()
     async with rt.db.tx() as c:
+
         def conv(key, channel, hh):
-            return sa.insert(conversations).values(
-                user_key=key, channel=channel, address=key, data={}, household_id=hh,
-                last_activity_at=now, created_at=now).returning(conversations.c.id)
+            return (
+                sa.insert(conversations)
+                .values(
+                    user_key=key,
+                    channel=channel,
+                    address=key,
+                    data={},
+                    household_id=hh,
+                    last_activity_at=now,
+                    created_at=now,
+                )
+                .returning(conversations.c.id)
+            )
+
         tg1 = (await c.execute(conv("tg:1", "tg", 1))).scalar_one()  # Tegal Gundil, desil 2
         tg2 = (await c.execute(conv("tg:2", "tg", 1))).scalar_one()  # the same household again
         wa1 = (await c.execute(conv("wa:1", "wa", 2))).scalar_one()  # Mulyaharja, desil 1
         await c.execute(conv("tg:3", "tg", None))  # not matched
         web = (await c.execute(conv("web:ani:1", "web", 3))).scalar_one()  # desil 7: simulator
-        for i, (ch, days) in enumerate([("tg", 1), ("tg", 2), ("tg", 3), ("wa", 1), ("tg", 40),
-                                        ("web", 1), ("web", 1)]):
-            await c.execute(sa.insert(inbound_events).values(
-                channel=ch, external_id=f"x{i}", user_key=f"{ch}:1", address="1", kind="text",
-                payload={"text": "halo"}, status="done", received_at=now - timedelta(days=days)))
-        for i, (kel, state, who) in enumerate([(TEGAL_GUNDIL, "DITERIMA", tg1),
-                                               (TEGAL_GUNDIL, "SELESAI", tg2),
-                                               (TEGAL_GUNDIL, "DITERIMA", None),
-                                               (MULYAHARJA, "VERIFIKASI_RT", wa1),
-                                               (TEGAL_GUNDIL, "DITERIMA", web)]):
-            await c.execute(sa.insert(reports).values(
-                code=f"LPR-{i}", category="USUL", state=state, reporter_conversation_id=who,
-                reporter_role="warga", target_key=f"k{i}", kelurahan_code=kel, created_at=now,
-                updated_at=now, due_at=now + timedelta(days=14)))
+        for i, (ch, days) in enumerate(
+            [("tg", 1), ("tg", 2), ("tg", 3), ("wa", 1), ("tg", 40), ("web", 1), ("web", 1)]
+        ):
+            await c.execute(
+                sa.insert(inbound_events).values(
+                    channel=ch,
+                    external_id=f"x{i}",
+                    user_key=f"{ch}:1",
+                    address="1",
+                    kind="text",
+                    payload={"text": "halo"},
+                    status="done",
+                    received_at=now - timedelta(days=days),
+                )
+            )
+        for i, (kel, state, who) in enumerate(
+            [
+                (TEGAL_GUNDIL, "DITERIMA", tg1),
+                (TEGAL_GUNDIL, "SELESAI", tg2),
+                (TEGAL_GUNDIL, "DITERIMA", None),
+                (MULYAHARJA, "VERIFIKASI_RT", wa1),
+                (TEGAL_GUNDIL, "DITERIMA", web),
+            ]
+        ):
+            await c.execute(
+                sa.insert(reports).values(
+                    code=f"LPR-{i}",
+                    category="USUL",
+                    state=state,
+                    reporter_conversation_id=who,
+                    reporter_role="warga",
+                    target_key=f"k{i}",
+                    kelurahan_code=kel,
+                    created_at=now,
+                    updated_at=now,
+                    due_at=now + timedelta(days=14),
+                )
+            )
         h = timedelta(hours=1)
         for conv_id, kel, opened, due, first in [
             (tg1, TEGAL_GUNDIL, now - 2 * h, now - h, now - 1.5 * h),  # this week, on time
             (tg2, TEGAL_GUNDIL, now - 2 * h, now - h, now - 0.5 * h),  # this week, late
             (wa1, MULYAHARJA, now - 3 * h, now - h, None),  # this week, past due, no answer
             (wa1, MULYAHARJA, now - h, now + 8 * h, None),  # not due yet: not judged
-            (tg1, TEGAL_GUNDIL, now - timedelta(days=7), now - timedelta(days=6), now - timedelta(days=6, hours=1)),
+            (
+                tg1,
+                TEGAL_GUNDIL,
+                now - timedelta(days=7),
+                now - timedelta(days=6),
+                now - timedelta(days=6, hours=1),
+            ),
             (web, TEGAL_GUNDIL, now - 2 * h, now - h, None),  # simulator: left out
         ]:
-            await c.execute(sa.insert(tickets).values(
-                conversation_id=conv_id, status="open", reason="asked", kelurahan_code=kel,
-                opened_at=opened, due_at=due, first_response_at=first, last_message_at=opened))
-        sid = (await c.execute(sa.insert(training_sessions).values(
-            title="Menjahit dasar", sector="jahit", organiser="Dinsos", kecamatan_code="327105",
-            place="Aula", starts_at=now + timedelta(days=10), days=3, quota=20,
-            deadline=date(2026, 12, 1), desil_max=5, age_min=17, age_max=60, priority=False,
-            created_at=now).returning(training_sessions.c.id))).scalar_one()
+            await c.execute(
+                sa.insert(tickets).values(
+                    conversation_id=conv_id,
+                    status="open",
+                    reason="asked",
+                    kelurahan_code=kel,
+                    opened_at=opened,
+                    due_at=due,
+                    first_response_at=first,
+                    last_message_at=opened,
+                )
+            )
+        sid = (
+            await c.execute(
+                sa.insert(training_sessions)
+                .values(
+                    title="Menjahit dasar",
+                    sector="jahit",
+                    organiser="Dinsos",
+                    kecamatan_code="327105",
+                    place="Aula",
+                    starts_at=now + timedelta(days=10),
+                    days=3,
+                    quota=20,
+                    deadline=date(2026, 12, 1),
+                    desil_max=5,
+                    age_min=17,
+                    age_max=60,
+                    priority=False,
+                    created_at=now,
+                )
+                .returning(training_sessions.c.id)
+            )
+        ).scalar_one()
         people = dict((await c.execute(sa.text("SELECT id, household_id FROM people"))).all())
         by_hh = {}
         for pid, hh in people.items():
             by_hh.setdefault(hh, []).append(pid)
-        for i, (pid, status, conv_id) in enumerate([
-                (by_hh[1][0], "CONFIRMED", tg1), (by_hh[1][1], "WAITLIST", tg2),
-                (by_hh[2][0], "CONFIRMED", wa1), (by_hh[2][1], "CANCELLED", wa1),
-                (by_hh[3][0], "CONFIRMED", web)]):
-            await c.execute(sa.insert(training_registrations).values(
-                session_id=sid, person_id=pid, conversation_id=conv_id, code=f"P{i}",
-                status=status, desil=2, registered_at=now, updated_at=now))
+        for i, (pid, status, conv_id) in enumerate(
+            [
+                (by_hh[1][0], "CONFIRMED", tg1),
+                (by_hh[1][1], "WAITLIST", tg2),
+                (by_hh[2][0], "CONFIRMED", wa1),
+                (by_hh[2][1], "CANCELLED", wa1),
+                (by_hh[3][0], "CONFIRMED", web),
+            ]
+        ):
+            await c.execute(
+                sa.insert(training_registrations).values(
+                    session_id=sid,
+                    person_id=pid,
+                    conversation_id=conv_id,
+                    code=f"P{i}",
+                    status=status,
+                    desil=2,
+                    registered_at=now,
+                    updated_at=now,
+                )
+            )
 
 
 async def test_stats_empty_is_friendly(db_url):
@@ -160,13 +265,18 @@ async def test_stats_operator_sees_their_kelurahan(db_url):
 
 async def _post(client, path, data):
     page = await client.get("/simulator")
-    return await client.post(path, data={"_csrf": hidden(await page.text()), **data},
-                             allow_redirects=False)
+    return await client.post(
+        path, data={"_csrf": hidden(await page.text()), **data}, allow_redirects=False
+    )
 
 
 def _buttons(html: str) -> dict[str, str]:
-    return {unescape(label): v for v, label in
-            re.findall(r'name="choice" value="([^"]+)" class="secondary">([^<]+)</button>', html)}
+    return {
+        unescape(label): v
+        for v, label in re.findall(
+            r'name="choice" value="([^"]+)" class="secondary">([^<]+)</button>', html
+        )
+    }
 
 
 async def test_simulator_start_consent_menu_choice_in_both_languages(db_url):
@@ -207,14 +317,28 @@ async def test_simulator_start_consent_menu_choice_in_both_languages(db_url):
         assert "g:contact" in en_menu.values() and en_menu != menu  # translated labels
 
         async with rt.db.tx(write=False) as c:
-            convs = (await c.execute(sa.select(conversations.c.user_key, conversations.c.channel,
-                                               conversations.c.locale)
-                                     .order_by(conversations.c.id))).all()
-            starts = (await c.execute(sa.select(audit_log.c.actor, audit_log.c.subject).where(
-                audit_log.c.action == "simulator.start"))).all()
-        assert [tuple(r) for r in convs] == [("web:budi:1", "web", "id"), ("web:budi:2", "web", "en")]
-        assert [tuple(r) for r in starts] == [("staff:budi", "web:budi:1"),
-                                              ("staff:budi", "web:budi:2")]
+            convs = (
+                await c.execute(
+                    sa.select(
+                        conversations.c.user_key, conversations.c.channel, conversations.c.locale
+                    ).order_by(conversations.c.id)
+                )
+            ).all()
+            starts = (
+                await c.execute(
+                    sa.select(audit_log.c.actor, audit_log.c.subject).where(
+                        audit_log.c.action == "simulator.start"
+                    )
+                )
+            ).all()
+        assert [tuple(r) for r in convs] == [
+            ("web:budi:1", "web", "id"),
+            ("web:budi:2", "web", "en"),
+        ]
+        assert [tuple(r) for r in starts] == [
+            ("staff:budi", "web:budi:1"),
+            ("staff:budi", "web:budi:2"),
+        ]
         # Another staff member has their own residents, and sees none of budi's.
         client2 = TestClient(TestServer(rt.web))
         await client2.start_server()
@@ -227,7 +351,8 @@ async def test_simulator_start_consent_menu_choice_in_both_languages(db_url):
         stats = await (await client.get("/stats")).text()
         assert "Simulator (uji coba petugas, tidak dihitung di atas): 2 percakapan" in stats
         assert table(stats, "kanal") == [] or "Simulator" not in [
-            r[0] for r in table(stats, "kanal")]
+            r[0] for r in table(stats, "kanal")
+        ]
 
 
 async def test_simulator_transport_is_bounded():
@@ -252,9 +377,11 @@ async def test_simulated_question_reaches_the_inbox_and_the_answer_the_simulator
         inbox = await (await client.get("/inbox")).text()
         assert "T-1" in inbox and "Simulator" in inbox
         ticket = await client.get("/inbox/1")
-        r = await client.post("/inbox/1/reply", data={"_csrf": hidden(await ticket.text()),
-                                                       "text": "Jawaban dari petugas."},
-                              allow_redirects=False)
+        r = await client.post(
+            "/inbox/1/reply",
+            data={"_csrf": hidden(await ticket.text()), "text": "Jawaban dari petugas."},
+            allow_redirects=False,
+        )
         assert r.status == 302
         await rt.outbox.idle()
         html = unescape(await (await client.get("/simulator")).text())

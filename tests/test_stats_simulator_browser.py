@@ -2,6 +2,7 @@
 Playwright): sign in, start a simulated resident, agree, pick the language and a menu item by
 its button, see the reply; then the charts. Screenshots go to $JARING_SCREENSHOTS, else to a
 temporary directory."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ async def test_simulator_and_stats_in_the_browser(tmp_path, sqlite_template):
         await fill(rt, clock)
         base = str(client.make_url("")).rstrip("/")
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM,
-                                              args=["--no-sandbox", "--disable-gpu"])
+            browser = await p.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
             try:
                 page = await browser.new_page(viewport={"width": 1366, "height": 768})
                 await page.goto(f"{base}/simulator")

@@ -1,4 +1,5 @@
 """The Telegram adapter against real Bot API JSON and a fake Bot API server on loopback."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from config import Settings
-from core.model import Event, Reply, Choice, SendFinal, SendRetry, SendStopped
+from core.model import Choice, Event, Reply, SendFinal, SendRetry, SendStopped
 from handlers.telegram import TelegramChannel, TelegramTransport, render, update_to_event
 from tests.fakes.telegram_api import (
     BOT_TOKEN,
@@ -61,10 +62,16 @@ async def bot(fake):
     [
         (text_update(7, USER, "halo, mau cek bansos"), "text", {"text": "halo, mau cek bansos"}),
         (text_update(7, USER, "/start"), "command", {"command": "start", "args": ""}),
-        (text_update(7, USER, "/START@jaring_test_bot  kube-12 "), "command",
-         {"command": "start", "args": "kube-12"}),
-        (text_update(7, USER, "/cek 3201012345678901"), "command",
-         {"command": "cek", "args": "3201012345678901"}),
+        (
+            text_update(7, USER, "/START@jaring_test_bot  kube-12 "),
+            "command",
+            {"command": "start", "args": "kube-12"},
+        ),
+        (
+            text_update(7, USER, "/cek 3201012345678901"),
+            "command",
+            {"command": "cek", "args": "3201012345678901"},
+        ),
         (text_update(7, USER, "/ bukan perintah"), "text", {"text": "/ bukan perintah"}),
         (callback_update(7, USER, "g:menu"), "choice", {"id": "g:menu"}),
         (location_update(7, USER, -6.5971, 106.806), "location", {"lat": -6.5971, "lon": 106.806}),
@@ -87,8 +94,13 @@ def test_update_to_event(raw, kind, payload):
 
 
 def test_locale_hint_is_two_letters_or_none():
-    assert update_to_event(parse(text_update(1, USER, "hi", language_code="en-US"))).locale_hint == "en"
-    assert update_to_event(parse(text_update(1, USER, "hi", language_code=None))).locale_hint is None
+    assert (
+        update_to_event(parse(text_update(1, USER, "hi", language_code="en-US"))).locale_hint
+        == "en"
+    )
+    assert (
+        update_to_event(parse(text_update(1, USER, "hi", language_code=None))).locale_hint is None
+    )
 
 
 def test_callback_without_message_falls_back_to_user_id():
@@ -102,17 +114,34 @@ def test_callback_without_message_falls_back_to_user_id():
     "raw",
     [
         message_update(1, USER, {"text": "diedit"}, update_type="edited_message"),
-        {"update_id": 1, "channel_post": {
-            "message_id": 1, "date": 0, "chat": {"id": -100, "type": "channel"}, "text": "x"}},
+        {
+            "update_id": 1,
+            "channel_post": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": -100, "type": "channel"},
+                "text": "x",
+            },
+        },
         text_update(1, USER, "halo grup", chat_id=-100123),  # group chat: replies would be public
         callback_update(1, USER, "c:1", chat_id=-100123),
-        {"update_id": 1, "my_chat_member": {
-            "chat": {"id": USER, "type": "private", "first_name": "W"},
-            "from": {"id": USER, "is_bot": False, "first_name": "W"}, "date": 0,
-            "old_chat_member": {"status": "member",
-                                "user": {"id": 42, "is_bot": True, "first_name": "J"}},
-            "new_chat_member": {"status": "kicked", "until_date": 0,
-                                "user": {"id": 42, "is_bot": True, "first_name": "J"}}}},
+        {
+            "update_id": 1,
+            "my_chat_member": {
+                "chat": {"id": USER, "type": "private", "first_name": "W"},
+                "from": {"id": USER, "is_bot": False, "first_name": "W"},
+                "date": 0,
+                "old_chat_member": {
+                    "status": "member",
+                    "user": {"id": 42, "is_bot": True, "first_name": "J"},
+                },
+                "new_chat_member": {
+                    "status": "kicked",
+                    "until_date": 0,
+                    "user": {"id": 42, "is_bot": True, "first_name": "J"},
+                },
+            },
+        },
     ],
 )
 def test_unhandled_updates_give_none(raw):
@@ -139,17 +168,27 @@ def test_render_short_choices_share_a_row_long_ones_do_not():
 def test_render_json_matches_render():
     from handlers.telegram import render_json
 
-    for p in (payload(choices=[("y", "Ya"), ("n", "Tidak")]), payload(choices=[("a", "Hubungi petugas")]),
-              payload(choices=[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]),
-              payload(request="location", choices=[("k", "Ketik")]), payload()):
+    for p in (
+        payload(choices=[("y", "Ya"), ("n", "Tidak")]),
+        payload(choices=[("a", "Hubungi petugas")]),
+        payload(choices=[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]),
+        payload(request="location", choices=[("k", "Ketik")]),
+        payload(),
+    ):
         text, markup = render(p)
         assert render_json(p) == (text, markup.model_dump(exclude_none=True) if markup else None)
 
 
 def test_render_location_request_lists_choices_in_text():
     choices = [("k", "Ketik kelurahan"), ("g:menu", "Menu")]
-    text, markup = render(payload(text="Di mana Anda?", choices=choices,
-                                  request="location", request_label="Kirim lokasi saya"))
+    text, markup = render(
+        payload(
+            text="Di mana Anda?",
+            choices=choices,
+            request="location",
+            request_label="Kirim lokasi saya",
+        )
+    )
     assert text == "Di mana Anda?\n\n1. Ketik kelurahan\n2. Menu"
     assert isinstance(markup, ReplyKeyboardMarkup)
     assert markup.one_time_keyboard and markup.resize_keyboard
@@ -174,8 +213,11 @@ async def test_transport_two_short_choices_render_one_row(fake, bot):
     [sent] = fake.sent
     assert message_id == str(sent["message_id"])
     assert sent["chat_id"] == USER and sent["text"] == text
-    assert sent["reply_markup"] == {"inline_keyboard": [[
-        {"text": "Ya", "callback_data": "y"}, {"text": "Tidak", "callback_data": "n"}]]}
+    assert sent["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "Ya", "callback_data": "y"}, {"text": "Tidak", "callback_data": "n"}]
+        ]
+    }
     assert sent["params"]["link_preview_options"] == {"is_disabled": True}
     assert "parse_mode" not in sent["params"]
     # The transport posts JSON (see TelegramTransport.send for why not Bot.send_message).
@@ -250,7 +292,9 @@ class Recorder:
     def __init__(self, fake: FakeTelegramAPI, delay: float = 0.02, fail_first: int = 0):
         self.fake, self.delay, self.fail_first = fake, delay, fail_first
         self.events: list[Event] = []
-        self.seen: list[tuple[str, int, float]] = []  # (external_id, confirmed offset, time returned)
+        self.seen: list[
+            tuple[str, int, float]
+        ] = []  # (external_id, confirmed offset, time returned)
         self.calls = 0
 
     async def __call__(self, event: Event) -> bool:
@@ -258,7 +302,9 @@ class Recorder:
         if self.calls <= self.fail_first:
             raise RuntimeError("database is down")
         confirmed = self.fake.confirmed_offset
-        await asyncio.sleep(self.delay)  # a commit takes time; nothing may be acknowledged meanwhile
+        await asyncio.sleep(
+            self.delay
+        )  # a commit takes time; nothing may be acknowledged meanwhile
         assert self.fake.confirmed_offset == confirmed
         self.events.append(event)
         self.seen.append((event.external_id, confirmed, time.monotonic()))
@@ -312,7 +358,10 @@ async def test_polling_receives_in_order_and_acknowledges_after_receive(fake, po
     assert {k[1] for k in fake.commands} == {"", "en"}
     assert [c["command"] for c in fake.commands[("default", "en")]][:2] == ["start", "menu"]
     assert fake.calls_of("deleteWebhook") and not fake.calls_of("setWebhook")
-    assert fake.calls_of("getUpdates")[0]["params"]["allowed_updates"] == ["message", "callback_query"]
+    assert fake.calls_of("getUpdates")[0]["params"]["allowed_updates"] == [
+        "message",
+        "callback_query",
+    ]
 
 
 async def test_polling_duplicate_delivery_reaches_receive_twice(fake, polling):
@@ -375,8 +424,10 @@ async def webhook():
         return True
 
     ch = TelegramChannel(
-        settings(telegram_webhook_url="https://jaring.example.id/tg/webhook",
-                 telegram_webhook_secret=SECRET),
+        settings(
+            telegram_webhook_url="https://jaring.example.id/tg/webhook",
+            telegram_webhook_secret=SECRET,
+        ),
         receive,
     )
     app = web.Application()
@@ -426,14 +477,18 @@ async def test_webhook_callback_answers_in_the_response(webhook):
     raw = callback_update(63, USER, "c:ya")
     resp = await _post(client, raw)
     assert resp.status == 200
-    assert await resp.json() == {"method": "answerCallbackQuery",
-                                 "callback_query_id": raw["callback_query"]["id"]}
+    assert await resp.json() == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": raw["callback_query"]["id"],
+    }
     assert events[0].payload == {"id": "c:ya"}
 
 
 async def test_webhook_unhandled_update_is_200_without_receive(webhook):
     client, events, _ = webhook
-    resp = await _post(client, message_update(64, USER, {"text": "x"}, update_type="edited_message"))
+    resp = await _post(
+        client, message_update(64, USER, {"text": "x"}, update_type="edited_message")
+    )
     assert resp.status == 200 and events == []
 
 
@@ -442,7 +497,8 @@ async def test_webhook_receive_failure_is_500_so_telegram_retries():
         raise RuntimeError("database is down")
 
     ch = TelegramChannel(
-        settings(telegram_webhook_url="https://x.id/tg/webhook", telegram_webhook_secret=SECRET), broken
+        settings(telegram_webhook_url="https://x.id/tg/webhook", telegram_webhook_secret=SECRET),
+        broken,
     )
     app = web.Application()
     ch.register_routes(app)
@@ -454,17 +510,22 @@ async def test_webhook_receive_failure_is_500_so_telegram_retries():
 
 async def test_webhook_start_registers_webhook_with_secret(fake):
     ch = TelegramChannel(
-        settings(telegram_api_url=fake.base_url,
-                 telegram_webhook_url="https://jaring.example.id/tg/webhook",
-                 telegram_webhook_secret=SECRET),
+        settings(
+            telegram_api_url=fake.base_url,
+            telegram_webhook_url="https://jaring.example.id/tg/webhook",
+            telegram_webhook_secret=SECRET,
+        ),
         lambda e: None,
     )
     app = web.Application()
     ch.register_routes(app)
     await ch.start(app)
     await ch.stop()
-    assert fake.webhook == {"url": "https://jaring.example.id/tg/webhook", "secret_token": SECRET,
-                            "allowed_updates": ["message", "callback_query"]}
+    assert fake.webhook == {
+        "url": "https://jaring.example.id/tg/webhook",
+        "secret_token": SECRET,
+        "allowed_updates": ["message", "callback_query"],
+    }
     assert not fake.calls_of("getUpdates") and not fake.calls_of("deleteWebhook")
 
 
@@ -501,14 +562,17 @@ async def test_webhook_route_refuses_everything_without_secret():
     await ch.bot.session.close()
 
 
-@pytest.mark.parametrize("raw", [
-    text_update(7, USER, "halo"),
-    text_update(8, USER, "/start ref123", language_code="en"),
-    text_update(9, USER, "/Cek@jaring_test_bot"),
-    text_update(10, USER, "3271 0512 0378 0002", language_code=None),
-    callback_update(11, USER, "m:check"),
-    callback_update(12, USER, "l:en", language_code="en"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        text_update(7, USER, "halo"),
+        text_update(8, USER, "/start ref123", language_code="en"),
+        text_update(9, USER, "/Cek@jaring_test_bot"),
+        text_update(10, USER, "3271 0512 0378 0002", language_code=None),
+        callback_update(11, USER, "m:check"),
+        callback_update(12, USER, "l:en", language_code="en"),
+    ],
+)
 def test_fast_path_gives_the_same_event_as_full_validation(raw):
     from handlers.telegram import fast_event
 
@@ -516,12 +580,28 @@ def test_fast_path_gives_the_same_event_as_full_validation(raw):
     assert fast_event(raw) == update_to_event(Update.model_validate(raw))
 
 
-@pytest.mark.parametrize("raw", [
-    photo_update(20, USER), location_update(21, USER), sticker_update(22, USER),
-    {"update_id": "23", "message": {}}, {"update_id": 24}, [], "x",
-    {"update_id": 25, "message": {"message_id": 1, "date": 1, "text": "hi",
-                                  "chat": {"id": -5, "type": "group"}, "from": {"id": 1}}},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        photo_update(20, USER),
+        location_update(21, USER),
+        sticker_update(22, USER),
+        {"update_id": "23", "message": {}},
+        {"update_id": 24},
+        [],
+        "x",
+        {
+            "update_id": 25,
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "text": "hi",
+                "chat": {"id": -5, "type": "group"},
+                "from": {"id": 1},
+            },
+        },
+    ],
+)
 def test_fast_path_leaves_everything_else_to_full_validation(raw):
     from handlers.telegram import fast_event
 

@@ -1,5 +1,6 @@
 """End to end: `bot.py import-dtsen` and `bot.py run` as real processes, real aiogram, a fake
 Telegram Bot API server on 127.0.0.1. Runs on SQLite and (with JARING_TEST_PG_URL) PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,11 +31,22 @@ def free_port() -> int:
 
 
 def service_env(db_url: str, api_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL"))}
-    env.update(DATABASE_URL=db_url, TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_API_URL=api_url,
-               WEB_HOST="127.0.0.1", WEB_PORT=str(free_port()), LOG_LEVEL="DEBUG",
-               PYTHONUNBUFFERED="1", TELEGRAM_RATE_PER_CHAT="50", **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL"))
+    }
+    env.update(
+        DATABASE_URL=db_url,
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_URL=api_url,
+        WEB_HOST="127.0.0.1",
+        WEB_PORT=str(free_port()),
+        LOG_LEVEL="DEBUG",
+        PYTHONUNBUFFERED="1",
+        TELEGRAM_RATE_PER_CHAT="50",
+        **extra,
+    )
     return env
 
 
@@ -48,8 +60,14 @@ class Service:
 
     async def start(self):
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "bot.py", "run", cwd=ROOT, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "bot.py",
+            "run",
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         self._reader = asyncio.create_task(self._read())
         await self.wait_healthy()
 
@@ -70,7 +88,9 @@ class Service:
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.1)
-        raise AssertionError("service did not become healthy:\n" + self.log.decode(errors="replace"))
+        raise AssertionError(
+            "service did not become healthy:\n" + self.log.decode(errors="replace")
+        )
 
     async def kill(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -82,7 +102,7 @@ class Service:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
             await self._reader
@@ -92,9 +112,14 @@ class Service:
 def import_csv(db_url: str, csv: Path = SMALL_CSV) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["DATABASE_URL"] = db_url
-    return subprocess.run([sys.executable, "bot.py", "import-dtsen", str(csv),
-                           "--data-date", "2026-11-01"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "bot.py", "import-dtsen", str(csv), "--data-date", "2026-11-01"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def buttons(msg) -> list[tuple[str, str]]:
@@ -110,7 +135,6 @@ async def test_polling_end_to_end_with_restart_and_429(db_url):
     async with FakeTelegramAPI() as fake:
         svc = Service(service_env(db_url, fake.base_url))
         await svc.start()
-        n = 0
 
         async def step(update, expect_total):
             fake.push_update(update)
@@ -119,8 +143,11 @@ async def test_polling_end_to_end_with_restart_and_429(db_url):
         try:
             msg = await step(text_update(1, USER, "/start"), 1)
             assert "Layanan ini GRATIS" in msg["text"] and "OTP" in msg["text"]
-            assert buttons(msg) == [("Setuju", "c:agree"), ("Tidak setuju", "c:decline"),
-                                    ("Bahasa/Language", "g:language")]
+            assert buttons(msg) == [
+                ("Setuju", "c:agree"),
+                ("Tidak setuju", "c:decline"),
+                ("Bahasa/Language", "g:language"),
+            ]
             msg = await step(callback_update(2, USER, "c:agree"), 2)
             assert buttons(msg) == [("Bahasa Indonesia", "l:id"), ("English", "l:en")]
             msg = await step(callback_update(3, USER, "l:id"), 3)
@@ -168,14 +195,19 @@ async def test_polling_end_to_end_with_restart_and_429(db_url):
 async def test_webhook_mode_secret_dedupe_and_english(db_url):
     assert import_csv(db_url).returncode == 0
     async with FakeTelegramAPI() as fake:
-        env = service_env(db_url, fake.base_url, TELEGRAM_WEBHOOK_URL="https://bot.example/tg/webhook",
-                          TELEGRAM_WEBHOOK_SECRET=SECRET)
+        env = service_env(
+            db_url,
+            fake.base_url,
+            TELEGRAM_WEBHOOK_URL="https://bot.example/tg/webhook",
+            TELEGRAM_WEBHOOK_SECRET=SECRET,
+        )
         svc = Service(env)
         await svc.start()
         url = f"http://127.0.0.1:{env['WEB_PORT']}/tg/webhook"
         try:
             await fake.wait_for(lambda: fake.webhook["url"] == env["TELEGRAM_WEBHOOK_URL"])
             async with aiohttp.ClientSession() as s:
+
                 async def post(update, secret=SECRET):
                     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
                     async with s.post(url, json=update, headers=headers) as r:
@@ -183,8 +215,9 @@ async def test_webhook_mode_secret_dedupe_and_english(db_url):
 
                 assert (await post(text_update(10, USER, "/start", "en"), secret="wrong"))[0] == 401
                 assert (await post(text_update(10, USER, "/start", "en"), secret=None))[0] == 401
-                async with s.post(url, data=b"{not json", headers={
-                        "X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+                async with s.post(
+                    url, data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                ) as r:
                     assert r.status == 400 and "Traceback" not in await r.text()
                 assert (await post(text_update(11, USER, "/start", "en")))[0] == 200
                 assert (await post(text_update(11, USER, "/start", "en")))[0] == 200  # redelivery
@@ -212,10 +245,22 @@ def test_import_dtsen_cli_rejects_a_bad_file_and_lists_lines(db_url):
 def test_run_without_a_token_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
     env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db", WEB_PORT=str(free_port()))
-    subprocess.run([sys.executable, "bot.py", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=60)
-    proc = subprocess.Popen([sys.executable, "bot.py", "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    subprocess.run(
+        [sys.executable, "bot.py", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "bot.py", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert "TELEGRAM_BOT_TOKEN is not set" in line
@@ -230,14 +275,26 @@ pytestmark = pytest.mark.timeout(120)
 def test_malformed_programs_toml_stops_start_up_with_one_line_per_mistake(tmp_path):
     bad = tmp_path / "programs.toml"
     text = (ROOT / "data" / "programs.toml").read_text(encoding="utf-8")
-    bad.write_text(text.replace("desil = [1, 4]", "desil = [0, 4]", 1)
-                   .replace('short = "PKH"', 'short = "Program Keluarga Harapan PKH"'),
-                   encoding="utf-8")
+    bad.write_text(
+        text.replace("desil = [1, 4]", "desil = [0, 4]", 1).replace(
+            'short = "PKH"', 'short = "Program Keluarga Harapan PKH"'
+        ),
+        encoding="utf-8",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
-    env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db", JARING_PROGRAMS=str(bad),
-               WEB_PORT=str(free_port()))
-    res = subprocess.run([sys.executable, "bot.py", "run"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    env.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        JARING_PROGRAMS=str(bad),
+        WEB_PORT=str(free_port()),
+    )
+    res = subprocess.run(
+        [sys.executable, "bot.py", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
     assert "programs.PKH.desil" in res.stderr and "programs.PKH.short" in res.stderr
     assert "Traceback" not in res.stderr

@@ -2,6 +2,7 @@
 process), then a resident registers by buttons through `bot.py run` (real aiogram against a fake
 Bot API; signed WhatsApp webhooks against a fake Graph API), and staff see the registration with
 `bot.py training participants`. Runs on SQLite and (with JARING_TEST_PG_URL) PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -22,19 +23,49 @@ pytestmark = pytest.mark.timeout(180)
 
 # Relative to today: the service runs on the real clock.
 _START = date.today() + timedelta(days=30)
-ADD = ["training", "add", "--title", "Menjahit dasar", "--sector", "menjahit", "--organiser",
-       "LPK Maju", "--kecamatan", "Bogor Utara", "--place", "Aula Kelurahan Tegal Gundil",
-       "--start", f"{_START.isoformat()} 08:00", "--days", "3", "--quota", "10",
-       "--deadline", (_START - timedelta(days=5)).isoformat(),
-       "--desil-max", "5", "--age", "18-60"]
+ADD = [
+    "training",
+    "add",
+    "--title",
+    "Menjahit dasar",
+    "--sector",
+    "menjahit",
+    "--organiser",
+    "LPK Maju",
+    "--kecamatan",
+    "Bogor Utara",
+    "--place",
+    "Aula Kelurahan Tegal Gundil",
+    "--start",
+    f"{_START.isoformat()} 08:00",
+    "--days",
+    "3",
+    "--quota",
+    "10",
+    "--deadline",
+    (_START - timedelta(days=5)).isoformat(),
+    "--desil-max",
+    "5",
+    "--age",
+    "18-60",
+]
 
 
 def staff(db_url: str, *argv: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WHATSAPP_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "DATABASE_URL"))
+    }
     env["DATABASE_URL"] = db_url
-    return subprocess.run([sys.executable, "bot.py", *argv], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "bot.py", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def prepare(db_url: str) -> None:
@@ -113,8 +144,11 @@ async def test_training_registration_by_buttons_on_whatsapp(db_url, tmp_path):
                 assert choices(msg)[0] == ("Menjahit dasar", "t:1")
                 msg = await u.step(u.pick("t:1"))
                 assert msg["interactive"]["type"] == "button"
-                assert choices(msg) == [("Daftar", "t:reg"), ("Pelatihan lain", "t:list"),
-                                        ("Menu utama", "g:menu")]
+                assert choices(msg) == [
+                    ("Daftar", "t:reg"),
+                    ("Pelatihan lain", "t:list"),
+                    ("Menu utama", "g:menu"),
+                ]
                 msg = await u.step(u.tap("t:reg"))
                 text = body_text(msg)
                 assert "Kode pendaftaran Anda: P" in text

@@ -1,5 +1,6 @@
 """Dashboard safety: every route behind login (a walk over the route table), argon2 logins,
 CSRF on every form, login throttling, roles, session expiry, and the `staff` CLI."""
+
 from __future__ import annotations
 
 import io
@@ -11,13 +12,18 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from db.schema import audit_log, staff_sessions
-from tests.chatkit import Clock, running
 from services.staff import add_staff
+from tests.chatkit import Clock, running
 from web.auth import PUBLIC
 
 PASSWORD = "kopi-tubruk-2026"
-WA = dict(whatsapp_token="t", whatsapp_phone_number_id="1", whatsapp_app_secret="s",
-          whatsapp_verify_token="v", whatsapp_api_url="http://127.0.0.1:9/")
+WA = dict(
+    whatsapp_token="t",
+    whatsapp_phone_number_id="1",
+    whatsapp_app_secret="s",
+    whatsapp_verify_token="v",
+    whatsapp_api_url="http://127.0.0.1:9/",
+)
 
 
 @asynccontextmanager
@@ -25,10 +31,21 @@ async def dashboard(db_url, clock=None, **kw):
     clock = clock or Clock()
     async with running(db_url, clock=clock, csv=None, **kw) as rt:
         async with rt.db.tx() as c:
-            for user, role, kel in (("ani", "admin", None), ("budi", "verifikator", None),
-                                    ("citra", "operator", "3271031005")):
-                await add_staff(c, username=user, name=user.title(), role=role,
-                                password=PASSWORD, kelurahan_code=kel, now=clock(), actor="test")
+            for user, role, kel in (
+                ("ani", "admin", None),
+                ("budi", "verifikator", None),
+                ("citra", "operator", "3271031005"),
+            ):
+                await add_staff(
+                    c,
+                    username=user,
+                    name=user.title(),
+                    role=role,
+                    password=PASSWORD,
+                    kelurahan_code=kel,
+                    now=clock(),
+                    actor="test",
+                )
         client = TestClient(TestServer(rt.web))
         await client.start_server()
         try:
@@ -46,9 +63,11 @@ def hidden(html: str, name: str = "_csrf") -> str:
 async def login(client, user="ani", password=PASSWORD, next_="/"):
     page = await client.get(f"/login?next={next_}")
     token = hidden(await page.text())
-    return await client.post("/login", data={"username": user, "password": password,
-                                             "_csrf": token, "next": next_},
-                             allow_redirects=False)
+    return await client.post(
+        "/login",
+        data={"username": user, "password": password, "_csrf": token, "next": next_},
+        allow_redirects=False,
+    )
 
 
 async def test_every_route_needs_a_login_except_the_public_few(db_url):
@@ -63,7 +82,10 @@ async def test_every_route_needs_a_login_except_the_public_few(db_url):
             url = re.sub(r"\{[^}]+\}", "1", path)
             if route.method in ("GET", "HEAD"):
                 r = await client.get(url, allow_redirects=False)
-                assert r.status == 302 and r.headers["Location"].startswith("/login"), (url, r.status)
+                assert r.status == 302 and r.headers["Location"].startswith("/login"), (
+                    url,
+                    r.status,
+                )
             else:
                 r = await client.request(route.method, url, data={"x": "1"}, allow_redirects=False)
                 assert r.status == 403, (route.method, url, r.status)
@@ -94,7 +116,9 @@ async def test_login_wrong_then_right_then_logout_with_csrf(db_url):
         assert r.status == 302
         assert (await client.get("/", allow_redirects=False)).status == 302
         async with rt.db.tx(write=False) as c:
-            actions = [r.action for r in await c.execute(sa.select(audit_log).order_by(audit_log.c.id))]
+            actions = [
+                r.action for r in await c.execute(sa.select(audit_log).order_by(audit_log.c.id))
+            ]
             sessions = await c.scalar(sa.select(sa.func.count()).select_from(staff_sessions))
         assert actions[-4:] == ["login.failed", "login.failed", "login", "logout"]
         assert sessions == 0
@@ -102,8 +126,9 @@ async def test_login_wrong_then_right_then_logout_with_csrf(db_url):
 
 async def test_login_form_needs_its_own_token_and_next_stays_on_site(db_url):
     async with dashboard(db_url) as (_, client, _c):
-        r = await client.post("/login", data={"username": "ani", "password": PASSWORD},
-                              allow_redirects=False)
+        r = await client.post(
+            "/login", data={"username": "ani", "password": PASSWORD}, allow_redirects=False
+        )
         assert r.status == 403
         r = await login(client, next_="//evil.example/x")
         assert r.status == 302 and r.headers["Location"] == "/"
@@ -153,11 +178,28 @@ def test_staff_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", url)
     assert bot.main(["migrate"]) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    assert bot.main(["staff", "add", "Dewi", "--name", "Dewi S", "--role", "operator",
-                     "--kelurahan", "Babakan", "--password-stdin"]) == 0
+    assert (
+        bot.main(
+            [
+                "staff",
+                "add",
+                "Dewi",
+                "--name",
+                "Dewi S",
+                "--role",
+                "operator",
+                "--kelurahan",
+                "Babakan",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO("pendek\n"))
-    assert bot.main(["staff", "add", "eko", "--name", "Eko", "--role", "admin",
-                     "--password-stdin"]) == 1
+    assert (
+        bot.main(["staff", "add", "eko", "--name", "Eko", "--role", "admin", "--password-stdin"])
+        == 1
+    )
     assert "minimal 10 karakter" in capsys.readouterr().err
     assert bot.main(["staff", "disable", "dewi"]) == 0
     capsys.readouterr()
@@ -167,8 +209,15 @@ def test_staff_cli(tmp_path, monkeypatch, capsys):
     assert PASSWORD not in out
 
 
-@pytest.mark.parametrize("pw,ok", [("kopi-tubruk-2026", True), ("pendek", False),
-                                   ("aaaaaaaaaaaa", False), ("ani-rahasia-99", False)])
+@pytest.mark.parametrize(
+    "pw,ok",
+    [
+        ("kopi-tubruk-2026", True),
+        ("pendek", False),
+        ("aaaaaaaaaaaa", False),
+        ("ani-rahasia-99", False),
+    ],
+)
 def test_password_strength(pw, ok):
     from services.staff import check_password_strength
 

@@ -1,5 +1,6 @@
 """Dashboard pages for KUBE / UEP proposals, trainings, ketua RT and the DTSEN import: roles,
 CSRF, operator scoping, decisions telling residents through the outbox, audit rows."""
+
 from __future__ import annotations
 
 import re
@@ -10,10 +11,10 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
 from db.schema import audit_log, data_imports, kube_groups, people, rt_heads, training_sessions
+from services.staff import add_staff
 from tests.chatkit import SMALL_CSV, Clock
 from tests.kubekit import PEOPLE, add_session, matched, world
 from tests.test_web_auth import PASSWORD, hidden, login
-from services.staff import add_staff
 
 TEGAL_GUNDIL = "3271051002"
 OTHER_KEL = "3271031005"
@@ -24,11 +25,22 @@ async def dash(db_url):
     clock = Clock()
     async with world(db_url, clock=clock, csv=None) as rt:
         async with rt.db.tx() as c:
-            for user, role, kel in (("ani", "admin", None), ("budi", "verifikator", None),
-                                    ("citra", "operator", OTHER_KEL),
-                                    ("dina", "operator", TEGAL_GUNDIL)):
-                await add_staff(c, username=user, name=user.title(), role=role,
-                                password=PASSWORD, kelurahan_code=kel, now=clock(), actor="test")
+            for user, role, kel in (
+                ("ani", "admin", None),
+                ("budi", "verifikator", None),
+                ("citra", "operator", OTHER_KEL),
+                ("dina", "operator", TEGAL_GUNDIL),
+            ):
+                await add_staff(
+                    c,
+                    username=user,
+                    name=user.title(),
+                    role=role,
+                    password=PASSWORD,
+                    kelurahan_code=kel,
+                    now=clock(),
+                    actor="test",
+                )
         client = TestClient(TestServer(rt.web))
         await client.start_server()
         try:
@@ -43,9 +55,14 @@ async def csrf(client, path="/"):
 
 async def audits(rt, action_prefix):
     async with rt.db.tx(write=False) as c:
-        return [(r.actor, r.action, r.subject) for r in await c.execute(
-            sa.select(audit_log).where(audit_log.c.action.startswith(action_prefix))
-            .order_by(audit_log.c.id))]
+        return [
+            (r.actor, r.action, r.subject)
+            for r in await c.execute(
+                sa.select(audit_log)
+                .where(audit_log.c.action.startswith(action_prefix))
+                .order_by(audit_log.c.id)
+            )
+        ]
 
 
 async def submitted_kube_and_uep(rt):
@@ -122,8 +139,9 @@ async def test_kube_and_uep_scoping_roles_and_decisions(db_url):
         assert await audits(rt, "kube.") == [("staff:budi", "kube.approve", "kube:1")]
         # UEP: rejected with a reason the applicant reads.
         before = len(rt.transport.sent)
-        r = await client.post("/uep/1/reject", data={"_csrf": token, "reason": "Kuota habis"},
-                              allow_redirects=False)
+        r = await client.post(
+            "/uep/1/reject", data={"_csrf": token, "reason": "Kuota habis"}, allow_redirects=False
+        )
         assert r.status == 302
         await rt.outbox.idle()
         [(addr, msg)] = rt.transport.sent[before:]
@@ -146,16 +164,30 @@ async def test_trainings_create_edit_participants_and_csv(db_url):
         assert "Menjahit dasar" in html and "/trainings/new" not in html
         assert (await client.get("/trainings/new")).status == 403
         assert (await client.get(f"/trainings/{sid}/participants.csv")).status == 403
-        r = await client.post(f"/trainings/{sid}/edit", data={"_csrf": hidden(html), "title": "x",
-                                                              "organiser": "x", "place": "x"})
+        r = await client.post(
+            f"/trainings/{sid}/edit",
+            data={"_csrf": hidden(html), "title": "x", "organiser": "x", "place": "x"},
+        )
         assert r.status == 403
         # The admin: a bad form keeps what was typed and says what is wrong, in Indonesian.
         await login(client, "ani")
         token = await csrf(client, "/trainings/new")
-        form = {"_csrf": token, "title": "Barista pemula", "sector": "barista",
-                "organiser": "BLK Bogor", "kecamatan": "Bogor Utara", "place": "Gedung Pemuda",
-                "start": "2026-12-20 09:00", "days": "3", "quota": "nol", "deadline": "2026-12-10",
-                "desil_max": "5", "age": "18-45", "priority": "1", "notes": "Bawa KTP"}
+        form = {
+            "_csrf": token,
+            "title": "Barista pemula",
+            "sector": "barista",
+            "organiser": "BLK Bogor",
+            "kecamatan": "Bogor Utara",
+            "place": "Gedung Pemuda",
+            "start": "2026-12-20 09:00",
+            "days": "3",
+            "quota": "nol",
+            "deadline": "2026-12-10",
+            "desil_max": "5",
+            "age": "18-45",
+            "priority": "1",
+            "notes": "Bawa KTP",
+        }
         r = await client.post("/trainings/new", data=form)
         html = await r.text()
         assert r.status == 400 and "Kuota:" in html and 'value="Barista pemula"' in html
@@ -164,21 +196,39 @@ async def test_trainings_create_edit_participants_and_csv(db_url):
         assert r.status == 302
         new_id = int(re.search(r"/trainings/(\d+)/", r.headers["Location"]).group(1))
         async with rt.db.tx(write=False) as c:
-            s = await c.scalar(sa.select(training_sessions.c.priority)
-                               .where(training_sessions.c.id == new_id))
+            s = await c.scalar(
+                sa.select(training_sessions.c.priority).where(training_sessions.c.id == new_id)
+            )
         assert s is True
         # Edit: only the safe fields; an empty title is refused, the text kept.
-        r = await client.post(f"/trainings/{sid}/edit", data={
-            "_csrf": token, "title": "", "organiser": "LPK Baru", "place": "Aula RW 2",
-            "notes": ""})
+        r = await client.post(
+            f"/trainings/{sid}/edit",
+            data={
+                "_csrf": token,
+                "title": "",
+                "organiser": "LPK Baru",
+                "place": "Aula RW 2",
+                "notes": "",
+            },
+        )
         assert r.status == 400 and "Judul: wajib diisi" in await r.text()
-        r = await client.post(f"/trainings/{sid}/edit", data={
-            "_csrf": token, "title": "Menjahit lanjutan", "organiser": "LPK Maju",
-            "place": "Aula RW 2", "notes": "", "quota": "99"}, allow_redirects=False)
+        r = await client.post(
+            f"/trainings/{sid}/edit",
+            data={
+                "_csrf": token,
+                "title": "Menjahit lanjutan",
+                "organiser": "LPK Maju",
+                "place": "Aula RW 2",
+                "notes": "",
+                "quota": "99",
+            },
+            allow_redirects=False,
+        )
         assert r.status == 302
         async with rt.db.tx(write=False) as c:
-            s = (await c.execute(sa.select(training_sessions)
-                                 .where(training_sessions.c.id == sid))).one()
+            s = (
+                await c.execute(sa.select(training_sessions).where(training_sessions.c.id == sid))
+            ).one()
         assert (s.title, s.place, s.quota) == ("Menjahit lanjutan", "Aula RW 2", 1)
         html = await (await client.get(f"/trainings/{sid}/participants")).text()
         assert "Siti Rahmawati" in html and "Diterima" in html and "Cadangan #1" in html
@@ -192,7 +242,10 @@ async def test_trainings_create_edit_participants_and_csv(db_url):
         assert "CADANGAN,1,Budi Santoso" in lines[2]
         assert PEOPLE["siti"][0] not in body and PEOPLE["budi"][0] not in body
         assert [a[1] for a in await audits(rt, "training.")] == [
-            "training.add", "training.edit", "training.export"]
+            "training.add",
+            "training.edit",
+            "training.export",
+        ]
         assert all(a[0] == "staff:ani" for a in await audits(rt, "training."))
         assert (await client.get("/trainings/99/participants")).status == 404
 
@@ -203,22 +256,30 @@ async def test_rt_invite_shows_code_once_and_revoke_is_scoped(db_url):
         html = await (await client.get("/rt")).text()
         token = hidden(html)
         assert "Belum ada ketua RT" in html
-        r = await client.post("/rt/invite", data={"_csrf": token, "kelurahan": TEGAL_GUNDIL,
-                                                  "rw": "abc", "rt": "3"})
+        r = await client.post(
+            "/rt/invite", data={"_csrf": token, "kelurahan": TEGAL_GUNDIL, "rw": "abc", "rt": "3"}
+        )
         html = await r.text()
         assert r.status == 400 and "RW harus angka" in html and 'value="abc"' in html
-        r = await client.post("/rt/invite", data={"_csrf": token, "kelurahan": OTHER_KEL,
-                                                  "rw": "1", "rt": "1"})
+        r = await client.post(
+            "/rt/invite", data={"_csrf": token, "kelurahan": OTHER_KEL, "rw": "1", "rt": "1"}
+        )
         assert r.status == 400 and "kelurahan Anda" in await r.text()
-        r = await client.post("/rt/invite", data={"_csrf": token, "kelurahan": TEGAL_GUNDIL,
-                                                  "rw": "7", "rt": "3"})
+        r = await client.post(
+            "/rt/invite", data={"_csrf": token, "kelurahan": TEGAL_GUNDIL, "rw": "7", "rt": "3"}
+        )
         html = await r.text()
         code = re.search(r"RT-[0-9A-Z]{4}-[0-9A-Z]{4}", html).group(0)
         assert r.status == 200 and "tidak akan ditampilkan lagi" in html
         assert code not in await (await client.get("/rt")).text()  # shown once
         async with rt.db.tx(write=False) as c:
             row = (await c.execute(sa.select(rt_heads))).one()
-        assert (row.status, row.rw, row.rt, row.created_by) == ("DIUNDANG", "007", "003", "staff:dina")
+        assert (row.status, row.rw, row.rt, row.created_by) == (
+            "DIUNDANG",
+            "007",
+            "003",
+            "staff:dina",
+        )
         assert code not in row.code_hash
         # The head activates it from the chat.
         from tests.chatkit import Chat
@@ -238,8 +299,9 @@ async def test_rt_invite_shows_code_once_and_revoke_is_scoped(db_url):
         html = await (await client.get("/rt")).text()
         assert "RT 3 RW 7" in html and "Aktif" in html
         assert (await client.post(f"/rt/{row.id}/revoke", data={})).status == 403
-        r = await client.post(f"/rt/{row.id}/revoke", data={"_csrf": hidden(html)},
-                              allow_redirects=False)
+        r = await client.post(
+            f"/rt/{row.id}/revoke", data={"_csrf": hidden(html)}, allow_redirects=False
+        )
         assert r.status == 302
         r = await client.post(f"/rt/{row.id}/revoke", data={"_csrf": hidden(html)})
         assert r.status == 409
@@ -248,15 +310,17 @@ async def test_rt_invite_shows_code_once_and_revoke_is_scoped(db_url):
         assert await audits(rt, "rt.") == [
             ("staff:dina", "rt.invite", f"rt_heads:{row.id}"),
             (f"conversation:{await _conv_id(rt)}", "rt.activate", f"rt_heads:{row.id}"),
-            ("staff:budi", "rt.revoke", f"rt_heads:{row.id}")]
+            ("staff:budi", "rt.revoke", f"rt_heads:{row.id}"),
+        ]
 
 
 async def _conv_id(rt):
     from db.schema import conversations
 
     async with rt.db.tx(write=False) as c:
-        return await c.scalar(sa.select(conversations.c.id)
-                              .where(conversations.c.user_key == "test:pakrt"))
+        return await c.scalar(
+            sa.select(conversations.c.id).where(conversations.c.user_key == "test:pakrt")
+        )
 
 
 def _upload(token, content: bytes, name="dtsen.csv", data_date="2026-11-01"):
@@ -303,17 +367,22 @@ async def test_dtsen_import_admin_only_all_or_nothing(db_url):
         r = await client.post("/imports", data=_upload(token, b"x", data_date="kemarin"))
         assert r.status == 400 and "YYYY-MM-DD" in await r.text()
         # A good file is imported; the history shows it with the officer.
-        r = await client.post("/imports", data=_upload(token, SMALL_CSV.read_bytes(),
-                                                       name="dtsen-kecil.csv"))
+        r = await client.post(
+            "/imports", data=_upload(token, SMALL_CSV.read_bytes(), name="dtsen-kecil.csv")
+        )
         html = await r.text()
         assert r.status == 200 and "Impor selesai" in html and "staff:ani" in html
         async with rt.db.tx(write=False) as c:
             assert await c.scalar(sa.select(sa.func.count()).select_from(people)) > people_before
-            last = (await c.execute(sa.select(data_imports)
-                                    .order_by(data_imports.c.id.desc()))).first()
+            last = (
+                await c.execute(sa.select(data_imports).order_by(data_imports.c.id.desc()))
+            ).first()
         assert (last.actor, last.file_name) == ("staff:ani", "dtsen-kecil.csv")
         assert [a[1] for a in await audits(rt, "import-dtsen")] == [
-            "import-dtsen", "import-dtsen.refused", "import-dtsen"]
+            "import-dtsen",
+            "import-dtsen.refused",
+            "import-dtsen",
+        ]
 
 
 def test_uploaded_file_names_stay_inside_the_work_directory():
@@ -327,9 +396,19 @@ def test_uploaded_file_names_stay_inside_the_work_directory():
 async def test_every_page_renders_for_each_role(db_url):
     async with dash(db_url) as (rt, client):
         await add_session(rt)
-        pages = ["/program", "/kube", "/kube?status=DRAFT", "/kube?status=DITOLAK", "/uep",
-                 "/uep?status=DISETUJUI", "/trainings", "/trainings?past=1",
-                 "/trainings/1/participants", "/rt", "/rt?all=1"]
+        pages = [
+            "/program",
+            "/kube",
+            "/kube?status=DRAFT",
+            "/kube?status=DITOLAK",
+            "/uep",
+            "/uep?status=DISETUJUI",
+            "/trainings",
+            "/trainings?past=1",
+            "/trainings/1/participants",
+            "/rt",
+            "/rt?all=1",
+        ]
         for user in ("ani", "budi", "citra"):
             await login(client, user)
             for page in pages:

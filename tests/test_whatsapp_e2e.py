@@ -1,6 +1,7 @@
 """End to end on WhatsApp: `python bot.py run` as a real process with WHATSAPP_* set, signed
 webhook deliveries posted to /wa/webhook, and what it sends read back at a fake Graph API on
 127.0.0.1 (WHATSAPP_API_URL). Runs on SQLite and (with JARING_TEST_PG_URL) PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,19 @@ import pytest
 
 from tests.chatkit import KK_1, NIK_1
 from tests.fakes.whatsapp_api import (
-    APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeWhatsAppAPI, body_text, button_reply,
-    choices, delivery, encode, list_reply, sign, text_message,
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeWhatsAppAPI,
+    body_text,
+    button_reply,
+    choices,
+    delivery,
+    encode,
+    list_reply,
+    sign,
+    text_message,
 )
 from tests.test_telegram_e2e import Service, free_port, import_csv
 
@@ -23,13 +35,25 @@ BUTTONS_USER, NUMBERS_USER, LATE_USER = "6281311110001", "6281311110002", "62813
 
 
 def wa_env(db_url: str, api_url: str, tmp_path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL"))}
-    env.update(DATABASE_URL=db_url, WHATSAPP_TOKEN=TOKEN, WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
-               WHATSAPP_APP_SECRET=APP_SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-               WHATSAPP_API_URL=api_url, WEB_HOST="127.0.0.1", WEB_PORT=str(free_port()),
-               JARING_MEDIA_DIR=str(tmp_path / "media"), LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1",
-               **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL"))
+    }
+    env.update(
+        DATABASE_URL=db_url,
+        WHATSAPP_TOKEN=TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+        WHATSAPP_API_URL=api_url,
+        WEB_HOST="127.0.0.1",
+        WEB_PORT=str(free_port()),
+        JARING_MEDIA_DIR=str(tmp_path / "media"),
+        LOG_LEVEL="DEBUG",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
@@ -83,16 +107,25 @@ async def test_eligibility_check_by_buttons_list_and_typed_numbers(db_url, tmp_p
         url = f"http://127.0.0.1:{env['WEB_PORT']}/wa/webhook"
         try:
             async with aiohttp.ClientSession() as http:
-                async with http.get(url, params={"hub.mode": "subscribe", "hub.challenge": "42",
-                                                 "hub.verify_token": VERIFY_TOKEN}) as r:
+                async with http.get(
+                    url,
+                    params={
+                        "hub.mode": "subscribe",
+                        "hub.challenge": "42",
+                        "hub.verify_token": VERIFY_TOKEN,
+                    },
+                ) as r:
                     assert r.status == 200 and await r.text() == "42"
 
                 # Buttons and the list.
                 u = Resident(http, url, fake, BUTTONS_USER)
                 msg = await u.step(u.text("halo"))
                 assert "Layanan ini GRATIS" in body_text(msg)
-                assert choices(msg) == [("Setuju", "c:agree"), ("Tidak setuju", "c:decline"),
-                                        ("Bahasa/Language", "g:language")]
+                assert choices(msg) == [
+                    ("Setuju", "c:agree"),
+                    ("Tidak setuju", "c:decline"),
+                    ("Bahasa/Language", "g:language"),
+                ]
                 assert msg["interactive"]["type"] == "button"
                 msg = await u.step(u.tap("c:agree"))
                 assert choices(msg) == [("Bahasa Indonesia", "l:id"), ("English", "l:en")]
@@ -140,7 +173,9 @@ async def test_replay_forged_and_missing_signatures(db_url, tmp_path):
                 assert await u.post(raw, signature=None) == 401
                 assert await u.post(raw, signature=sign(raw, "forged-secret")) == 403
                 assert await u.post(raw, signature="sha256=" + "0" * 64) == 403
-                assert await u.post(b'{"entry": [', signature=sign(b'{"entry": [', APP_SECRET)) == 400
+                assert (
+                    await u.post(b'{"entry": [', signature=sign(b'{"entry": [', APP_SECRET)) == 400
+                )
                 assert fake.sent == []
                 for _ in range(3):  # the same delivery, replayed
                     assert await u.post(raw) == 200
@@ -153,8 +188,13 @@ async def test_replay_forged_and_missing_signatures(db_url, tmp_path):
 
 async def test_after_the_24_hour_window_a_template_then_the_held_replies(db_url, tmp_path):
     async with FakeWhatsAppAPI() as fake:
-        env = wa_env(db_url, fake.base_url, tmp_path, WHATSAPP_TEMPLATE_NAME="balasan_menunggu",
-                     WHATSAPP_TEMPLATE_LANGUAGE="id")
+        env = wa_env(
+            db_url,
+            fake.base_url,
+            tmp_path,
+            WHATSAPP_TEMPLATE_NAME="balasan_menunggu",
+            WHATSAPP_TEMPLATE_LANGUAGE="id",
+        )
         svc = Service(env)
         await svc.start()
         url = f"http://127.0.0.1:{env['WEB_PORT']}/wa/webhook"

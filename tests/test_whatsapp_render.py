@@ -1,6 +1,7 @@
 """Rendering the core's replies for WhatsApp: reply buttons, lists, paged lists, long bodies, the
 location request; labels of every catalog within WhatsApp's limits; send errors mapped to the
 outbox's typed errors."""
+
 from __future__ import annotations
 
 import httpx
@@ -10,8 +11,15 @@ from pywa_async.errors import WhatsAppError
 from core.i18n import LOCALES, texts
 from core.model import Choice, Reply, SendFinal, SendRetry
 from handlers.whatsapp import (
-    BODY_MAX, BUTTON_TITLE_MAX, LIST_BUTTON_MAX, ROW_TITLE_MAX, TEXT_MAX, WORDS, send_error,
-    render, split_pieces,
+    BODY_MAX,
+    BUTTON_TITLE_MAX,
+    LIST_BUTTON_MAX,
+    ROW_TITLE_MAX,
+    TEXT_MAX,
+    WORDS,
+    render,
+    send_error,
+    split_pieces,
 )
 from tests.chatkit import KK_1, NIK_1, Chat, running
 from tests.fakes.whatsapp_api import check_message, choices
@@ -19,7 +27,9 @@ from tools import i18n
 
 
 def payload(text="Pilih:", n=0, *, locale="id", label="Pilihan {i}", **extra):
-    p = Reply(text, [Choice(f"x:{i}", label.format(i=i)) for i in range(1, n + 1)]).to_payload(locale)
+    p = Reply(text, [Choice(f"x:{i}", label.format(i=i)) for i in range(1, n + 1)]).to_payload(
+        locale
+    )
     return {**p, **extra}
 
 
@@ -85,10 +95,14 @@ def test_a_payload_without_locale_is_indonesian():
 def test_labels_are_never_cut():
     long21 = "Label dua puluh satu!"  # 21 characters: too long for a button, fine for a row
     assert len(long21) == 21
-    [(_, obj)] = render(payload(n=2, label=long21 + "{i}"[:0]) | {"choices": [["a", long21], ["b", "Pendek"]]})
+    [(_, obj)] = render(
+        payload(n=2, label=long21 + "{i}"[:0]) | {"choices": [["a", long21], ["b", "Pendek"]]}
+    )
     assert obj["type"] == "list" and obj["action"]["sections"][0]["rows"][0]["title"] == long21
     too_long = "Label yang panjangnya lebih dari 24"
-    msgs = render({"text": "Pilih:", "choices": [["a", too_long], ["b", "Pendek"]], "request": None})
+    msgs = render(
+        {"text": "Pilih:", "choices": [["a", too_long], ["b", "Pendek"]], "request": None}
+    )
     assert [t for t, _ in msgs] == ["text"]
     assert f"1. {too_long}" in msgs[0][1]["body"] and "2. Pendek" in msgs[0][1]["body"]
 
@@ -128,8 +142,14 @@ def test_split_text_keeps_short_text_whole():
 
 
 def test_location_request_lists_choices_as_numbers():
-    [(typ, obj)] = render({"text": "Kirim lokasi rumah Anda.", "choices": [["g:cancel", "Batal"]],
-                           "request": "location", "locale": "id"})
+    [(typ, obj)] = render(
+        {
+            "text": "Kirim lokasi rumah Anda.",
+            "choices": [["g:cancel", "Batal"]],
+            "request": "location",
+            "locale": "id",
+        }
+    )
     assert obj["type"] == "location_request_message" and obj["action"] == {"name": "send_location"}
     assert obj["body"]["text"].endswith("1. Batal")
 
@@ -189,8 +209,9 @@ async def test_every_reply_of_a_whole_conversation_renders_within_limits(db_url)
 
 
 def _err(code, status=400, **extra):
-    return WhatsAppError.from_dict({"code": code, "message": "m", **extra},
-                                   response=httpx.Response(status))
+    return WhatsAppError.from_dict(
+        {"code": code, "message": "m", **extra}, response=httpx.Response(status)
+    )
 
 
 ERRORS = [

@@ -1,6 +1,7 @@
 """The WhatsApp webhook in-process: the real Runtime (inbox, engine, outbox, WhatsApp adapter) on
 SQLite and PostgreSQL, its web app on 127.0.0.1, and the fake Graph API. Table-driven over the
 JSON fixtures in tests/data/wa/ (real webhook shapes)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,21 @@ from bot import Runtime
 from db.schema import inbound_events, media, outbound_messages, wa_contacts, wa_statuses
 from tests.chatkit import SMALL_CSV, Clock, settings_for
 from tests.fakes.whatsapp_api import (
-    APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeWhatsAppAPI, body_text, button_reply,
-    choices, contact, delivery, encode, list_reply, sign, status, text_message,
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    VERIFY_TOKEN,
+    FakeWhatsAppAPI,
+    body_text,
+    button_reply,
+    choices,
+    contact,
+    delivery,
+    encode,
+    list_reply,
+    sign,
+    status,
+    text_message,
 )
 
 DATA = Path(__file__).parent / "data" / "wa"
@@ -42,23 +56,33 @@ def fixture(name: str) -> bytes:
 
 
 @asynccontextmanager
-async def wa_runtime(db_url: str, tmp_path: Path, *, clock: Clock | None = None, csv=SMALL_CSV, **kw):
+async def wa_runtime(
+    db_url: str, tmp_path: Path, *, clock: Clock | None = None, csv=SMALL_CSV, **kw
+):
     """A started Runtime with WhatsApp on, talking to a fresh fake Graph API."""
     async with FakeWhatsAppAPI() as fake:
         port = free_port()
         settings = settings_for(
-            db_url, whatsapp_token=TOKEN, whatsapp_phone_number_id=PHONE_NUMBER_ID,
-            whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
-            whatsapp_api_url=fake.base_url, web_port=port, whatsapp_rate_per_chat=1000.0,
-            jaring_media_dir=tmp_path / "media", **kw)
+            db_url,
+            whatsapp_token=TOKEN,
+            whatsapp_phone_number_id=PHONE_NUMBER_ID,
+            whatsapp_app_secret=APP_SECRET,
+            whatsapp_verify_token=VERIFY_TOKEN,
+            whatsapp_api_url=fake.base_url,
+            web_port=port,
+            whatsapp_rate_per_chat=1000.0,
+            jaring_media_dir=tmp_path / "media",
+            **kw,
+        )
         rt = Runtime(settings, clock=clock or Clock())
         if csv is not None:
             from datetime import date
 
             from db.dtsen_import import import_dtsen
 
-            report = await import_dtsen(rt.db, csv, region=rt.region, programs=rt.programs,
-                                        data_date=date(2026, 11, 1))
+            report = await import_dtsen(
+                rt.db, csv, region=rt.region, programs=rt.programs, data_date=date(2026, 11, 1)
+            )
             assert report.imported, report.errors
         await rt.start(web=True)
         rt.fake = fake
@@ -96,8 +120,12 @@ async def settle(rt) -> None:
 async def inbox(rt) -> list[tuple]:
     I = inbound_events.c
     async with rt.db.tx(write=False) as c:
-        return [tuple(r) for r in await c.execute(
-            sa.select(I.external_id, I.user_key, I.kind, I.payload).order_by(I.id))]
+        return [
+            tuple(r)
+            for r in await c.execute(
+                sa.select(I.external_id, I.user_key, I.kind, I.payload).order_by(I.id)
+            )
+        ]
 
 
 async def rows(rt, table, *cols, order=None):
@@ -115,8 +143,11 @@ def now_ts(rt) -> int:
 
 async def onboard(rt, wa_id: str = A, *, locale: str = "id") -> None:
     ts = now_ts(rt)
-    for msg in (text_message(wa_id, "halo", ts=ts), button_reply(wa_id, "c:agree", ts=ts),
-                button_reply(wa_id, f"l:{locale}", ts=ts)):
+    for msg in (
+        text_message(wa_id, "halo", ts=ts),
+        button_reply(wa_id, "c:agree", ts=ts),
+        button_reply(wa_id, f"l:{locale}", ts=ts),
+    ):
         assert (await post(rt, delivery(msg)))[0] == 200
 
 
@@ -139,9 +170,14 @@ CASES = [
     ("unknown.json", [("wamid.UNKNOWN0001", K, "other", {"type": "unsupported"})]),
     ("bsuid.json", [("wamid.BSUID0001", f"wa:{BSUID_1}", "text", {"text": "Halo"})]),
     ("username_only.json", [("wamid.USERNAME0001", f"wa:{BSUID_2}", "text", {"text": "Halo"})]),
-    ("batched.json", [("wamid.BATCH0001", K, "text", {"text": "menu"}),
-                      ("wamid.BATCH0002", K, "location", {"lat": -6.6, "lon": 106.8}),
-                      ("wamid.BATCH0003", f"wa:{B}", "text", {"text": "Halo"})]),
+    (
+        "batched.json",
+        [
+            ("wamid.BATCH0001", K, "text", {"text": "menu"}),
+            ("wamid.BATCH0002", K, "location", {"lat": -6.6, "lon": 106.8}),
+            ("wamid.BATCH0003", f"wa:{B}", "text", {"text": "Halo"}),
+        ],
+    ),
     ("statuses.json", []),
     ("account_update.json", []),
 ]
@@ -201,10 +237,17 @@ async def test_malformed_body_is_400_and_stores_nothing(db_url, tmp_path, name):
 
 
 VERIFY = [
-    ({"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
-     200, "1158201444"),
+    (
+        {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
+        200,
+        "1158201444",
+    ),
     ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}, 403, None),
-    ({"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}, 403, None),
+    (
+        {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"},
+        403,
+        None,
+    ),
     ({"hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}, 403, None),
     ({"hub.mode": "subscribe", "hub.challenge": "1"}, 403, None),
     ({}, 403, None),
@@ -225,16 +268,26 @@ async def test_statuses_are_recorded_against_the_outbox(db_url, tmp_path):
         await post(rt, fixture("text.json"))
         [notice] = rt.fake.messages_to(A)
         wamid = notice["wamid"]
-        body = delivery(statuses=[status(wamid, "sent", A, ts=TS), status(wamid, "delivered", A, ts=TS),
-                                  status(wamid, "read", A, ts=TS),
-                                  status("wamid.UNKNOWN", "failed", A, ts=TS, error_code=131026)])
+        body = delivery(
+            statuses=[
+                status(wamid, "sent", A, ts=TS),
+                status(wamid, "delivered", A, ts=TS),
+                status(wamid, "read", A, ts=TS),
+                status("wamid.UNKNOWN", "failed", A, ts=TS, error_code=131026),
+            ]
+        )
         assert (await post(rt, body))[0] == 200
         assert (await post(rt, body))[0] == 200  # redelivered: no second row
         O, S = outbound_messages.c, wa_statuses.c
         async with rt.db.tx(write=False) as c:
-            joined = [tuple(r) for r in await c.execute(
-                sa.select(O.id, S.status).join(wa_statuses, S.wamid == O.external_id)
-                .order_by(S.id))]
+            joined = [
+                tuple(r)
+                for r in await c.execute(
+                    sa.select(O.id, S.status)
+                    .join(wa_statuses, S.wamid == O.external_id)
+                    .order_by(S.id)
+                )
+            ]
             failed = (await c.execute(sa.select(S.error_code).where(S.status == "failed"))).all()
         assert [s for _, s in joined] == ["sent", "delivered", "read"]
         assert failed == [(131026,)]
@@ -246,7 +299,8 @@ async def test_wa_id_and_bsuid_are_linked_under_one_user_key(db_url, tmp_path):
         await post(rt, fixture("bsuid.json"))  # the same person, now with a BSUID
         assert {r[1] for r in await inbox(rt)} == {K}
         assert await rows(rt, wa_contacts, "user_key", "bsuid", "wa_id", "address") == [
-            (K, BSUID_1, A, BSUID_1)]
+            (K, BSUID_1, A, BSUID_1)
+        ]
         last = rt.fake.sent[-1]
         assert last["recipient"] == BSUID_1 and last["to"] == A
         # A BSUID-only message of the same BSUID still lands in the same conversation.
@@ -308,11 +362,27 @@ async def test_paged_list_more_is_served_by_the_adapter(db_url, tmp_path):
         now = rt.service.clock()
         many = [[f"x:{i}", f"Pilihan nomor {i}"] for i in range(1, 24)]
         async with rt.db.tx() as c:
-            [row_id] = (await c.execute(sa.insert(outbound_messages).values(
-                channel="wa", user_key=K, address=A, payload={
-                    "text": "Pilih satu:", "choices": many, "request": None, "locale": "id"},
-                status="queued", attempts=0, next_attempt_at=now, created_at=now)
-                .returning(outbound_messages.c.id))).first()
+            [row_id] = (
+                await c.execute(
+                    sa.insert(outbound_messages)
+                    .values(
+                        channel="wa",
+                        user_key=K,
+                        address=A,
+                        payload={
+                            "text": "Pilih satu:",
+                            "choices": many,
+                            "request": None,
+                            "locale": "id",
+                        },
+                        status="queued",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                    .returning(outbound_messages.c.id)
+                )
+            ).first()
         rt.outbox.notify([row_id])
         await settle(rt)
         first = rt.fake.messages_to(A)[-1]
@@ -334,8 +404,13 @@ async def test_paged_list_more_is_served_by_the_adapter(db_url, tmp_path):
         # The taps were stored in the inbox (done), never handed to the core.
         I = inbound_events.c
         async with rt.db.tx(write=False) as c:
-            more_rows = (await c.execute(sa.select(I.external_id, I.status).where(
-                I.external_id.in_(["wamid.MORE1", "wamid.MORE2"])).order_by(I.id))).all()
+            more_rows = (
+                await c.execute(
+                    sa.select(I.external_id, I.status)
+                    .where(I.external_id.in_(["wamid.MORE1", "wamid.MORE2"]))
+                    .order_by(I.id)
+                )
+            ).all()
         assert [tuple(r) for r in more_rows] == [("wamid.MORE1", "done"), ("wamid.MORE2", "done")]
         assert len(await inbox(rt)) == n_inbox + 2
 

@@ -1,6 +1,7 @@
 """The 24-hour customer-service window, in-process with a controllable clock: outside it free
 text is held and the "reply waiting" template goes out once; the held messages go out, in order
 and before the reply to the new message, when the resident writes again."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -17,11 +18,25 @@ async def queue_later_reply(rt, *texts: str) -> list[int]:
     """Messages queued for the resident later (as a staff answer or a reminder would be)."""
     now = rt.service.clock()
     async with rt.db.tx() as c:
-        ids = [r[0] for r in await c.execute(sa.insert(outbound_messages).returning(
-            O.id, sort_by_parameter_order=True), [dict(
-                channel="wa", user_key=K, address=A, status="queued", attempts=0,
-                payload={"text": t, "choices": [], "request": None, "locale": "id"},
-                next_attempt_at=now, created_at=now) for t in texts])]
+        ids = [
+            r[0]
+            for r in await c.execute(
+                sa.insert(outbound_messages).returning(O.id, sort_by_parameter_order=True),
+                [
+                    dict(
+                        channel="wa",
+                        user_key=K,
+                        address=A,
+                        status="queued",
+                        attempts=0,
+                        payload={"text": t, "choices": [], "request": None, "locale": "id"},
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                    for t in texts
+                ],
+            )
+        ]
     rt.outbox.notify(ids)
     await settle(rt)
     return ids
@@ -29,7 +44,9 @@ async def queue_later_reply(rt, *texts: str) -> list[int]:
 
 async def statuses(rt, ids):
     async with rt.db.tx(write=False) as c:
-        return [r[0] for r in await c.execute(sa.select(O.status).where(O.id.in_(ids)).order_by(O.id))]
+        return [
+            r[0] for r in await c.execute(sa.select(O.status).where(O.id.in_(ids)).order_by(O.id))
+        ]
 
 
 def sent_since(rt, n):
@@ -38,8 +55,9 @@ def sent_since(rt, n):
 
 async def test_outside_the_window_a_template_goes_once_and_replies_wait(db_url, tmp_path):
     clock = Clock()
-    async with wa_runtime(db_url, tmp_path, clock=clock, csv=None,
-                          whatsapp_template_name="jaring_balasan_menunggu") as rt:
+    async with wa_runtime(
+        db_url, tmp_path, clock=clock, csv=None, whatsapp_template_name="jaring_balasan_menunggu"
+    ) as rt:
         await onboard(rt)
         n = len(rt.fake.messages_to(A))
         clock.advance(hours=25)
@@ -55,8 +73,11 @@ async def test_outside_the_window_a_template_goes_once_and_replies_wait(db_url, 
         # The resident writes again: the held messages first, in order, then the answer.
         await post(rt, delivery(text_message(A, "menu", ts=now_ts(rt))))
         got = sent_since(rt, n + 1)
-        assert [body_text(m) for m in got[:3]] == ["Balasan petugas 1", "Balasan petugas 2",
-                                                   "Balasan petugas 3"]
+        assert [body_text(m) for m in got[:3]] == [
+            "Balasan petugas 1",
+            "Balasan petugas 2",
+            "Balasan petugas 3",
+        ]
         assert "Menu utama" in body_text(got[3]) and len(got) == 4
         assert await statuses(rt, ids + more) == ["sent"] * 3
 
@@ -103,8 +124,11 @@ async def test_meta_saying_131047_holds_and_sends_the_template(db_url, tmp_path)
         got = sent_since(rt, n)
         assert [m["type"] for m in got] == ["template"] and await statuses(rt, ids) == ["held"] * 2
         async with rt.db.tx(write=False) as c:
-            [(last_in, tpl)] = (await c.execute(sa.select(
-                wa_contacts.c.last_inbound_at, wa_contacts.c.template_sent_at))).all()
+            [(last_in, tpl)] = (
+                await c.execute(
+                    sa.select(wa_contacts.c.last_inbound_at, wa_contacts.c.template_sent_at)
+                )
+            ).all()
         assert tpl is not None and tpl > last_in
         clock.advance(seconds=30)
         await post(rt, delivery(text_message(A, "menu", ts=now_ts(rt))))
@@ -119,7 +143,9 @@ async def test_a_failed_status_131047_holds_the_sent_message_again(db_url, tmp_p
         [row_id] = await queue_later_reply(rt, "Balasan C")
         wamid = rt.fake.messages_to(A)[-1]["wamid"]
         n = len(rt.fake.messages_to(A))
-        await post(rt, delivery(statuses=[status(wamid, "failed", A, ts=now_ts(rt), error_code=131047)]))
+        await post(
+            rt, delivery(statuses=[status(wamid, "failed", A, ts=now_ts(rt), error_code=131047)])
+        )
         assert await statuses(rt, [row_id]) == ["held"]
         assert [m["type"] for m in sent_since(rt, n)] == ["template"]
         clock.advance(seconds=30)
@@ -138,7 +164,9 @@ async def test_rate_limits_and_server_errors_are_retried_and_bad_requests_fail(d
         rt.fake.fail_next(131026)
         ids = await queue_later_reply(rt, "Tidak bisa dikirim")
         async with rt.db.tx(write=False) as c:
-            [(st, err)] = (await c.execute(sa.select(O.status, O.last_error).where(O.id.in_(ids)))).all()
+            [(st, err)] = (
+                await c.execute(sa.select(O.status, O.last_error).where(O.id.in_(ids)))
+            ).all()
         assert st == "failed" and "131026" in err and "undeliverable" in err
 
 

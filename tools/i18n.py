@@ -4,6 +4,7 @@ English is the source language: the `en` catalog is filled from the message ids 
 edited, e.g. to shorten a label); `id` is translated by hand. Run `python -m tools.i18n --check`
 to fail when the catalogs are not up to date (the test suite does the same in-process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,19 @@ def extract(keywords=None) -> Catalog:
     cat = Catalog(project="jaring", version="1", charset="utf-8", fuzzy=False)
     for d in SOURCE_DIRS:
         for filename, lineno, message, comments, context in extract_from_dir(
-                ROOT / d, method_map=[("**.py", "python")], keywords=keywords or KEYWORDS,
-                comment_tags=("TRANSLATORS:",), strip_comment_tags=True):
-            cat.add(message, None, [(f"{d}/{filename}", lineno)], auto_comments=comments,
-                    context=context)
+            ROOT / d,
+            method_map=[("**.py", "python")],
+            keywords=keywords or KEYWORDS,
+            comment_tags=("TRANSLATORS:",),
+            strip_comment_tags=True,
+        ):
+            cat.add(
+                message,
+                None,
+                [(f"{d}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return cat
 
 
@@ -52,8 +62,15 @@ def mo_bytes(cat: Catalog) -> bytes:
 
 def po_bytes(cat: Catalog) -> bytes:
     buf = BytesIO()
-    write_po(buf, cat, width=100, omit_header=False, sort_output=True, include_lineno=False,
-             ignore_obsolete=True)
+    write_po(
+        buf,
+        cat,
+        width=100,
+        omit_header=False,
+        sort_output=True,
+        include_lineno=False,
+        ignore_obsolete=True,
+    )
     return buf.getvalue()
 
 
@@ -67,7 +84,8 @@ def updated(locale: str, template: Catalog) -> Catalog:
     cat.update(template, no_fuzzy_matching=True)
     cat.fuzzy = False
     cat.revision_date = cat.creation_date = template.creation_date.replace(
-        year=2026, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        year=2026, month=1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
     if locale == "en":
         for m in cat:
             if m.id and not m.string:
@@ -81,7 +99,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     template = extract()
     template.creation_date = template.creation_date.replace(
-        year=2026, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        year=2026, month=1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
     changed = []
     pot = LOCALES_DIR / f"{DOMAIN}.pot"
     outputs = {pot: po_bytes(template)}
@@ -101,11 +120,15 @@ def main(argv=None) -> int:
         for i in ids:
             print(f"{loc}: untranslated: {i[:70]!r}", file=sys.stderr)
     if args.check and changed:
-        print("catalogs out of date: " + ", ".join(str(p.relative_to(ROOT)) for p in changed),
-              file=sys.stderr)
+        print(
+            "catalogs out of date: " + ", ".join(str(p.relative_to(ROOT)) for p in changed),
+            file=sys.stderr,
+        )
         return 1
-    print(f"{len(template)} messages; " + "; ".join(
-        f"{loc}: {len(ids)} untranslated" for loc, ids in missing.items()))
+    print(
+        f"{len(template)} messages; "
+        + "; ".join(f"{loc}: {len(ids)} untranslated" for loc, ids in missing.items())
+    )
     return 1 if any(missing.values()) else 0
 
 

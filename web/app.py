@@ -1,6 +1,7 @@
 """The aiohttp app: health check, the staff dashboard (web/dashboard.py, behind web/auth.py's
 login), and the channels' webhook routes (bot.py adds each channel's `routes()` and marks their
 paths public in `app[PUBLIC]`: they check their own signatures)."""
+
 from __future__ import annotations
 
 import logging
@@ -35,36 +36,58 @@ async def no_traces(request: web.Request, handler):
         if e.status >= 400 and _wants_page(request):
             return _error_page(request, e.status, e.text if e.status == 403 else None)
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.error("request to %s failed: %s", request.path, type(exc).__name__, exc_info=exc)
         if _wants_page(request):
             return _error_page(request, 500, None)
         return web.json_response({"error": "internal error"}, status=500)
 
 
-_TITLES = {403: "Tidak diizinkan", 404: "Halaman tidak ditemukan", 405: "Tidak diizinkan",
-           413: "Berkas terlalu besar", 500: "Terjadi kesalahan"}
-_MESSAGES = {404: "Alamat ini tidak ada. Periksa tautannya.",
-             413: "Berkas melebihi batas unggah dasbor (2 MB). Impor berkas sebesar ini dengan "
-                  "perintah: python bot.py import-dtsen.",
-             500: "Maaf, ada kesalahan di sistem kami. Coba lagi sebentar lagi."}
+_TITLES = {
+    403: "Tidak diizinkan",
+    404: "Halaman tidak ditemukan",
+    405: "Tidak diizinkan",
+    413: "Berkas terlalu besar",
+    500: "Terjadi kesalahan",
+}
+_MESSAGES = {
+    404: "Alamat ini tidak ada. Periksa tautannya.",
+    413: "Berkas melebihi batas unggah dasbor (2 MB). Impor berkas sebesar ini dengan "
+    "perintah: python bot.py import-dtsen.",
+    500: "Maaf, ada kesalahan di sistem kami. Coba lagi sebentar lagi.",
+}
 
 
 def _wants_page(request: web.Request) -> bool:
-    return request.method in ("GET", "POST") and not request.path.startswith(("/tg/", "/wa/")) \
+    return (
+        request.method in ("GET", "POST")
+        and not request.path.startswith(("/tg/", "/wa/"))
         and request.path != "/healthz"
+    )
 
 
 def _error_page(request: web.Request, status: int, text: str | None) -> web.Response:
-    return aiohttp_jinja2.render_template("error.html", request, {
-        "title": _TITLES.get(status, "Kesalahan"),
-        "message": text or _MESSAGES.get(status, "Permintaan ini tidak dapat diproses.")},
-        status=status)
+    return aiohttp_jinja2.render_template(
+        "error.html",
+        request,
+        {
+            "title": _TITLES.get(status, "Kesalahan"),
+            "message": text or _MESSAGES.get(status, "Permintaan ini tidak dapat diproses."),
+        },
+        status=status,
+    )
 
 
-def build_app(*, settings: Settings, db: Database, deps: Deps, clock: Callable[[], datetime],
-              service: Service, outbox: Outbox,
-              channel_labels: Mapping[str, str]) -> web.Application:
+def build_app(
+    *,
+    settings: Settings,
+    db: Database,
+    deps: Deps,
+    clock: Callable[[], datetime],
+    service: Service,
+    outbox: Outbox,
+    channel_labels: Mapping[str, str],
+) -> web.Application:
     """The web app on the running service's parts (bot.py hands them over; pages read them
     through the typed keys of web/keys.py)."""
     app = web.Application(middlewares=[no_traces, guard], client_max_size=2 * 1024 * 1024)
@@ -76,8 +99,12 @@ def build_app(*, settings: Settings, db: Database, deps: Deps, clock: Callable[[
     app[MEDIA_DIR] = Path(settings.jaring_media_dir)
     app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
     app[PUBLIC] = {"/healthz"}
-    app[AUTH] = Auth(db, settings.jaring_hash_key.get_secret_value().encode(),
-                     clock=clock, secure_cookie=settings.web_cookie_secure)
+    app[AUTH] = Auth(
+        db,
+        settings.jaring_hash_key.get_secret_value().encode(),
+        clock=clock,
+        secure_cookie=settings.web_cookie_secure,
+    )
 
     async def healthz(request: web.Request) -> web.Response:
         try:
@@ -85,8 +112,11 @@ def build_app(*, settings: Settings, db: Database, deps: Deps, clock: Callable[[
         except Exception as exc:  # noqa: BLE001
             log.error("health check: database unreachable (%s)", type(exc).__name__)
             ok = False
-        body = {"status": "ok" if ok else "error", "database": ok,
-                "channels": sorted(outbox.transports)}
+        body = {
+            "status": "ok" if ok else "error",
+            "database": ok,
+            "channels": sorted(outbox.transports),
+        }
         return web.json_response(body, status=200 if ok else 503)
 
     app.router.add_get("/healthz", healthz)

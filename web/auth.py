@@ -16,15 +16,17 @@
   signatures) or under /static/. A role check is declared on the handler with `@requires`.
 - Every login, failed login, logout and staff action is written to the audit log.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -71,6 +73,7 @@ class Staff:
 
 # --------------------------------------------------------------------------- keys
 
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -81,11 +84,18 @@ def keyed(key: bytes, kind: str, value: str) -> str:
 
 # --------------------------------------------------------------------------- sessions
 
+
 class Auth:
     """Sessions and logins against the database; `clock` is injectable for tests."""
 
-    def __init__(self, db, hash_key: bytes, *, clock: Callable[[], datetime] = utcnow,
-                 secure_cookie: bool = False):
+    def __init__(
+        self,
+        db,
+        hash_key: bytes,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        secure_cookie: bool = False,
+    ):
         self.db, self.key, self.clock, self.secure = db, hash_key, clock, secure_cookie
 
     async def session(self, token: str | None) -> Staff | None:
@@ -105,8 +115,10 @@ class Auth:
     async def throttled_until(self, username: str, client: str) -> datetime | None:
         now = self.clock()
         since = now - FAIL_WINDOW
-        keys = [(keyed(self.key, "u", username), MAX_FAILS_USER),
-                (keyed(self.key, "ip", client), MAX_FAILS_CLIENT)]
+        keys = [
+            (keyed(self.key, "u", username), MAX_FAILS_USER),
+            (keyed(self.key, "ip", client), MAX_FAILS_CLIENT),
+        ]
         async with self.db.tx(write=False) as c:
             for key, limit in keys:
                 times = await store.recent_failures(c, key, since, limit)
@@ -126,8 +138,14 @@ class Auth:
             if not ok:
                 for key in (keyed(self.key, "u", username), keyed(self.key, "ip", client)):
                     await store.add_login_failure(c, key, now)
-                await audit(c, f"staff:{username}" if row is not None else "web",
-                            "login.failed", username if row is not None else None, None, now=now)
+                await audit(
+                    c,
+                    f"staff:{username}" if row is not None else "web",
+                    "login.failed",
+                    username if row is not None else None,
+                    None,
+                    now=now,
+                )
                 return None
             token = secrets.token_urlsafe(32)
             values: dict[str, Any] = {"last_login_at": now}
@@ -135,9 +153,14 @@ class Auth:
                 values["password_hash"] = hash_password(password)
             await store.update_user(c, row.id, **values)
             await store.delete_expired_sessions(c, now)
-            await store.add_session(c, token_hash=_token_hash(token), user_id=row.id,
-                                    csrf=secrets.token_urlsafe(24), now=now,
-                                    expires_at=now + LIFETIME)
+            await store.add_session(
+                c,
+                token_hash=_token_hash(token),
+                user_id=row.id,
+                csrf=secrets.token_urlsafe(24),
+                now=now,
+                expires_at=now + LIFETIME,
+            )
             await audit(c, f"staff:{username}", "login", username, None, now=now)
         return token
 
@@ -148,8 +171,15 @@ class Auth:
             await audit(c, staff.actor, "logout", staff.username, None, now=now)
 
     def set_cookie(self, resp: web.StreamResponse, token: str) -> None:
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="Lax", secure=self.secure,
-                        path="/", max_age=int(LIFETIME.total_seconds()))
+        resp.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure,
+            path="/",
+            max_age=int(LIFETIME.total_seconds()),
+        )
 
 
 # --------------------------------------------------------------------------- middleware
@@ -165,6 +195,7 @@ def requires(*roles: str):
     def deco(fn):
         fn.jaring_roles = frozenset(roles)
         return fn
+
     return deco
 
 
@@ -203,13 +234,17 @@ async def guard(request: web.Request, handler):
     request[STAFF] = staff
     if request.method in UNSAFE:
         token = request.headers.get("X-CSRF-Token")
-        if token is None and request.content_type in ("application/x-www-form-urlencoded",
-                                                       "multipart/form-data"):
+        if token is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
             token = (await request.post()).get("_csrf")
         if not isinstance(token, str) or not hmac.compare_digest(token, staff.csrf):
             log.warning("csrf token missing or wrong on %s", request.path)
-            raise web.HTTPForbidden(text="Formulir ini sudah kedaluwarsa atau tidak sah. "
-                                         "Muat ulang halaman lalu coba lagi.")
+            raise web.HTTPForbidden(
+                text="Formulir ini sudah kedaluwarsa atau tidak sah. "
+                "Muat ulang halaman lalu coba lagi."
+            )
     route = request.match_info.route
     roles = getattr(getattr(route, "handler", None), "jaring_roles", None)
     if roles is not None and staff.role not in roles:

@@ -4,6 +4,7 @@ Server-rendered with Jinja2 (aiohttp-jinja2); every text is Bahasa Indonesia; th
 /static/jaring.css, served from this package (no CDN: it works on an office network without
 internet). Times are shown in WIB (Asia/Jakarta).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -17,21 +18,38 @@ from db import dashboard_store
 from db.audit import recent as recent_audit
 from domain.clock import JAKARTA, wib
 from web import imports, inbox, proposals, reports, rt, simulator, stats, trainings
-from web.auth import (AUTH, LOGIN_CSRF_COOKIE, PUBLIC, ROLE_NAMES, STAFF, client_of, requires,
-                      safe_next)
+from web.auth import (
+    AUTH,
+    LOGIN_CSRF_COOKIE,
+    PUBLIC,
+    ROLE_NAMES,
+    STAFF,
+    client_of,
+    requires,
+    safe_next,
+)
 from web.keys import CHANNEL_LABELS, DEPS
 
 HERE = Path(__file__).resolve().parent
 LOGIN_NEXT = web.RequestKey("login_next", str)
-STATUS_NAMES = {"queued": "Antre", "sending": "Sedang dikirim", "sent": "Terkirim",
-                "failed": "Gagal", "stopped": "Dihentikan (diblokir)", "held": "Ditahan (24 jam WA)"}
+STATUS_NAMES = {
+    "queued": "Antre",
+    "sending": "Sedang dikirim",
+    "sent": "Terkirim",
+    "failed": "Gagal",
+    "stopped": "Dihentikan (diblokir)",
+    "held": "Ditahan (24 jam WA)",
+}
 
 
 def setup(app: web.Application) -> None:
     office = app[DEPS].programs.office
-    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
-                               autoescape=jinja2.select_autoescape(default=True),
-                               context_processors=[_globals(office)])
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        context_processors=[_globals(office)],
+    )
     env.globals["office"] = office
     app[PUBLIC].update({"/login", "/favicon.ico"})
     app.router.add_static("/static/", HERE / "static", name="static")
@@ -54,33 +72,55 @@ def setup(app: web.Application) -> None:
 def _globals(office):
     async def ctx(request: web.Request) -> dict:
         staff = request.get(STAFF)
-        return {"staff": staff, "role_name": ROLE_NAMES.get(staff.role, "") if staff else "",
-                "office": office}
-    return ctx
+        return {
+            "staff": staff,
+            "role_name": ROLE_NAMES.get(staff.role, "") if staff else "",
+            "office": office,
+        }
 
+    return ctx
 
 
 # ------------------------------------------------------------------------ login / logout
 
+
 async def favicon(request: web.Request) -> web.Response:
     """Browsers ask for it on every site; without this it would be a redirect to the login."""
-    return web.FileResponse(HERE / "static" / "favicon.svg",
-                            headers={"Content-Type": "image/svg+xml"})
+    return web.FileResponse(
+        HERE / "static" / "favicon.svg", headers={"Content-Type": "image/svg+xml"}
+    )
 
 
-def _login_form(request: web.Request, *, error: str | None = None, username: str = "",
-                status: int = 200) -> web.Response:
+def _login_form(
+    request: web.Request, *, error: str | None = None, username: str = "", status: int = 200
+) -> web.Response:
     # Keep the token a browser already holds: two login pages open (or a browser's background
     # request) must not invalidate each other's form.
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not (20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
         token = secrets.token_urlsafe(24)
-    resp = aiohttp_jinja2.render_template("login.html", request, {
-        "csrf": token, "error": error, "username": username,
-        "next": safe_next(request.query.get("next") if request.method == "GET"
-                          else request.get(LOGIN_NEXT))}, status=status)
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
-                    secure=request.app[AUTH].secure, max_age=3600)
+    resp = aiohttp_jinja2.render_template(
+        "login.html",
+        request,
+        {
+            "csrf": token,
+            "error": error,
+            "username": username,
+            "next": safe_next(
+                request.query.get("next") if request.method == "GET" else request.get(LOGIN_NEXT)
+            ),
+        },
+        status=status,
+    )
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        path="/login",
+        secure=request.app[AUTH].secure,
+        max_age=3600,
+    )
     return resp
 
 
@@ -96,16 +136,27 @@ async def login_submit(request: web.Request) -> web.Response:
     request[LOGIN_NEXT] = str(form.get("next", "/"))
     sent, kept = str(form.get("_csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not sent or not kept or not secrets.compare_digest(sent, kept):
-        return _login_form(request, username=username, status=403, error=(
-            "Formulir masuk sudah kedaluwarsa. Silakan coba lagi."))
+        return _login_form(
+            request,
+            username=username,
+            status=403,
+            error=("Formulir masuk sudah kedaluwarsa. Silakan coba lagi."),
+        )
     until = await auth.throttled_until(username, client_of(request))
     if until is not None:
-        return _login_form(request, username=username, status=429, error=(
-            f"Terlalu banyak percobaan masuk yang gagal. Coba lagi setelah pukul {wib(until)[-5:]} WIB."))
+        return _login_form(
+            request,
+            username=username,
+            status=429,
+            error=(
+                f"Terlalu banyak percobaan masuk yang gagal. Coba lagi setelah pukul {wib(until)[-5:]} WIB."
+            ),
+        )
     token = await auth.login(username, password, client_of(request))
     if token is None:
-        return _login_form(request, username=username, status=401,
-                           error="Nama pengguna atau kata sandi salah.")
+        return _login_form(
+            request, username=username, status=401, error="Nama pengguna atau kata sandi salah."
+        )
     resp = web.HTTPFound(safe_next(request[LOGIN_NEXT]))
     auth.set_cookie(resp, token)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -121,6 +172,7 @@ async def logout(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------------ pages
 
+
 async def home(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     now = auth.clock()
@@ -128,12 +180,23 @@ async def home(request: web.Request) -> web.Response:
     async with auth.db.tx(write=False) as c:
         numbers = await dashboard_store.summary(c, now=now, day_start=day_start)
     staff = request[STAFF]
-    kel = request.app[DEPS].region.kelurahan_by_code(staff.kelurahan_code) \
-        if staff.kelurahan_code else None
-    return aiohttp_jinja2.render_template("home.html", request, {
-        "nav": "home", "stats": numbers, "now": wib(now), "status_names": STATUS_NAMES,
-        "channel_names": request.app[CHANNEL_LABELS],
-        "kelurahan": kel.name if kel else staff.kelurahan_code})
+    kel = (
+        request.app[DEPS].region.kelurahan_by_code(staff.kelurahan_code)
+        if staff.kelurahan_code
+        else None
+    )
+    return aiohttp_jinja2.render_template(
+        "home.html",
+        request,
+        {
+            "nav": "home",
+            "stats": numbers,
+            "now": wib(now),
+            "status_names": STATUS_NAMES,
+            "channel_names": request.app[CHANNEL_LABELS],
+            "kelurahan": kel.name if kel else staff.kelurahan_code,
+        },
+    )
 
 
 AUDIT_LIMIT = 200
@@ -145,7 +208,12 @@ async def audit_page(request: web.Request) -> web.Response:
     actor = request.query.get("actor", "").strip()[:128]
     action = request.query.get("action", "").strip()[:64]
     async with auth.db.tx(write=False) as c:
-        rows = [dict(r._mapping, at=wib(r.at)) for r in await recent_audit(
-            c, actor=actor, action=action, limit=AUDIT_LIMIT)]
-    return aiohttp_jinja2.render_template("audit.html", request, {
-        "nav": "audit", "rows": rows, "actor": actor, "action": action, "limit": AUDIT_LIMIT})
+        rows = [
+            dict(r._mapping, at=wib(r.at))
+            for r in await recent_audit(c, actor=actor, action=action, limit=AUDIT_LIMIT)
+        ]
+    return aiohttp_jinja2.render_template(
+        "audit.html",
+        request,
+        {"nav": "audit", "rows": rows, "actor": actor, "action": action, "limit": AUDIT_LIMIT},
+    )

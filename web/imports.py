@@ -7,6 +7,7 @@ or No. KK). The file is written to a private temporary directory for the two pas
 afterwards. Uploads are limited by the app's request size (`MAX_BYTES`); a bigger extract is
 imported with the CLI, which also offers `--skip-invalid` and the reject file.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,21 +46,48 @@ def _mb(n: int) -> str:
 
 
 @requires("admin")
-async def imports_page(request: web.Request, *, error: str | None = None, report=None,
-                       kept: dict | None = None, status: int = 200) -> web.Response:
+async def imports_page(
+    request: web.Request,
+    *,
+    error: str | None = None,
+    report=None,
+    kept: dict | None = None,
+    status: int = 200,
+) -> web.Response:
     auth = request.app[AUTH]
     async with auth.db.tx(write=False) as c:
         history = await recent_imports(c, HISTORY)
     today = auth.clock().astimezone(JAKARTA).date()
     errors = [str(e) for e in report.errors] if report is not None else []
-    return aiohttp_jinja2.render_template("imports.html", request, {
-        "nav": "imports", "error": error, "report": report, "errors": errors[:SHOWN_ERRORS],
-        "more_errors": max(0, len(errors) - SHOWN_ERRORS), "kept": kept or {},
-        "today": today.isoformat(), "limit": _mb(max_bytes(request.app)),
-        "history": [{"id": h.id, "file": h.file_name, "data_date": h.data_date.strftime("%d-%m-%Y"),
-                     "at": wib(h.imported_at), "actor": h.actor, "total": h.rows_total,
-                     "imported": h.rows_imported, "rejected": h.rows_rejected,
-                     "households": h.households} for h in history]}, status=status)
+    return aiohttp_jinja2.render_template(
+        "imports.html",
+        request,
+        {
+            "nav": "imports",
+            "error": error,
+            "report": report,
+            "errors": errors[:SHOWN_ERRORS],
+            "more_errors": max(0, len(errors) - SHOWN_ERRORS),
+            "kept": kept or {},
+            "today": today.isoformat(),
+            "limit": _mb(max_bytes(request.app)),
+            "history": [
+                {
+                    "id": h.id,
+                    "file": h.file_name,
+                    "data_date": h.data_date.strftime("%d-%m-%Y"),
+                    "at": wib(h.imported_at),
+                    "actor": h.actor,
+                    "total": h.rows_total,
+                    "imported": h.rows_imported,
+                    "rejected": h.rows_rejected,
+                    "households": h.households,
+                }
+                for h in history
+            ],
+        },
+        status=status,
+    )
 
 
 def _safe_name(name: str) -> str:
@@ -98,14 +126,30 @@ async def upload(request: web.Request) -> web.Response:
             shutil.copyfileobj(f.file, out)
         if path.stat().st_size == 0:
             return await imports_page(request, error="Berkas kosong.", kept=kept, status=400)
-        report = await import_dtsen(auth.db, path, region=deps.region, programs=deps.programs,
-                                    data_date=data_date, actor=staff.actor, today=today)
+        report = await import_dtsen(
+            auth.db,
+            path,
+            region=deps.region,
+            programs=deps.programs,
+            data_date=data_date,
+            actor=staff.actor,
+            today=today,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if not report.imported:
         async with auth.db.tx() as c:
-            await audit(c, staff.actor, "import-dtsen.refused", "data_imports",
-                        {"file_name": report.file_name, "rows_total": report.rows_total,
-                         "errors": len(report.errors)}, now=auth.clock())
+            await audit(
+                c,
+                staff.actor,
+                "import-dtsen.refused",
+                "data_imports",
+                {
+                    "file_name": report.file_name,
+                    "rows_total": report.rows_total,
+                    "errors": len(report.errors),
+                },
+                now=auth.clock(),
+            )
         return await imports_page(request, report=report, kept=kept, status=422)
     return await imports_page(request, report=report)

@@ -6,22 +6,32 @@ kelurahan. On a ticket: the conversation before it, the messages, assign, reply 
 resident's channel through the outbox), internal note, close (the resident is asked for a 1–5
 rating). A failed action keeps what the officer typed.
 """
+
 from __future__ import annotations
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from services import tickets as handoff
 from db import staff_store
 from db import ticket_queries as queries
 from domain.clock import wib
+from services import tickets as handoff
 from web.auth import AUTH, STAFF, Staff
 from web.keys import CHANNEL_LABELS, DEPS, OUTBOX
 
-TABS = {"new": "Baru", "mine": "Saya", "all": "Semua terbuka", "overdue": "Terlambat",
-        "closed": "Selesai"}
-KIND_NAMES = {"resident": "Warga", "staff": "Petugas", "note": "Catatan internal",
-              "system": "Sistem"}
+TABS = {
+    "new": "Baru",
+    "mine": "Saya",
+    "all": "Semua terbuka",
+    "overdue": "Terlambat",
+    "closed": "Selesai",
+}
+KIND_NAMES = {
+    "resident": "Warga",
+    "staff": "Petugas",
+    "note": "Catatan internal",
+    "system": "Sistem",
+}
 
 
 def setup(app: web.Application) -> None:
@@ -49,17 +59,31 @@ async def inbox(request: web.Request) -> web.Response:
         n = await counts(c, staff, now)
         first = await queries.first_resident_messages(c, [r.id for r in rows])
     region = request.app[DEPS].region
-    items = [{
-        "id": r.id, "reason": "Bot tidak paham" if r.reason == "stuck" else "Bertanya",
-        "kelurahan": _kel_name(region, r.kelurahan_code), "opened": wib(r.opened_at),
-        "due": wib(r.due_at), "late": r.status == "open" and r.first_response_at is None
-        and r.due_at < now, "answered": r.first_response_at is not None,
-        "flag": "kepala dinas" if r.head_flag_at else ("kepala bidang" if r.supervisor_flag_at else ""),
-        "assignee": r.assignee or "", "channel": request.app[CHANNEL_LABELS].get(r.channel, r.channel),
-        "preview": (first.get(r.id) or "")[:140], "rating": r.rating, "closed": wib(r.closed_at),
-    } for r in rows]
-    return aiohttp_jinja2.render_template("inbox.html", request, {
-        "nav": "inbox", "tab": tab, "tabs": TABS, "items": items, "counts": n})
+    items = [
+        {
+            "id": r.id,
+            "reason": "Bot tidak paham" if r.reason == "stuck" else "Bertanya",
+            "kelurahan": _kel_name(region, r.kelurahan_code),
+            "opened": wib(r.opened_at),
+            "due": wib(r.due_at),
+            "late": r.status == "open" and r.first_response_at is None and r.due_at < now,
+            "answered": r.first_response_at is not None,
+            "flag": "kepala dinas"
+            if r.head_flag_at
+            else ("kepala bidang" if r.supervisor_flag_at else ""),
+            "assignee": r.assignee or "",
+            "channel": request.app[CHANNEL_LABELS].get(r.channel, r.channel),
+            "preview": (first.get(r.id) or "")[:140],
+            "rating": r.rating,
+            "closed": wib(r.closed_at),
+        }
+        for r in rows
+    ]
+    return aiohttp_jinja2.render_template(
+        "inbox.html",
+        request,
+        {"nav": "inbox", "tab": tab, "tabs": TABS, "items": items, "counts": n},
+    )
 
 
 def _kel_name(region, code):
@@ -77,8 +101,9 @@ async def _load(conn, tid: int, staff: Staff):
     return row
 
 
-async def ticket_page(request: web.Request, *, error: str | None = None,
-                      kept: dict | None = None, status: int = 200) -> web.Response:
+async def ticket_page(
+    request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
+) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     tid = int(request.match_info["id"])
     async with auth.db.tx(write=False) as c:
@@ -88,21 +113,47 @@ async def ticket_page(request: web.Request, *, error: str | None = None,
         hh = await queries.household_place(c, row.household_id) if row.household_id else None
         people = await staff_store.active_users(c)
     region = request.app[DEPS].region
-    return aiohttp_jinja2.render_template("ticket.html", request, {
-        "nav": "inbox", "t": row, "id": tid, "error": error, "kept": kept or {},
-        "ok": request.query.get("ok", ""),
-        "opened": wib(row.opened_at), "due": wib(row.due_at), "closed": wib(row.closed_at),
-        "late": row.status == "open" and row.first_response_at is None and row.due_at < auth.clock(),
-        "channel": request.app[CHANNEL_LABELS].get(row.channel, row.channel),
-        "language": "English" if row.locale == "en" else "Bahasa Indonesia",
-        "household": (f"Kelurahan {_kel_name(region, hh.kelurahan_code)}, RW {hh.rw} RT {hh.rt}"
-                      if hh else "belum dicocokkan (NIK + No. KK)"),
-        "before": [{"at": wib(b.received_at), "text": _describe(b.kind, b.payload)}
-                   for b in reversed(before)],
-        "messages": [{"kind": m.kind, "who": KIND_NAMES.get(m.kind, m.kind), "body": m.body,
-                      "at": wib(m.created_at), "staff": m.name or ""} for m in msgs],
-        "people": people,
-    }, status=status)
+    return aiohttp_jinja2.render_template(
+        "ticket.html",
+        request,
+        {
+            "nav": "inbox",
+            "t": row,
+            "id": tid,
+            "error": error,
+            "kept": kept or {},
+            "ok": request.query.get("ok", ""),
+            "opened": wib(row.opened_at),
+            "due": wib(row.due_at),
+            "closed": wib(row.closed_at),
+            "late": row.status == "open"
+            and row.first_response_at is None
+            and row.due_at < auth.clock(),
+            "channel": request.app[CHANNEL_LABELS].get(row.channel, row.channel),
+            "language": "English" if row.locale == "en" else "Bahasa Indonesia",
+            "household": (
+                f"Kelurahan {_kel_name(region, hh.kelurahan_code)}, RW {hh.rw} RT {hh.rt}"
+                if hh
+                else "belum dicocokkan (NIK + No. KK)"
+            ),
+            "before": [
+                {"at": wib(b.received_at), "text": _describe(b.kind, b.payload)}
+                for b in reversed(before)
+            ],
+            "messages": [
+                {
+                    "kind": m.kind,
+                    "who": KIND_NAMES.get(m.kind, m.kind),
+                    "body": m.body,
+                    "at": wib(m.created_at),
+                    "staff": m.name or "",
+                }
+                for m in msgs
+            ],
+            "people": people,
+        },
+        status=status,
+    )
 
 
 def _describe(kind: str, payload: dict | None) -> str:
@@ -133,13 +184,26 @@ async def ticket_action(request: web.Request) -> web.Response:
                 target = staff.id if who == "me" else (int(who) if who.isdigit() else None)
                 await handoff.assign(c, tid, target, actor=staff.actor, now=now)
             elif action == "reply":
-                ids = await handoff.reply(c, tid, text, staff_id=staff.id, actor=staff.actor,
-                                          now=now, default_locale=default_locale)
+                ids = await handoff.reply(
+                    c,
+                    tid,
+                    text,
+                    staff_id=staff.id,
+                    actor=staff.actor,
+                    now=now,
+                    default_locale=default_locale,
+                )
             elif action == "note":
                 await handoff.note(c, tid, text, staff_id=staff.id, actor=staff.actor, now=now)
             elif action == "close":
-                ids = await handoff.close(c, tid, staff_id=staff.id, actor=staff.actor, now=now,
-                                          default_locale=default_locale)
+                ids = await handoff.close(
+                    c,
+                    tid,
+                    staff_id=staff.id,
+                    actor=staff.actor,
+                    now=now,
+                    default_locale=default_locale,
+                )
     except handoff.TicketError as e:
         return await ticket_page(request, error=str(e), kept={action: text}, status=409)
     if ids:

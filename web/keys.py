@@ -3,11 +3,12 @@
 `web.app.build_app` sets them once; a page reads `request.app[DEPS].region`, not an untyped
 runtime object. The keys name only what pages use, so a page's needs are visible here.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from aiohttp import web
 

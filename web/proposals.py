@@ -8,29 +8,45 @@ kelurahan sees only the KUBE groups and UEP applications of their kelurahan (rea
 kelurahan's item answers 404, the same as one that does not exist. Names are shortened and NIKs
 masked: the page shows what staff need to decide, not a copy of the DTSEN.
 """
+
 from __future__ import annotations
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from services.kube import decide as kube_decision
-from services.uep import decide as uep_decision
 from db import kube_store as store
 from db import proposal_queries as queries
 from domain import kube as K
 from domain.clock import JAKARTA
 from domain.nik import mask
+from services.kube import decide as kube_decision
+from services.uep import decide as uep_decision
 from web.auth import AUTH, STAFF, Staff, requires
 from web.keys import DEPS, OUTBOX
 
-KUBE_TABS = {K.SUBMITTED: "Diajukan", K.DRAFT: "Sedang dibentuk", K.APPROVED: "Disetujui",
-             K.REJECTED: "Ditolak"}
+KUBE_TABS = {
+    K.SUBMITTED: "Diajukan",
+    K.DRAFT: "Sedang dibentuk",
+    K.APPROVED: "Disetujui",
+    K.REJECTED: "Ditolak",
+}
 UEP_TABS = {"DIAJUKAN": "Diajukan", "DISETUJUI": "Disetujui", "DITOLAK": "Ditolak"}
-ROLE_NAMES = {K.KETUA: "Ketua", K.SEKRETARIS: "Sekretaris", K.BENDAHARA: "Bendahara",
-              K.ANGGOTA: "Anggota"}
-ACTION_NAMES = {"created": "dibentuk", "joined": "bergabung", "left": "keluar",
-                "removed": "dikeluarkan", "role": "ditunjuk", "submitted": "diajukan",
-                "approved": "disetujui", "rejected": "ditolak"}
+ROLE_NAMES = {
+    K.KETUA: "Ketua",
+    K.SEKRETARIS: "Sekretaris",
+    K.BENDAHARA: "Bendahara",
+    K.ANGGOTA: "Anggota",
+}
+ACTION_NAMES = {
+    "created": "dibentuk",
+    "joined": "bergabung",
+    "left": "keluar",
+    "removed": "dikeluarkan",
+    "role": "ditunjuk",
+    "submitted": "diajukan",
+    "approved": "disetujui",
+    "rejected": "ditolak",
+}
 DURATION = {"lt1": "kurang dari 1 tahun", "1to3": "1–3 tahun", "gt3": "lebih dari 3 tahun"}
 DECIDERS = ("admin", "verifikator")
 REASON_MAX = 255
@@ -49,12 +65,13 @@ def setup(app: web.Application) -> None:
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def wib(dt) -> str:
     return dt.astimezone(JAKARTA).strftime("%d-%m-%Y %H.%M") if dt else ""
 
 
 def short_name(nama: str | None) -> str:
-    """"Siti Rahmawati Putri" -> "Siti R. P.": enough to recognise, not a full identity."""
+    """ "Siti Rahmawati Putri" -> "Siti R. P.": enough to recognise, not a full identity."""
     parts = (nama or "").split()
     if not parts:
         return "—"
@@ -92,6 +109,7 @@ def _reason(form) -> tuple[str | None, str | None]:
 
 # ----------------------------------------------------------------------------- index
 
+
 async def program_index(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     async with auth.db.tx(write=False) as c:
@@ -101,6 +119,7 @@ async def program_index(request: web.Request) -> web.Response:
 
 # ----------------------------------------------------------------------------- KUBE
 
+
 async def kube_list(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     tab = _tab(request, KUBE_TABS)
@@ -109,13 +128,32 @@ async def kube_list(request: web.Request) -> web.Response:
         counts = await queries.kube_status_counts(c, scope(staff))
     rt = request.app[DEPS]
     btypes = {o.code: o.label for o in rt.programs.business_types}
-    items = [{"id": g.id, "name": g.name, "business": btypes.get(g.business_type, g.business_type),
-              "kelurahan": kel_name(rt.region, g.kelurahan_code), "members": g.member_count,
-              "submitted": wib(g.submitted_at), "created": wib(g.created_at),
-              "decided": wib(g.decided_at), "reason": g.reason or ""} for g in rows]
-    return aiohttp_jinja2.render_template("kube_list.html", request, {
-        "nav": "program", "tab": tab, "tabs": KUBE_TABS, "counts": counts, "items": items,
-        "limit": LIST_LIMIT})
+    items = [
+        {
+            "id": g.id,
+            "name": g.name,
+            "business": btypes.get(g.business_type, g.business_type),
+            "kelurahan": kel_name(rt.region, g.kelurahan_code),
+            "members": g.member_count,
+            "submitted": wib(g.submitted_at),
+            "created": wib(g.created_at),
+            "decided": wib(g.decided_at),
+            "reason": g.reason or "",
+        }
+        for g in rows
+    ]
+    return aiohttp_jinja2.render_template(
+        "kube_list.html",
+        request,
+        {
+            "nav": "program",
+            "tab": tab,
+            "tabs": KUBE_TABS,
+            "counts": counts,
+            "items": items,
+            "limit": LIST_LIMIT,
+        },
+    )
 
 
 async def _kube_row(conn, gid: int, staff: Staff):
@@ -125,8 +163,9 @@ async def _kube_row(conn, gid: int, staff: Staff):
     return g
 
 
-async def kube_page(request: web.Request, *, error: str | None = None, kept: dict | None = None,
-                    status: int = 200) -> web.Response:
+async def kube_page(
+    request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
+) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     gid = int(request.match_info["id"])
     async with auth.db.tx(write=False) as c:
@@ -135,24 +174,51 @@ async def kube_page(request: web.Request, *, error: str | None = None, kept: dic
         events = await store.events(c, gid)
     rt = request.app[DEPS]
     btypes = {o.code: o.label for o in rt.programs.business_types}
-    return aiohttp_jinja2.render_template("kube.html", request, {
-        "nav": "program", "g": g, "error": error, "kept": kept or {},
-        "ok": request.query.get("ok", ""), "can_decide": can_decide(staff) and g.status == K.SUBMITTED,
-        "business": btypes.get(g.business_type, g.business_type),
-        "kelurahan": kel_name(rt.region, g.kelurahan_code), "status_name": KUBE_TABS.get(g.status, g.status),
-        "size": (rt.programs.kube_min_members, rt.programs.kube_max_members),
-        "created": wib(g.created_at), "submitted": wib(g.submitted_at), "decided": wib(g.decided_at),
-        "members": [{"name": short_name(m.nama), "nik": mask(m.nik),
-                     "role": ROLE_NAMES.get(m.role, m.role), "joined": wib(m.joined_at),
-                     "chat": m.conversation_id is not None} for m in members],
-        "events": [{"at": wib(e.at), "action": ACTION_NAMES.get(e.action, e.action),
-                    "who": short_name(e.nama) if e.nama else "", "detail": e.detail or "",
-                    "actor": e.actor} for e in events],
-    }, status=status)
+    return aiohttp_jinja2.render_template(
+        "kube.html",
+        request,
+        {
+            "nav": "program",
+            "g": g,
+            "error": error,
+            "kept": kept or {},
+            "ok": request.query.get("ok", ""),
+            "can_decide": can_decide(staff) and g.status == K.SUBMITTED,
+            "business": btypes.get(g.business_type, g.business_type),
+            "kelurahan": kel_name(rt.region, g.kelurahan_code),
+            "status_name": KUBE_TABS.get(g.status, g.status),
+            "size": (rt.programs.kube_min_members, rt.programs.kube_max_members),
+            "created": wib(g.created_at),
+            "submitted": wib(g.submitted_at),
+            "decided": wib(g.decided_at),
+            "members": [
+                {
+                    "name": short_name(m.nama),
+                    "nik": mask(m.nik),
+                    "role": ROLE_NAMES.get(m.role, m.role),
+                    "joined": wib(m.joined_at),
+                    "chat": m.conversation_id is not None,
+                }
+                for m in members
+            ],
+            "events": [
+                {
+                    "at": wib(e.at),
+                    "action": ACTION_NAMES.get(e.action, e.action),
+                    "who": short_name(e.nama) if e.nama else "",
+                    "detail": e.detail or "",
+                    "actor": e.actor,
+                }
+                for e in events
+            ],
+        },
+        status=status,
+    )
 
 
-async def _decide(request: web.Request, *, load, page, decide, key: str, reader: str,
-                  conflict: str, url: str) -> web.Response:
+async def _decide(
+    request: web.Request, *, load, page, decide, key: str, reader: str, conflict: str, url: str
+) -> web.Response:
     """Approve or reject (with a reason the resident reads) a KUBE group or a UEP application:
     bad input and a decision taken meanwhile by someone else re-show the page with the reason
     kept; the residents' messages are queued with the decision and sent after the commit."""
@@ -170,8 +236,15 @@ async def _decide(request: web.Request, *, load, page, decide, key: str, reader:
         return await page(request, error=error, kept=kept, status=400)
     async with auth.db.tx() as c:
         await load(c, item_id, staff)
-        problem, ids = await decide(c, deps, approve=approve, reason=reason, now=auth.clock(),
-                                    actor=staff.actor, **{key: item_id})
+        problem, ids = await decide(
+            c,
+            deps,
+            approve=approve,
+            reason=reason,
+            now=auth.clock(),
+            actor=staff.actor,
+            **{key: item_id},
+        )
     if problem:
         return await page(request, status=409, kept=kept, error=conflict)
     if ids:
@@ -181,13 +254,23 @@ async def _decide(request: web.Request, *, load, page, decide, key: str, reader:
 
 @requires(*DECIDERS)
 async def kube_decide(request: web.Request) -> web.Response:
-    return await _decide(request, load=_kube_row, page=kube_page, decide=kube_decision, key="group_id",
-                         reader="anggota", url="/kube", conflict=(
-                             "KUBE ini tidak berstatus Diajukan lagi (mungkin sudah diputuskan "
-                             "petugas lain); tidak ada yang diubah."))
+    return await _decide(
+        request,
+        load=_kube_row,
+        page=kube_page,
+        decide=kube_decision,
+        key="group_id",
+        reader="anggota",
+        url="/kube",
+        conflict=(
+            "KUBE ini tidak berstatus Diajukan lagi (mungkin sudah diputuskan "
+            "petugas lain); tidak ada yang diubah."
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- UEP
+
 
 async def uep_list(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
@@ -196,12 +279,30 @@ async def uep_list(request: web.Request) -> web.Response:
         rows = await queries.uep_with_status(c, tab, scope(staff), LIST_LIMIT)
         counts = await queries.uep_status_counts(c, scope(staff))
     region = request.app[DEPS].region
-    items = [{"id": a.id, "name": short_name(a.nama), "business": a.business,
-              "kelurahan": kel_name(region, a.kelurahan_code), "created": wib(a.created_at),
-              "decided": wib(a.decided_at), "reason": a.reason or ""} for a in rows]
-    return aiohttp_jinja2.render_template("uep_list.html", request, {
-        "nav": "program", "tab": tab, "tabs": UEP_TABS, "counts": counts, "items": items,
-        "limit": LIST_LIMIT})
+    items = [
+        {
+            "id": a.id,
+            "name": short_name(a.nama),
+            "business": a.business,
+            "kelurahan": kel_name(region, a.kelurahan_code),
+            "created": wib(a.created_at),
+            "decided": wib(a.decided_at),
+            "reason": a.reason or "",
+        }
+        for a in rows
+    ]
+    return aiohttp_jinja2.render_template(
+        "uep_list.html",
+        request,
+        {
+            "nav": "program",
+            "tab": tab,
+            "tabs": UEP_TABS,
+            "counts": counts,
+            "items": items,
+            "limit": LIST_LIMIT,
+        },
+    )
 
 
 async def _uep_row(conn, aid: int, staff: Staff):
@@ -211,23 +312,45 @@ async def _uep_row(conn, aid: int, staff: Staff):
     return a
 
 
-async def uep_page(request: web.Request, *, error: str | None = None, kept: dict | None = None,
-                   status: int = 200) -> web.Response:
+async def uep_page(
+    request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
+) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     aid = int(request.match_info["id"])
     async with auth.db.tx(write=False) as c:
         a = await _uep_row(c, aid, staff)
     region = request.app[DEPS].region
-    return aiohttp_jinja2.render_template("uep.html", request, {
-        "nav": "program", "a": a, "error": error, "kept": kept or {},
-        "ok": request.query.get("ok", ""), "can_decide": can_decide(staff) and a.status == "DIAJUKAN",
-        "name": short_name(a.nama), "nik": mask(a.nik), "kelurahan": kel_name(region, a.kelurahan_code),
-        "duration": DURATION.get(a.duration, a.duration), "status_name": UEP_TABS.get(a.status, a.status),
-        "created": wib(a.created_at), "decided": wib(a.decided_at)}, status=status)
+    return aiohttp_jinja2.render_template(
+        "uep.html",
+        request,
+        {
+            "nav": "program",
+            "a": a,
+            "error": error,
+            "kept": kept or {},
+            "ok": request.query.get("ok", ""),
+            "can_decide": can_decide(staff) and a.status == "DIAJUKAN",
+            "name": short_name(a.nama),
+            "nik": mask(a.nik),
+            "kelurahan": kel_name(region, a.kelurahan_code),
+            "duration": DURATION.get(a.duration, a.duration),
+            "status_name": UEP_TABS.get(a.status, a.status),
+            "created": wib(a.created_at),
+            "decided": wib(a.decided_at),
+        },
+        status=status,
+    )
 
 
 @requires(*DECIDERS)
 async def uep_decide(request: web.Request) -> web.Response:
-    return await _decide(request, load=_uep_row, page=uep_page, decide=uep_decision, key="app_id",
-                         reader="pemohon", url="/uep",
-                         conflict="Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah.")
+    return await _decide(
+        request,
+        load=_uep_row,
+        page=uep_page,
+        decide=uep_decision,
+        key="app_id",
+        reader="pemohon",
+        url="/uep",
+        conflict="Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah.",
+    )

@@ -14,6 +14,7 @@
   written to audit_log (`reports.reveal`). The SIKS-NG export (CSV/XLSX, verifikator/admin) is
   the CLI's layout (`services.exports.export_rows`), audited as `reports.export`.
 """
+
 from __future__ import annotations
 
 import io
@@ -38,28 +39,62 @@ PAGE_SIZE = 50
 SOON_DAYS = 3
 
 STATE_NAMES = {
-    R.DITERIMA: "Diterima", R.VERIFIKASI_RT: "Verifikasi RT",
-    R.VERIFIKASI_DINSOS: "Verifikasi Dinsos", R.CEK_LAPANGAN: "Cek lapangan",
-    R.DITERUSKAN: "Diteruskan (musdes/SIKS-NG)", R.SELESAI: "Selesai",
+    R.DITERIMA: "Diterima",
+    R.VERIFIKASI_RT: "Verifikasi RT",
+    R.VERIFIKASI_DINSOS: "Verifikasi Dinsos",
+    R.CEK_LAPANGAN: "Cek lapangan",
+    R.DITERUSKAN: "Diteruskan (musdes/SIKS-NG)",
+    R.SELESAI: "Selesai",
 }
-OUTCOME_NAMES = {R.DISETUJUI: "disetujui", R.DITOLAK: "ditolak", R.DUPLIKAT: "duplikat",
-                 R.DIBATALKAN: "dibatalkan"}
-CATEGORY_NAMES = {R.USUL: "Usul", R.SANGGAH: "Sanggah", R.KOREKSI: "Koreksi",
-                  R.GRADUASI: "Graduasi mandiri"}
+OUTCOME_NAMES = {
+    R.DISETUJUI: "disetujui",
+    R.DITOLAK: "ditolak",
+    R.DUPLIKAT: "duplikat",
+    R.DIBATALKAN: "dibatalkan",
+}
+CATEGORY_NAMES = {
+    R.USUL: "Usul",
+    R.SANGGAH: "Sanggah",
+    R.KOREKSI: "Koreksi",
+    R.GRADUASI: "Graduasi mandiri",
+}
 REASON_NAMES = {
-    R.USUL: {"income": "Penghasilan hilang/turun", "illness": "Sakit atau disabilitas",
-             "elder": "Lansia tinggal sendiri", "house": "Kondisi rumah", "other": "Lainnya"},
-    R.SANGGAH: {"wealthy": "Keluarga mampu", "civil_servant": "PNS/TNI/Polri",
-                "moved": "Sudah pindah", "died": "Sudah meninggal", "other": "Lainnya"},
-    R.KOREKSI: {"born": "Anggota lahir", "died": "Anggota meninggal",
-                "moved_in": "Anggota pindah masuk", "moved_out": "Anggota pindah keluar",
-                "address": "Alamat", "disability": "Disabilitas",
-                "work": "Pekerjaan atau penghasilan"},
+    R.USUL: {
+        "income": "Penghasilan hilang/turun",
+        "illness": "Sakit atau disabilitas",
+        "elder": "Lansia tinggal sendiri",
+        "house": "Kondisi rumah",
+        "other": "Lainnya",
+    },
+    R.SANGGAH: {
+        "wealthy": "Keluarga mampu",
+        "civil_servant": "PNS/TNI/Polri",
+        "moved": "Sudah pindah",
+        "died": "Sudah meninggal",
+        "other": "Lainnya",
+    },
+    R.KOREKSI: {
+        "born": "Anggota lahir",
+        "died": "Anggota meninggal",
+        "moved_in": "Anggota pindah masuk",
+        "moved_out": "Anggota pindah keluar",
+        "address": "Alamat",
+        "disability": "Disabilitas",
+        "work": "Pekerjaan atau penghasilan",
+    },
 }
-RT_OPINIONS = {"SETUJU": "Setuju", "TIDAK_SETUJU": "Tidak setuju",
-               "TANPA_JAWABAN": "Tidak menjawab dalam batas waktu"}
-ACTION_NAMES = {"create": "Laporan dibuat", "move": "Status diubah", "merge": "Laporan serupa digabung",
-                "rt_confirm": "Ketua RT setuju", "rt_dispute": "Ketua RT tidak setuju"}
+RT_OPINIONS = {
+    "SETUJU": "Setuju",
+    "TIDAK_SETUJU": "Tidak setuju",
+    "TANPA_JAWABAN": "Tidak menjawab dalam batas waktu",
+}
+ACTION_NAMES = {
+    "create": "Laporan dibuat",
+    "move": "Status diubah",
+    "merge": "Laporan serupa digabung",
+    "rt_confirm": "Ketua RT setuju",
+    "rt_dispute": "Ketua RT tidak setuju",
+}
 PHOTO_KINDS = {"house": "Foto rumah", "document": "Foto dokumen", "other": "Foto"}
 MOVE_PROBLEMS = {
     "not_allowed": "Perpindahan status ini tidak diizinkan.",
@@ -70,7 +105,7 @@ MOVE_PROBLEMS = {
     "outcome_unexpected": "Hasil hanya untuk status Selesai.",
     "reason_needed": "Laporan yang ditolak perlu alasan; alasan ini dikirim ke pelapor.",
     "changed": "Laporan {code} baru saja diubah petugas lain. Status terbaru ada di bawah; "
-               "catatan Anda tidak hilang. Periksa lagi lalu kirim ulang bila masih perlu.",
+    "catatan Anda tidak hilang. Periksa lagi lalu kirim ulang bila masih perlu.",
     "no_head": "Belum ada ketua RT aktif untuk RT/RW laporan ini.",
 }
 CODE_RE = "[Ll][Pp][Rr]-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}"
@@ -114,11 +149,16 @@ def _actor_name(actor: str) -> str:
 
 # ------------------------------------------------------------------------ the queue
 
+
 def _filters(request: web.Request, staff: Staff, region) -> dict[str, str]:
     q = request.query
-    f = {"state": q.get("state", ""), "category": q.get("category", ""),
-         "kecamatan": q.get("kecamatan", ""), "kelurahan": q.get("kelurahan", ""),
-         "due": q.get("due", "")}
+    f = {
+        "state": q.get("state", ""),
+        "category": q.get("category", ""),
+        "kecamatan": q.get("kecamatan", ""),
+        "kelurahan": q.get("kelurahan", ""),
+        "due": q.get("due", ""),
+    }
     if f["state"] not in ("", "all", *R.STATES):
         f["state"] = ""
     if f["category"] not in ("", *R.CATEGORIES):
@@ -156,39 +196,60 @@ async def queue(request: web.Request) -> web.Response:
         where.update(due_from=now, due_before=now + timedelta(days=SOON_DAYS), open_only=True)
     async with auth.db.tx(write=False) as c:
         # reports made in the dashboard's simulator are labelled as tests (`simulated`)
-        total, rows = await queries.queue(c, **where, scope=_scope(staff), limit=PAGE_SIZE,
-                                          offset=(page - 1) * PAGE_SIZE)
-    items = [{
-        "code": r.code, "category": CATEGORY_NAMES.get(r.category, r.category),
-        "status": _status(r.state, r.outcome), "open": r.state != R.SELESAI,
-        "kelurahan": _kel_name(region, r.kelurahan_code),
-        "rtrw": f"RT {int(r.rt)} / RW {int(r.rw)}" if r.rt and r.rw else "",
-        "target": "Keluarga pelapor" if r.household_id else (r.target_name or "—"),
-        "reason": REASON_NAMES.get(r.category, {}).get(r.reason or "", r.reason or ""),
-        "detail": (r.detail or "")[:120], "created": wib(r.created_at, "%d-%m-%Y"),
-        "due": wib(r.due_at, "%d-%m-%Y"),
-        "late": r.state != R.SELESAI and r.due_at < now,
-        "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
-        "simulated": bool(r.simulated),
-    } for r in rows]
+        total, rows = await queries.queue(
+            c, **where, scope=_scope(staff), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    items = [
+        {
+            "code": r.code,
+            "category": CATEGORY_NAMES.get(r.category, r.category),
+            "status": _status(r.state, r.outcome),
+            "open": r.state != R.SELESAI,
+            "kelurahan": _kel_name(region, r.kelurahan_code),
+            "rtrw": f"RT {int(r.rt)} / RW {int(r.rw)}" if r.rt and r.rw else "",
+            "target": "Keluarga pelapor" if r.household_id else (r.target_name or "—"),
+            "reason": REASON_NAMES.get(r.category, {}).get(r.reason or "", r.reason or ""),
+            "detail": (r.detail or "")[:120],
+            "created": wib(r.created_at, "%d-%m-%Y"),
+            "due": wib(r.due_at, "%d-%m-%Y"),
+            "late": r.state != R.SELESAI and r.due_at < now,
+            "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
+            "simulated": bool(r.simulated),
+        }
+        for r in rows
+    ]
     pages = max(1, -(-total // PAGE_SIZE))
     keep = {k: v for k, v in f.items() if v and not (staff.role == "operator" and k == "kelurahan")}
 
     def link(p: int) -> str:
         return "/reports?" + urlencode({**keep, "page": p})
 
-    return aiohttp_jinja2.render_template("reports.html", request, {
-        "nav": "reports", "items": items, "f": f, "total": total, "page": page, "pages": pages,
-        "prev": link(page - 1) if page > 1 else "", "next": link(page + 1) if page < pages else "",
-        "states": STATE_NAMES, "categories": CATEGORY_NAMES,
-        "kecamatan": region.kecamatan,
-        "kelurahan": [(kec, region.kelurahan_of(kec.code)) for kec in region.kecamatan],
-        "own_kelurahan": _kel_name(region, staff.kelurahan_code) if staff.role == "operator" else "",
-        "can_export": staff.role in ("admin", "verifikator"),
-    })
+    return aiohttp_jinja2.render_template(
+        "reports.html",
+        request,
+        {
+            "nav": "reports",
+            "items": items,
+            "f": f,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "prev": link(page - 1) if page > 1 else "",
+            "next": link(page + 1) if page < pages else "",
+            "states": STATE_NAMES,
+            "categories": CATEGORY_NAMES,
+            "kecamatan": region.kecamatan,
+            "kelurahan": [(kec, region.kelurahan_of(kec.code)) for kec in region.kecamatan],
+            "own_kelurahan": _kel_name(region, staff.kelurahan_code)
+            if staff.role == "operator"
+            else "",
+            "can_export": staff.role in ("admin", "verifikator"),
+        },
+    )
 
 
 # ------------------------------------------------------------------------ one report
+
 
 async def _load(conn, code: str, staff: Staff):
     code = R.normalize_code(code)
@@ -213,9 +274,14 @@ def _targets(state: str, has_head: bool) -> list[tuple[str, str]]:
     return out
 
 
-async def report_page(request: web.Request, *, error: str | None = None,
-                      kept: dict | None = None, status: int = 200,
-                      reveal: bool = False) -> web.Response:
+async def report_page(
+    request: web.Request,
+    *,
+    error: str | None = None,
+    kept: dict | None = None,
+    status: int = 200,
+    reveal: bool = False,
+) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     region = request.app[DEPS].region
     labels = request.app[CHANNEL_LABELS]
@@ -227,59 +293,108 @@ async def report_page(request: web.Request, *, error: str | None = None,
         reporter = await queries.reporter(c, r.id) if identity else None
         events = await queries.events(c, r.id)
         photos = await queries.report_photos(c, r.id)
-        has_head = r.state in (R.DITERIMA,) and await ops.active_head_for_area(
-            c, r.kelurahan_code, r.rw, r.rt) is not None
+        has_head = (
+            r.state in (R.DITERIMA,)
+            and await ops.active_head_for_area(c, r.kelurahan_code, r.rw, r.rt) is not None
+        )
     show = (lambda v: v or "—") if reveal else (lambda v: mask(v) if v else "—")
     kel = region.kelurahan_by_code(r.kelurahan_code)
     kec = region.kecamatan_by_code(kel.kecamatan_code) if kel else None
     if head:
-        target = {"who": f"Keluarga pelapor sendiri — {head.nama}", "address": head.alamat,
-                  "nik": show(head.nik), "kk": show(head.no_kk)}
+        target = {
+            "who": f"Keluarga pelapor sendiri — {head.nama}",
+            "address": head.alamat,
+            "nik": show(head.nik),
+            "kk": show(head.no_kk),
+        }
     else:
-        target = {"who": r.target_name or "—", "address": r.target_address or "—",
-                  "nik": show(r.target_nik) if r.target_nik else "",
-                  "kk": show(r.target_kk) if r.target_kk else ""}
+        target = {
+            "who": r.target_name or "—",
+            "address": r.target_address or "—",
+            "nik": show(r.target_nik) if r.target_nik else "",
+            "kk": show(r.target_kk) if r.target_kk else "",
+        }
     rt_event = next((e for e in reversed(events) if e.action in ("rt_confirm", "rt_dispute")), None)
     seen_photos = {}
     for p in photos:  # one row per photo even if the media tables hold it twice
         seen_photos.setdefault(p.id, p)
-    has_nik = bool((head and (head.nik or head.no_kk)) or r.target_nik or r.target_kk
-                   or (reporter and reporter.nik))
-    return aiohttp_jinja2.render_template("report.html", request, {
-        "nav": "reports", "r": r, "error": error, "kept": kept or {}, "reveal": reveal,
-        "ok": request.query.get("ok", "") if request.method == "GET" else "",
-        "category": CATEGORY_NAMES.get(r.category, r.category),
-        "status": _status(r.state, r.outcome), "open": r.state != R.SELESAI,
-        "reason": REASON_NAMES.get(r.category, {}).get(r.reason or "", r.reason or "—"),
-        "place": f"Kelurahan {kel.name if kel else r.kelurahan_code}"
-                 + (f", Kecamatan {kec.name}" if kec else "")
-                 + (f", RW {int(r.rw)} RT {int(r.rt)}" if r.rw and r.rt else ""),
-        "target": target,
-        "map": (f"https://www.openstreetmap.org/?mlat={r.lat:.6f}&mlon={r.lon:.6f}"
-                f"#map=18/{r.lat:.6f}/{r.lon:.6f}") if r.lat is not None and r.lon is not None else "",
-        "created": wib(r.created_at), "due": wib(r.due_at),
-        "rt_due": wib(r.rt_due_at) if r.state == R.VERIFIKASI_RT else "",
-        "late": r.state != R.SELESAI and r.due_at < now,
-        "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
-        "rt_note": rt_event.note if rt_event else "",
-        "identity": identity,
-        "reporter": {
-            "role": "Ketua RT" if r.reporter_role == "rt" else "Warga",
-            "name": reporter.nama if reporter and reporter.nama else "",
-            "nik": show(reporter.nik) if reporter and reporter.nik else "",
-            "channel": labels.get(reporter.channel, reporter.channel or "—") if reporter else "",
-        } if identity else None,
-        "can_reveal": identity and has_nik and not reveal,
-        "events": [{"at": wib(e.at), "who": _actor_name(e.actor), "actor": e.actor,
+    has_nik = bool(
+        (head and (head.nik or head.no_kk))
+        or r.target_nik
+        or r.target_kk
+        or (reporter and reporter.nik)
+    )
+    return aiohttp_jinja2.render_template(
+        "report.html",
+        request,
+        {
+            "nav": "reports",
+            "r": r,
+            "error": error,
+            "kept": kept or {},
+            "reveal": reveal,
+            "ok": request.query.get("ok", "") if request.method == "GET" else "",
+            "category": CATEGORY_NAMES.get(r.category, r.category),
+            "status": _status(r.state, r.outcome),
+            "open": r.state != R.SELESAI,
+            "reason": REASON_NAMES.get(r.category, {}).get(r.reason or "", r.reason or "—"),
+            "place": f"Kelurahan {kel.name if kel else r.kelurahan_code}"
+            + (f", Kecamatan {kec.name}" if kec else "")
+            + (f", RW {int(r.rw)} RT {int(r.rt)}" if r.rw and r.rt else ""),
+            "target": target,
+            "map": (
+                f"https://www.openstreetmap.org/?mlat={r.lat:.6f}&mlon={r.lon:.6f}"
+                f"#map=18/{r.lat:.6f}/{r.lon:.6f}"
+            )
+            if r.lat is not None and r.lon is not None
+            else "",
+            "created": wib(r.created_at),
+            "due": wib(r.due_at),
+            "rt_due": wib(r.rt_due_at) if r.state == R.VERIFIKASI_RT else "",
+            "late": r.state != R.SELESAI and r.due_at < now,
+            "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
+            "rt_note": rt_event.note if rt_event else "",
+            "identity": identity,
+            "reporter": {
+                "role": "Ketua RT" if r.reporter_role == "rt" else "Warga",
+                "name": reporter.nama if reporter and reporter.nama else "",
+                "nik": show(reporter.nik) if reporter and reporter.nik else "",
+                "channel": labels.get(reporter.channel, reporter.channel or "—")
+                if reporter
+                else "",
+            }
+            if identity
+            else None,
+            "can_reveal": identity and has_nik and not reveal,
+            "events": [
+                {
+                    "at": wib(e.at),
+                    "who": _actor_name(e.actor),
+                    "actor": e.actor,
                     "what": ACTION_NAMES.get(e.action, e.action),
-                    "move": (f"{STATE_NAMES.get(e.from_state, e.from_state)} → " if e.from_state else "")
-                    + _status(e.to_state, e.outcome) if e.to_state else "",
-                    "note": e.note or ""} for e in events],
-        "photos": [{"id": p.id, "kind": PHOTO_KINDS.get(p.kind, p.kind),
-                    "channel": labels.get(p.channel, p.channel), "stored": bool(p.path)}
-                   for p in seen_photos.values()],
-        "targets": _targets(r.state, has_head),
-    }, status=status)
+                    "move": (
+                        f"{STATE_NAMES.get(e.from_state, e.from_state)} → " if e.from_state else ""
+                    )
+                    + _status(e.to_state, e.outcome)
+                    if e.to_state
+                    else "",
+                    "note": e.note or "",
+                }
+                for e in events
+            ],
+            "photos": [
+                {
+                    "id": p.id,
+                    "kind": PHOTO_KINDS.get(p.kind, p.kind),
+                    "channel": labels.get(p.channel, p.channel),
+                    "stored": bool(p.path),
+                }
+                for p in seen_photos.values()
+            ],
+            "targets": _targets(r.state, has_head),
+        },
+        status=status,
+    )
 
 
 @requires("admin", "verifikator")
@@ -310,18 +425,33 @@ async def move(request: web.Request) -> web.Response:
             code = r.code
             if not version.isdigit() or int(version) != r.version:
                 raise ops.ReportError("changed", r.code)
-            if to == R.VERIFIKASI_RT and await ops.active_head_for_area(
-                    c, r.kelurahan_code, r.rw, r.rt) is None:
+            if (
+                to == R.VERIFIKASI_RT
+                and await ops.active_head_for_area(c, r.kelurahan_code, r.rw, r.rt) is None
+            ):
                 raise ops.ReportError("no_head")
-            ids = await ops.move(c, r, to, now=now, actor=staff.actor, outcome=outcome or None,
-                                 note=note or None, default_locale=deps.default_locale,
-                                 rt_due=R.rt_due_at(now, deps.programs.sla.rt_answer_days))
-            await audit(c, staff.actor, "reports.move", r.code,
-                        {"from": r.state, "to": to, "outcome": outcome or None}, now=now)
+            ids = await ops.move(
+                c,
+                r,
+                to,
+                now=now,
+                actor=staff.actor,
+                outcome=outcome or None,
+                note=note or None,
+                default_locale=deps.default_locale,
+                rt_due=R.rt_due_at(now, deps.programs.sla.rt_answer_days),
+            )
+            await audit(
+                c,
+                staff.actor,
+                "reports.move",
+                r.code,
+                {"from": r.state, "to": to, "outcome": outcome or None},
+                now=now,
+            )
     except ops.ReportError as e:
         msg = MOVE_PROBLEMS.get(e.code, "Perubahan tidak dapat disimpan.").format(code=code)
-        return await report_page(request, error=msg, kept={"note": note, "to": choice},
-                                 status=409)
+        return await report_page(request, error=msg, kept={"note": note, "to": choice}, status=409)
     if ids:
         request.app[OUTBOX].notify(ids)
     raise web.HTTPFound(f"/reports/{code}?ok=move")
@@ -340,10 +470,15 @@ async def photo(request: web.Request) -> web.StreamResponse:
     p = Path(path).resolve()
     if not p.is_relative_to(media) or not p.is_file() or p.suffix not in (".jpg", ".png"):
         raise web.HTTPNotFound()
-    return web.FileResponse(p, headers={
-        "Content-Type": "image/jpeg" if p.suffix == ".jpg" else "image/png",
-        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": "inline"})
+    return web.FileResponse(
+        p,
+        headers={
+            "Content-Type": "image/jpeg" if p.suffix == ".jpg" else "image/png",
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": "inline",
+        },
+    )
 
 
 @requires("admin", "verifikator")
@@ -356,8 +491,7 @@ async def export(request: web.Request) -> web.Response:
     now = auth.clock()
     async with auth.db.tx() as c:
         rows = await export_rows(c, region)
-        await audit(c, staff.actor, "reports.export", fmt, export_audit(rows, "dashboard"),
-                    now=now)
+        await audit(c, staff.actor, "reports.export", fmt, export_audit(rows, "dashboard"), now=now)
     name = f"usulan-siks-ng-{wib(now, '%Y%m%d-%H%M')}.{fmt}"
     if fmt == "xlsx":
         buf = io.BytesIO()
@@ -369,6 +503,11 @@ async def export(request: web.Request) -> web.Response:
         write_csv(rows, text)
         body = text.getvalue().encode("utf-8")
         ctype = "text/csv; charset=utf-8"
-    return web.Response(body=body, headers={
-        "Content-Type": ctype, "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "no-store"})
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": ctype,
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -6,6 +6,7 @@ as a hash; a reload does not show it again), and works for `INVITE_DAYS` days. A
 verifikator act city-wide; an operator kelurahan sees and acts only in their kelurahan (another
 kelurahan's row answers 404).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,9 +14,9 @@ from datetime import timedelta
 import aiohttp_jinja2
 from aiohttp import web
 
-from services import rt as rtops
 from db import rt_queries
 from domain.reports import normalize_rt_rw
+from services import rt as rtops
 from web.auth import AUTH, STAFF
 from web.keys import DEPS
 from web.proposals import kel_name, scope, wib
@@ -29,27 +30,57 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/rt/{id:\\d+}/revoke", rt_revoke)
 
 
-async def rt_list(request: web.Request, *, error: str | None = None, kept: dict | None = None,
-                  created: dict | None = None, status: int = 200) -> web.Response:
+async def rt_list(
+    request: web.Request,
+    *,
+    error: str | None = None,
+    kept: dict | None = None,
+    created: dict | None = None,
+    status: int = 200,
+) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     now = auth.clock()
     show_all = request.query.get("all") == "1"
     async with auth.db.tx(write=False) as c:
-        rows = await rt_queries.heads(c, kelurahan=scope(staff), include_revoked=show_all,
-                                      limit=1000)
+        rows = await rt_queries.heads(
+            c, kelurahan=scope(staff), include_revoked=show_all, limit=1000
+        )
     region = request.app[DEPS].region
-    items = [{"id": r.id, "status": r.status, "status_name": STATUS_NAMES.get(r.status, r.status),
-              "expired": r.status == "DIUNDANG" and r.expires_at <= now,
-              "kelurahan": kel_name(region, r.kelurahan_code), "rw": int(r.rw), "rt": int(r.rt),
-              "since": wib(r.activated_at or r.created_at), "expires": wib(r.expires_at),
-              "revoked": wib(r.revoked_at), "by": r.created_by} for r in rows]
+    items = [
+        {
+            "id": r.id,
+            "status": r.status,
+            "status_name": STATUS_NAMES.get(r.status, r.status),
+            "expired": r.status == "DIUNDANG" and r.expires_at <= now,
+            "kelurahan": kel_name(region, r.kelurahan_code),
+            "rw": int(r.rw),
+            "rt": int(r.rt),
+            "since": wib(r.activated_at or r.created_at),
+            "expires": wib(r.expires_at),
+            "revoked": wib(r.revoked_at),
+            "by": r.created_by,
+        }
+        for r in rows
+    ]
     kelurahan = sorted(region.kelurahan, key=lambda k: k.name)
     if staff.role == "operator":
         kelurahan = [k for k in kelurahan if k.code == staff.kelurahan_code]
-    return aiohttp_jinja2.render_template("rt.html", request, {
-        "nav": "rt", "items": items, "all": show_all, "error": error, "kept": kept or {},
-        "created": created, "kelurahan": kelurahan, "days": rtops.INVITE_DAYS,
-        "ok": request.query.get("ok", "")}, status=status)
+    return aiohttp_jinja2.render_template(
+        "rt.html",
+        request,
+        {
+            "nav": "rt",
+            "items": items,
+            "all": show_all,
+            "error": error,
+            "kept": kept or {},
+            "created": created,
+            "kelurahan": kelurahan,
+            "days": rtops.INVITE_DAYS,
+            "ok": request.query.get("ok", ""),
+        },
+        status=status,
+    )
 
 
 async def rt_invite(request: web.Request) -> web.Response:
@@ -72,12 +103,21 @@ async def rt_invite(request: web.Request) -> web.Response:
         return await rt_list(request, error=" ".join(errors), kept=kept, status=400)
     now = auth.clock()
     async with auth.db.tx() as c:
-        rid, code = await rtops.invite(c, kelurahan_code=kel.code, rw=rw, rt_no=rt_no,
-                                       actor=staff.actor, now=now)
+        rid, code = await rtops.invite(
+            c, kelurahan_code=kel.code, rw=rw, rt_no=rt_no, actor=staff.actor, now=now
+        )
     # No redirect: the code is shown on this answer only, never stored in clear.
-    resp = await rt_list(request, created={"id": rid, "code": code, "kelurahan": kel.name,
-                                           "rw": int(rw), "rt": int(rt_no),
-                                           "expires": wib(now + timedelta(days=rtops.INVITE_DAYS))})
+    resp = await rt_list(
+        request,
+        created={
+            "id": rid,
+            "code": code,
+            "kelurahan": kel.name,
+            "rw": int(rw),
+            "rt": int(rt_no),
+            "expires": wib(now + timedelta(days=rtops.INVITE_DAYS)),
+        },
+    )
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

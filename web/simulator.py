@@ -13,6 +13,7 @@ outbox), on a channel of its own, "web", to try flows and both languages.
 - Simulated conversations are left out of the statistics (web/stats.py); on the overview and in
   the inbox their channel reads "Simulator".
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,7 +57,7 @@ async def _current(request: web.Request) -> tuple[str | None, str | None]:
 
 
 def _n(user_key: str, prefix: str) -> int:
-    tail = user_key[len(prefix):]
+    tail = user_key[len(prefix) :]
     return int(tail) if tail.isdigit() else 0
 
 
@@ -66,14 +67,29 @@ async def page(request: web.Request) -> web.Response:
     log = []
     if user_key:
         for who, p in transport.lines(user_key):
-            log.append({"who": who, "text": p.get("text") or "",
-                        "choices": [{"id": i, "label": lbl} for i, lbl in p.get("choices") or []],
-                        "request": p.get("request")})
+            log.append(
+                {
+                    "who": who,
+                    "text": p.get("text") or "",
+                    "choices": [{"id": i, "label": lbl} for i, lbl in p.get("choices") or []],
+                    "request": p.get("request"),
+                }
+            )
     last_choices = next((line["choices"] for line in reversed(log) if line["who"] == "bot"), [])
-    return aiohttp_jinja2.render_template("simulator.html", request, {
-        "nav": "simulator", "user_key": user_key, "log": log, "choices": last_choices,
-        "locale": locale, "langs": LANGS, "hint": request.query.get("lang", "id"),
-        "busy": request.query.get("wait") == "1"})
+    return aiohttp_jinja2.render_template(
+        "simulator.html",
+        request,
+        {
+            "nav": "simulator",
+            "user_key": user_key,
+            "log": log,
+            "choices": last_choices,
+            "locale": locale,
+            "langs": LANGS,
+            "hint": request.query.get("lang", "id"),
+            "busy": request.query.get("wait") == "1",
+        },
+    )
 
 
 async def _settle(request: web.Request, user_key: str) -> bool:
@@ -88,13 +104,14 @@ async def _settle(request: web.Request, user_key: str) -> bool:
         await asyncio.sleep(0.02)
     try:
         await asyncio.wait_for(outbox.idle(), max(0.05, deadline - loop.time()))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     return True
 
 
-async def _deliver(request: web.Request, user_key: str, kind: str, payload: dict,
-                   hint: str) -> bool:
+async def _deliver(
+    request: web.Request, user_key: str, kind: str, payload: dict, hint: str
+) -> bool:
     ev = Event(CHANNEL, user_key, secrets.token_hex(8), kind, payload, user_key, hint)
     await request.app[SERVICE].receive(ev)
     return await _settle(request, user_key)
@@ -135,8 +152,16 @@ async def send(request: web.Request) -> web.Response:
     choice = str(form.get("choice", ""))[:64]
     text = str(form.get("text", "")).strip()[:1000]
     if choice:
-        label = next((lbl for who, p in reversed(transport.lines(user_key)) if who == "bot"
-                      for i, lbl in p.get("choices") or [] if i == choice), choice)
+        label = next(
+            (
+                lbl
+                for who, p in reversed(transport.lines(user_key))
+                if who == "bot"
+                for i, lbl in p.get("choices") or []
+                if i == choice
+            ),
+            choice,
+        )
         transport.add_resident(user_key, f"[{label}]")
         kind, payload = "choice", {"id": choice}
     elif text.startswith("/") and len(text) > 1:

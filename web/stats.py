@@ -12,6 +12,7 @@ out of every number and only counted, separately, under channel use. An operator
 kelurahan where the data has one (reports, tickets, households, registrations through the
 registrant's household); channel use has no kelurahan and is shown city-wide, labelled so.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -29,11 +30,19 @@ from web.keys import CHANNEL_LABELS, DEPS
 
 WEEKS = 8
 TOP_KELURAHAN = 10
-STATE_NAMES = {R.DITERIMA: "Diterima", R.VERIFIKASI_RT: "Verifikasi RT",
-               R.VERIFIKASI_DINSOS: "Verifikasi Dinsos", R.CEK_LAPANGAN: "Cek lapangan",
-               R.DITERUSKAN: "Diteruskan", R.SELESAI: "Selesai"}
-REG_STATUS = (("CONFIRMED", "Terdaftar"), ("PENDING", "Menunggu alokasi"),
-              ("WAITLIST", "Daftar tunggu"))
+STATE_NAMES = {
+    R.DITERIMA: "Diterima",
+    R.VERIFIKASI_RT: "Verifikasi RT",
+    R.VERIFIKASI_DINSOS: "Verifikasi Dinsos",
+    R.CEK_LAPANGAN: "Cek lapangan",
+    R.DITERUSKAN: "Diteruskan",
+    R.SELESAI: "Selesai",
+}
+REG_STATUS = (
+    ("CONFIRMED", "Terdaftar"),
+    ("PENDING", "Menunggu alokasi"),
+    ("WAITLIST", "Daftar tunggu"),
+)
 
 
 def setup(app: web.Application) -> None:
@@ -55,7 +64,8 @@ def _kel_name(region, code: str | None) -> str:
 async def sla_weeks(c, staff: Staff, now):
     local = now.astimezone(JAKARTA)
     this_monday = (local - timedelta(days=local.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0)
+        hour=0, minute=0, second=0, microsecond=0
+    )
     starts = [this_monday - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
     weeks = [{"start": s, "tickets": 0, "judged": 0, "met": 0} for s in starts]
     for opened, due, first in await store.ticket_times(c, _kelurahan(staff), starts[0]):
@@ -70,16 +80,17 @@ async def sla_weeks(c, staff: Staff, now):
     for w in weeks:
         w["share"] = round(100 * w["met"] / w["judged"]) if w["judged"] else None
         w["label"] = w["start"].strftime("%d/%m")
-        w["range"] = (f"{w['start'].strftime('%d/%m')}–"
-                      f"{(w['start'] + timedelta(days=6)).strftime('%d/%m/%Y')}")
+        w["range"] = (
+            f"{w['start'].strftime('%d/%m')}–"
+            f"{(w['start'] + timedelta(days=6)).strftime('%d/%m/%Y')}"
+        )
     return weeks
 
 
 async def training_counts(c, staff: Staff):
     sessions: dict[int, dict] = {}
     for sid, title, starts, quota, status, n in await store.training_counts(c, _kelurahan(staff)):
-        s = sessions.setdefault(sid, {"title": title, "starts": starts, "quota": quota,
-                                      "by": {}})
+        s = sessions.setdefault(sid, {"title": title, "starts": starts, "quota": quota, "by": {}})
         s["by"][status] = n
     return sorted(sessions.values(), key=lambda s: s["starts"], reverse=True)[:12]
 
@@ -96,8 +107,10 @@ async def stats_page(request: web.Request) -> web.Response:
         convs, inbound = await store.channel_counts(c, now - timedelta(days=30))
 
     states = list(R.STATES)
-    kel_rows = sorted(((_kel_name(region, k), [v.get(s, 0) for s in states])
-                       for k, v in by_kel.items()), key=lambda r: (-sum(r[1]), r[0]))
+    kel_rows = sorted(
+        ((_kel_name(region, k), [v.get(s, 0) for s in states]) for k, v in by_kel.items()),
+        key=lambda r: (-sum(r[1]), r[0]),
+    )
     report_total = [sum(r[1][i] for r in kel_rows) for i in range(len(states))]
     state_names = [STATE_NAMES[s] for s in states]
 
@@ -105,8 +118,14 @@ async def stats_page(request: web.Request) -> web.Response:
     extra_desil = {d: n for d, n in desil.items() if not 1 <= d <= 10}
     desil_rows += [(str(d), n) for d, n in sorted(extra_desil.items())]
 
-    reg_rows = [(f"{t['title']} ({t['starts'].astimezone(JAKARTA).strftime('%d-%m-%Y')})",
-                 [t["by"].get(code, 0) for code, _ in REG_STATUS], t["quota"]) for t in trainings]
+    reg_rows = [
+        (
+            f"{t['title']} ({t['starts'].astimezone(JAKARTA).strftime('%d-%m-%Y')})",
+            [t["by"].get(code, 0) for code, _ in REG_STATUS],
+            t["quota"],
+        )
+        for t in trainings
+    ]
 
     real = [ch for ch in sorted(set(convs) | set(inbound)) if ch != SIM]
     labels = request.app[CHANNEL_LABELS]
@@ -119,23 +138,32 @@ async def stats_page(request: web.Request) -> web.Response:
         "scoped": staff.role == "operator",
         "kelurahan": _kel_name(region, staff.kelurahan_code),
         "states": state_names,
-        "kel_rows": kel_rows, "report_total": report_total,
+        "kel_rows": kel_rows,
+        "report_total": report_total,
         "reports_chart": hbar(kel_rows[:TOP_KELURAHAN], state_names) if kel_rows else None,
         "more_kelurahan": max(0, len(kel_rows) - TOP_KELURAHAN),
         "weeks": weeks,
-        "sla_chart": columns([(w["label"], w["share"]) for w in weeks], unit="%",
-                             max_value=100, line=True) if sla_has_data else None,
-        "desil_rows": desil_rows, "desil_total": sum(desil.values()),
+        "sla_chart": columns(
+            [(w["label"], w["share"]) for w in weeks], unit="%", max_value=100, line=True
+        )
+        if sla_has_data
+        else None,
+        "desil_rows": desil_rows,
+        "desil_total": sum(desil.values()),
         "desil_chart": columns(desil_rows) if desil else None,
         "reg_status": [name for _, name in REG_STATUS],
         "reg_rows": reg_rows,
         "reg_chart": hbar([(t, v) for t, v, _ in reg_rows], [n for _, n in REG_STATUS])
-        if reg_rows else None,
+        if reg_rows
+        else None,
         "chan_rows": chan_rows,
-        "conv_chart": hbar([(n, [cv]) for n, cv, _ in chan_rows]) if any(
-            r[1] for r in chan_rows) else None,
-        "inbound_chart": hbar([(n, [i]) for n, _, i in chan_rows]) if any(
-            r[2] for r in chan_rows) else None,
-        "sim_convs": convs.get(SIM, 0), "sim_inbound": inbound.get(SIM, 0),
+        "conv_chart": hbar([(n, [cv]) for n, cv, _ in chan_rows])
+        if any(r[1] for r in chan_rows)
+        else None,
+        "inbound_chart": hbar([(n, [i]) for n, _, i in chan_rows])
+        if any(r[2] for r in chan_rows)
+        else None,
+        "sim_convs": convs.get(SIM, 0),
+        "sim_inbound": inbound.get(SIM, 0),
     }
     return aiohttp_jinja2.render_template("stats.html", request, ctx)

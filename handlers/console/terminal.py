@@ -1,5 +1,6 @@
 """Console channel: `python bot.py chat` talks to the same core, through the same inbox and
 outbox, in the terminal. Choices are printed as a numbered list; typing a number picks one."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,15 +40,25 @@ def line_to_event(line: str, user: str, seq: int, session: str) -> Event:
     return Event("console", f"console:{user}", f"{session}-{seq}", kind, payload, user, None)
 
 
-async def run_console(service, outbox, *, user: str = "local", inp: TextIO = sys.stdin,
-                      out: TextIO = sys.stdout) -> None:
+async def run_console(
+    service, outbox, *, user: str = "local", inp: TextIO = sys.stdin, out: TextIO = sys.stdout
+) -> None:
     session = str(int(time.time() * 1000))
-    out.write("Jaring (terminal). Ketik pesan lalu Enter; Ctrl-D untuk keluar. "
-              "/ Type a message and press Enter; Ctrl-D to leave.\n")
+    out.write(
+        "Jaring (terminal). Ketik pesan lalu Enter; Ctrl-D untuk keluar. "
+        "/ Type a message and press Enter; Ctrl-D to leave.\n"
+    )
     loop = asyncio.get_running_loop()
     seq = 0
-    first = Event("console", f"console:{user}", f"{session}-0", "command",
-                  {"command": "start", "args": ""}, user, None)
+    first = Event(
+        "console",
+        f"console:{user}",
+        f"{session}-0",
+        "command",
+        {"command": "start", "args": ""},
+        user,
+        None,
+    )
     await service.receive(first)
     while True:
         await service.idle()
@@ -82,9 +93,10 @@ class ConsoleChannel:
         # run_console asks the inbox and the outbox to be idle: Wiring.idle waits for both.
         service = SimpleNamespace(receive=self._w.receive, idle=self._w.idle)
         outbox = SimpleNamespace(idle=self._w.idle)
-        self._task = asyncio.create_task(run_console(
-            service, outbox, user=self._w.terminal_user, inp=self._inp, out=self._out),
-            name="console-chat")
+        self._task = asyncio.create_task(
+            run_console(service, outbox, user=self._w.terminal_user, inp=self._inp, out=self._out),
+            name="console-chat",
+        )
 
     async def finished(self) -> None:
         """Until the resident ends the chat (Ctrl-D)."""
@@ -97,4 +109,3 @@ class ConsoleChannel:
 
     async def stop(self) -> None:
         await self.stop_receiving()
-

@@ -3,6 +3,7 @@
 resident's recent log in memory (bounded: `MAX_USERS` residents, `MAX_LINES` lines each, least
 recently used dropped first). A restart empties the logs; the conversations stay in the database,
 labelled by their channel. The pages find it as the outbox's transport of channel "web"."""
+
 from __future__ import annotations
 
 from collections import OrderedDict, deque

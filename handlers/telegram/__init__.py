@@ -3,6 +3,7 @@ messages), transport.py (the outbox's sender), media.py (photos), channel.py (we
 
 Importing this package is cheap: aiogram (seconds of imports) loads only when the channel is
 built or one of its aiogram-based names is used."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,24 @@ if TYPE_CHECKING:
     from handlers.telegram.markup import render, render_json
     from handlers.telegram.transport import TelegramTransport
 
-__all__ = ["CHANNEL", "PLUGIN", "TelegramChannel", "TelegramTransport", "fast_event", "render",
-           "render_json", "update_to_event", "webhook_event"]
+__all__ = [
+    "CHANNEL",
+    "PLUGIN",
+    "TelegramChannel",
+    "TelegramTransport",
+    "fast_event",
+    "render",
+    "render_json",
+    "update_to_event",
+    "webhook_event",
+]
 
-_LAZY = {"TelegramChannel": "channel", "TelegramTransport": "transport", "render": "markup",
-         "render_json": "markup"}
+_LAZY = {
+    "TelegramChannel": "channel",
+    "TelegramTransport": "transport",
+    "render": "markup",
+    "render_json": "markup",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -37,5 +51,9 @@ def _build(w: Wiring) -> TelegramChannel:
 
 
 PLUGIN = ChannelPlugin(
-    key=CHANNEL, label="Telegram", enabled=lambda s: s.telegram_enabled, build=_build,
-    off_notice="TELEGRAM_BOT_TOKEN is not set, so Telegram is off")
+    key=CHANNEL,
+    label="Telegram",
+    enabled=lambda s: s.telegram_enabled,
+    build=_build,
+    off_notice="TELEGRAM_BOT_TOKEN is not set, so Telegram is off",
+)

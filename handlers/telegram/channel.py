@@ -5,6 +5,7 @@ i18n and rate limiting live in the core. Inbound, every update is handed to `rec
 commits it to the inbox) before Telegram is told it arrived: in polling mode the next getUpdates
 acknowledges it, in webhook mode the 200 answers it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,8 +75,15 @@ class TelegramChannel:
     `await stop_receiving()`; stop the outbox; `await stop()`.
     """
 
-    def __init__(self, settings: Settings, receive: Receive, *, polling_timeout: int = 20,
-                 db=None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        receive: Receive,
+        *,
+        polling_timeout: int = 20,
+        db=None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         if not settings.telegram_enabled:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         assert settings.telegram_bot_token is not None
@@ -101,8 +109,11 @@ class TelegramChannel:
         self._last_stored: int | None = None  # the newest update_id receive() accepted (polling)
         self._answers: set[asyncio.Task[None]] = set()
         # Photos are fetched into JARING_MEDIA_DIR when a database is given (bot.py's Runtime).
-        self._photos = (PhotoFetcher(self._bot, db, Path(settings.jaring_media_dir), clock)
-                        if db is not None else None)
+        self._photos = (
+            PhotoFetcher(self._bot, db, Path(settings.jaring_media_dir), clock)
+            if db is not None
+            else None
+        )
 
     @property
     def bot(self) -> Bot:
@@ -203,7 +214,7 @@ class TelegramChannel:
         if self._polling is not None:
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout=10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("telegram: receive() still busy after 10 s; stopping anyway")
             assert self._dispatcher is not None
             try:
@@ -279,9 +290,12 @@ class TelegramChannel:
                 try:
                     self._after_store(event, await self._receive(event))
                     break
-                except Exception:  # noqa: BLE001
-                    log.exception("telegram: receive() failed for update %s; retrying in %.1f s",
-                                  update.update_id, delay)
+                except Exception:
+                    log.exception(
+                        "telegram: receive() failed for update %s; retrying in %.1f s",
+                        update.update_id,
+                        delay,
+                    )
                 if self._stopping:
                     self._idle.set()
                     await asyncio.get_running_loop().create_future()  # as above
@@ -305,18 +319,23 @@ class TelegramChannel:
         try:
             data = json.loads(await request.read())
             event = webhook_event(data, self._bot)
-        except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        except (
+            ValueError,
+            ValidationError,
+        ):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             return web.Response(status=400, text="Bad Request: not a Telegram update")
         if event is not None:
             try:
                 self._after_store(event, await self._receive(event))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("telegram: receive() failed for update %s", data.get("update_id"))
                 return web.Response(status=500, text="Internal Server Error")  # Telegram retries
         cq = data.get("callback_query")
         if isinstance(cq, dict) and isinstance(cq.get("id"), str):
             # Telegram performs a method given in the webhook answer: saves one API call.
-            return web.json_response({"method": "answerCallbackQuery", "callback_query_id": cq["id"]})
+            return web.json_response(
+                {"method": "answerCallbackQuery", "callback_query_id": cq["id"]}
+            )
         return web.Response(status=200)
 
     # ----------------------------------------------------------------- photos

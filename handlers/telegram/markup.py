@@ -3,6 +3,7 @@
 `render_json` builds the text and the keyboard as plain Bot API JSON (what the transport sends);
 `render` gives the same keyboard as aiogram models, for callers that use aiogram's methods.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,13 +30,18 @@ def render_json(payload: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         if choices:
             text += "\n\n" + "\n".join(f"{n}. {label}" for n, (_, label) in enumerate(choices, 1))
         label = payload.get("request_label") or DEFAULT_LOCATION_LABEL
-        return text, {"keyboard": [[{"text": label, "request_location": True}]],
-                      "resize_keyboard": True, "one_time_keyboard": True}
+        return text, {
+            "keyboard": [[{"text": label, "request_location": True}]],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
     if not choices:
         return text, None  # request "photo" needs no keyboard: the resident attaches one
     buttons = [{"text": label, "callback_data": cid} for cid, label in choices]
     short = all(len(label) <= ONE_ROW_MAX_LABEL for _, label in choices)
-    rows = [buttons] if short and 2 <= len(buttons) <= ONE_ROW_MAX_CHOICES else [[b] for b in buttons]
+    rows = (
+        [buttons] if short and 2 <= len(buttons) <= ONE_ROW_MAX_CHOICES else [[b] for b in buttons]
+    )
     return text, {"inline_keyboard": rows}
 
 

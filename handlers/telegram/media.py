@@ -2,6 +2,7 @@
 file), checked (JPEG/PNG, <= 5 MB, decodable), metadata stripped and stored by core/media.py,
 recorded in the `media` table (db/media_store.py). One attempt; a failure is recorded, not
 retried."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,14 @@ class PhotoFetcher:
 
     async def fetch(self, file_id: str, user_key: str) -> None:
         async with self._db.tx() as c:
-            if not await media_store.claim(c, channel=CHANNEL, media_id=file_id, ref=file_id,
-                                           user_key=user_key, now=self._clock()):
+            if not await media_store.claim(
+                c,
+                channel=CHANNEL,
+                media_id=file_id,
+                ref=file_id,
+                user_key=user_key,
+                now=self._clock(),
+            ):
                 return  # already fetched (the same photo sent again)
         values: dict[str, Any]
         try:
@@ -58,8 +65,9 @@ class PhotoFetcher:
             if mime is None:
                 raise PhotoProblem("not a JPEG or PNG")
             stored = await store_photo(self._media_dir, data, mime)
-            values = dict(status="stored", size=stored.size, sha256=stored.sha256,
-                          path=str(stored.path))
+            values = dict(
+                status="stored", size=stored.size, sha256=stored.sha256, path=str(stored.path)
+            )
         except PhotoProblem as e:
             values = dict(status="rejected", error=str(e))
             log.info("telegram: photo rejected (%s)", e)
@@ -67,5 +75,4 @@ class PhotoFetcher:
             values = dict(status="failed", error=type(e).__name__)
             log.warning("telegram: photo not fetched (%s)", type(e).__name__)
         async with self._db.tx() as c:
-            await media_store.finish(c, CHANNEL, file_id, now=self._clock(), attempts=1,
-                                     **values)
+            await media_store.finish(c, CHANNEL, file_id, now=self._clock(), attempts=1, **values)

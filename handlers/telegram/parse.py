@@ -5,6 +5,7 @@ all traffic (a private text message, a button tap) straight from the webhook's J
 `update_to_event` reads an aiogram `Update` (polling, and every other webhook shape after
 `Update.model_validate`). `webhook_event` is the webhook's path through both.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,25 +25,43 @@ _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@\w+)?(?:\s+(.*))?\Z", re.DOTALL
 # --------------------------------------------------------------------- the shared builders
 
 
-def _text_event(update_id: int, user_id: int, chat_id: int, text: str,
-                language_code: str | None) -> Event:
+def _text_event(
+    update_id: int, user_id: int, chat_id: int, text: str, language_code: str | None
+) -> Event:
     """A private text message: a command ("/cek 3201...") or free text."""
     m = _COMMAND.match(text)
     if m:
         kind = "command"
-        payload: dict[str, Any] = {"command": m.group(1).lower(),
-                                   "args": (m.group(2) or "").strip()}
+        payload: dict[str, Any] = {
+            "command": m.group(1).lower(),
+            "args": (m.group(2) or "").strip(),
+        }
     else:
         kind, payload = "text", {"text": text}
-    return Event(CHANNEL, f"tg:{user_id}", str(update_id), kind, payload, str(chat_id),
-                 _locale(language_code))
+    return Event(
+        CHANNEL,
+        f"tg:{user_id}",
+        str(update_id),
+        kind,
+        payload,
+        str(chat_id),
+        _locale(language_code),
+    )
 
 
-def _choice_event(update_id: int, user_id: int, address: int, data: str,
-                  language_code: str | None) -> Event:
+def _choice_event(
+    update_id: int, user_id: int, address: int, data: str, language_code: str | None
+) -> Event:
     """A button tap (callback query) in a private chat."""
-    return Event(CHANNEL, f"tg:{user_id}", str(update_id), "choice", {"id": data}, str(address),
-                 _locale(language_code))
+    return Event(
+        CHANNEL,
+        f"tg:{user_id}",
+        str(update_id),
+        "choice",
+        {"id": data},
+        str(address),
+        _locale(language_code),
+    )
 
 
 def _locale(language_code: str | None) -> str | None:
@@ -98,8 +117,7 @@ def _callback_event(update_id: int, cq: CallbackQuery) -> Event | None:
         address = cq.message.chat.id
     else:  # the message is gone from Telegram's side; the private chat id is the user id
         address = cq.from_user.id
-    return _choice_event(update_id, cq.from_user.id, address, cq.data,
-                         cq.from_user.language_code)
+    return _choice_event(update_id, cq.from_user.id, address, cq.data, cq.from_user.language_code)
 
 
 # --------------------------------------------------------------------- webhook JSON
@@ -115,23 +133,41 @@ def fast_event(data: Any) -> Event | None:
     msg = data.get("message")
     if isinstance(msg, dict) and len(data) == 2:
         chat, user, text = msg.get("chat"), msg.get("from"), msg.get("text")
-        if not (isinstance(chat, dict) and chat.get("type") == "private"
-                and type(chat.get("id")) is int and isinstance(user, dict)
-                and type(user.get("id")) is int and isinstance(text, str)
-                and type(msg.get("message_id")) is int and type(msg.get("date")) is int):
+        if not (
+            isinstance(chat, dict)
+            and chat.get("type") == "private"
+            and type(chat.get("id")) is int
+            and isinstance(user, dict)
+            and type(user.get("id")) is int
+            and isinstance(text, str)
+            and type(msg.get("message_id")) is int
+            and type(msg.get("date")) is int
+        ):
             return None
-        return _text_event(data["update_id"], user["id"], chat["id"], text,
-                           _str_or_none(user.get("language_code")))
+        return _text_event(
+            data["update_id"], user["id"], chat["id"], text, _str_or_none(user.get("language_code"))
+        )
     cq = data.get("callback_query")
     if isinstance(cq, dict) and len(data) == 2:
         user, cdata, cmsg = cq.get("from"), cq.get("data"), cq.get("message")
         chat = cmsg.get("chat") if isinstance(cmsg, dict) else None
-        if not (isinstance(user, dict) and type(user.get("id")) is int and isinstance(cdata, str)
-                and isinstance(cq.get("id"), str) and isinstance(chat, dict)
-                and chat.get("type") == "private" and type(chat.get("id")) is int):
+        if not (
+            isinstance(user, dict)
+            and type(user.get("id")) is int
+            and isinstance(cdata, str)
+            and isinstance(cq.get("id"), str)
+            and isinstance(chat, dict)
+            and chat.get("type") == "private"
+            and type(chat.get("id")) is int
+        ):
             return None
-        return _choice_event(data["update_id"], user["id"], chat["id"], cdata,
-                             _str_or_none(user.get("language_code")))
+        return _choice_event(
+            data["update_id"],
+            user["id"],
+            chat["id"],
+            cdata,
+            _str_or_none(user.get("language_code")),
+        )
     return None
 
 

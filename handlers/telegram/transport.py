@@ -1,7 +1,7 @@
 """What the outbox calls to deliver one reply to a Telegram chat."""
+
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -12,8 +12,8 @@ from aiogram.types import Message
 
 from config import Settings
 from core.model import SendFinal, SendRetry, SendStopped
-from handlers.telegram.parse import CHANNEL
 from handlers.telegram.markup import render_json
+from handlers.telegram.parse import CHANNEL
 
 # pydantic keeps parametrised generics only in a weak cache, so aiogram's
 # `Response[Message]` (built in BaseSession.check_response on every send) was rebuilt after
@@ -53,10 +53,14 @@ class TelegramTransport:
         url = session.api.api_url(token=self.bot.token, method="sendMessage")
         try:
             http = await session.create_session()
-            async with http.post(url, data=_dumps(body), headers=_JSON_HEADERS,
-                                 timeout=aiohttp.ClientTimeout(total=self.request_timeout)) as r:
+            async with http.post(
+                url,
+                data=_dumps(body),
+                headers=_JSON_HEADERS,
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+            ) as r:
                 status, raw = r.status, await r.read()
-        except (asyncio.TimeoutError, aiohttp.ClientError) as e:
+        except (TimeoutError, aiohttp.ClientError) as e:
             raise SendRetry(f"{type(e).__name__}: {e}") from e
         try:
             answer = json.loads(raw)
@@ -64,8 +68,11 @@ class TelegramTransport:
             raise SendRetry(f"{status}: undecodable response") from None
         if answer.get("ok"):
             return str(answer["result"]["message_id"])
-        raise _api_error(answer.get("error_code") or status, str(answer.get("description", "")),
-                         answer.get("parameters") or {})
+        raise _api_error(
+            answer.get("error_code") or status,
+            str(answer.get("description", "")),
+            answer.get("parameters") or {},
+        )
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}

@@ -20,6 +20,7 @@ db/whatsapp_store.py and, for outbox rows, behind the `Outbox` API (db/outbox_st
 Privacy: phone numbers (wa_id) and message contents never go to the log; log lines carry wamids,
 media ids, outbox row ids, error codes and exception types.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,11 +43,16 @@ from db import media_store
 from db import whatsapp_store as store
 from db.database import Database
 from domain.clock import utcnow
+from handlers.plugin import Route
 from handlers.whatsapp.graph import REENGAGEMENT, GraphClient, recipient, send_error
-from handlers.plugin import ChannelPlugin, Route
 from handlers.whatsapp.media import MediaFetcher
 from handlers.whatsapp.parse import (
-    CHANNEL, Delivery, Inbound, Status, parse_delivery, signature_ok,
+    CHANNEL,
+    Delivery,
+    Inbound,
+    Status,
+    parse_delivery,
+    signature_ok,
 )
 from handlers.whatsapp.render import LIST_ROWS_MAX, render
 from handlers.whatsapp.window import Window, in_window
@@ -62,8 +68,13 @@ class WhatsAppTransport:
 
     channel = CHANNEL
 
-    def __init__(self, api: GraphClient, settings: Settings, window: Window,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        api: GraphClient,
+        settings: Settings,
+        window: Window,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.api = api
         self.window = window
         self.clock = clock
@@ -88,8 +99,9 @@ class WhatsAppTransport:
             except WhatsAppError as e:
                 if e.code == REENGAGEMENT:  # Meta says the window is closed
                     self._remember(key, i)
-                    await self.window.hold(address, await self.window.close(address, now), now,
-                                           reopened_ok=False)
+                    await self.window.hold(
+                        address, await self.window.close(address, now), now, reopened_ok=False
+                    )
                 error = send_error(e)
                 self._remember(key, i)
                 raise error from e
@@ -120,11 +132,21 @@ class WhatsAppChannel:
     ... the web app stops; `await stop_receiving()`; the outbox stops; `await stop()`.
     """
 
-    def __init__(self, settings: Settings, receive: Receive, *, db: Database, outbox,
-                 clock: Callable[[], datetime] = utcnow, api: GraphClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        receive: Receive,
+        *,
+        db: Database,
+        outbox,
+        clock: Callable[[], datetime] = utcnow,
+        api: GraphClient | None = None,
+    ) -> None:
         if not settings.whatsapp_enabled:
-            raise ValueError("WHATSAPP_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and "
-                             "WHATSAPP_VERIFY_TOKEN must all be set")
+            raise ValueError(
+                "WHATSAPP_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and "
+                "WHATSAPP_VERIFY_TOKEN must all be set"
+            )
         assert settings.whatsapp_app_secret and settings.whatsapp_verify_token
         self.settings = settings
         self.receive = receive
@@ -144,8 +166,10 @@ class WhatsAppChannel:
 
     def routes(self) -> list[Route]:
         """The webhook, public: authenticated by the verify token and the HMAC signature."""
-        return [Route("GET", WEBHOOK_PATH, self.handle_verify),
-                Route("POST", WEBHOOK_PATH, self.handle_webhook)]
+        return [
+            Route("GET", WEBHOOK_PATH, self.handle_verify),
+            Route("POST", WEBHOOK_PATH, self.handle_webhook),
+        ]
 
     def describe(self, web_url: str) -> str:
         return f"webhook at {web_url}{WEBHOOK_PATH}"
@@ -154,8 +178,11 @@ class WhatsAppChannel:
         """Resume image downloads interrupted by a restart."""
         for media_id in await self.media.pending():
             self._background(self.media.download(media_id))
-        log.info("whatsapp: webhook at %s, Graph API %s", WEBHOOK_PATH,
-                 "override" if self.settings.whatsapp_api_url else "Meta")
+        log.info(
+            "whatsapp: webhook at %s, Graph API %s",
+            WEBHOOK_PATH,
+            "override" if self.settings.whatsapp_api_url else "Meta",
+        )
 
     async def stop_receiving(self) -> None:
         self._stopping = True
@@ -182,8 +209,12 @@ class WhatsAppChannel:
         q = request.query
         token = q.get("hub.verify_token")
         challenge = q.get("hub.challenge")
-        if (q.get("hub.mode") == "subscribe" and token is not None and challenge is not None
-                and hmac.compare_digest(token.encode("utf-8", "replace"), self._verify)):
+        if (
+            q.get("hub.mode") == "subscribe"
+            and token is not None
+            and challenge is not None
+            and hmac.compare_digest(token.encode("utf-8", "replace"), self._verify)
+        ):
             return web.Response(text=challenge)
         log.warning("whatsapp: webhook verification refused")
         return web.Response(status=403, text="Forbidden")
@@ -203,10 +234,12 @@ class WhatsAppChannel:
             # JSONDecodeError, UnicodeDecodeError, BadDelivery, or fields of the wrong JSON type
             return web.Response(status=400, text="Bad Request: not a WhatsApp webhook delivery")
         if delivery.skipped:
-            log.info("whatsapp: %d message item(s) without an id or sender skipped", delivery.skipped)
+            log.info(
+                "whatsapp: %d message item(s) without an id or sender skipped", delivery.skipped
+            )
         try:
             await self._store(delivery)
-        except Exception as exc:  # noqa: BLE001 - Meta redelivers; the inbox makes that harmless
+        except Exception as exc:
             log.error("whatsapp: storing a delivery failed (%s)", type(exc).__name__, exc_info=exc)
             return web.Response(status=500, text="Internal Server Error")
         return web.Response(text="ok")
@@ -216,8 +249,9 @@ class WhatsAppChannel:
             if not self.windows.open_for(m.bsuid, m.wa_id, self.clock()):
                 await self.window.settle_in_flight(m, self.clock())
             out: dict[str, Any] = {}
-            await self.receive(None, prepare=lambda c, after, m=m, out=out:
-                               self._prepare(c, after, m, out))
+            await self.receive(
+                None, prepare=lambda c, after, m=m, out=out: self._prepare(c, after, m, out)
+            )
             if out.get("media"):
                 self._background(self.media.download(out["media"]))
         if delivery.statuses:
@@ -246,12 +280,26 @@ class WhatsAppChannel:
                     after.append(lambda: self.outbox.notify([page_id]))
                 return None
         if m.media is not None:
-            if await media_store.claim(c, channel=CHANNEL, media_id=m.media.id,
-                                       ref=m.payload["ref"], user_key=user_key,
-                                       message_id=m.wamid, mime=m.media.mime, now=now):
+            if await media_store.claim(
+                c,
+                channel=CHANNEL,
+                media_id=m.media.id,
+                ref=m.payload["ref"],
+                user_key=user_key,
+                message_id=m.wamid,
+                mime=m.media.mime,
+                now=now,
+            ):
                 out["media"] = m.media.id
-        return Event(CHANNEL, user_key, m.wamid, m.kind, m.payload,  # type: ignore[arg-type]
-                     address, None)
+        return Event(
+            CHANNEL,
+            user_key,
+            m.wamid,
+            m.kind,
+            m.payload,  # type: ignore[arg-type]
+            address,
+            None,
+        )
 
     async def _more(self, c, m: Inbound, user_key: str, address: str, now: datetime) -> int | None:
         """A "Lainnya" tap: queue the next page of the user's last list. Stored in the inbox as
@@ -261,8 +309,9 @@ class WhatsAppChannel:
         last = next((p for p in recent if (p or {}).get("choices")), None)
         if last is None or len(last["choices"]) <= LIST_ROWS_MAX:
             return None
-        event_id = await store.insert_handled_event(c, CHANNEL, m.wamid, user_key, address,
-                                                    m.kind, m.payload, now)
+        event_id = await store.insert_handled_event(
+            c, CHANNEL, m.wamid, user_key, address, m.kind, m.payload, now
+        )
         if event_id is None:
             return 0
         payload = {**last, "wa_page": m.more_page}
@@ -275,11 +324,13 @@ class WhatsAppChannel:
         failed = []
         async with self.db.tx() as c:
             for s in statuses:
-                new = await store.insert_status(c, s.wamid, s.status, s.timestamp, s.error_code,
-                                                s.error_title, now)
+                new = await store.insert_status(
+                    c, s.wamid, s.status, s.timestamp, s.error_code, s.error_title, now
+                )
                 if new and s.status == "failed":
-                    log.warning("whatsapp: message %s failed at Meta (code %s)", s.wamid, s.error_code)
+                    log.warning(
+                        "whatsapp: message %s failed at Meta (code %s)", s.wamid, s.error_code
+                    )
                     if s.error_code == REENGAGEMENT:
                         failed.append(s.wamid)
         return failed
-

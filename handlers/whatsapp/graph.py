@@ -6,6 +6,7 @@ pywa (`pywa_async`) is used for the Graph API's error model (`WhatsAppError` wit
 media URL look-up and the authenticated media stream. The message send, made for every reply,
 is a direct aiohttp JSON POST: through pywa → httpx it cost 4× Telegram's send in CPU.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,15 +38,18 @@ class GraphClient:
         self.phone_id = settings.whatsapp_phone_number_id
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
         self.wa = WhatsApp(
             phone_id=self.phone_id,
             token=settings.whatsapp_token.get_secret_value(),
             session=self._http,  # type: ignore[arg-type]
             verify_token=settings.whatsapp_verify_token.get_secret_value()
-            if settings.whatsapp_verify_token else None,
+            if settings.whatsapp_verify_token
+            else None,
             app_secret=settings.whatsapp_app_secret.get_secret_value()
-            if settings.whatsapp_app_secret else None,
+            if settings.whatsapp_app_secret
+            else None,
             filter_updates=False,
             skip_duplicate_updates=False,  # the inbox dedupes, durably
         )
@@ -54,8 +58,10 @@ class GraphClient:
             self._http.base_url = settings.whatsapp_api_url.rstrip("/") + "/"
         self.base_url = str(self._http.base_url)
         self._messages_url = f"{self.base_url}{self.phone_id}/messages"
-        self._headers = {"Authorization": f"Bearer {settings.whatsapp_token.get_secret_value()}",
-                         "Content-Type": "application/json"}
+        self._headers = {
+            "Authorization": f"Bearer {settings.whatsapp_token.get_secret_value()}",
+            "Content-Type": "application/json",
+        }
         self._timeout = timeout
         self._aio: aiohttp.ClientSession | None = None
 
@@ -68,8 +74,12 @@ class GraphClient:
         Errors stay pywa's `WhatsAppError` (built from Meta's error JSON, with the HTTP status),
         so `send_error` maps them exactly as before; a body that is not a Graph API error
         becomes `GraphHTTPError`."""
-        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                                "type": typ, typ: obj}
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": typ,
+            typ: obj,
+        }
         if to.get("to"):
             body["to"] = to["to"]
         if to.get("recipient"):
@@ -77,8 +87,9 @@ class GraphClient:
         if not ("to" in body or "recipient" in body):
             raise ValueError("no recipient")
         session = self._session()
-        async with session.post(self._messages_url, data=json.dumps(body, ensure_ascii=False),
-                                headers=self._headers) as resp:
+        async with session.post(
+            self._messages_url, data=json.dumps(body, ensure_ascii=False), headers=self._headers
+        ) as resp:
             status, raw = resp.status, await resp.read()
         try:
             data = json.loads(raw) if raw else None
@@ -86,8 +97,11 @@ class GraphClient:
             data = None
         if status >= 400 or (isinstance(data, dict) and "error" in data):
             err = data.get("error") if isinstance(data, dict) else None
-            if isinstance(err, dict) and isinstance(err.get("code"), (int, str)) \
-                    and str(err["code"]).lstrip("-").isdigit():
+            if (
+                isinstance(err, dict)
+                and isinstance(err.get("code"), (int, str))
+                and str(err["code"]).lstrip("-").isdigit()
+            ):
                 raise WhatsAppError.from_dict(err, response=_HTTPStatus(status))
             raise GraphHTTPError(status)
         if not isinstance(data, dict):
@@ -102,7 +116,9 @@ class GraphClient:
             self._aio = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout, connect=5.0),
                 connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
-                json_serialize=json.dumps, raise_for_status=False)
+                json_serialize=json.dumps,
+                raise_for_status=False,
+            )
         return self._aio
 
     async def media_info(self, media_id: str) -> dict[str, Any]:
@@ -148,8 +164,9 @@ def send_error(e: Exception) -> Exception:
         if e.status >= 500 or e.status == 429:
             return SendRetry(str(e))
         return SendFinal(str(e))
-    if isinstance(e, (httpx.TimeoutException, httpx.TransportError, aiohttp.ClientError,
-                      asyncio.TimeoutError)):
+    if isinstance(
+        e, (httpx.TimeoutException, httpx.TransportError, aiohttp.ClientError, asyncio.TimeoutError)
+    ):
         return SendRetry(f"{type(e).__name__}")
     if isinstance(e, (ValueError, json.JSONDecodeError)):  # a 2xx that is not JSON
         return SendRetry(f"undecodable response: {type(e).__name__}")

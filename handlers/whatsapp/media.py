@@ -2,6 +2,7 @@
 token), checked (JPEG/PNG, at most 5 MB, Meta's sha256), cleaned of EXIF/XMP/comments and stored
 as <JARING_MEDIA_DIR>/<sha256>.<ext>. The row (pending -> stored | rejected | failed) lives in
 db/media_store.py (table `media`, shared by every channel); a restart resumes the pending ones."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,14 @@ class MediaFetcher:
     """Downloads one media id at a time (`download`), with retries; `stopping()` says the channel
     is shutting down (a pending download then waits for the next start)."""
 
-    def __init__(self, db: Database, api: GraphClient, media_dir: Path,
-                 clock: Callable[[], datetime], stopping: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        api: GraphClient,
+        media_dir: Path,
+        clock: Callable[[], datetime],
+        stopping: Callable[[], bool],
+    ) -> None:
         self.db = db
         self.api = api
         self.media_dir = media_dir
@@ -56,8 +63,12 @@ class MediaFetcher:
                 outcome = await self._fetch(media_id)
             except (WhatsAppError, httpx.HTTPError, OSError, _Retry) as e:
                 status = getattr(e, "status_code", None)
-                final = isinstance(e, WhatsAppError) and status is not None and 400 <= status < 500 \
+                final = (
+                    isinstance(e, WhatsAppError)
+                    and status is not None
+                    and 400 <= status < 500
                     and status != 429
+                )
                 reason = f"{type(e).__name__} {getattr(e, 'code', '')}".strip()
                 if final or attempt == MEDIA_ATTEMPTS:
                     await self._done(media_id, "failed", error=reason, attempts=attempt)
@@ -77,13 +88,22 @@ class MediaFetcher:
         info = await self.api.media_info(media_id)
         mime = str(info.get("mime_type") or "").split(";")[0].strip().lower()
         if mime not in MEDIA_TYPES:
-            return {"status": "rejected", "error": f"type {mime or 'unknown'} not accepted", "mime": mime[:64]}
+            return {
+                "status": "rejected",
+                "error": f"type {mime or 'unknown'} not accepted",
+                "mime": mime[:64],
+            }
         try:
             size = int(info.get("file_size") or 0)
         except (TypeError, ValueError):
             size = 0
         if size > MEDIA_MAX_BYTES:
-            return {"status": "rejected", "error": f"{size} bytes is over 5 MB", "mime": mime, "size": size}
+            return {
+                "status": "rejected",
+                "error": f"{size} bytes is over 5 MB",
+                "mime": mime,
+                "size": size,
+            }
         url = info.get("url")
         if not url:
             raise _Retry("no url")
@@ -103,7 +123,12 @@ class MediaFetcher:
                 chunks.append(chunk)
         data = b"".join(chunks)
         if not any(data.startswith(m) for m in MEDIA_MAGIC[mime]):
-            return {"status": "rejected", "error": f"content is not {mime}", "mime": mime, "size": total}
+            return {
+                "status": "rejected",
+                "error": f"content is not {mime}",
+                "mime": mime,
+                "size": total,
+            }
         sha = digest.hexdigest()
         expected = {sha256_hex(info.get("sha256"))}  # Meta's hash, from the URL look-up ...
         if row is not None and HEX64.match(row.ref or ""):
@@ -116,16 +141,29 @@ class MediaFetcher:
             stored = await store_photo(self.media_dir, data, mime)
         except PhotoProblem as e:
             return {"status": "rejected", "error": str(e)[:200], "mime": mime, "size": total}
-        return {"status": "stored", "mime": mime, "size": stored.size, "sha256": stored.sha256,
-                "path": str(stored.path)}
+        return {
+            "status": "stored",
+            "mime": mime,
+            "size": stored.size,
+            "sha256": stored.sha256,
+            "path": str(stored.path),
+        }
 
-    async def _done(self, media_id: str, status: str, *, attempts: int, error: str | None = None,
-                    **values) -> None:
+    async def _done(
+        self, media_id: str, status: str, *, attempts: int, error: str | None = None, **values
+    ) -> None:
         async with self.db.tx() as c:
-            await media_store.finish(c, CHANNEL, media_id, status=status, now=self.clock(),
-                                     attempts=attempts, error=error, **values)
+            await media_store.finish(
+                c,
+                CHANNEL,
+                media_id,
+                status=status,
+                now=self.clock(),
+                attempts=attempts,
+                error=error,
+                **values,
+            )
 
 
 class _Retry(Exception):
     pass
-

@@ -3,6 +3,7 @@
 The webhook is parsed here from the raw JSON: pywa's update types require `contacts[].user_id`,
 run handlers before the 200, dedupe in memory only and ignore `hub.mode` (README, "WhatsApp").
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from handlers.whatsapp.render import MORE_PREFIX
@@ -101,7 +102,9 @@ def _message(msg: dict, contacts: list[dict]) -> Inbound | None:
     sender = str(sender) if sender not in (None, "") else None
     contact = _contact_for(msg, sender, contacts)
     bsuid = (contact.get("user_id") if contact else None) or msg.get("from_user_id")
-    wa_id = (contact.get("wa_id") if contact else None) or (sender if sender and sender.isdigit() else None)
+    wa_id = (contact.get("wa_id") if contact else None) or (
+        sender if sender and sender.isdigit() else None
+    )
     if sender and not wa_id and BSUID.match(sender):  # "from" may carry the BSUID for usernames
         bsuid = bsuid or sender
     bsuid = str(bsuid) if bsuid else None
@@ -133,8 +136,8 @@ def _content(msg: dict) -> tuple[str, dict[str, Any], Media | None, int | None]:
         reply = body.get(itype) if isinstance(body.get(itype), dict) else {}
         if itype in ("button_reply", "list_reply") and reply.get("id"):
             cid = str(reply["id"])
-            if cid.startswith(MORE_PREFIX) and cid[len(MORE_PREFIX):].isdigit():
-                return "choice", {"id": cid}, None, int(cid[len(MORE_PREFIX):])
+            if cid.startswith(MORE_PREFIX) and cid[len(MORE_PREFIX) :].isdigit():
+                return "choice", {"id": cid}, None, int(cid[len(MORE_PREFIX) :])
             return "choice", {"id": cid}, None, None
         return "other", {"type": f"interactive:{itype or 'unknown'}"}, None, None
     if typ == "button":  # a template's quick-reply button
@@ -169,7 +172,7 @@ def _status(st: dict) -> Status:
 
 def _ts(value: Any) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        return datetime.fromtimestamp(int(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

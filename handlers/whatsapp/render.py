@@ -1,6 +1,7 @@
 """Reply payload -> Graph API message objects: text, reply buttons, a list, a paged list (9 rows
 and "Lainnya" per page), a location request; long bodies split at paragraph, line or word
 boundaries to fit Meta's limits."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,8 +26,11 @@ def _words(locale: str) -> dict[str, str]:
     """The adapter's own few words, from the catalogs like every resident-facing text; labels
     fit every limit above (tests/test_whatsapp_render.py, tests/test_i18n.py)."""
     t = texts(locale)
-    return {"choose": t._(L_("Choose")), "more": t._(L_("More")),
-            "more_body": t._("More choices ({page}/{pages}):")}
+    return {
+        "choose": t._(L_("Choose")),
+        "more": t._(L_("More")),
+        "more_body": t._("More choices ({page}/{pages}):"),
+    }
 
 
 WORDS: dict[str, dict[str, str]] = {loc: _words(loc) for loc in LOCALES}
@@ -64,7 +68,7 @@ def split_pieces(text: str, limit: int) -> list[str]:
         if cur:
             out.append(cur)
         return [p for p in (x.strip("\n") for x in out) if p]
-    return [text[i:i + limit] for i in range(0, len(text), limit)]
+    return [text[i : i + limit] for i in range(0, len(text), limit)]
 
 
 def _page_rows(choices: list[list[str]], page: int, more_label: str) -> tuple[list[dict], int]:
@@ -77,7 +81,7 @@ def _page_rows(choices: list[list[str]], page: int, more_label: str) -> tuple[li
     page = max(0, min(page, pages - 1))
     start = page * PAGE_ROWS
     if page < pages - 1:
-        rows = [{"id": cid, "title": label} for cid, label in choices[start:start + PAGE_ROWS]]
+        rows = [{"id": cid, "title": label} for cid, label in choices[start : start + PAGE_ROWS]]
         rows.append({"id": f"{MORE_PREFIX}{page + 1}", "title": more_label})
     else:
         rows = [{"id": cid, "title": label} for cid, label in choices[start:]]
@@ -96,35 +100,57 @@ def render(payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if payload.get("request") == "location":
         if choices:  # one interactive message: choices become numbers the resident can type
             text = (text + "\n\n" if text else "") + "\n".join(
-                f"{n}. {label}" for n, label in enumerate(labels, 1))
-        return _with_body(text or w["choose"], lambda body: {
-            "type": "location_request_message", "body": {"text": body},
-            "action": {"name": "send_location"}})
+                f"{n}. {label}" for n, label in enumerate(labels, 1)
+            )
+        return _with_body(
+            text or w["choose"],
+            lambda body: {
+                "type": "location_request_message",
+                "body": {"text": body},
+                "action": {"name": "send_location"},
+            },
+        )
     if not choices:
-        return [("text", {"body": part, "preview_url": False})
-                for part in split_pieces(text, TEXT_MAX) if part]
+        return [
+            ("text", {"body": part, "preview_url": False})
+            for part in split_pieces(text, TEXT_MAX)
+            if part
+        ]
 
-    if (len(choices) <= BUTTONS_MAX and all(0 < len(x) <= BUTTON_TITLE_MAX for x in labels)
-            and len(set(labels)) == len(labels)):
-        buttons = [{"type": "reply", "reply": {"id": cid, "title": label}} for cid, label in choices]
-        return _with_body(text or w["choose"], lambda body: {
-            "type": "button", "body": {"text": body}, "action": {"buttons": buttons}})
+    if (
+        len(choices) <= BUTTONS_MAX
+        and all(0 < len(x) <= BUTTON_TITLE_MAX for x in labels)
+        and len(set(labels)) == len(labels)
+    ):
+        buttons = [
+            {"type": "reply", "reply": {"id": cid, "title": label}} for cid, label in choices
+        ]
+        return _with_body(
+            text or w["choose"],
+            lambda body: {"type": "button", "body": {"text": body}, "action": {"buttons": buttons}},
+        )
     if all(0 < len(x) <= ROW_TITLE_MAX for x in labels):
         rows, pages = _page_rows(choices, page, w["more"])
         if page > 0:
             text = w["more_body"].format(page=min(page, pages - 1) + 1, pages=pages)
         action = {"button": w["choose"], "sections": [{"rows": rows}]}
-        return _with_body(text or w["choose"], lambda body: {
-            "type": "list", "body": {"text": body}, "action": action})
+        return _with_body(
+            text or w["choose"],
+            lambda body: {"type": "list", "body": {"text": body}, "action": action},
+        )
     # Labels that fit no WhatsApp control (the catalogs prevent this): a numbered list to type.
     numbered = (text + "\n\n" if text else "") + "\n".join(
-        f"{n}. {label}" for n, label in enumerate(labels, 1))
-    return [("text", {"body": part, "preview_url": False}) for part in split_pieces(numbered, TEXT_MAX)]
+        f"{n}. {label}" for n, label in enumerate(labels, 1)
+    )
+    return [
+        ("text", {"body": part, "preview_url": False}) for part in split_pieces(numbered, TEXT_MAX)
+    ]
 
 
 def _with_body(text: str, make: Callable[[str], dict]) -> list[tuple[str, dict[str, Any]]]:
     """Long bodies: the leading pieces go as plain text, the last (<= 1024) carries the controls."""
     parts = split_pieces(text, BODY_MAX)
     head = split_pieces("\n\n".join(parts[:-1]), TEXT_MAX) if len(parts) > 1 else []
-    return [("text", {"body": p, "preview_url": False}) for p in head if p] + \
-        [("interactive", make(parts[-1]))]
+    return [("text", {"body": p, "preview_url": False}) for p in head if p] + [
+        ("interactive", make(parts[-1]))
+    ]

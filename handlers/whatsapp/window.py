@@ -10,6 +10,7 @@ right after the commit, in order, before the reply to the new message.
 `Windows` caches contacts in this process and is trusted only to say "open"; every "closed"
 decision reads the database (db/whatsapp_store.py), which stays the truth across processes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,6 +38,7 @@ WINDOW_MARGIN = timedelta(minutes=1)
 @dataclass(slots=True)
 class Contact:
     """What the window decisions read of a `wa_contacts` row (the cache holds these)."""
+
     user_key: str
     bsuid: str | None
     wa_id: str | None
@@ -76,8 +78,9 @@ class Windows:
         return c is not None and is_open(c, now)
 
 
-def in_window(last_inbound_at: datetime | None, now: datetime,
-              closed_at: datetime | None = None) -> bool:
+def in_window(
+    last_inbound_at: datetime | None, now: datetime, closed_at: datetime | None = None
+) -> bool:
     """Free text may go out: the user wrote less than 24 hours ago (less a margin), and Meta has
     not told us since that the window is closed."""
     if last_inbound_at is None or (closed_at is not None and closed_at >= last_inbound_at):
@@ -96,8 +99,15 @@ class Window:
     gap), closed when Meta says so (`close`), re-opened by the user's next message (the caller
     then releases held rows through the outbox)."""
 
-    def __init__(self, db: Database, outbox, api: GraphClient, settings: Settings,
-                 clock: Callable[[], datetime], background: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        outbox,
+        api: GraphClient,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        background: Callable[[Any], Any],
+    ) -> None:
         self.db = db
         self.outbox = outbox
         self.api = api
@@ -109,8 +119,9 @@ class Window:
 
     # ----------------------------------------------------------------- the user writes
 
-    async def link(self, c, m: Inbound, now: datetime
-                   ) -> tuple[str, str, datetime | None, datetime | None, bool]:
+    async def link(
+        self, c, m: Inbound, now: datetime
+    ) -> tuple[str, str, datetime | None, datetime | None, bool]:
         """The stable user key for this BSUID / wa_id pair (the first one seen names it; the other
         is linked to it), the address to reply to (BSUID when known), the window start, Meta's
         close, and whether this message may have (re)opened the window (False: it was written in
@@ -119,17 +130,31 @@ class Window:
         assert address
         sent = min(m.timestamp, now) if m.timestamp else now
         known = self.cache.get(m.bsuid) or self.cache.get(m.wa_id)
-        if (known is not None and known.address == address and known.last_inbound_at is not None
-                and sent <= known.last_inbound_at and (not m.bsuid or m.bsuid == known.bsuid)
-                and (not m.wa_id or m.wa_id == known.wa_id)):
+        if (
+            known is not None
+            and known.address == address
+            and known.last_inbound_at is not None
+            and sent <= known.last_inbound_at
+            and (not m.bsuid or m.bsuid == known.bsuid)
+            and (not m.wa_id or m.wa_id == known.wa_id)
+        ):
             # Written in the same second as (or before) the message that set the window: the
             # full path would change nothing that matters (Meta's timestamps are whole seconds,
             # and a resident tapping quickly sends several in one second).
             return known.user_key, address, known.last_inbound_at, known.window_closed_at, False
         if known is not None:  # the common case, one statement: a known user writes again
             if await store.touch_newer(c, known.user_key, address, m.bsuid, m.wa_id, sent, now):
-                self.cache.put(Contact(known.user_key, m.bsuid or known.bsuid,
-                                       m.wa_id or known.wa_id, address, sent, None, None))
+                self.cache.put(
+                    Contact(
+                        known.user_key,
+                        m.bsuid or known.bsuid,
+                        m.wa_id or known.wa_id,
+                        address,
+                        sent,
+                        None,
+                        None,
+                    )
+                )
                 return known.user_key, address, sent, None, True
         rows = await store.contacts_by_ids(c, m.bsuid, m.wa_id)
         by_b = next((r for r in rows if m.bsuid and r.bsuid == m.bsuid), None)
@@ -160,9 +185,17 @@ class Window:
         if closed_at is not None and sent >= closed_at:  # written after Meta closed the window
             values["window_closed_at"] = closed_at = None
         await store.update_contact(c, row.user_key, **values)
-        self.cache.put(Contact(row.user_key, values.get("bsuid", row.bsuid),
-                               values.get("wa_id", row.wa_id), address, last_in, closed_at,
-                               template_sent_at))
+        self.cache.put(
+            Contact(
+                row.user_key,
+                values.get("bsuid", row.bsuid),
+                values.get("wa_id", row.wa_id),
+                address,
+                last_in,
+                closed_at,
+                template_sent_at,
+            )
+        )
         return row.user_key, address, last_in, closed_at, True
 
     async def settle_in_flight(self, m: Inbound, now: datetime, timeout: float = 3.0) -> None:
@@ -216,12 +249,14 @@ class Window:
             template = {"name": self.template_name, "language": {"code": self.template_language}}
             try:
                 await self.api.send(recipient(address, contact), "template", template)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 error = send_error(e)
                 if isinstance(error, SendRetry):
                     raise error from e
-                log.error("whatsapp: the reply-waiting template was refused (%s); message held",
-                          error.reason if isinstance(error, SendFinal) else type(e).__name__)
+                log.error(
+                    "whatsapp: the reply-waiting template was refused (%s); message held",
+                    error.reason if isinstance(error, SendFinal) else type(e).__name__,
+                )
                 raise SendHeld("outside the 24-hour window; template refused") from e
             if contact is not None:
                 # Only if the resident has not written meanwhile (their message cleared it).
@@ -261,8 +296,9 @@ class Window:
     async def reengage(self, wamid: str) -> None:
         """A sent message failed with 131047: hold it again and send the template."""
         async with self.db.tx() as c:
-            address = await self.outbox.hold(c, CHANNEL, wamid,
-                                             "131047: outside the 24-hour window")
+            address = await self.outbox.hold(
+                c, CHANNEL, wamid, "131047: outside the 24-hour window"
+            )
         if address is None:
             return
         now = self.clock()

@@ -20,6 +20,7 @@ and drive it through the control routes under `/_fake/` (see `_control_routes`).
 
 No pytest and no aiogram imports here: this is the server side of the wire.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,16 @@ _JSON_FIELDS = frozenset(
     }
 )
 _INT_FIELDS = frozenset(
-    {"chat_id", "offset", "limit", "timeout", "message_id", "user_id", "max_connections", "cache_time"}
+    {
+        "chat_id",
+        "offset",
+        "limit",
+        "timeout",
+        "message_id",
+        "user_id",
+        "max_connections",
+        "cache_time",
+    }
 )
 
 
@@ -101,8 +111,12 @@ class FakeTelegramAPI:
         # answer goes out. May return an awaitable; it is then run as a task.
         self.on_send: Callable[[dict[str, Any]], Any] | None = None
 
-        self.calls: list[dict[str, Any]] = []  # {"method", "params", "time", "content_type", "status"}
-        self.sent: list[dict[str, Any]] = []  # {"chat_id", "text", "reply_markup", "message_id", ...}
+        self.calls: list[
+            dict[str, Any]
+        ] = []  # {"method", "params", "time", "content_type", "status"}
+        self.sent: list[
+            dict[str, Any]
+        ] = []  # {"chat_id", "text", "reply_markup", "message_id", ...}
         self.call_counts: dict[str, int] = defaultdict(int)
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (scope type, lang)
         self.webhook: dict[str, Any] = {"url": ""}
@@ -114,7 +128,9 @@ class FakeTelegramAPI:
         self._last_update_id = 0
         self._allowed_updates: list[str] | None = None
         self._poll_waiter: asyncio.Future[str] | None = None
-        self._failures: dict[str, deque[tuple[int, str, dict[str, Any] | None]]] = defaultdict(deque)
+        self._failures: dict[str, deque[tuple[int, str, dict[str, Any] | None]]] = defaultdict(
+            deque
+        )
         self._blocked: set[Any] = set()
         self._by_chat: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
@@ -260,9 +276,9 @@ class FakeTelegramAPI:
         key = _norm_chat(chat_id)
         try:
             await self.wait_for(lambda: len(self._by_chat.get(key, ())) >= n, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             got = [m["text"] for m in self._by_chat.get(key, ())]
-            raise asyncio.TimeoutError(
+            raise TimeoutError(
                 f"expected {n} message(s) to chat {chat_id} within {timeout}s, got {len(got)}: {got!r}"
             ) from None
         return self._by_chat[key][:n]
@@ -365,7 +381,7 @@ class FakeTelegramAPI:
         waiter = self._poll_waiter = asyncio.get_running_loop().create_future()
         try:
             why = await asyncio.wait_for(waiter, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return []
         finally:
             if self._poll_waiter is waiter:
@@ -468,7 +484,9 @@ class FakeTelegramAPI:
     def _set_webhook(self, params: dict[str, Any]) -> bool:
         url = params.get("url") or ""
         if url and not url.startswith("https://"):
-            raise _ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            raise _ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self.webhook = {
@@ -515,8 +533,12 @@ class FakeTelegramAPI:
         if file_id not in self._files:
             raise _ApiError(400, "Bad Request: invalid file_id")
         path, data = self._files[file_id]
-        return {"file_id": file_id, "file_unique_id": f"u{abs(hash(file_id)) % 10**8}",
-                "file_size": len(data), "file_path": path}
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{abs(hash(file_id)) % 10**8}",
+            "file_size": len(data),
+            "file_path": path,
+        }
 
     async def _file(self, request: web.Request) -> web.Response:
         if self.token is not None and request.match_info["token"] != self.token:
@@ -664,7 +686,9 @@ def _check_markup(markup: Any) -> None:
     for row in markup.get("inline_keyboard", ()):
         for button in row:
             if not button.get("text"):
-                raise _ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+                raise _ApiError(
+                    400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                )
             data = button.get("callback_data")
             if data is not None and not (1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT):
                 raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
@@ -770,7 +794,9 @@ def callback_update(
 def location_update(
     update_id: int, user_id: int, lat: float = -6.595, lon: float = 106.797, **kw: Any
 ) -> dict[str, Any]:
-    return message_update(update_id, user_id, {"location": {"latitude": lat, "longitude": lon}}, **kw)
+    return message_update(
+        update_id, user_id, {"location": {"latitude": lat, "longitude": lon}}, **kw
+    )
 
 
 def photo_update(
@@ -782,12 +808,24 @@ def photo_update(
 ) -> dict[str, Any]:
     """A photo as Telegram sends it: several sizes, smallest first; the largest has `file_id`."""
     sizes = [
-        {"file_id": f"{file_id}-{tag}", "file_unique_id": f"AQAD{tag}", "file_size": size,
-         "width": w, "height": h}
+        {
+            "file_id": f"{file_id}-{tag}",
+            "file_unique_id": f"AQAD{tag}",
+            "file_size": size,
+            "width": w,
+            "height": h,
+        }
         for tag, size, w, h in (("s", 1_402, 90, 67), ("m", 18_733, 320, 240))
     ]
-    sizes.append({"file_id": file_id, "file_unique_id": "AQADx", "file_size": 96_310,
-                  "width": 1280, "height": 960})
+    sizes.append(
+        {
+            "file_id": file_id,
+            "file_unique_id": "AQADx",
+            "file_size": 96_310,
+            "width": 1280,
+            "height": 960,
+        }
+    )
     content: dict[str, Any] = {"photo": sizes}
     if caption:
         content["caption"] = caption
@@ -812,8 +850,13 @@ def sticker_update(
 
 
 def voice_update(update_id: int, user_id: int, duration: int = 3, **kw: Any) -> dict[str, Any]:
-    voice = {"file_id": "AwACAgUAAxkBvoice", "file_unique_id": "AgADvoice", "duration": duration,
-             "mime_type": "audio/ogg", "file_size": 9_144}
+    voice = {
+        "file_id": "AwACAgUAAxkBvoice",
+        "file_unique_id": "AgADvoice",
+        "duration": duration,
+        "mime_type": "audio/ogg",
+        "file_size": 9_144,
+    }
     return message_update(update_id, user_id, {"voice": voice}, **kw)
 
 
@@ -822,7 +865,11 @@ def voice_update(update_id: int, user_id: int, duration: int = 3, **kw: Any) -> 
 
 async def _serve(args: argparse.Namespace) -> None:
     fake = FakeTelegramAPI(
-        args.token, host=args.host, port=args.port, latency=args.latency, record_calls=not args.no_record
+        args.token,
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        record_calls=not args.no_record,
     )
     url = await fake.start()
     print(f"fake Telegram Bot API listening on {url} (token: {args.token or 'any'})", flush=True)

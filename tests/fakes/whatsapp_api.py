@@ -25,6 +25,7 @@ Webhook side: `text_message(...)`, `button_reply(...)`, ... build message object
 wraps them (and statuses) into a webhook body, and `sign(body, secret)` gives the
 X-Hub-Signature-256 header value. No pytest and no pywa imports here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,11 +67,20 @@ _ERRORS = {
 class FakeWhatsAppAPI:
     """The server. Use as `async with FakeWhatsAppAPI() as fake:` or `start()` / `close()`."""
 
-    def __init__(self, token: str | None = TOKEN, *, host: str = "127.0.0.1", port: int = 0,
-                 latency: float = 0.0, record: bool = True) -> None:
+    def __init__(
+        self,
+        token: str | None = TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        record: bool = True,
+    ) -> None:
         self.token = token
         self.host, self.port, self.latency, self.record = host, port, latency, record
-        self.sent: list[dict[str, Any]] = []  # {"to", "recipient", "type", <type>: {...}, "wamid", "time"}
+        self.sent: list[
+            dict[str, Any]
+        ] = []  # {"to", "recipient", "type", <type>: {...}, "wamid", "time"}
         self.refused: list[dict[str, Any]] = []  # sends answered with an error
         self.media_requests: list[str] = []
         self.downloads: list[str] = []
@@ -116,12 +126,25 @@ class FakeWhatsAppAPI:
 
     # ----------------------------------------------------------------- test helpers
 
-    def fail_next(self, code: int = 131000, *, status: int | None = None, message: str | None = None,
-                  times: int = 1, subcode: int | None = None) -> None:
+    def fail_next(
+        self,
+        code: int = 131000,
+        *,
+        status: int | None = None,
+        message: str | None = None,
+        times: int = 1,
+        subcode: int | None = None,
+    ) -> None:
         """Answer the next `times` sends with a Graph API error (HTTP 400 unless `status`)."""
         for _ in range(times):
-            self._failures.append((code, status or (500 if code == 131000 else 400),
-                                   message or _ERRORS.get(code, "Error"), subcode))
+            self._failures.append(
+                (
+                    code,
+                    status or (500 if code == 131000 else 400),
+                    message or _ERRORS.get(code, "Error"),
+                    subcode,
+                )
+            )
 
     def add_media(self, media_id: str, data: bytes, mime: str = "image/jpeg") -> str:
         """Serve `data` as media `media_id`; returns its sha256 (hex)."""
@@ -143,14 +166,17 @@ class FakeWhatsAppAPI:
             if entry in self._waiters:
                 self._waiters.remove(entry)
 
-    async def wait_for_messages(self, to: str, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def wait_for_messages(
+        self, to: str, n: int, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
         """The first `n` messages sent to `to` (a wa_id or a BSUID)."""
         try:
             await self.wait_for(lambda: len(self._by_to.get(str(to), ())) >= n, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             got = [summary(m) for m in self._by_to.get(str(to), ())]
-            raise asyncio.TimeoutError(
-                f"expected {n} message(s) to {to} within {timeout}s, got {len(got)}: {got!r}") from None
+            raise TimeoutError(
+                f"expected {n} message(s) to {to} within {timeout}s, got {len(got)}: {got!r}"
+            ) from None
         return self._by_to[str(to)][:n]
 
     def reset(self) -> None:
@@ -206,22 +232,29 @@ class FakeWhatsAppAPI:
             if body.get("recipient") and body.get("to"):
                 self._by_to[str(body["recipient"])].append(msg)
         self._notify()
-        return web.json_response({
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": key, "wa_id": str(body.get("to") or "")}],
-            "messages": [{"id": wamid}],
-        })
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": key, "wa_id": str(body.get("to") or "")}],
+                "messages": [{"id": wamid}],
+            }
+        )
 
     def _media_info(self, media_id: str) -> web.Response:
         self.media_requests.append(media_id)
         if media_id not in self._media:
             return _graph_error(400, 100, "Unsupported get request. Object does not exist")
         data, mime = self._media[media_id]
-        return web.json_response({
-            "messaging_product": "whatsapp", "id": media_id, "mime_type": mime,
-            "sha256": hashlib.sha256(data).hexdigest(), "file_size": len(data),
-            "url": f"{self.base_url}/_media/{media_id}",
-        })
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "id": media_id,
+                "mime_type": mime,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file_size": len(data),
+                "url": f"{self.base_url}/_media/{media_id}",
+            }
+        )
 
     def _download(self, media_id: str) -> web.Response:
         self.downloads.append(media_id)
@@ -245,20 +278,27 @@ class FakeWhatsAppAPI:
             return web.json_response([{k: v for k, v in m.items() if k != "time"} for m in items])
 
         async def stats(request: web.Request) -> web.Response:
-            return web.json_response({"sent": len(self.sent), "refused": len(self.refused),
-                                      "requests": self.count})
+            return web.json_response(
+                {"sent": len(self.sent), "refused": len(self.refused), "requests": self.count}
+            )
 
         async def fail(request: web.Request) -> web.Response:
             b = await request.json()
-            self.fail_next(b.get("code", 131000), status=b.get("status"), message=b.get("message"),
-                           times=b.get("times", 1))
+            self.fail_next(
+                b.get("code", 131000),
+                status=b.get("status"),
+                message=b.get("message"),
+                times=b.get("times", 1),
+            )
             return web.json_response({"ok": True})
 
         async def media(request: web.Request) -> web.Response:
             import base64
 
             b = await request.json()
-            sha = self.add_media(b["id"], base64.b64decode(b["data_b64"]), b.get("mime", "image/jpeg"))
+            sha = self.add_media(
+                b["id"], base64.b64decode(b["data_b64"]), b.get("mime", "image/jpeg")
+            )
             return web.json_response({"ok": True, "sha256": sha})
 
         async def reset(request: web.Request) -> web.Response:
@@ -272,10 +312,15 @@ class FakeWhatsAppAPI:
         app.router.add_post("/_fake/reset", reset)
 
 
-def _graph_error(status: int, code: int, message: str | None = None,
-                 subcode: int | None = None) -> web.Response:
-    err: dict[str, Any] = {"message": message or _ERRORS.get(code, "Error"),
-                           "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEfFake"}
+def _graph_error(
+    status: int, code: int, message: str | None = None, subcode: int | None = None
+) -> web.Response:
+    err: dict[str, Any] = {
+        "message": message or _ERRORS.get(code, "Error"),
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "AbCdEfFake",
+    }
     if subcode is not None:
         err["error_subcode"] = subcode
     return web.json_response({"error": err}, status=status)
@@ -307,7 +352,9 @@ def check_message(body: dict[str, Any]) -> str | None:
         titles = [b["reply"]["title"] for b in buttons]
         if not 0 < len(buttons) <= BUTTONS_MAX:
             return f"{len(buttons)} buttons"
-        if any(not 0 < len(t) <= BUTTON_TITLE_MAX for t in titles) or len(set(titles)) != len(titles):
+        if any(not 0 < len(t) <= BUTTON_TITLE_MAX for t in titles) or len(set(titles)) != len(
+            titles
+        ):
             return f"button titles {titles}"
     elif obj.get("type") == "list":
         rows = [r for s in action.get("sections") or [] for r in s.get("rows") or []]
@@ -348,7 +395,9 @@ def choices(msg: dict[str, Any]) -> list[tuple[str, str]]:
     if obj.get("type") == "button":
         return [(b["reply"]["title"], b["reply"]["id"]) for b in action.get("buttons", [])]
     if obj.get("type") == "list":
-        return [(r["title"], r["id"]) for s in action.get("sections", []) for r in s.get("rows", [])]
+        return [
+            (r["title"], r["id"]) for s in action.get("sections", []) for r in s.get("rows", [])
+        ]
     return []
 
 
@@ -363,42 +412,84 @@ def sign(body: bytes, secret: str = APP_SECRET) -> str:
 
 
 def _base(wa_id: str, typ: str, wamid: str | None, ts: int | None) -> dict[str, Any]:
-    return {"from": wa_id, "id": wamid or f"wamid.HBgM{next(_wamids):010d}",
-            "timestamp": str(int(time.time()) if ts is None else ts), "type": typ}
+    return {
+        "from": wa_id,
+        "id": wamid or f"wamid.HBgM{next(_wamids):010d}",
+        "timestamp": str(int(time.time()) if ts is None else ts),
+        "type": typ,
+    }
 
 
 def text_message(wa_id: str, text: str, *, wamid: str | None = None, ts: int | None = None) -> dict:
     return {**_base(wa_id, "text", wamid, ts), "text": {"body": text}}
 
 
-def button_reply(wa_id: str, reply_id: str, title: str = "", *, wamid: str | None = None,
-                 ts: int | None = None, context_id: str = "wamid.CTX") -> dict:
-    return {"context": {"from": DISPLAY_NUMBER, "id": context_id},
-            **_base(wa_id, "interactive", wamid, ts),
-            "interactive": {"type": "button_reply", "button_reply": {"id": reply_id, "title": title or reply_id}}}
+def button_reply(
+    wa_id: str,
+    reply_id: str,
+    title: str = "",
+    *,
+    wamid: str | None = None,
+    ts: int | None = None,
+    context_id: str = "wamid.CTX",
+) -> dict:
+    return {
+        "context": {"from": DISPLAY_NUMBER, "id": context_id},
+        **_base(wa_id, "interactive", wamid, ts),
+        "interactive": {
+            "type": "button_reply",
+            "button_reply": {"id": reply_id, "title": title or reply_id},
+        },
+    }
 
 
-def list_reply(wa_id: str, reply_id: str, title: str = "", *, wamid: str | None = None,
-               ts: int | None = None, context_id: str = "wamid.CTX") -> dict:
-    return {"context": {"from": DISPLAY_NUMBER, "id": context_id},
-            **_base(wa_id, "interactive", wamid, ts),
-            "interactive": {"type": "list_reply", "list_reply": {"id": reply_id, "title": title or reply_id}}}
+def list_reply(
+    wa_id: str,
+    reply_id: str,
+    title: str = "",
+    *,
+    wamid: str | None = None,
+    ts: int | None = None,
+    context_id: str = "wamid.CTX",
+) -> dict:
+    return {
+        "context": {"from": DISPLAY_NUMBER, "id": context_id},
+        **_base(wa_id, "interactive", wamid, ts),
+        "interactive": {
+            "type": "list_reply",
+            "list_reply": {"id": reply_id, "title": title or reply_id},
+        },
+    }
 
 
-def template_button(wa_id: str, payload: str, text: str = "", *, wamid: str | None = None,
-                    ts: int | None = None) -> dict:
-    return {"context": {"from": DISPLAY_NUMBER, "id": "wamid.TPL"}, **_base(wa_id, "button", wamid, ts),
-            "button": {"payload": payload, "text": text or payload}}
+def template_button(
+    wa_id: str, payload: str, text: str = "", *, wamid: str | None = None, ts: int | None = None
+) -> dict:
+    return {
+        "context": {"from": DISPLAY_NUMBER, "id": "wamid.TPL"},
+        **_base(wa_id, "button", wamid, ts),
+        "button": {"payload": payload, "text": text or payload},
+    }
 
 
-def location_message(wa_id: str, lat: float, lon: float, *, wamid: str | None = None,
-                     ts: int | None = None) -> dict:
-    return {**_base(wa_id, "location", wamid, ts),
-            "location": {"latitude": lat, "longitude": lon, "name": "Rumah", "address": "Bogor"}}
+def location_message(
+    wa_id: str, lat: float, lon: float, *, wamid: str | None = None, ts: int | None = None
+) -> dict:
+    return {
+        **_base(wa_id, "location", wamid, ts),
+        "location": {"latitude": lat, "longitude": lon, "name": "Rumah", "address": "Bogor"},
+    }
 
 
-def image_message(wa_id: str, media_id: str, sha256: str | None = None, mime: str = "image/jpeg", *,
-                  wamid: str | None = None, ts: int | None = None) -> dict:
+def image_message(
+    wa_id: str,
+    media_id: str,
+    sha256: str | None = None,
+    mime: str = "image/jpeg",
+    *,
+    wamid: str | None = None,
+    ts: int | None = None,
+) -> dict:
     image = {"mime_type": mime, "id": media_id}
     if sha256:
         image["sha256"] = sha256
@@ -411,7 +502,7 @@ def other_message(wa_id: str, typ: str, *, wamid: str | None = None, ts: int | N
         "video": {"mime_type": "video/mp4", "id": "9002"},
         "sticker": {"mime_type": "image/webp", "id": "9003", "animated": False},
         "document": {"mime_type": "application/pdf", "id": "9004", "filename": "kk.pdf"},
-        "reaction": {"message_id": "wamid.X", "emoji": "\U0001F44D"},
+        "reaction": {"message_id": "wamid.X", "emoji": "\U0001f44d"},
         "contacts": [{"name": {"formatted_name": "Budi"}, "phones": [{"phone": "+62 812"}]}],
     }
     msg = _base(wa_id, typ, wamid, ts)
@@ -422,11 +513,15 @@ def other_message(wa_id: str, typ: str, *, wamid: str | None = None, ts: int | N
     return msg
 
 
-def status(wamid: str, state: str, recipient: str, *, ts: int | None = None,
-           error_code: int | None = None) -> dict:
-    st: dict[str, Any] = {"id": wamid, "status": state,
-                          "timestamp": str(int(time.time()) if ts is None else ts),
-                          "recipient_id": recipient}
+def status(
+    wamid: str, state: str, recipient: str, *, ts: int | None = None, error_code: int | None = None
+) -> dict:
+    st: dict[str, Any] = {
+        "id": wamid,
+        "status": state,
+        "timestamp": str(int(time.time()) if ts is None else ts),
+        "recipient_id": recipient,
+    }
     if error_code is not None:
         st["errors"] = [{"code": error_code, "title": _ERRORS.get(error_code, "Error")}]
     return st
@@ -441,11 +536,15 @@ def contact(wa_id: str | None, name: str = "Warga", bsuid: str | None = None) ->
     return c
 
 
-def change(messages: list[dict] | None = None, statuses: list[dict] | None = None,
-           contacts: list[dict] | None = None) -> dict:
-    value: dict[str, Any] = {"messaging_product": "whatsapp",
-                             "metadata": {"display_phone_number": DISPLAY_NUMBER,
-                                          "phone_number_id": PHONE_NUMBER_ID}}
+def change(
+    messages: list[dict] | None = None,
+    statuses: list[dict] | None = None,
+    contacts: list[dict] | None = None,
+) -> dict:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
+    }
     if messages:
         value["contacts"] = contacts or [contact(m["from"]) for m in messages[:1]]
         value["messages"] = messages
@@ -454,11 +553,14 @@ def change(messages: list[dict] | None = None, statuses: list[dict] | None = Non
     return {"field": "messages", "value": value}
 
 
-def delivery(*messages: dict, statuses: list[dict] | None = None,
-             contacts: list[dict] | None = None) -> dict:
+def delivery(
+    *messages: dict, statuses: list[dict] | None = None, contacts: list[dict] | None = None
+) -> dict:
     """One webhook body: one entry, one change holding `messages` and/or `statuses`."""
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": WABA_ID, "changes": [change(list(messages), statuses, contacts)]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [change(list(messages), statuses, contacts)]}],
+    }
 
 
 def batched(*changes: dict, entries: int = 1) -> dict:
