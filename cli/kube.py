@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 
 from cli import CommandError
-from cli.common import add_review_commands, now, staff_env, wib
+from cli.common import add_review_commands, staff_env, wib
 from db import kube_store as store
 from domain import kube as K
+from domain.clock import utcnow as now
 from domain.nik import mask
 
 ROLE_ID = {

@@ -16,10 +16,12 @@ import sys
 from pathlib import Path
 
 from cli import CommandError
-from cli.common import JAKARTA, now, staff_env, wib
+from cli.common import staff_env, wib
 from db import training_store as store
 from db.audit import audit
 from domain import training as T
+from domain.clock import JAKARTA
+from domain.clock import utcnow as now
 from domain.nik import mask
 
 STATUS_ID = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 from cli import CommandError
-from cli.common import add_review_commands, now, staff_env, wib
+from cli.common import add_review_commands, staff_env, wib
 from db import kube_store as store
+from domain.clock import utcnow as now
 from domain.nik import mask
 
 DURATION = {"lt1": "kurang dari 1 tahun", "1to3": "1–3 tahun", "gt3": "lebih dari 3 tahun"}

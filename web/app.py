@@ -18,7 +18,7 @@ from core.inbox import Service
 from core.outbox import Outbox
 from db.database import Database
 from web import dashboard
-from web.auth import AUTH, PUBLIC, Auth, guard
+from web.auth import AUTH, PUBLIC, Auth, guard, mark_public
 from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, MEDIA_DIR, OUTBOX, SERVICE
 
 log = logging.getLogger("jaring.web")
@@ -122,3 +122,17 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     dashboard.setup(app)
     return app
+
+
+def add_public_route(app: web.Application, method: str, path: str, handler) -> None:
+    """A route past the staff login: a channel's webhook, which authenticates itself."""
+    app.router.add_route(method, path, handler)
+    mark_public(app, path)
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start serving the app; `await runner.cleanup()` stops it."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

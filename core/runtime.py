@@ -1,0 +1,59 @@
+"""The machinery of a running service, without channels or web: the database, the reference
+data, the outbox, the inbox (`Service`) and the scheduler, started and stopped in order.
+bot.py's Runtime adds the web app and the channels; the engine and the jobs come from the
+flows (conversations/registry.py), handed in so that core imports no conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from core.deps import Deps
+from core.engine import Engine
+from core.inbox import Service
+from core.outbox import Outbox
+from core.reference import load_reference
+from core.scheduler import Job, Scheduler
+from db.database import Database
+from domain.clock import utcnow
+
+
+class Core:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        programs_path: Path,
+        region_path: Path,
+        engine: Engine,
+        jobs: Sequence[Job],
+        default_locale: str = "id",
+        hash_key: bytes,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.programs, self.region = load_reference(programs_path, region_path)
+        self.db = Database(database_url)
+        self.deps = Deps(self.programs, self.region, default_locale, hash_key)
+        self.clock = clock = clock or utcnow
+        self.outbox = Outbox(self.db, clock=clock)
+        self.service = Service(self.db, engine, self.deps, self.outbox, clock=clock)
+        self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=jobs)
+
+    async def idle(self) -> None:
+        """Until the inbox and the outbox have nothing in hand."""
+        await self.service.idle()
+        await self.outbox.idle()
+
+    async def start_core(self) -> None:
+        await self.db.ping()
+        await self.outbox.start()
+        await self.service.recover()
+        await self.scheduler.start()
+
+    async def stop_core(self) -> None:
+        """Finish what is being processed, then stop the scheduler and the outbox (the channels
+        stop receiving before this and close their sessions after)."""
+        await self.service.idle()
+        await self.scheduler.stop()
+        await self.outbox.stop()
