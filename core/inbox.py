@@ -264,3 +264,10 @@ class Service:
             )
             await store.mark_failed(c, ev.id, now, error)
             return await self._queue_replies(c, ev, [reply], now, t.locale)
+
+
+async def record_handled(conn, ev: Event, now: datetime) -> int | None:
+    """Store, inside the caller's transaction, an inbound event the channel answered itself
+    (WhatsApp's "Lainnya" page) as processed, so a redelivery does nothing. Its id, or None
+    when it was stored before."""
+    return await store.insert_handled_event(conn, ev, now)

@@ -94,6 +94,28 @@ async def insert_event(conn, stmt, ev, now: datetime) -> bool:
     return res.first() is not None
 
 
+async def insert_handled_event(conn, ev, now: datetime) -> int | None:
+    """Store an inbound event a channel answered itself, as already processed (`done`), so a
+    redelivery does nothing: its id, or None when it was stored before."""
+    res = await conn.execute(
+        event_insert(conn),
+        dict(
+            channel=ev.channel,
+            external_id=ev.external_id,
+            user_key=ev.user_key,
+            address=ev.address,
+            kind=ev.kind,
+            payload=ev.payload,
+            locale_hint=ev.locale_hint,
+            status="done",
+            received_at=now,
+            processed_at=now,
+        ),
+    )
+    row = res.first()
+    return row[0] if row is not None else None
+
+
 async def pending_user_keys(conn) -> list[str]:
     """Every conversation that has stored but unprocessed events."""
     return [r[0] for r in await conn.execute(_sel_pending_keys)]

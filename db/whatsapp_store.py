@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from db.schema import inbound_events, wa_contacts, wa_statuses
+from db.schema import wa_contacts, wa_statuses
 
 C = wa_contacts.c
 
@@ -210,39 +210,3 @@ async def insert_status(
         ),
     )
     return res.first() is not None
-
-
-# --- a message the adapter handled itself ---------------------------------------------------
-
-_insert_handled = _insert_ignore(inbound_events, inbound_events.c.id)
-
-
-async def insert_handled_event(
-    conn,
-    channel: str,
-    external_id: str,
-    user_key: str,
-    address: str,
-    kind: str,
-    payload: dict,
-    now: datetime,
-) -> int | None:
-    """Store an inbound message as already processed (`done`) so a redelivery does nothing: its
-    id, or None when it was stored before. (An inbox row; it may move to an inbox store.)"""
-    res = await conn.execute(
-        _insert_handled[conn.dialect.name],
-        dict(
-            channel=channel,
-            external_id=external_id,
-            user_key=user_key,
-            address=address,
-            kind=kind,
-            payload=payload,
-            locale_hint=None,
-            status="done",
-            received_at=now,
-            processed_at=now,
-        ),
-    )
-    row = res.first()
-    return row[0] if row is not None else None

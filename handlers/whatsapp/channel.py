@@ -38,6 +38,7 @@ from aiohttp import web
 from pywa_async.errors import WhatsAppError
 
 from config import Settings
+from core.inbox import record_handled
 from core.model import Event
 from db import media_store
 from db import whatsapp_store as store
@@ -309,8 +310,10 @@ class WhatsAppChannel:
         last = next((p for p in recent if (p or {}).get("choices")), None)
         if last is None or len(last["choices"]) <= LIST_ROWS_MAX:
             return None
-        event_id = await store.insert_handled_event(
-            c, CHANNEL, m.wamid, user_key, address, m.kind, m.payload, now
+        event_id = await record_handled(
+            c,
+            Event(CHANNEL, user_key, m.wamid, m.kind, m.payload, address),
+            now,  # type: ignore[arg-type]
         )
         if event_id is None:
             return 0
