@@ -33,7 +33,7 @@ def _parse(frame: str) -> tuple[str, str]:
 def package(file: str) -> str:
     """A short owner for a source file: 'sqlalchemy', 'aiogram', 'jaring:conversations', ...
     py-spy prints paths relative to sys.path entries ("sqlalchemy/engine/base.py",
-    "asyncio/events.py", "conversations/service.py"), sometimes absolute ones."""
+    "asyncio/events.py", "core/inbox.py"), sometimes absolute ones."""
     f = file.replace("\\", "/")
     if "site-packages/" in f:
         f = f.split("site-packages/", 1)[1]
@@ -42,7 +42,18 @@ def package(file: str) -> str:
     elif "/work/" in f or f.startswith("/"):
         f = f.rsplit("/", 2)[-2] + "/" + f.rsplit("/", 1)[-1] if f.count("/") >= 2 else f
     top = f.split("/", 1)[0].removesuffix(".py")
-    if top in ("conversations", "db", "domain", "handlers", "web", "config", "bot"):
+    if top in (
+        "conversations",
+        "services",
+        "core",
+        "db",
+        "domain",
+        "handlers",
+        "web",
+        "cli",
+        "config",
+        "bot",
+    ):
         return "jaring:" + top
     return top or "?"
 

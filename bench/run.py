@@ -630,7 +630,7 @@ async def main_async(args) -> int:
     if args.profile and py_spy() is None:
         say(
             "--profile needs py-spy: .venv/bin/pip install py-spy (it is not in "
-            "requirements.lock). Running without the profile."
+            "requirements/test.txt). Running without the profile."
         )
         args.profile = False
     say(f"machine: {machine()}")

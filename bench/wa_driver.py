@@ -13,7 +13,7 @@ What is measured per step:
 
 Every step of the check is answered by one reply carrying choices (buttons or a list), so on
 WhatsApp its LAST message is an interactive one. A body over 1024 characters is split by the
-adapter (handlers/whatsapp.py `_with_body`): the leading pieces go first as plain text and the
+adapter (handlers/whatsapp/render.py): the leading pieces go first as plain text and the
 interactive message carrying the controls comes last. So a step is answered when an interactive
 message reaches the fake; text messages before it are the pieces of the same reply (counted as
 `split_parts`), and the texts of all pieces are joined to check the final result ("Desil").

@@ -170,7 +170,7 @@ outbound_messages = sa.Table(
     sa.Index("ix_outbound_messages_user_status", "user_key", "status"),  # held rows of a user
 )
 
-# --- WhatsApp (handlers/whatsapp.py) ---------------------------------------------------------
+# --- WhatsApp (handlers/whatsapp/, stores in db/whatsapp_store.py) ----------------------------
 
 # One row per WhatsApp user: the business-scoped user id (BSUID) and the phone number (wa_id)
 # linked under one user key, where replies go, and the 24-hour customer-service window.

@@ -1,5 +1,5 @@
 """The verification queue in the dashboard (web/reports.py): the list with filters and paging,
-the report page, moves through report_ops with the reporter told, two officers at once, the NIK
+the report page, moves through services/reports.py with the reporter told, two officers at once, the NIK
 reveal and the SIKS-NG export (both audited), photos behind the login, operator scoping."""
 
 from __future__ import annotations
