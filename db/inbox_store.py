@@ -13,7 +13,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from db.dialect import insert_ignore
 from db.schema import conversations, inbound_events, outbound_messages
 
 C = conversations.c
@@ -138,12 +137,20 @@ async def first_pending(conn, user_key: str):
     return (await conn.execute(_sel_pending, {"k": user_key})).first()
 
 
+# A new conversation at the start, ignored when another worker created it first.
+_ins_conv = {
+    name: mod.insert(conversations).on_conflict_do_nothing()
+    for name, mod in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def create_conversation(
     conn, user_key: str, channel: str, address: str, now: datetime
 ) -> None:
     """A new conversation at the start (ignored when another worker created it first)."""
     await conn.execute(
-        insert_ignore(conn, conversations).values(
+        _ins_conv["postgresql" if conn.dialect.name == "postgresql" else "sqlite"],
+        dict(
             user_key=user_key,
             channel=channel,
             address=address,
@@ -155,7 +162,7 @@ async def create_conversation(
             misunderstood=0,
             last_activity_at=now,
             created_at=now,
-        )
+        ),
     )
 
 

@@ -48,13 +48,15 @@ async def household_snapshot(conn, household_id: int):
     return h, members, programs
 
 
+_ins_attempt = sa.insert(check_attempts)
+
+
 async def record_attempt(
     conn, conversation_id: int, nik_hash: str, success: bool, at: datetime
 ) -> None:
     await conn.execute(
-        sa.insert(check_attempts).values(
-            conversation_id=conversation_id, nik_hash=nik_hash, success=success, at=at
-        )
+        _ins_attempt,
+        {"conversation_id": conversation_id, "nik_hash": nik_hash, "success": success, "at": at},
     )
 
 
