@@ -1,24 +1,15 @@
-"""WhatsApp Cloud API channel: one module per job (see channel.py's docstring). The names other
-modules and the tests use are re-exported here."""
+"""WhatsApp Cloud API channel: one module per job (see channel.py's docstring).
+
+Importing this package is cheap: pywa (and what it pulls in, several MiB of RSS) loads only
+when the channel is built or one of its pywa-based names is used, so a service without
+WhatsApp never loads it. The names other modules and the tests use are re-exported here."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from handlers.plugin import ChannelPlugin, Wiring
-from handlers.whatsapp.channel import (
-    SIGNATURE_HEADER,
-    WEBHOOK_PATH,
-    WhatsAppChannel,
-    WhatsAppTransport,
-)
-from handlers.whatsapp.graph import (
-    PAIR_RATE_LIMIT,
-    RATE_LIMIT,
-    REENGAGEMENT,
-    RETRY_CODES,
-    GraphClient,
-    GraphHTTPError,
-    recipient,
-    send_error,
-)
-from handlers.whatsapp.media import MEDIA_ATTEMPTS, MEDIA_MAX_BYTES, MEDIA_TYPES, MediaFetcher
 from handlers.whatsapp.parse import (
     CHANNEL,
     BadDelivery,
@@ -44,18 +35,47 @@ from handlers.whatsapp.render import (
     split_pieces,
     words,
 )
-from handlers.whatsapp.window import (
-    WINDOW,
-    WINDOW_MARGIN,
-    Contact,
-    Window,
-    Windows,
-    in_window,
-    is_open,
-)
+
+if TYPE_CHECKING:
+    from handlers.whatsapp.channel import WhatsAppChannel
+
+# name -> module, loaded on first use (these import pywa)
+_LAZY = {
+    "SIGNATURE_HEADER": "channel",
+    "WEBHOOK_PATH": "channel",
+    "WhatsAppChannel": "channel",
+    "WhatsAppTransport": "channel",
+    "PAIR_RATE_LIMIT": "graph",
+    "RATE_LIMIT": "graph",
+    "REENGAGEMENT": "graph",
+    "RETRY_CODES": "graph",
+    "GraphClient": "graph",
+    "GraphHTTPError": "graph",
+    "recipient": "graph",
+    "send_error": "graph",
+    "MEDIA_ATTEMPTS": "media",
+    "MEDIA_MAX_BYTES": "media",
+    "MEDIA_TYPES": "media",
+    "MediaFetcher": "media",
+    "WINDOW": "window",
+    "WINDOW_MARGIN": "window",
+    "Contact": "window",
+    "Window": "window",
+    "Windows": "window",
+    "in_window": "window",
+    "is_open": "window",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _build(w: Wiring) -> WhatsAppChannel:
+    from handlers.whatsapp.channel import WhatsAppChannel
+
     return WhatsAppChannel(w.settings, w.receive, db=w.db, outbox=w.outbox, clock=w.clock)
 
 
@@ -64,49 +84,8 @@ PLUGIN = ChannelPlugin(
 )
 
 __all__ = [
-    "BODY_MAX",
-    "BUTTONS_MAX",
-    "BUTTON_TITLE_MAX",
-    "BadDelivery",
-    "CHANNEL",
-    "Contact",
-    "Delivery",
-    "GraphClient",
-    "GraphHTTPError",
-    "Inbound",
-    "LIST_BUTTON_MAX",
-    "LIST_ROWS_MAX",
-    "MEDIA_ATTEMPTS",
-    "MEDIA_MAX_BYTES",
-    "MEDIA_TYPES",
-    "MORE_PREFIX",
-    "Media",
-    "MediaFetcher",
-    "PAGE_ROWS",
-    "PAIR_RATE_LIMIT",
-    "PLUGIN",
-    "RATE_LIMIT",
-    "REENGAGEMENT",
-    "RETRY_CODES",
-    "ROW_TITLE_MAX",
-    "SIGNATURE_HEADER",
-    "Status",
-    "TEXT_MAX",
-    "WEBHOOK_PATH",
-    "WINDOW",
-    "WINDOW_MARGIN",
-    "WORDS",
-    "WhatsAppChannel",
-    "WhatsAppTransport",
-    "Window",
-    "Windows",
-    "in_window",
-    "is_open",
-    "parse_delivery",
-    "recipient",
-    "render",
-    "send_error",
-    "signature_ok",
-    "split_pieces",
-    "words",
-]
+    "BODY_MAX", "BUTTONS_MAX", "BUTTON_TITLE_MAX", "CHANNEL", "LIST_BUTTON_MAX",
+    "LIST_ROWS_MAX", "MORE_PREFIX", "PAGE_ROWS", "PLUGIN", "ROW_TITLE_MAX", "TEXT_MAX",
+    "WORDS", "BadDelivery", "Delivery", "Inbound", "Media", "Status", "parse_delivery",
+    "render", "signature_ok", "split_pieces", "words", *_LAZY,
+]  # fmt: skip
