@@ -89,8 +89,14 @@ class WhatsAppTransport:
         contact = await self.window.check(address, now)  # raises SendHeld outside the window
         to = recipient(address, contact)
         messages = render(payload)
-        key = (address, hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest())
-        done = self._progress.get(key, 0)
+        # Which pieces of a split reply went out already (a retry resumes after them); a reply
+        # of one message has nothing to resume, so it is not keyed (saves a JSON dump and hash).
+        key = (
+            (address, hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest())
+            if len(messages) > 1
+            else None
+        )
+        done = self._progress.get(key, 0) if key else 0
         wamid = None
         for i, (typ, obj) in enumerate(messages):
             if i < done:
@@ -112,11 +118,12 @@ class WhatsAppTransport:
                     raise
                 self._remember(key, i)
                 raise error from e
-        self._progress.pop(key, None)
+        if key is not None:
+            self._progress.pop(key, None)
         return wamid
 
-    def _remember(self, key: tuple[str, str], sent: int) -> None:
-        if sent:
+    def _remember(self, key: tuple[str, str] | None, sent: int) -> None:
+        if sent and key is not None:
             self._progress[key] = sent
             self._progress.move_to_end(key)
             while len(self._progress) > 10_000:
