@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     @field_validator("jaring_default_locale")
     @classmethod
     def _locale(cls, v: str) -> str:
-        if v not in ("id", "en"):
-            raise ValueError("JARING_DEFAULT_LOCALE must be 'id' or 'en'")
+        if v not in ("id", "en", "su", "jv"):
+            raise ValueError("JARING_DEFAULT_LOCALE must be 'id', 'en', 'su' or 'jv'")
         return v
 
     @field_validator("database_url")

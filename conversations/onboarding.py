@@ -1,25 +1,85 @@
 """First contact: the privacy notice with the anti-fraud line, consent (logged with the notice
-version), then the language. `/bahasa` reuses the language step later."""
+version), then the language. `/bahasa` reuses the language step later.
+
+When the first message (before any language was chosen) is written in Sundanese or Javanese
+(`core.i18n.guess_locale`), the notice says, in that language, that it can be used, with a
+button for it, and the language step offers it first."""
 
 from __future__ import annotations
 
 from conversations.texts import notice_text
 from core.engine import Ctx, Flow, Input
-from core.i18n import L_
+from core.i18n import L_, LANGUAGE_NAMES, guess_locale, texts
+from core.model import Choice
 from db import conversation_store
 
 start = Flow("start")
 language = Flow("language")
 
+# The languages offered, each named in itself (marked for the catalogs: labels fit in 20).
+LANGUAGES = {
+    "id": L_("Bahasa Indonesia"),
+    "su": L_("Basa Sunda"),
+    "jv": L_("Basa Jawa"),
+    "en": L_("English"),
+}
+assert set(LANGUAGES) == set(LANGUAGE_NAMES)
+# The language the resident seems to write in (kept across flows until a language is chosen).
+HINT = "__lang_hint"
+# Typed answers at the language step.
+LANGUAGE_WORDS = {
+    "indonesia": "id",
+    "bahasa indonesia": "id",
+    "id": "id",
+    "english": "en",
+    "inggris": "en",
+    "en": "en",
+    "sunda": "su",
+    "basa sunda": "su",
+    "bahasa sunda": "su",
+    "su": "su",
+    "jawa": "jv",
+    "jawi": "jv",
+    "jowo": "jv",
+    "basa jawa": "jv",
+    "bahasa jawa": "jv",
+    "boso jowo": "jv",
+    "jv": "jv",
+}
+
+
+def _language_hint(ctx: Ctx) -> str | None:
+    """The regional language the resident wrote this message in, while none was chosen."""
+    if ctx.state.locale is not None or ctx.event.kind != "text":
+        return None
+    guess = guess_locale(str(ctx.event.payload.get("text", "")))
+    if guess is not None and guess != ctx.t.locale:
+        ctx.data[HINT] = guess
+    return ctx.data.get(HINT)
+
 
 @start.ask("notice")
 async def ask_notice(ctx: Ctx) -> None:
+    hint = _language_hint(ctx)
+    if hint is not None:
+        # Said in the resident's own language, above the notice; its button replaces
+        # "Bahasa/Language" (three buttons stay buttons on WhatsApp; "bahasa" still works).
+        own = texts(hint)
+        ctx.note(
+            own._(
+                "You can use this service in {language}: tap {language}.",
+                language=LANGUAGE_NAMES[hint],
+            )
+        )
+        other = Choice(f"l:{hint}", own._(LANGUAGES[hint]))
+    else:
+        other = ctx.choice("g:language", L_("Bahasa/Language"))
     ctx.say(
         notice_text(ctx) + "\n\n" + ctx._("Do you agree?"),
         [
             ctx.choice("c:agree", L_("I agree")),
             ctx.choice("c:decline", L_("I do not agree")),
-            ctx.choice("g:language", L_("Bahasa/Language")),
+            other,
         ],
     )
 
@@ -39,7 +99,12 @@ async def _log_consent(ctx: Ctx, decision: str) -> None:
 
 @start.on("notice")
 async def on_notice(ctx: Ctx, inp: Input) -> None:
-    if inp.choice == "c:agree" or inp.word in ("setuju", "ya", "agree", "yes", "ok"):
+    chosen = _chosen_language(inp)
+    if inp.kind == "choice" and chosen is not None:  # the notice's button for their language
+        ctx.set_locale(chosen)
+        ctx.data.pop(HINT, None)
+        await ctx.reask()
+    elif inp.choice == "c:agree" or inp.word in ("setuju", "ya", "agree", "yes", "ok"):
         await _log_consent(ctx, "agree")
         ctx.state.consent_version = ctx.deps.programs.notice_version
         ctx.note(ctx._("Thank you."))
@@ -71,31 +136,32 @@ async def on_declined(ctx: Ctx, inp: Input) -> None:
     await ask_notice(ctx)
 
 
+def _chosen_language(inp: Input) -> str | None:
+    if inp.choice and inp.choice.startswith("l:") and inp.choice[2:] in LANGUAGES:
+        return inp.choice[2:]
+    return LANGUAGE_WORDS.get(inp.word)
+
+
 @language.ask("choose")
 async def ask_language(ctx: Ctx) -> None:
+    order = list(LANGUAGES)
+    hint = ctx.data.get(HINT)
+    if hint in LANGUAGES:  # the language they wrote in comes first
+        order.remove(hint)
+        order.insert(0, hint)
     ctx.say(
         ctx._("Choose a language / Pilih bahasa:"),
-        [
-            ctx.choice("l:id", L_("Bahasa Indonesia")),
-            ctx.choice("l:en", L_("English")),
-        ],
+        [ctx.choice(f"l:{loc}", LANGUAGES[loc]) for loc in order],
     )
 
 
 @language.on("choose")
 async def on_language(ctx: Ctx, inp: Input) -> None:
-    words = {
-        "indonesia": "id",
-        "bahasa indonesia": "id",
-        "id": "id",
-        "english": "en",
-        "inggris": "en",
-        "en": "en",
-    }
-    loc = inp.choice[2:] if inp.choice in ("l:id", "l:en") else words.get(inp.word)
+    loc = _chosen_language(inp)
     if loc is None:
         await ctx.not_understood(ctx._("Please choose a language with the buttons."))
         return
+    ctx.data.pop(HINT, None)
     ctx.set_locale(loc)
     if ctx.state.consent_version != ctx.deps.programs.notice_version:
         await ctx.goto("start", "notice")  # language chosen from the notice: show it again

@@ -30,7 +30,7 @@ async def test_first_contact_notice_consent_language_menu(db_url):
         assert chat.labels[:2] == ["Setuju", "Tidak setuju"]
         [lang] = await chat.tap("c:agree")
         assert lang["text"].startswith("Terima kasih.")
-        assert chat.choices == ["l:id", "l:en"]
+        assert chat.choices == ["l:id", "l:su", "l:jv", "l:en"]
         [menu] = await chat.tap("l:id")
         assert "Menu utama" in menu["text"]
         assert chat.labels == [

@@ -149,7 +149,12 @@ async def test_polling_end_to_end_with_restart_and_429(db_url):
                 ("Bahasa/Language", "g:language"),
             ]
             msg = await step(callback_update(2, USER, "c:agree"), 2)
-            assert buttons(msg) == [("Bahasa Indonesia", "l:id"), ("English", "l:en")]
+            assert buttons(msg) == [
+                ("Bahasa Indonesia", "l:id"),
+                ("Basa Sunda", "l:su"),
+                ("Basa Jawa", "l:jv"),
+                ("English", "l:en"),
+            ]
             msg = await step(callback_update(3, USER, "l:id"), 3)
             assert "Menu utama" in msg["text"]
             assert buttons(msg)[0] == ("Cek status bansos", "m:check")

@@ -128,7 +128,12 @@ async def test_eligibility_check_by_buttons_list_and_typed_numbers(db_url, tmp_p
                 ]
                 assert msg["interactive"]["type"] == "button"
                 msg = await u.step(u.tap("c:agree"))
-                assert choices(msg) == [("Bahasa Indonesia", "l:id"), ("English", "l:en")]
+                assert choices(msg) == [
+                    ("Bahasa Indonesia", "l:id"),
+                    ("Basa Sunda", "l:su"),
+                    ("Basa Jawa", "l:jv"),
+                    ("English", "l:en"),
+                ]
                 msg = await u.step(u.tap("l:id"))
                 assert msg["interactive"]["type"] == "list"
                 assert msg["interactive"]["action"]["button"] == "Pilih"

@@ -1,7 +1,9 @@
-"""`make i18n`: extract messages, update the id and en catalogs, compile them.
+"""`make i18n`: extract messages, update the catalogs of every locale, compile them.
 
 English is the source language: the `en` catalog is filled from the message ids (and may then be
-edited, e.g. to shorten a label); `id` is translated by hand. Run `python -m tools.i18n --check`
+edited, e.g. to shorten a label); `id`, `su` (Sundanese) and `jv` (Javanese) are translated by
+hand (a new message stays empty there, and reported, until someone translates it; see
+docs/languages.md). Run `python -m tools.i18n --check`
 to fail when the catalogs are not up to date (the test suite does the same in-process).
 """
 
@@ -17,12 +19,16 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from core.i18n import LOCALES as I18N_LOCALES
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES_DIR = ROOT / "locales"
 SOURCE_DIRS = ("core", "conversations", "services", "handlers", "web")
 KEYWORDS = {"_": None, "N_": None, "L_": None, "ngettext": (1, 2)}
-LOCALES = ("id", "en")
+LOCALES = I18N_LOCALES
 DOMAIN = "messages"
+# Languages without grammatical number (Babel's data would give them two forms).
+ONE_FORM = {"su", "jv"}
 
 
 def extract(keywords=None) -> Catalog:
@@ -81,6 +87,8 @@ def updated(locale: str, template: Catalog) -> Catalog:
             cat = read_po(f, locale=locale)
     else:
         cat = Catalog(locale=locale, project="jaring", version="1", charset="utf-8")
+        if locale in ONE_FORM:
+            cat._num_plurals, cat._plural_expr = 1, "0"
     cat.update(template, no_fuzzy_matching=True)
     cat.fuzzy = False
     cat.revision_date = cat.creation_date = template.creation_date.replace(
