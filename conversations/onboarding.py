@@ -102,7 +102,7 @@ async def on_notice(ctx: Ctx, inp: Input) -> None:
     chosen = _chosen_language(inp)
     if inp.kind == "choice" and chosen is not None:  # the notice's button for their language
         ctx.set_locale(chosen)
-        ctx.data.pop(HINT, None)
+        ctx.data[HINT] = chosen  # still offered first at the language step, after consent
         await ctx.reask()
     elif inp.choice == "c:agree" or inp.word in ("setuju", "ya", "agree", "yes", "ok"):
         await _log_consent(ctx, "agree")

@@ -69,3 +69,62 @@ def test_indonesian_is_the_default_and_formats_dates():
 def test_labels_are_found():
     assert {"Main menu", "Check aid status", "I agree"} <= i18n.labels()
     assert BytesIO  # keep import used
+
+
+REGIONAL = ("su", "jv")
+
+
+def _strings(locale):
+    return {m.id: m.string for m in catalog(locale) if m.id}
+
+
+def test_regional_catalogs_cover_the_template():
+    ids = {m.id for m in i18n.extract() if m.id}
+    for loc in REGIONAL:
+        strings = _strings(loc)
+        assert set(strings) == ids
+        assert [i for i, s in strings.items() if not s or not str(s).strip()] == []
+
+
+@pytest.mark.parametrize("locale", REGIONAL)
+def test_regional_catalogs_are_translated_not_copied(locale):
+    """Sundanese and Javanese are their own text: few strings equal Indonesian's (official
+    terms, names, codes), and the two are not copies of each other."""
+    ours, ind = _strings(locale), _strings("id")
+    same = [i for i in ours if ours[i] == ind[i]]
+    assert len(same) < 0.25 * len(ours), same[:20]
+    other = _strings("jv" if locale == "su" else "su")
+    assert sum(ours[i] == other[i] for i in ours) < 0.25 * len(ours)
+
+
+@pytest.mark.parametrize("locale", REGIONAL)
+def test_regional_catalogs_have_one_plural_form_and_keep_newlines(locale):
+    cat = catalog(locale)
+    assert cat.num_plurals == 1
+    for m in cat:
+        if m.id:
+            assert m.string.endswith("\n") == m.id.endswith("\n"), m.id
+
+
+@pytest.mark.parametrize("locale", REGIONAL)
+def test_a_new_message_stays_untranslated_in_regional_catalogs(locale):
+    """The en fill-from-ids logic must not touch su/jv: a new message waits for a translator."""
+    template = i18n.extract()
+    template.add("A brand new message for {name}")
+    cat = i18n.updated(locale, template)
+    assert not cat["A brand new message for {name}"].string
+    assert i18n.updated("en", template)["A brand new message for {name}"].string
+
+
+def test_official_terms_stay_indonesian():
+    checks = {
+        "Type your NIK (16 digits, printed on your KTP or family card).": "NIK",
+        "Please type your No. KK as text: 16 digits.": "No. KK",
+        "KUBE group": "KUBE",
+        "UEP business aid": "UEP",
+        "Check aid status": "bansos",
+    }
+    for loc in REGIONAL:
+        t = texts(loc)
+        for msgid, term in checks.items():
+            assert t._(msgid) != msgid and term in t._(msgid), (loc, msgid)
