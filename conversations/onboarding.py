@@ -97,19 +97,24 @@ async def _log_consent(ctx: Ctx, decision: str) -> None:
     )
 
 
+# Typed answers to the notice, beside the buttons and their labels (Sundanese and Javanese too).
+AGREE_WORDS = ("setuju", "ya", "agree", "yes", "ok", "satuju", "muhun", "sumuhun", "nggih", "iya")
+DECLINE_WORDS = ("tidak setuju", "tidak", "no", "teu satuju", "henteu", "ora setuju", "mboten")
+
+
 @start.on("notice")
 async def on_notice(ctx: Ctx, inp: Input) -> None:
     chosen = _chosen_language(inp)
-    if inp.kind == "choice" and chosen is not None:  # the notice's button for their language
+    if chosen is not None:  # the notice's button for their language, or its name typed
         ctx.set_locale(chosen)
         ctx.data[HINT] = chosen  # still offered first at the language step, after consent
         await ctx.reask()
-    elif inp.choice == "c:agree" or inp.word in ("setuju", "ya", "agree", "yes", "ok"):
+    elif inp.choice == "c:agree" or inp.word in AGREE_WORDS:
         await _log_consent(ctx, "agree")
         ctx.state.consent_version = ctx.deps.programs.notice_version
         ctx.note(ctx._("Thank you."))
         await ctx.goto("language", "choose")
-    elif inp.choice == "c:decline" or inp.word in ("tidak setuju", "tidak", "no"):
+    elif inp.choice == "c:decline" or inp.word in DECLINE_WORDS:
         await _log_consent(ctx, "decline")
         ctx.say(
             ctx._(
@@ -121,6 +126,8 @@ async def on_notice(ctx: Ctx, inp: Input) -> None:
             )
         )
         ctx.rest_at("start", "declined")
+    elif HINT not in ctx.data and _language_hint(ctx) is not None:
+        await ctx.reask()  # written in Sundanese or Javanese: the notice offers that language
     else:
         await ctx.not_understood(ctx._("Please choose I agree or I do not agree."))
 

@@ -144,3 +144,29 @@ async def test_indonesian_first_message_changes_nothing(db_url):
         assert chat.choices == ["c:agree", "c:decline", "g:language"]
         await chat.tap("c:agree")
         assert chat.choices == ["l:id", "l:su", "l:jv", "l:en"]
+
+
+async def test_sundanese_reply_to_the_notice_offers_sundanese(db_url):
+    async with running(db_url) as rt:
+        chat = Chat(rt)
+        await chat.send("/start")
+        assert chat.choices == ["c:agree", "c:decline", "g:language"]
+        [notice] = await chat.send("punten, abdi teu ngartos")
+        assert "mangga pencét Basa Sunda" in notice["text"]
+        assert chat.choices == ["c:agree", "c:decline", "l:su"]
+        await chat.send("muhun")  # agreeing in Sundanese
+        assert chat.choices[0] == "l:su"
+        await chat.send("basa sunda")
+        assert MENU_TEXT["su"] in chat.text
+
+
+async def test_javanese_words_at_the_notice(db_url):
+    async with running(db_url) as rt:
+        chat = Chat(rt)
+        await chat.send("/start")
+        [declined] = await chat.send("mboten")
+        assert "kelurahan" in declined["text"]
+        await chat.send("sugeng siang")
+        assert chat.choices == ["c:agree", "c:decline", "l:jv"]
+        await chat.send("nggih")
+        assert chat.choices[0] == "l:jv"
