@@ -53,7 +53,7 @@ lint: $(STAMP)
 	done; \
 	exit $$status
 
-## make i18n: extract messages, update the id and en catalogs, compile them.
+## make i18n: extract messages, update the id, en, su and jv catalogs, compile them.
 i18n: $(STAMP)
 	$(PYTHON) -m tools.i18n
 

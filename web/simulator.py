@@ -22,6 +22,7 @@ import secrets
 import aiohttp_jinja2
 from aiohttp import web
 
+from core.i18n import LANGUAGE_NAMES
 from core.model import Event
 from db import conversation_store
 from web.auth import AUTH, STAFF, audit
@@ -29,7 +30,7 @@ from web.keys import OUTBOX, SERVICE
 
 CHANNEL = "web"
 SETTLE = 2.0
-LANGS = {"id": "Bahasa Indonesia", "en": "English"}
+LANGS = LANGUAGE_NAMES  # each language named in itself: id, su, jv, en
 
 
 def setup(app: web.Application) -> None:
