@@ -170,3 +170,36 @@ async def test_javanese_words_at_the_notice(db_url):
         assert chat.choices == ["c:agree", "c:decline", "l:jv"]
         await chat.send("nggih")
         assert chat.choices[0] == "l:jv"
+
+
+async def test_staff_see_the_residents_language_on_the_ticket(db_url):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.test_web_auth import PASSWORD, login
+    from web.auth import add_staff
+
+    async with running(db_url) as rt:
+        async with rt.db.tx() as c:
+            await add_staff(
+                c,
+                username="ani",
+                name="Ani",
+                role="verifikator",
+                password=PASSWORD,
+                kelurahan_code=None,
+                now=datetime(2026, 11, 23, 3, 0, tzinfo=UTC),
+                actor="test",
+            )
+        chat = Chat(rt)
+        await chat.onboard("su")
+        await chat.tap("g:contact")
+        assert "Tumaros ka patugas" in chat.text
+        await chat.send("Punten, kumaha carana daptar PKH?")
+        client = TestClient(TestServer(rt.web))
+        await client.start_server()
+        try:
+            assert (await login(client)).status == 302
+            page = await (await client.get("/inbox/1")).text()
+            assert "Basa Sunda" in page
+        finally:
+            await client.close()

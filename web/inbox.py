@@ -12,6 +12,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from core.i18n import LANGUAGE_NAMES
 from db import staff_store
 from db import ticket_queries as queries
 from domain.clock import wib
@@ -130,7 +131,7 @@ async def ticket_page(
             and row.first_response_at is None
             and row.due_at < auth.clock(),
             "channel": request.app[CHANNEL_LABELS].get(row.channel, row.channel),
-            "language": "English" if row.locale == "en" else "Bahasa Indonesia",
+            "language": LANGUAGE_NAMES.get(row.locale or "id", LANGUAGE_NAMES["id"]),
             "household": (
                 f"Kelurahan {_kel_name(region, hh.kelurahan_code)}, RW {hh.rw} RT {hh.rt}"
                 if hh
