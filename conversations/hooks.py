@@ -3,9 +3,47 @@ stuck resident, and input while staff own the conversation."""
 
 from __future__ import annotations
 
-from conversations import handoff, identity
+from conversations import handoff, identity, reports
 from conversations.texts import help_text, notice_text
-from core.engine import Ctx, EngineHooks
+from core.engine import INTENT_CHOICE, MENU, Ctx, EngineHooks, Input
+from core.i18n import L_
+from core.model import Choice
+from core.understanding import Understanding
+
+# The understanding layer's intents (core/understanding.py, data/intents.toml) and the
+# button that offers each one in "Did you mean".
+INTENT_LABELS = {
+    "check": L_("Check aid status"),
+    "usul": L_("Propose a family"),
+    "sanggah": L_("Object to recipient"),
+    "koreksi": L_("Correct data"),
+    "graduasi": L_("No longer need aid"),
+    "myreports": L_("My reports"),
+    "kube": L_("KUBE group"),
+    "uep": L_("UEP business aid"),
+    "training": L_("Skills training"),
+    "contact": L_("Contact an officer"),
+    "rt": L_("I am a ketua RT"),
+    "privacy": L_("Privacy"),
+    "language": L_("Change language"),
+    "menu": L_("Main menu"),
+    "cancel": L_("Cancel"),
+}
+# Intents that start a service (where each one leads is `start_intent`).
+SERVICES = (
+    "check",
+    "usul",
+    "sanggah",
+    "koreksi",
+    "graduasi",
+    "myreports",
+    "kube",
+    "uep",
+    "training",
+    "contact",
+    "rt",
+)
+REPORT_KINDS = {"usul": "r:usul", "sanggah": "r:sanggah", "koreksi": "r:koreksi"}
 
 
 class Hooks(EngineHooks):
@@ -49,5 +87,70 @@ class Hooks(EngineHooks):
             await ctx.goto("check", "nik")
         elif action == "contact":
             await ctx.goto("handoff", "ask")  # ask a person here; the office's numbers too
+        else:
+            await self.to_menu(ctx)
+
+    # --- the understanding layer ------------------------------------------------------------
+    async def understood(self, ctx: Ctx, u: Understanding) -> bool:
+        at_menu = (ctx.state.flow, ctx.state.step) == MENU
+        if at_menu:
+            e = u.entities
+            if "nik" in e:  # a NIK inside a sentence starts the check with it
+                await ctx.forward("check", "nik", Input("text", text=e["nik"]))
+                return True
+            if "rt_code" in e:
+                await ctx.forward("rt", "code", Input("text", text=e["rt_code"]))
+                return True
+            if "ticket" in e:
+                await ctx.goto("myreports", "list")
+                return True
+            if "kube_code" in e and u.intent in (None, "kube"):
+                await ctx.goto("kube", "start")
+                return True
+            if u.intent == "greeting":
+                ctx.note(ctx._("Hello! Welcome to Jaring, the chat service of Dinas Sosial."))
+                await ctx.goto("menu", "main")
+                return True
+            if u.intent == "thanks":
+                ctx.say(
+                    ctx._("You are welcome. Type menu whenever you need us again."),
+                    [ctx.choice("g:menu", L_("Main menu"))],
+                )
+                return True
+            if u.intent in SERVICES or u.intent in INTENT_LABELS:
+                await self.intent_chosen(ctx, u.intent or "")
+                return True
+        elif u.intent in SERVICES and u.whole:
+            # mid-flow, a message that is plainly another service: ask before leaving
+            self._did_you_mean(ctx, [u.intent or ""])
+            return True
+        offer = [i for i, _ in u.candidates if i in INTENT_LABELS][:3]
+        if at_menu and offer:
+            self._did_you_mean(ctx, offer)
+            return True
+        return False
+
+    def _did_you_mean(self, ctx: Ctx, intents: list[str]) -> None:
+        choices = [Choice(INTENT_CHOICE + i, ctx._(INTENT_LABELS[i])) for i in intents]
+        choices.append(ctx.choice(INTENT_CHOICE + "none", L_("Neither")))
+        ctx.say(ctx._("Did you mean:"), choices)
+
+    async def intent_chosen(self, ctx: Ctx, intent: str) -> None:
+        if intent in ("menu", "cancel", "help", "privacy", "language", "contact", "check"):
+            await self.global_action(ctx, intent)
+        elif intent in REPORT_KINDS or intent == "graduasi":
+            reports.drop_draft(ctx)
+            await ctx.goto("report", "start")
+            ctx.replies.clear()  # the draft is made; straight to the kind asked for
+            choice = REPORT_KINDS.get(intent, "r:graduasi")
+            await ctx.forward("report", "start", Input("choice", choice=choice))
+        elif intent == "myreports":
+            await ctx.goto("myreports", "list")
+        elif intent in ("kube", "uep", "training"):
+            await ctx.goto(intent, "start")
+        elif intent == "rt":
+            await ctx.goto("rt", "menu" if ctx.state.role == "rt" else "code")
+        elif intent == "none" and (ctx.state.flow, ctx.state.step) != MENU:
+            await ctx.reask()
         else:
             await self.to_menu(ctx)
