@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from core.reference import ConfigProblem
 from domain.kube import CODE_ALPHABET, CODE_LENGTH
@@ -96,8 +97,11 @@ class Lexicon:
     close: float
     margin: float
     weak: frozenset[str]
+    whole_only: frozenset[str]
     slang: dict[str, str]
     stopwords: frozenset[str]
+    # ordinary words never "corrected" into a lexicon word ("hujan" is not "human")
+    words: frozenset[str]
     # intent -> language -> phrases, as written
     phrases: dict[str, dict[str, list[str]]]
     path: Path | None = None
@@ -133,7 +137,7 @@ class Understander:
         for i, p in enumerate(self._phrases):
             for tok in p.tokens:
                 self._index.setdefault(tok, []).append(i)
-        known = set(self._index) | set(self.lexicon.stopwords)
+        known = set(self._index) | set(self.lexicon.stopwords) | set(self.lexicon.words)
         for v in self.lexicon.slang.values():
             known.update(v.split())
         self._known = frozenset(known)
@@ -157,7 +161,9 @@ class Understander:
                 exp = slang.get(tok[:-1])  # "makasihh", "gkk"
                 if exp is None and tok[:-1] in self._known:
                     exp = tok[:-1]
-            out.extend((exp or tok).split())
+            for word in (exp or tok).split():
+                if not out or out[-1] != word:  # "hatur nuhun" -> "terima terima kasih"
+                    out.append(word)
         return out
 
     def _content(self, tokens: list[str]) -> list[str]:
@@ -166,15 +172,16 @@ class Understander:
 
     def _correct_uncached(self, tok: str) -> str:
         """A word the lexicon does not know, mapped to one it knows when they differ by a
-        typo (same first letter, rapidfuzz ratio >= 80); else the word unchanged."""
-        if tok in self._known or len(tok) < 4 or tok.isdigit():
+        typo (same first letter; one edit for 5-8 letters, two from 9, a swap of two letters
+        being one: rapidfuzz's OSA distance); else the word unchanged."""
+        if tok in self._known or len(tok) < 5 or tok.isdigit():
             return tok
-        cutoff = 80 if len(tok) >= 6 else 75
+        edits = 1 if len(tok) < 9 else 2
         got = process.extractOne(
             tok,
-            [v for v in self._vocab if v[0] == tok[0] and abs(len(v) - len(tok)) <= 2],
-            scorer=fuzz.ratio,
-            score_cutoff=cutoff,
+            [v for v in self._vocab if v[0] == tok[0] and abs(len(v) - len(tok)) <= edits],
+            scorer=OSA.distance,
+            score_cutoff=edits,
         )
         return got[0] if got else tok
 
@@ -217,6 +224,8 @@ class Understander:
         top_intent, (top_score, top_len, top_phrase) = ranked[0]
         candidates = [(k, float(v[0])) for k, v in ranked[:3]]
         whole = fuzz.ratio(query, top_phrase.text) >= 90
+        if top_intent in lex.whole_only and not whole:
+            return Understanding(None, float(top_score), candidates, entities, normalized)
         rivals = [
             (k, v)
             for k, v in ranked[1:]
@@ -335,10 +344,18 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
     ):
         bad('[slang] must map single words to words: sy = "saya"')
         slang = {}
+    whole_only = settings.get("whole_only", [])
+    if not isinstance(whole_only, list) or any(w not in INTENTS for w in whole_only):
+        bad(f"settings.whole_only must list intents among {', '.join(INTENTS)}")
+        whole_only = []
     stop = raw.get("stopwords", {}).get("words", [])
     if not isinstance(stop, list) or any(not isinstance(w, str) for w in stop):
         bad("[stopwords] words must be a list of words")
         stop = []
+    words = raw.get("words", {}).get("known", [])
+    if not isinstance(words, list) or any(not isinstance(w, str) for w in words):
+        bad("[words] known must be a list of words")
+        words = []
     intents = raw.get("intents", {})
     phrases: dict[str, dict[str, list[str]]] = {}
     if not isinstance(intents, dict):
@@ -370,8 +387,10 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
         close=nums["close"],
         margin=nums["margin"],
         weak=frozenset(weak),
+        whole_only=frozenset(whole_only),
         slang={k.strip().lower(): v.strip().lower() for k, v in slang.items()},
         stopwords=frozenset(w.strip().lower() for w in stop),
+        words=frozenset(w.strip().lower() for w in words),
         phrases=phrases,
         path=Path(path),
     )
