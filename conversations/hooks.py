@@ -43,6 +43,8 @@ SERVICES = (
     "contact",
     "rt",
 )
+# Steps that ask for a NIK or a No. KK: a 16-digit number inside a sentence is the answer.
+ID_STEPS = {("check", "nik"), ("check", "kk"), ("report", "nik"), ("report", "kk")}
 REPORT_KINDS = {"usul": "r:usul", "sanggah": "r:sanggah", "koreksi": "r:koreksi"}
 
 
@@ -92,7 +94,12 @@ class Hooks(EngineHooks):
 
     # --- the understanding layer ------------------------------------------------------------
     async def understood(self, ctx: Ctx, u: Understanding) -> bool:
-        at_menu = (ctx.state.flow, ctx.state.step) == MENU
+        here = (ctx.state.flow, ctx.state.step)
+        at_menu = here == MENU
+        number = u.entities.get("nik") or u.entities.get("number16")
+        if here in ID_STEPS and number and number != (ctx.event.payload.get("text") or "").strip():
+            await ctx.forward(*here, Input("text", text=number))
+            return True
         if at_menu:
             e = u.entities
             if "nik" in e:  # a NIK inside a sentence starts the check with it
@@ -120,8 +127,9 @@ class Hooks(EngineHooks):
             if u.intent in SERVICES or u.intent in INTENT_LABELS:
                 await self.intent_chosen(ctx, u.intent or "")
                 return True
-        elif u.intent in SERVICES and u.whole:
-            # mid-flow, a message that is plainly another service: ask before leaving
+        elif u.intent in SERVICES:
+            # mid-flow, the step could not use the message and it plainly asks for another
+            # service: ask before leaving ("Neither" asks the step again)
             self._did_you_mean(ctx, [u.intent or ""])
             return True
         offer = [i for i, _ in u.candidates if i in INTENT_LABELS][:3]

@@ -186,3 +186,16 @@ async def test_report_kind_straight_from_words(db_url):
         await chat.send("batal")
         await chat.send("sambungin ke admin")
         assert "Maaf" not in chat.text
+
+
+async def test_mid_flow_nik_in_a_sentence_and_another_service(db_url):
+    async with running(db_url) as rt:
+        chat = Chat(rt)
+        await chat.onboard()
+        await chat.tap("m:check")
+        await chat.send("mau lapor data saya salah")  # not a NIK: another service
+        assert "Maksud Anda" in chat.text and chat.choices == ["n:koreksi", "n:none"]
+        await chat.tap("n:none")
+        assert "Ketik NIK" in chat.text  # the step again
+        await chat.send(f"ini nik saya {NIK_1} ya")
+        assert chat.choices == ["k:yes", "k:edit"]
