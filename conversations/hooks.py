@@ -4,45 +4,12 @@ stuck resident, and input while staff own the conversation."""
 from __future__ import annotations
 
 from conversations import handoff, identity, reports
+from conversations.intents import INTENT_LABELS, SERVICES, did_you_mean
 from conversations.texts import help_text, notice_text
-from core.engine import INTENT_CHOICE, MENU, Ctx, EngineHooks, Input
+from core.engine import MENU, Ctx, EngineHooks, Input
 from core.i18n import L_
-from core.model import Choice
 from core.understanding import Understanding
 
-# The understanding layer's intents (core/understanding.py, data/intents.toml) and the
-# button that offers each one in "Did you mean".
-INTENT_LABELS = {
-    "check": L_("Check aid status"),
-    "usul": L_("Propose a family"),
-    "sanggah": L_("Object to recipient"),
-    "koreksi": L_("Correct data"),
-    "graduasi": L_("No longer need aid"),
-    "myreports": L_("My reports"),
-    "kube": L_("KUBE group"),
-    "uep": L_("UEP business aid"),
-    "training": L_("Skills training"),
-    "contact": L_("Contact an officer"),
-    "rt": L_("I am a ketua RT"),
-    "privacy": L_("Privacy"),
-    "language": L_("Change language"),
-    "menu": L_("Main menu"),
-    "cancel": L_("Cancel"),
-}
-# Intents that start a service (where each one leads is `start_intent`).
-SERVICES = (
-    "check",
-    "usul",
-    "sanggah",
-    "koreksi",
-    "graduasi",
-    "myreports",
-    "kube",
-    "uep",
-    "training",
-    "contact",
-    "rt",
-)
 # Steps that ask for a NIK or a No. KK: a 16-digit number inside a sentence is the answer.
 ID_STEPS = {("check", "nik"), ("check", "kk"), ("report", "nik"), ("report", "kk")}
 REPORT_KINDS = {"usul": "r:usul", "sanggah": "r:sanggah", "koreksi": "r:koreksi"}
@@ -130,18 +97,13 @@ class Hooks(EngineHooks):
         elif u.intent in SERVICES:
             # mid-flow, the step could not use the message and it plainly asks for another
             # service: ask before leaving ("Neither" asks the step again)
-            self._did_you_mean(ctx, [u.intent or ""])
+            did_you_mean(ctx, [u.intent or ""])
             return True
         offer = [i for i, _ in u.candidates if i in INTENT_LABELS][:3]
         if at_menu and offer:
-            self._did_you_mean(ctx, offer)
+            did_you_mean(ctx, offer)
             return True
         return False
-
-    def _did_you_mean(self, ctx: Ctx, intents: list[str]) -> None:
-        choices = [Choice(INTENT_CHOICE + i, ctx._(INTENT_LABELS[i])) for i in intents]
-        choices.append(ctx.choice(INTENT_CHOICE + "none", L_("Neither")))
-        ctx.say(ctx._("Did you mean:"), choices)
 
     async def intent_chosen(self, ctx: Ctx, intent: str) -> None:
         if intent in ("menu", "cancel", "help", "privacy", "language", "contact", "check"):

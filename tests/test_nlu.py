@@ -199,3 +199,18 @@ async def test_mid_flow_nik_in_a_sentence_and_another_service(db_url):
         assert "Ketik NIK" in chat.text  # the step again
         await chat.send(f"ini nik saya {NIK_1} ya")
         assert chat.choices == ["k:yes", "k:edit"]
+
+
+async def test_free_text_steps_do_not_store_another_request(db_url):
+    async with running(db_url) as rt:
+        chat = Chat(rt)
+        await chat.onboard()
+        await chat.send("usul")  # straight to the kind of report
+        await chat.tap("r:other")
+        assert "Ketik nama" in chat.text
+        await chat.send("sambungin ke admin")
+        assert "Pindah ke" in chat.text and chat.choices == ["n:contact", "n:none"]
+        await chat.tap("n:none")
+        assert "Ketik nama" in chat.text
+        await chat.send("halo")
+        assert "Ketik nama" in chat.text and "Maaf" not in chat.text
