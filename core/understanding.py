@@ -224,7 +224,8 @@ class Understander:
         top_intent, (top_score, top_len, top_phrase) = ranked[0]
         candidates = [(k, float(v[0])) for k, v in ranked[:3]]
         whole = fuzz.ratio(query, top_phrase.text) >= 90
-        if top_intent in lex.whole_only and not whole:
+        opens = content[: len(top_phrase.tokens)] == top_phrase.text.split()
+        if top_intent in lex.whole_only and not (whole or opens):
             return Understanding(None, float(top_score), candidates, entities, normalized)
         rivals = [
             (k, v)
