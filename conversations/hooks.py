@@ -4,7 +4,7 @@ stuck resident, and input while staff own the conversation."""
 from __future__ import annotations
 
 from conversations import handoff, identity, reports
-from conversations.intents import INTENT_LABELS, SERVICES, did_you_mean
+from conversations.intents import FLOW_OF, INTENT_LABELS, SERVICES, did_you_mean
 from conversations.texts import help_text, notice_text
 from core.engine import MENU, Ctx, EngineHooks, Input
 from core.i18n import L_
@@ -91,10 +91,10 @@ class Hooks(EngineHooks):
                     [ctx.choice("g:menu", L_("Main menu"))],
                 )
                 return True
-            if u.intent in SERVICES or u.intent in INTENT_LABELS:
-                await self.intent_chosen(ctx, u.intent or "")
+            if u.intent is not None:
+                await self.intent_chosen(ctx, u.intent)
                 return True
-        elif u.intent in SERVICES:
+        elif u.intent in SERVICES and FLOW_OF[u.intent] != ctx.state.flow:
             # mid-flow, the step could not use the message and it plainly asks for another
             # service: ask before leaving ("Neither" asks the step again)
             did_you_mean(ctx, [u.intent or ""])

@@ -151,6 +151,8 @@ async def test_own_words_at_the_main_menu(db_url):
         assert chat.choices[0] == "m:check"
         await chat.send("makasih ya")
         assert "Maaf" not in chat.text and chat.choices == ["g:menu"]
+        out = await chat.send("sy bingung")  # help, in other words
+        assert all("Maaf" not in r["text"] for r in out) and len(out) == 2
         await chat.send("laporan bansos")  # a close call
         assert "Maksud Anda" in chat.text
         assert chat.choices[-1] == "n:none" and 3 <= len(chat.choices) <= 4
