@@ -490,6 +490,8 @@ class Engine:
         """A whole message that names a global intent in other words ("gk jd", "udahan",
         "wis ora sido", "ganti bahasa") acts as the global word, unless it picks an offered
         button."""
+        if len(inp.text) > 60:  # a global phrase is short; a longer text is an answer
+            return None
         offered = ctx.state.data.get(CHOICES) or []
         if offered and self._match_choice(inp, offered):
             return None
