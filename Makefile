@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test lint lock migrate seed i18n bench install clean screenshots
+.PHONY: run test lint lock migrate seed i18n bench nlu install clean screenshots
 # The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -59,6 +59,11 @@ i18n: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+## make nlu: the understanding layer on tests/data/nlu_corpus.tsv: accuracy per intent, the
+## confusion table, wrong flows started on the negatives, time per message (NLU_ARGS=--show).
+nlu: $(STAMP)
+	$(PYTHON) -m tools.nlu $(NLU_ARGS)
 
 ## make screenshots: the dashboard's main pages, from the browser test, into docs/screenshots/.
 screenshots: $(STAMP)

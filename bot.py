@@ -32,6 +32,7 @@ class Runtime(Core):
             database_url=settings.database_url,
             programs_path=settings.jaring_programs,
             region_path=settings.jaring_region,
+            intents_path=settings.jaring_intents,
             engine=build_engine(),
             jobs=JOBS,
             default_locale=settings.jaring_default_locale,

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     web_cookie_secure: bool = False
     jaring_programs: Path = ROOT / "data" / "programs.toml"
     jaring_region: Path = ROOT / "data" / "region" / "kota_bogor.toml"
+    # The understanding layer's lexicon (phrases per intent and language, slang): docs/understanding.md
+    jaring_intents: Path = ROOT / "data" / "intents.toml"
     jaring_default_locale: str = "id"
     jaring_media_dir: Path = ROOT / "data" / "media"
     # Secret used to key hashes of NIKs in the attempt log (so the log holds no NIK).

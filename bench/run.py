@@ -639,6 +639,13 @@ async def main_async(args) -> int:
     big_hh = 25_000 if args.quick else 250_000
     big_label = "100k" if args.quick else "1M"
 
+    # 0. the understanding layer on its corpus (make nlu prints the accuracy)
+    from core.understanding import default_understander
+    from tools.nlu import CORPUS, read_corpus, timing
+
+    mean_us, p99_us = timing(default_understander(), read_corpus(CORPUS))
+    say(f"\n== understanding layer ==\nper message: mean {mean_us:.0f} µs, p99 {p99_us:.0f} µs")
+
     # 1. data + import
     say("\n== data and import ==")
     t = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from conversations import identity
+from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_, Texts
 from core.model import Choice
@@ -203,6 +204,8 @@ async def ask_name(ctx: Ctx) -> None:
 
 @kube.on("name")
 async def on_name(ctx: Ctx, inp: Input) -> None:
+    if await not_an_answer(ctx, inp):
+        return
     name = " ".join(inp.text.split())
     # Messages say "KUBE {name}": a name typed as "KUBE Mawar" is stored as "Mawar".
     name = re.sub(r"(?i)^kube\b[\s.:-]*", "", name)

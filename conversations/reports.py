@@ -11,6 +11,7 @@ Nothing about another household's data is ever shown: a sanggah never looks the 
 from __future__ import annotations
 
 from conversations import identity
+from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_
 from core.model import Reply
@@ -253,6 +254,8 @@ async def ask_name(ctx: Ctx) -> None:
 
 @report.on("name")
 async def on_name(ctx: Ctx, inp: Input) -> None:
+    if await not_an_answer(ctx, inp):
+        return
     name = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if not (3 <= len(name) <= 120) or any(ch.isdigit() for ch in name):
         await ctx.not_understood(ctx._("Please type a name in letters (at least 3)."))
@@ -268,6 +271,8 @@ async def ask_address(ctx: Ctx) -> None:
 
 @report.on("address")
 async def on_address(ctx: Ctx, inp: Input) -> None:
+    if await not_an_answer(ctx, inp):
+        return
     addr = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if len(addr) < 5:
         await ctx.not_understood(ctx._("Please type the address in a few words."))
@@ -432,6 +437,8 @@ async def ask_detail(ctx: Ctx) -> None:
 
 @report.on("detail")
 async def on_detail(ctx: Ctx, inp: Input) -> None:
+    if await not_an_answer(ctx, inp, story=True):
+        return
     text = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if len(text) < 5:
         await ctx.not_understood(ctx._("Please write the reason in a few words."))
@@ -471,6 +478,8 @@ async def ask_should(ctx: Ctx) -> None:
 
 @report.on("should")
 async def on_should(ctx: Ctx, inp: Input) -> None:
+    if await not_an_answer(ctx, inp, story=True):
+        return
     text = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if len(text) < 5:
         await ctx.not_understood(ctx._("Please write what the data should be, in a few words."))

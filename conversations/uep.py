@@ -7,6 +7,7 @@ told in their own language.
 from __future__ import annotations
 
 from conversations import identity
+from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_
 from db import kube_store as store
@@ -96,6 +97,8 @@ def _text(inp: Input, lo: int, hi: int) -> str | None:
 
 @uep.on("business")
 async def on_business(ctx: Ctx, inp: Input) -> None:
+    if await not_an_answer(ctx, inp, story=True):
+        return
     s = _text(inp, 5, 160)
     if s is None:
         await ctx.not_understood(ctx._("Please describe your business in 5–160 characters."))

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from rapidfuzz import fuzz
+
 from core.i18n import L_, Texts, normalize_locale, texts
 from core.model import Choice, Event, Reply
+from core.understanding import Understander, Understanding, default_understander
 
 IDLE_AFTER = timedelta(minutes=30)
 MISUNDERSTOOD_LIMIT = 2
@@ -75,6 +78,13 @@ _PUNCT = re.compile(r"[\s.!?,;:]+$")
 # picks one of them); keys starting with KEEP survive a move to another flow.
 CHOICES = "_choices"
 KEEP = "__"
+# Choice ids of the understanding layer's "Did you mean" buttons: "n:<intent>", "n:none".
+INTENT_CHOICE = "n:"
+# Intents a whole message may name from any step, as the global words do ("gk jd", "udahan").
+GLOBAL_INTENTS = ("cancel", "menu", "help", "privacy", "language")
+# A typed button label with small differences (a typo, a word dropped or added, another
+# order) picks the button at this rapidfuzz score or above, when no other label is as close.
+LABEL_MATCH = 85
 # Set when the resident got stuck (Ctx.not_understood); a ticket opened from here says so.
 STUCK = "__stuck"
 # Where a conversation rests when an errand is done.
@@ -179,6 +189,8 @@ class Ctx:
         self.event = event
         self.replies: list[Reply] = []
         self.understood = True
+        self._understanding_tried = False
+        self._understanding: Understanding | None = None
         self._notes: list[str] = []
         # Outbox ids a step queued for other residents (core.notify); the service
         # hands them to the sender after the commit.
@@ -276,6 +288,10 @@ class Ctx:
     async def not_understood(self, hint: str | None = None) -> None:
         """Counts a misunderstanding. The hint (or a re-ask) keeps the step and its data; the
         second misunderstanding in a row also offers the menu and a person."""
+        if not self._understanding_tried:
+            self._understanding_tried = True
+            if await self.engine.understand_instead(self):
+                return
         self.understood = False
         st = self.state
         st.misunderstood += 1
@@ -305,9 +321,43 @@ class Ctx:
 
 
 class Engine:
-    def __init__(self, flows: dict[str, Flow], hooks: EngineHooks):
+    def __init__(
+        self, flows: dict[str, Flow], hooks: EngineHooks, understander: Understander | None = None
+    ):
         self.flows = flows
         self.hooks = hooks
+        self._understander = understander
+
+    @property
+    def understander(self) -> Understander:
+        """The lexicon's matcher (core/understanding.py): the one handed in at start-up, else
+        data/intents.toml."""
+        if self._understander is None:
+            self._understander = default_understander()
+        return self._understander
+
+    @understander.setter
+    def understander(self, value: Understander) -> None:
+        self._understander = value
+
+    def understand(self, ctx: Ctx) -> Understanding | None:
+        """The understanding of this event's text (once per event), None for other input."""
+        ev = ctx.event
+        if ev.kind != "text":
+            return None
+        if ctx._understanding is None:
+            text = str(ev.payload.get("text", ""))[:1000]
+            ctx._understanding = self.understander.understand(text)
+        return ctx._understanding
+
+    async def understand_instead(self, ctx: Ctx) -> bool:
+        """A step did not understand the text: the flows may act on what the understanding
+        layer makes of it (another service, a NIK in a sentence, "Did you mean"). True when
+        they did."""
+        u = self.understand(ctx)
+        if u is None:
+            return False
+        return await self.hooks.understood(ctx, u)
 
     def step_of(self, st: State) -> Step | None:
         flow = self.flows.get(st.flow)
@@ -349,6 +399,8 @@ class Engine:
         if st.owner == "staff":  # a person is answering: the bot stays out of the way
             await self.hooks.staff_owned(ctx, inp, action)
             return self._finish(ctx)
+        if action is None and inp.kind == "text":
+            action = self._intent_action(ctx, inp)
         if idle and action is None:
             ctx.note(
                 ctx._(
@@ -382,6 +434,9 @@ class Engine:
                 inp.kind, inp.choice = "choice", picked
         if inp.kind == "choice" and inp.choice in GLOBAL_CHOICES:
             await self.hooks.global_action(ctx, GLOBAL_CHOICES[inp.choice])
+            return self._finish(ctx)
+        if inp.kind == "choice" and (inp.choice or "").startswith(INTENT_CHOICE):
+            await self.hooks.intent_chosen(ctx, (inp.choice or "")[len(INTENT_CHOICE) :])
             return self._finish(ctx)
         if inp.kind == "other":  # voice notes, stickers, videos, documents ...
             await ctx.not_understood(
@@ -431,6 +486,20 @@ class Engine:
             return GLOBAL_CHOICES.get(inp.choice or "")
         return None
 
+    def _intent_action(self, ctx: Ctx, inp: Input) -> str | None:
+        """A whole message that names a global intent in other words ("gk jd", "udahan",
+        "wis ora sido", "ganti bahasa") acts as the global word, unless it picks an offered
+        button."""
+        if len(inp.text) > 60:  # a global phrase is short; a longer text is an answer
+            return None
+        offered = ctx.state.data.get(CHOICES) or []
+        if offered and self._match_choice(inp, offered):
+            return None
+        u = self.understand(ctx)
+        if u is not None and u.whole and u.intent in GLOBAL_INTENTS:
+            return u.intent
+        return None
+
     @staticmethod
     def _match_choice(inp: Input, offered: list[list[str]]) -> str | None:
         word = inp.word
@@ -445,7 +514,36 @@ class Engine:
         for cid, label in offered:
             if label and " ".join(label.lower().split()) == norm:
                 return cid
+        return _fuzzy_label(norm, offered)
+
+
+def _fuzzy_label(norm: str, offered: list[list[str]]) -> str | None:
+    """The offered button whose label the text is, give or take a typo, a word dropped or
+    added, or another word order; None when no label is close enough or two are."""
+    if len(norm) < 4 or not any(ch.isalpha() for ch in norm):
         return None
+    text = _PUNCT_ANY.sub(" ", norm)
+    n_words = len(text.split())
+    scored = []
+    for cid, label in offered:
+        if not label:
+            continue
+        lab = _PUNCT_ANY.sub(" ", label.lower())
+        score = fuzz.token_sort_ratio(text, lab)
+        if n_words >= 2 and len(lab.split()) >= 2:
+            # a word dropped or added: all of the shorter side's words are in the longer
+            score = max(score, fuzz.token_set_ratio(text, lab) - 5)
+        scored.append((score, cid))
+    if not scored:
+        return None
+    scored.sort(reverse=True)
+    best, cid = scored[0]
+    if best < LABEL_MATCH or (len(scored) > 1 and scored[1][0] > best - 5):
+        return None
+    return cid
+
+
+_PUNCT_ANY = re.compile(r"[^\w]+")
 
 
 class EngineHooks:
@@ -465,3 +563,12 @@ class EngineHooks:
 
     async def staff_owned(self, ctx: Ctx, inp: Input, action: str | None) -> None:
         raise NotImplementedError
+
+    async def understood(self, ctx: Ctx, u: Understanding) -> bool:
+        """A step did not understand a text; act on the understanding instead (True) or let
+        the step's "not understood" stand (False)."""
+        return False
+
+    async def intent_chosen(self, ctx: Ctx, intent: str) -> None:
+        """A "Did you mean" button ("n:<intent>", "n:none") was tapped."""
+        await self.to_menu(ctx)
