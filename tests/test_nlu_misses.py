@@ -56,6 +56,13 @@ async def test_gibberish_at_the_menu_is_a_masked_miss_and_a_request_is_not(db_ur
         await warga.send("email sy ani@mail.com 0812 3456 7890 zzzqx")
         [_, m2] = await misses(rt)
         assert "ani@" not in m2.text and "[email]" in m2.text and "0812" not in m2.text
+        # Mid-flow: where it happened is kept; a voice note is no miss.
+        await warga.send("mau cek bansos")
+        await warga.send("plonk grr")
+        await warga._event("voice", {})
+        [*_, m3] = await misses(rt)
+        assert (m3.flow, m3.step, m3.text) == ("check", "nik", "plonk grr")
+        assert len(await misses(rt)) == 3
 
 
 async def test_the_nlu_page_groups_and_counts_for_admin_and_verifikator(db_url):
