@@ -50,6 +50,7 @@ class Runtime(Core):
             service=self.service,
             outbox=self.outbox,
             channel_labels=self.labels,
+            lexicon=self.lexicon,
         )
         self._wiring = Wiring(
             settings, self.service.receive, self.idle, self.db, self.outbox, self.clock

@@ -1,6 +1,6 @@
 """Every command of `python bot.py`: run and chat (cli/run.py), migrate, import-dtsen and
 seed-demo (cli/data.py), and the staff commands (`staff ...`, `kube ...`, `training ...`,
-`reports ...`, `rt ...`).
+`reports ...`, `rt ...`, `nlu ...`).
 
 A module here has `add_parsers(sub)`, which adds its argparse sub-commands and sets
 `handler=<fn(settings, args) -> int>` on each with `set_defaults` (async, or plain when it runs
@@ -28,6 +28,7 @@ MODULES: tuple[str, ...] = (
     "cli.training",
     "cli.reports",
     "cli.rt",
+    "cli.nlu",
 )  # dotted module names
 
 

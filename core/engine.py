@@ -20,7 +20,9 @@ from rapidfuzz import fuzz
 
 from core.i18n import L_, Texts, normalize_locale, texts
 from core.model import Choice, Event, Reply
-from core.understanding import Understander, Understanding, default_understander
+from core.understanding import NONE, LiveLexicon, Understander, Understanding, default_understander
+from db import nlu_store
+from domain.masking import mask_text
 
 IDLE_AFTER = timedelta(minutes=30)
 MISUNDERSTOOD_LIMIT = 2
@@ -292,6 +294,7 @@ class Ctx:
             self._understanding_tried = True
             if await self.engine.understand_instead(self):
                 return
+            await self.engine.record_miss(self)
         self.understood = False
         st = self.state
         st.misunderstood += 1
@@ -327,11 +330,15 @@ class Engine:
         self.flows = flows
         self.hooks = hooks
         self._understander = understander
+        # The running service's lexicon, re-read when its file changes (core/runtime.py).
+        self.lexicon: LiveLexicon | None = None
 
     @property
     def understander(self) -> Understander:
-        """The lexicon's matcher (core/understanding.py): the one handed in at start-up, else
-        data/intents.toml."""
+        """The lexicon's matcher (core/understanding.py): the service's live lexicon, else the
+        one handed in, else data/intents.toml."""
+        if self.lexicon is not None:
+            return self.lexicon.current()
         if self._understander is None:
             self._understander = default_understander()
         return self._understander
@@ -339,6 +346,7 @@ class Engine:
     @understander.setter
     def understander(self, value: Understander) -> None:
         self._understander = value
+        self.lexicon = None
 
     def understand(self, ctx: Ctx) -> Understanding | None:
         """The understanding of this event's text (once per event), None for other input."""
@@ -358,6 +366,28 @@ class Engine:
         if u is None:
             return False
         return await self.hooks.understood(ctx, u)
+
+    async def record_miss(self, ctx: Ctx) -> None:
+        """The text is about to get "not understood" and the understanding layer found nothing
+        close: keep it, masked, for staff (table nlu_misses, the event's transaction). The
+        text is never logged."""
+        u = self.understand(ctx)
+        if u is None or u.kind != NONE or ctx.conn is None:
+            return
+        text = mask_text(str(ctx.event.payload.get("text", "")))
+        if not text:
+            return
+        st = ctx.state
+        await nlu_store.add_miss(
+            ctx.conn,
+            now=ctx.now,
+            channel=st.channel,
+            locale=st.locale or ctx.t.locale,
+            flow=st.flow,
+            step=st.step,
+            text=text,
+            normalized=mask_text(u.normalized) or text,
+        )
 
     def step_of(self, st: State) -> Step | None:
         flow = self.flows.get(st.flow)

@@ -15,7 +15,7 @@ from core.inbox import Service
 from core.outbox import Outbox
 from core.reference import load_reference
 from core.scheduler import Job, Scheduler
-from core.understanding import Understander, load_lexicon
+from core.understanding import LiveLexicon
 from db.database import Database
 from domain.clock import utcnow
 
@@ -35,8 +35,10 @@ class Core:
         intents_path: Path | None = None,
     ):
         self.programs, self.region = load_reference(programs_path, region_path)
-        # The lexicon is checked at start-up like programs.toml (ConfigProblem when wrong).
-        engine.understander = Understander(load_lexicon(intents_path))
+        # The lexicon is checked at start-up like programs.toml (ConfigProblem when wrong), then
+        # re-read when its file changes (a bad new file keeps the old lexicon).
+        self.lexicon = LiveLexicon(intents_path)
+        engine.lexicon = self.lexicon
         self.db = Database(database_url)
         self.deps = Deps(self.programs, self.region, default_locale, hash_key)
         self.clock = clock = clock or utcnow

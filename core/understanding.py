@@ -14,9 +14,13 @@ flows. See docs/understanding.md.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import time
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -417,6 +421,75 @@ def default_understander() -> Understander:
     if _DEFAULT is None:
         _DEFAULT = Understander(load_lexicon(DEFAULT_PATH))
     return _DEFAULT
+
+
+log = logging.getLogger("jaring.understanding")
+
+
+class LiveLexicon:
+    """The running service's understander, re-read when its lexicon file changes.
+
+    `current()` is what the engine asks on every message: at most once every `every` seconds it
+    compares the file's modification time (one stat), and when it changed it loads the file
+    again. A file with mistakes keeps the lexicon in use and logs one warning (per change of the
+    file). `reload()` forces a load now (the dashboard's "Muat ulang kamus"). `bot.py nlu reload`
+    cannot reach a running process: touching or saving the file is the reload.
+    """
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.path = Path(path or DEFAULT_PATH)
+        self.every = every
+        self._clock = clock
+        self._seen = self._stamp()
+        # A mistake at start-up stops the service (ConfigProblem), as before.
+        self.understander = Understander(load_lexicon(self.path))
+        self._next = clock() + every
+        self.loaded_at = time.time()
+        self.problem: str | None = None  # the last failed reload's mistakes
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> Understander:
+        now = self._clock()
+        if now >= self._next:
+            self._next = now + self.every
+            stamp = self._stamp()
+            if stamp is not None and stamp != self._seen:
+                self._seen = stamp
+                self._load()
+        return self.understander
+
+    def reload(self) -> str | None:
+        """Load the file now. None when it loaded, else the mistakes (the old lexicon stays)."""
+        self._seen = self._stamp()
+        self._next = self._clock() + self.every
+        return self._load()
+
+    def _load(self) -> str | None:
+        try:
+            lex = load_lexicon(self.path)
+        except ConfigProblem as e:
+            self.problem = str(e)
+            log.warning(
+                "the lexicon has mistakes; the one loaded before stays in use:\n%s", self.problem
+            )
+            return self.problem
+        self.understander = Understander(lex)
+        self.loaded_at = time.time()
+        self.problem = None
+        log.info("the lexicon %s was loaded again", self.path)
+        return None
 
 
 def describe(u: Understanding) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from db import media_store
+from db import media_store, nlu_store
 from db.schema import (
     check_attempts,
     conversations,
@@ -24,8 +24,9 @@ from db.schema import (
 
 
 async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
-    """Message contents, delivery statuses, failed-check counters, the messages of tickets closed
-    and the personal fields of reports closed before `cutoff`. Rows touched, by table."""
+    """Message contents, delivery statuses, failed-check counters, the understanding layer's
+    misses, the messages of tickets closed and the personal fields of reports closed before
+    `cutoff`. Rows touched, by table."""
     I, O, T, M, R = inbound_events.c, outbound_messages.c, tickets.c, ticket_messages.c, reports.c
     counts: dict[str, int] = {}
 
@@ -48,6 +49,7 @@ async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
     )
     await run("wa_statuses", sa.delete(wa_statuses).where(wa_statuses.c.received_at < cutoff))
     await run("check_attempts", sa.delete(check_attempts).where(check_attempts.c.at < cutoff))
+    counts["nlu_misses"] = await nlu_store.purge_before(conn, cutoff)
 
     closed_tickets = sa.select(T.id).where(T.status == "closed", T.closed_at < cutoff)
     await run("ticket_messages", sa.delete(ticket_messages).where(M.ticket_id.in_(closed_tickets)))

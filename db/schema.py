@@ -600,3 +600,21 @@ media = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("done_at", UTCDateTime, nullable=True),
 )
+
+# Messages the understanding layer could not place (core/engine.py records them on the "not
+# understood" path), for staff to grow data/intents.toml: the text and its normalised form are
+# MASKED before they are stored (domain/masking.py: long numbers, e-mail addresses; 500
+# characters at most). No user key: a miss is not tied to a resident. Purged with the other chat
+# data (services/retention.py). Statements: db/nlu_store.py.
+nlu_misses = sa.Table(
+    "nlu_misses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("locale", sa.String(8), nullable=True),
+    sa.Column("flow", sa.String(32), nullable=False),
+    sa.Column("step", sa.String(32), nullable=False),
+    sa.Column("text", sa.String(500), nullable=False),
+    sa.Column("normalized", sa.String(500), nullable=False),
+)

@@ -4,7 +4,8 @@ the retention period is reached; ../shared/domain.md §7).
 
 A scheduler job, run at most once a day per process. What goes, once older than the cut-off:
 - message contents: inbound events (processed) and outbound messages (not being sent), WhatsApp
-  delivery statuses, failed-check counters (keyed NIK hashes);
+  delivery statuses, failed-check counters (keyed NIK hashes), the messages the understanding
+  layer could not place (nlu_misses, masked);
 - images residents sent (the files and their rows), unless an open report still uses them;
 - tickets closed before the cut-off lose their messages (the ticket row stays, without
   contents, for the SLA statistics);

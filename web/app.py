@@ -16,10 +16,11 @@ from config import Settings
 from core.deps import Deps
 from core.inbox import Service
 from core.outbox import Outbox
+from core.understanding import LiveLexicon
 from db.database import Database
 from web import dashboard
 from web.auth import AUTH, PUBLIC, Auth, guard, mark_public
-from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, MEDIA_DIR, OUTBOX, SERVICE
+from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, LEXICON, MEDIA_DIR, OUTBOX, SERVICE
 
 log = logging.getLogger("jaring.web")
 # Conversations the test suite makes (channel "test") read "Uji".
@@ -87,6 +88,7 @@ def build_app(
     service: Service,
     outbox: Outbox,
     channel_labels: Mapping[str, str],
+    lexicon: LiveLexicon | None = None,
 ) -> web.Application:
     """The web app on the running service's parts (bot.py hands them over; pages read them
     through the typed keys of web/keys.py)."""
@@ -98,6 +100,8 @@ def build_app(
     app[OUTBOX] = outbox
     app[MEDIA_DIR] = Path(settings.jaring_media_dir)
     app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
+    if lexicon is not None:
+        app[LEXICON] = lexicon
     app[PUBLIC] = {"/healthz"}
     app[AUTH] = Auth(
         db,

@@ -15,6 +15,7 @@ from aiohttp import web
 from core.deps import Deps
 from core.inbox import Service
 from core.outbox import Outbox
+from core.understanding import LiveLexicon
 from db.database import Database
 
 DB = web.AppKey("db", Database)
@@ -25,3 +26,5 @@ OUTBOX = web.AppKey("outbox", Outbox)  # woken after a commit that queued messag
 MEDIA_DIR = web.AppKey("media_dir", Path)  # JARING_MEDIA_DIR: report photos are streamed from it
 # How the pages name each channel ("tg" -> "Telegram"): the channels' own labels (bot.py).
 CHANNEL_LABELS = web.AppKey("channel_labels", dict[str, str])
+# The running service's lexicon (data/intents.toml): web/nlu.py reloads it ("Muat ulang kamus").
+LEXICON = web.AppKey("lexicon", LiveLexicon)
