@@ -74,44 +74,32 @@ def event_insert(conn):
     return _ins_event["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
 
 
+def _event_row(ev, now: datetime, status: str) -> dict:
+    return {
+        "channel": ev.channel,
+        "external_id": ev.external_id,
+        "user_key": ev.user_key,
+        "address": ev.address,
+        "kind": ev.kind,
+        "payload": ev.payload,
+        "locale_hint": ev.locale_hint,
+        "status": status,
+        "received_at": now,
+    }
+
+
 async def insert_event(conn, stmt, ev, now: datetime) -> bool:
     """Store one inbound event (`stmt` from `event_insert`); False for a duplicate delivery."""
-    res = await conn.execute(
-        stmt,
-        dict(
-            channel=ev.channel,
-            external_id=ev.external_id,
-            user_key=ev.user_key,
-            address=ev.address,
-            kind=ev.kind,
-            payload=ev.payload,
-            locale_hint=ev.locale_hint,
-            status="pending",
-            received_at=now,
-        ),
-    )
+    res = await conn.execute(stmt, _event_row(ev, now, "pending"))
     return res.first() is not None
 
 
 async def insert_handled_event(conn, ev, now: datetime) -> int | None:
     """Store an inbound event a channel answered itself, as already processed (`done`), so a
     redelivery does nothing: its id, or None when it was stored before."""
-    res = await conn.execute(
-        event_insert(conn),
-        dict(
-            channel=ev.channel,
-            external_id=ev.external_id,
-            user_key=ev.user_key,
-            address=ev.address,
-            kind=ev.kind,
-            payload=ev.payload,
-            locale_hint=ev.locale_hint,
-            status="done",
-            received_at=now,
-            processed_at=now,
-        ),
-    )
-    row = res.first()
+    row = (
+        await conn.execute(event_insert(conn), {**_event_row(ev, now, "done"), "processed_at": now})
+    ).first()
     return row[0] if row is not None else None
 
 
