@@ -23,6 +23,8 @@ from web.auth import AUTH, PUBLIC, Auth, guard, mark_public
 from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, LEXICON, MEDIA_DIR, OUTBOX, SERVICE
 
 log = logging.getLogger("jaring.web")
+# The channels' webhook paths (add_public_route): their errors are plain, not dashboard pages.
+WEBHOOKS = web.AppKey("webhooks", set[str])
 # Conversations the test suite makes (channel "test") read "Uji".
 TEST_LABELS = {"test": "Uji"}
 
@@ -62,7 +64,7 @@ _MESSAGES = {
 def _wants_page(request: web.Request) -> bool:
     return (
         request.method in ("GET", "POST")
-        and not request.path.startswith(("/tg/", "/wa/"))
+        and request.path not in request.app.get(WEBHOOKS, ())
         and request.path != "/healthz"
     )
 
@@ -103,6 +105,7 @@ def build_app(
     if lexicon is not None:
         app[LEXICON] = lexicon
     app[PUBLIC] = {"/healthz"}
+    app[WEBHOOKS] = set()
     app[AUTH] = Auth(
         db,
         settings.jaring_hash_key.get_secret_value().encode(),
@@ -132,6 +135,7 @@ def add_public_route(app: web.Application, method: str, path: str, handler) -> N
     """A route past the staff login: a channel's webhook, which authenticates itself."""
     app.router.add_route(method, path, handler)
     mark_public(app, path)
+    app[WEBHOOKS].add(path)
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
