@@ -4,7 +4,15 @@ stuck resident, and input while staff own the conversation."""
 from __future__ import annotations
 
 from conversations import handoff, identity, reports
-from conversations.intents import FLOW_OF, INTENT_LABELS, SERVICES, did_you_mean
+from conversations.intents import (
+    FLOW_OF,
+    INTENT_LABELS,
+    REPORT_INTENT,
+    SERVICES,
+    did_you_mean,
+    offer_report,
+)
+from conversations.myreports import show_code
 from conversations.texts import help_text, notice_text
 from core.engine import MENU, Ctx, EngineHooks, Input
 from core.i18n import L_
@@ -75,8 +83,8 @@ class Hooks(EngineHooks):
             if "rt_code" in e:
                 await ctx.forward("rt", "code", Input("text", text=e["rt_code"]))
                 return True
-            if "ticket" in e:
-                await ctx.goto("myreports", "list")
+            if "ticket" in e:  # a report's code: that report, to its reporter only
+                await show_code(ctx, e["ticket"])
                 return True
             if "kube_code" in e and u.intent in (None, "kube"):
                 await ctx.goto("kube", "start")
@@ -94,6 +102,9 @@ class Hooks(EngineHooks):
             if u.intent is not None:
                 await self.intent_chosen(ctx, u.intent)
                 return True
+        elif "ticket" in u.entities:  # a report's code mid-flow: "Show report …?"
+            offer_report(ctx, u.entities["ticket"])
+            return True
         elif u.intent in SERVICES and FLOW_OF[u.intent] != ctx.state.flow:
             # mid-flow, the step could not use the message and it plainly asks for another
             # service: ask before leaving ("Neither" asks the step again)
@@ -116,6 +127,8 @@ class Hooks(EngineHooks):
             await ctx.forward("report", "start", Input("choice", choice=choice))
         elif intent == "myreports":
             await ctx.goto("myreports", "list")
+        elif intent.startswith(REPORT_INTENT):
+            await show_code(ctx, intent[len(REPORT_INTENT) :])
         elif intent in ("kube", "uep", "training"):
             await ctx.goto(intent, "start")
         elif intent == "rt":

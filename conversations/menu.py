@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversations import reports
+from conversations import myreports, reports
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
 from domain.nik import IdProblem, check_nik
@@ -46,6 +46,8 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("report", "start")
     elif inp.choice == "m:myreports":
         await ctx.goto("myreports", "list")
+    elif (inp.choice or "").startswith(myreports.BUTTONS):  # a report, a page of the list
+        await ctx.forward("myreports", "open", inp)
     elif inp.choice == "m:rt":
         await ctx.goto("rt", "menu" if ctx.state.role == "rt" else "code")
     elif inp.kind == "text" and normalize_invite_code(inp.text):
