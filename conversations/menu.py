@@ -37,7 +37,11 @@ async def ask_menu(ctx: Ctx) -> None:
 
 @menu.on("main")
 async def on_menu(ctx: Ctx, inp: Input) -> None:
-    if inp.choice == "m:check":
+    if code := myreports.typed_code(ctx):
+        # A report's code typed, also in a sentence that reads like a button ("laporan saya
+        # LPR-..." is not the "My reports" button): that report, to its reporter only.
+        await myreports.show_code(ctx, code)
+    elif inp.choice == "m:check":
         await ctx.goto("check", "nik")
     elif inp.choice in ("m:training", "m:kube", "m:uep"):
         await ctx.goto(inp.choice[2:], "start")

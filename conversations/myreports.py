@@ -127,6 +127,12 @@ async def on_code(ctx: Ctx, inp: Input) -> None:
     ctx.data.pop(FAILS, None)
 
 
+def typed_code(ctx: Ctx) -> str | None:
+    """The ticket code in the text of this event (any case, spaces or dashes), if any."""
+    u = ctx.engine.understand(ctx)
+    return u.entities.get("ticket") if u is not None else None
+
+
 async def show_code(ctx: Ctx, code: str) -> None:
     """Show the report of a code found in the resident's text (conversations/hooks.py)."""
     await ctx.forward("myreports", "code", Input("text", text=code))
