@@ -63,6 +63,9 @@ async def ask_list(ctx: Ctx) -> None:
 async def show_list(ctx: Ctx, offset: int) -> None:
     rows = await report_store.followed_by(ctx.conn, ctx.state.id, offset, PAGE + 1)
     more, rows = len(rows) > PAGE, rows[:PAGE]
+    if not rows and offset > 0:  # a page that is gone (an old "More" button): the first page
+        await show_list(ctx, 0)
+        return
     if not rows:
         ctx.say(
             ctx._("You have no reports yet."),

@@ -252,6 +252,8 @@ async def test_my_reports_lists_newest_first_with_a_button_each_and_pages(db_url
         assert page1["choices"][0][1] == codes[9]  # the label is the code
         [page2] = await chat.tap("m:myreports:8")
         assert [c[0] for c in page2["choices"]] == [f"m:lpr:{c}" for c in newest[8:]] + ["g:menu"]
+        [gone] = await chat.tap("m:myreports:80")  # past the end: the first page
+        assert gone["text"] == page1["text"]
         # a button opens the detail; its buttons go back to the list and to the menu
         [detail] = await chat.tap(f"m:lpr:{codes[9]}")
         assert f"Laporan {codes[9]}" in detail["text"]
