@@ -236,8 +236,10 @@ async def answer_tapped(ctx: Ctx, inp: Input) -> None:
     key, report_id = parsed
     head = await ops.head_of_conversation(ctx.conn, st.id)
     if head is None:
-        if st.role == "rt":
-            st.role = "warga"
+        if st.role != "rt":  # never a head here: as for any stale button
+            await _refuse(ctx, ctx._("That button is no longer active."))
+            return
+        st.role = "warga"
         await _refuse(ctx, ctx._("You are no longer registered as a ketua RT."))
         return
     try:
