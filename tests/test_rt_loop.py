@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from db.schema import report_events, reports
+from db.schema import conversations, report_events, reports
 from services.staff import add_staff
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 from tests.test_reports import (
@@ -299,3 +299,43 @@ async def test_staff_sending_a_report_to_the_rt_tells_the_head(db_url, capsys):
         await head.tap(told["choices"][0][0])
         [r] = await all_reports(rt)
         assert r.rt_opinion == "SETUJU"
+
+
+async def test_a_head_talking_with_an_officer_can_still_answer(db_url, capsys):
+    async with running(db_url) as rt:
+        head = await active_head(rt, capsys)
+        resident = Chat(rt, "warga")
+        await matched(resident)
+        await usul_own(resident)
+        [r] = await all_reports(rt)
+        await head.tap("g:contact")
+        await head.send("Bagaimana cara mengganti ketua RT di wilayah kami?")
+        [thanks] = await head.tap(f"rt:yes:{r.id}")
+        assert "sudah dikirim ke Dinsos" in thanks["text"] and not thanks["choices"]
+        async with rt.db.tx(write=False) as c:
+            owner = await c.scalar(
+                sa.select(conversations.c.owner).where(conversations.c.user_key == "test:pak-rt")
+            )
+        assert owner == "staff"  # still with the officer
+        [r] = await all_reports(rt)
+        assert r.rt_opinion == "SETUJU"
+
+
+async def test_the_head_is_told_in_their_own_language_and_a_duplicate_is_not_resent(db_url, capsys):
+    async with running(db_url) as rt:
+        code = await invite_head(rt, capsys)
+        head = Chat(rt, "pak-rt", locale_hint="en")
+        await head.onboard("en")
+        await head.send(code)
+        resident = Chat(rt, "warga")
+        await matched(resident)
+        await usul_own(resident)
+        [told] = sent_to(rt, "pak-rt")[-1:]
+        assert told["text"].startswith("As ketua RT: a new report from your RT")
+        assert [c[1] for c in told["choices"]] == ["Right", "Not right", "I don't know"]
+        n = len(sent_to(rt, "pak-rt"))
+        again = Chat(rt, "warga2")  # the same family reported again: merged, no second message
+        await matched(again)
+        await usul_own(again)
+        assert len(await all_reports(rt)) == 1
+        assert sent_to(rt, "pak-rt")[n:] == []
