@@ -364,23 +364,31 @@ ANSWERS = {
 ANSWER_LABELS = {"yes": N_("Right"), "no": N_("Not right"), "unk": N_("I don't know")}
 # The head is reminded once, this long before the RT answer is due.
 REMIND_BEFORE = timedelta(days=1)
-# Reasons in a head's words (the same msgids as the report flow's buttons).
+# Reasons in a head's words, by category (the same msgids as the report flow's buttons).
 REASON_LABELS = {
-    "income": N_("Lost income"),
-    "illness": N_("Illness, disability"),
-    "elder": N_("Elder living alone"),
-    "house": N_("Poor house"),
-    "wealthy": N_("Well-off family"),
-    "civil_servant": N_("Civil servant/army"),
-    "moved": N_("Moved away"),
-    "died": N_("Passed away"),
-    "born": N_("A member was born"),
-    "moved_in": N_("A member moved in"),
-    "moved_out": N_("A member moved out"),
-    "address": N_("Address"),
-    "disability": N_("Disability"),
-    "work": N_("Work or income"),
-    "other": N_("Other reason"),
+    R.USUL: {
+        "income": N_("Lost income"),
+        "illness": N_("Illness, disability"),
+        "elder": N_("Elder living alone"),
+        "house": N_("Poor house"),
+        "other": N_("Other reason"),
+    },
+    R.SANGGAH: {
+        "wealthy": N_("Well-off family"),
+        "civil_servant": N_("Civil servant/army"),
+        "moved": N_("Moved away"),
+        "died": N_("Passed away"),
+        "other": N_("Other reason"),
+    },
+    R.KOREKSI: {
+        "born": N_("A member was born"),
+        "died": N_("A member died"),
+        "moved_in": N_("A member moved in"),
+        "moved_out": N_("A member moved out"),
+        "address": N_("Address"),
+        "disability": N_("Disability"),
+        "work": N_("Work or income"),
+    },
 }
 
 
@@ -421,9 +429,8 @@ async def head_view(conn, report) -> HeadView:
 def head_view_text(t: Texts, v: HeadView) -> str:
     lines = [f"{v.code} · {t._(CATEGORY_LABELS[v.category])}", "• " + v.target]
     if v.reason:
-        lines.append(
-            "• " + (t._(REASON_LABELS[v.reason]) if v.reason in REASON_LABELS else v.reason)
-        )
+        label = REASON_LABELS.get(v.category, {}).get(v.reason)
+        lines.append("• " + (t._(label) if label else v.reason))
     if v.detail:
         lines.append(f"• {v.detail}")
     return "\n".join(lines)
