@@ -3,7 +3,7 @@ stuck resident, and input while staff own the conversation."""
 
 from __future__ import annotations
 
-from conversations import handoff, identity, reports
+from conversations import handoff, identity, reports, rt
 from conversations.intents import (
     FLOW_OF,
     INTENT_LABELS,
@@ -29,6 +29,12 @@ class Hooks(EngineHooks):
 
     async def staff_owned(self, ctx: Ctx, inp, action: str | None) -> None:
         await handoff.staff_owned(ctx, inp, action)
+
+    async def anywhere_choice(self, ctx: Ctx, inp: Input) -> bool:
+        if rt.is_answer(inp.choice):  # a ketua RT's answer to a report of their RT
+            await rt.answer_tapped(ctx, inp)
+            return True
+        return False
 
     async def to_menu(self, ctx: Ctx) -> None:
         identity.give_up_return(ctx)  # a flow waiting for a match is given up

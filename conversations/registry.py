@@ -39,6 +39,7 @@ JOBS: tuple = (
     tickets.sla_job,
     training_ops.remind_job,
     training_ops.allocate_job,
+    report_ops.remind_heads,
     report_ops.forward_unanswered,
     retention.retention_job,
 )

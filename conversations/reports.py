@@ -644,7 +644,9 @@ async def _commit(ctx: Ctx) -> None:
         now=ctx.now,
         verification_days=sla.verification_days,
         rt_answer_days=sla.rt_answer_days,
+        default_locale=ctx.deps.default_locale,
     )
+    ctx.notified += created.notified  # the ketua RT is told of it (after the commit)
     drop_draft(ctx)
     if created.merged:
         text = ctx._(

@@ -207,3 +207,31 @@ async def history(conn, report_id: int):
             .order_by(EC.at, EC.id)
         )
     ).all()
+
+
+async def rt_reminders_due(conn, state: str, now: datetime, until: datetime, limit: int = 500):
+    """Reports in `state` whose RT answer falls due after `now` and by `until`, whose ketua RT
+    was not reminded yet, oldest first."""
+    return (
+        await conn.execute(
+            sa.select(reports)
+            .where(
+                RC.state == state,
+                RC.rt_due_at > now,
+                RC.rt_due_at <= until,
+                RC.rt_reminded_at.is_(None),
+            )
+            .order_by(RC.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def mark_rt_reminded(conn, report_id: int, now: datetime) -> bool:
+    """Record the reminder; False when another run already did (it then sends nothing)."""
+    res = await conn.execute(
+        sa.update(reports)
+        .where(RC.id == report_id, RC.rt_reminded_at.is_(None))
+        .values(rt_reminded_at=now)
+    )
+    return res.rowcount == 1

@@ -431,9 +431,10 @@ async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
         far_id = (await all_reports(rt))[1].id
         refused, *_ = await head.tap(f"t:r:{far_id}")
         assert "sudah tidak berlaku" in refused["text"]
-        await head.tap("t:yes")
-        [thanks] = await head.send("Benar, Pak Asep baru kena PHK")
+        [thanks] = await head.tap(f"rt:yes:{(await all_reports(rt))[0].id}")
         assert "Terima kasih" in thanks["text"]
+        [noted] = await head.send("Benar, Pak Asep baru kena PHK")
+        assert "Catatan Anda sudah ditambahkan" in noted["text"]
         r = (await all_reports(rt))[0]
         assert (r.state, r.rt_opinion) == ("VERIFIKASI_DINSOS", "SETUJU")
         assert "sedang diperiksa Dinsos" in resident.rt.transport.sent[-1][1]["text"] or any(
@@ -506,7 +507,7 @@ async def test_unanswered_rt_step_moves_on_after_rt_answer_days(db_url, capsys):
         await matched(resident)
         await usul_own(resident)
         clock.advance(days=2, hours=23)
-        assert await rt.scheduler.run_once() == 0
+        assert await rt.scheduler.run_once() == 1  # the reminder to the head (tests/test_rt_loop)
         clock.advance(hours=2)
         assert await rt.scheduler.run_once() == 1
         assert await rt.scheduler.run_once() == 0  # idempotent
