@@ -150,8 +150,11 @@ def test_real_file_service_and_settings():
         rt_answer_days=3,
     )
     assert set(cfg.desil_labels) == set(range(1, 11))
-    assert cfg.desil_labels[1] == "sangat miskin" and cfg.desil_labels[5] == "menengah bawah"
-    assert all(cfg.desil_labels[d] == "mampu" for d in range(6, 11))
+    assert cfg.desil_labels[1] == "kelompok paling membutuhkan bantuan"
+    assert cfg.desil_labels[5] == "kelompok menengah bawah"
+    assert all(cfg.desil_labels[d] == "kelompok menengah ke atas" for d in range(6, 11))
+    # softer words than the media's (docs/wording.md): no label calls a family "miskin"
+    assert not any("miskin" in label for label in cfg.desil_labels.values())
     assert cfg.extreme_poverty == (1, 2)
     assert (cfg.child_max_age, cfg.elder_min_age) == (17, 70)
     assert (cfg.kube_min_members, cfg.kube_max_members, cfg.kube_member_age) == (5, 20, (18, 60))
