@@ -151,7 +151,9 @@ async def test_cancel_says_the_form_was_discarded(db_url):
         await chat.tap("m:check")
         await chat.send(NIK_1)
         replies = await chat.send("batal")
-        assert replies[0]["text"] == "Dibatalkan. Semua isian tadi tidak disimpan dan tidak dikirim."
+        assert (
+            replies[0]["text"] == "Dibatalkan. Semua isian tadi tidak disimpan dan tidak dikirim."
+        )
 
 
 async def test_english_help_names_the_english_words(db_url):
