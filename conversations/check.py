@@ -338,12 +338,18 @@ async def programs_text(ctx: Ctx, household_id: int) -> str:
     return "\n".join(lines)
 
 
+def official_checks(ctx: Ctx) -> tuple[str, ...]:
+    cfg = ctx.deps.programs
+    english = cfg.official_checks_en if ctx.t.locale == "en" else None
+    return english or cfg.official_checks
+
+
 def official_text(ctx: Ctx) -> str:
     """Behind "Official check": where to confirm or correct the data."""
     return "\n".join(
         [
             ctx._("Jaring's answer is not final. Confirm your data officially at:"),
-            *[f"• {c}" for c in ctx.deps.programs.official_checks],
+            *[f"• {c}" for c in official_checks(ctx)],
             "",
             ctx._("If your family's data is wrong, you can tell Dinsos: choose Report data."),
         ]

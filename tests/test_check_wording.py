@@ -61,6 +61,7 @@ async def test_first_status_message_is_short_and_the_buttons_give_the_rest(db_ur
             assert "Desil 2 of 10: a group in great need of aid." in text
             assert "KUBE: for desil 1–4; you are included; head of family" in programs["text"]
             assert "Confirm your data officially at:" in official["text"]
+            assert "Your kelurahan office (SIKS-NG operator)" in official["text"]  # _en lines
         assert "021-171" in official["text"] and "Cek Bansos" in official["text"]
         assert "SIKS-NG" in official["text"]
         # the buttons keep working, in any order, and the rest goes on as at the menu
