@@ -2,7 +2,11 @@
 
 Privacy: a wrong pair and an unknown NIK get the same answer; failed checks are limited per
 conversation (5 an hour) and per NIK (10 a day, counted by keyed hash); NIK and KK are masked in
-every reply and dropped from the conversation state once the check is done.
+every reply and dropped from the conversation state once the check is done. A locked check is
+told before the NIK is asked, or right after a locked NIK (conversations/identity.py).
+
+The answer comes in parts (docs/wording.md): a first message of at most ~450 characters (desil,
+its meaning, aid received), then "Programs to join" and "Official check" behind buttons.
 """
 
 from __future__ import annotations
