@@ -56,7 +56,7 @@ class Hooks(EngineHooks):
             await self.to_menu(ctx)
         elif action == "cancel":
             if st.flow != "menu":
-                ctx.say(ctx._("Cancelled. Nothing from this step was saved."))
+                ctx.say(ctx._("Cancelled. Nothing you filled in was saved or sent."))
             await self.to_menu(ctx)
         elif action == "help":
             ctx.say(help_text(ctx))

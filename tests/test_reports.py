@@ -550,6 +550,8 @@ async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
         assert await run_cli(rt, "reports", "show", code) == 0
         out = capsys.readouterr().out
         assert "3271 05•• •••• 0002" in out and NIK_1 not in out and "Asep Suryana" in out
+        # history in WIB, as kube show and the dashboard (test clock: 03:00 UTC = 10:00 WIB)
+        assert "2026-11-23 10:00 WIB" in out and "UTC" not in out
         assert await run_cli(rt, "reports", "show", code, "--reveal", "--by", "ani") == 0
         assert NIK_1 in capsys.readouterr().out
         with pytest.raises(CommandError, match="tidak diizinkan"):

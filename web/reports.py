@@ -43,7 +43,7 @@ STATE_NAMES = {
     R.VERIFIKASI_RT: "Verifikasi RT",
     R.VERIFIKASI_DINSOS: "Verifikasi Dinsos",
     R.CEK_LAPANGAN: "Cek lapangan",
-    R.DITERUSKAN: "Diteruskan (musdes/SIKS-NG)",
+    R.DITERUSKAN: "Diteruskan (musyawarah kelurahan/SIKS-NG)",
     R.SELESAI: "Selesai",
 }
 OUTCOME_NAMES = {
