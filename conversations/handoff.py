@@ -178,8 +178,7 @@ async def staff_owned(ctx: Ctx, inp: Input, action: str | None) -> None:
         ctx.rest_at("handoff", "withdraw")
         ctx.say(
             ctx._(
-                "Withdraw your question (ticket T-{id})? An officer will then no longer "
-                "answer it.",
+                "Withdraw your question (ticket T-{id})? An officer will then no longer answer it.",
                 id=tid,
             ),
             [
