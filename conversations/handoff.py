@@ -6,7 +6,8 @@ Resident side (flows `handoff` and `rating`; docs/handoff.md):
   The message opens a ticket, the conversation's owner becomes "staff" (the ticket chat), and
   the resident is told when to expect an answer. With a ticket already open, g:contact goes
   back into that ticket's chat instead of opening another.
-- In the ticket chat the bot is silent: everything the resident sends is added to the ticket.
+- In the ticket chat the bot is silent: everything the resident sends is added to the ticket
+  (after a pause of 30 minutes, the first message gets one line saying where it went).
   `menu`, `batal`, `selesai`, /start, /cek, a language change or a menu button leave the chat
   and the ticket stays OPEN: the bot says once that the question still waits (ticket number)
   and the answer will come here, and goes where the resident asked.
@@ -21,7 +22,7 @@ The staff side (assign, reply, note, close, the SLA job) is services/tickets.py.
 from __future__ import annotations
 
 from conversations.texts import office_hours_text
-from core.engine import CHOICES, MENU, Ctx, Flow, Input
+from core.engine import CHOICES, IDLE_AFTER, MENU, Ctx, Flow, Input
 from core.i18n import L_
 from db import queries, ticket_store
 from domain.office_hours import add_office_hours, next_open
@@ -214,6 +215,17 @@ async def staff_owned(ctx: Ctx, inp: Input, action: str | None) -> None:
         return
     await _append(ctx, tid, _describe(inp))
     # Silent on purpose: the officer answers. The misunderstanding counter is not touched.
+    # After a pause (coming back hours later, e.g. to answer the officer) one line says where
+    # the message went, and how to reach the bot.
+    if ctx.now - st.last_activity_at > IDLE_AFTER:
+        ctx.say(
+            ctx._(
+                "Your message was added to your question (ticket T-{id}); the officer will "
+                "answer here. Type menu to use the bot meanwhile.",
+                id=tid,
+            ),
+            _chat_choices(ctx),
+        )
 
 
 async def withdraw(ctx: Ctx, tid: int) -> None:

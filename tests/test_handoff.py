@@ -349,6 +349,11 @@ async def test_answer_reaches_a_resident_busy_elsewhere_and_balas_petugas_goes_b
         [back] = await chat.tap("g:contact")
         assert "tiket T-1" in back["text"] and chat.choices == ["h:withdraw", "g:menu"]
         assert await chat.send("Terima kasih, KK asli atau fotokopi?") == []
+        # Coming back to the chat hours later: the first message gets one line, then silence.
+        clock.advance(hours=2)
+        [ack] = await chat.send("Halo, masih ada pertanyaan.")
+        assert ack["text"].startswith("Pesan Anda sudah ditambahkan ke pertanyaan Anda (tiket T-1)")
+        assert await chat.send("Apakah bisa diwakilkan?") == []
         # Tapping it again inside the chat says where they are.
         [here] = await chat.tap("g:contact")
         assert "Anda sedang dalam percakapan" in here["text"]
@@ -357,7 +362,7 @@ async def test_answer_reaches_a_resident_busy_elsewhere_and_balas_petugas_goes_b
                 r.kind
                 for r in await c.execute(sa.select(ticket_messages).order_by(ticket_messages.c.id))
             ]
-        assert kinds == ["resident", "staff", "resident"]
+        assert kinds == ["resident", "staff", "resident", "resident", "resident"]
         # Staff close while the resident is in the chat: the rating follows.
         async with rt.db.tx() as c:
             ids = await ticket_ops.close(c, 1, staff_id=None, actor="test", now=clock())
