@@ -1,9 +1,10 @@
 """Handoff tickets, staff side (used by web/inbox.py) and the SLA job.
 
-`assign`, `reply` (relayed through the outbox to the resident's own channel, wherever they are in
-the bot, with a "Balas petugas" button that takes them back into the ticket's chat; on WhatsApp
-after 24 hours the transport sends the template and holds the text), `note` (internal), `close`. Each
-runs inside the caller's transaction, together with its outbox rows and audit entry. The SLA job
+`assign`, `reply` (relayed through the outbox to the resident's own channel, wherever they are
+in the bot, with a "Balas petugas" button that takes them back into the ticket's chat; on
+WhatsApp after 24 hours the transport sends the template and holds the text), `note`
+(internal), `close`. Each runs inside the caller's transaction, together with its outbox rows
+and audit entry. The SLA job
 flags unanswered tickets to the supervisor and the head of office after
 [sla].escalate_*_hours office hours. The resident's side is conversations/handoff.py.
 """
