@@ -281,6 +281,7 @@ async def test_every_way_out_of_the_ticket_chat_keeps_the_question_open(db_url):
         ("/start", "Menu utama. Apa yang ingin Anda lakukan?"),
         ("m:check", "NIK"),
         ("/cek", "NIK"),
+        ("bahasa", "Basa Sunda"),
     ]
     async with running(db_url) as rt:
         for n, (way, then) in enumerate(ways, start=1):
@@ -288,7 +289,7 @@ async def test_every_way_out_of_the_ticket_chat_keeps_the_question_open(db_url):
             await chat.onboard()
             await ask(chat)
             got = await (chat.tap(way) if way.startswith("m:") else chat.send(way))
-            text = "\n".join(m["text"] for m in got)
+            text = "\n".join([m["text"] for m in got] + [c[1] for m in got for c in m["choices"]])
             assert text.count(f"tiket T-{n}") == 1, way
             assert "masih menunggu petugas" in text and then in text, way
             assert "Dibatalkan" not in text  # batal leaves the chat, it cancels nothing
