@@ -75,7 +75,7 @@ class Service:
         while chunk := await self.proc.stdout.read(65536):
             self.log += chunk
 
-    async def wait_healthy(self, timeout=20.0):
+    async def wait_healthy(self, timeout=90.0):
         url = f"http://127.0.0.1:{self.env['WEB_PORT']}/healthz"
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as s:
