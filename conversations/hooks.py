@@ -3,7 +3,7 @@ stuck resident, and input while staff own the conversation."""
 
 from __future__ import annotations
 
-from conversations import handoff, identity, reports
+from conversations import handoff, identity, reports, staff_link
 from conversations.intents import FLOW_OF, INTENT_LABELS, SERVICES, did_you_mean
 from conversations.texts import help_text, notice_text
 from core.engine import MENU, Ctx, EngineHooks, Input
@@ -56,11 +56,15 @@ class Hooks(EngineHooks):
             await ctx.goto("check", "nik")
         elif action == "contact":
             await ctx.goto("handoff", "ask")  # ask a person here; the office's numbers too
+        elif action == "staff":
+            await ctx.goto("staff_link", "status")  # /petugas: a staff chat's alerts
         else:
             await self.to_menu(ctx)
 
     # --- the understanding layer ------------------------------------------------------------
     async def understood(self, ctx: Ctx, u: Understanding) -> bool:
+        if await staff_link.code_typed(ctx, u):  # a staff link code works at any step
+            return True
         here = (ctx.state.flow, ctx.state.step)
         at_menu = here == MENU
         number = u.entities.get("nik") or u.entities.get("number16")

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from conversations import check, handoff, kube, menu, onboarding, reports, rt, training, uep
+from conversations import (
+    check,
+    handoff,
+    kube,
+    menu,
+    onboarding,
+    reports,
+    rt,
+    staff_link,
+    training,
+    uep,
+)
 from conversations.hooks import Hooks
 from core.engine import Engine
+from services import alerts, retention, tickets
 from services import reports as report_ops
-from services import retention, tickets
 from services import training as training_ops
 
 FLOWS = (
@@ -22,6 +33,7 @@ FLOWS = (
     reports.report,
     reports.myreports,
     rt.rt,
+    staff_link.staff_link,
 )
 # Scheduled jobs (core/scheduler.py): async fn(conn, now, deps) -> outbox ids.
 JOBS: tuple = (
@@ -30,6 +42,7 @@ JOBS: tuple = (
     training_ops.allocate_job,
     report_ops.forward_unanswered,
     retention.retention_job,
+    alerts.late_reports_job,
 )
 
 

@@ -51,6 +51,7 @@ GLOBAL_WORDS = {
     "language": "language",
     "/language": "language",
     "/cek": "check",
+    "/petugas": "staff",
 }
 COMMANDS = {
     "start": "start",
@@ -64,6 +65,7 @@ COMMANDS = {
     "help": "help",
     "batal": "cancel",
     "cancel": "cancel",
+    "petugas": "staff",  # staff alerts of this chat (conversations/staff_link.py)
 }
 # Choice ids that buttons anywhere may carry.
 GLOBAL_CHOICES = {
