@@ -218,3 +218,67 @@ def test_one_time_passwords_pass_the_rules(user):
     seen = {one_time_password(user) for _ in range(20)}
     assert len(seen) == 20
     assert all(check_password_strength(p, user) is None for p in seen)
+
+
+async def test_forced_change_then_a_link_code_in_a_real_browser(tmp_path, sqlite_template):
+    """Chromium (Playwright) on the in-process app: a reset account signs in with its one-time
+    password, is held on "Ganti kata sandi", sets a new one, then makes a link code on Akun saya
+    that links a chat."""
+    import os
+    import shutil
+
+    from playwright.async_api import async_playwright
+
+    from services.staff import reset_password
+    from tests.chatkit import Chat
+
+    chromium = os.environ.get("JARING_CHROMIUM") or shutil.which("chromium")
+    if not chromium:
+        pytest.skip("no chromium")
+    path = tmp_path / "browser.db"
+    shutil.copy(sqlite_template, path)
+    db_url = f"sqlite+aiosqlite:///{path}"
+    await _add(db_url, "dewi")
+    async with running(db_url) as rt:
+        async with rt.db.tx() as c:
+            otp = await reset_password(c, "dewi", now=rt.clock(), actor="test")
+        server = TestServer(rt.web)
+        await server.start_server()
+        base = str(server.make_url("")).rstrip("/")
+        try:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(
+                    executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+                )
+                try:
+                    page = await browser.new_page()
+                    await page.goto(f"{base}/reports")
+                    await page.fill("input[name=username]", "dewi")
+                    await page.fill("input[name=password]", otp)
+                    await page.click("button[type=submit]")
+                    await page.wait_for_url(f"{base}/account/password")
+                    assert "kata sandi sekali pakai" in await page.inner_text("main")
+                    assert await page.locator("header nav").count() == 0
+                    await page.goto(f"{base}/inbox")
+                    assert page.url == f"{base}/account/password"
+                    await page.fill("input[name=old]", otp)
+                    await page.fill("input[name=new]", NEW)
+                    await page.fill("input[name=again]", NEW)
+                    await page.click("text=Simpan kata sandi")
+                    await page.wait_for_selector("text=Kata sandi sudah diganti")
+                    await page.click("header nav >> text=Akun saya")
+                    await page.wait_for_url(f"{base}/account")
+                    await page.click("text=Buat kode tautan")
+                    code = (await page.inner_text("#link-code")).strip()
+                    chat = Chat(rt, "dewi-tg")
+                    await chat.onboard()
+                    [done] = await chat.send(code.lower())
+                    assert "tertaut ke akun petugas Dewi" in done["text"]
+                    await page.goto(f"{base}/account")
+                    assert "Lepas tautan" in await page.inner_text("main")
+                    await page.click("text=Lepas tautan")
+                    await page.wait_for_selector("text=Tautan dilepas")
+                finally:
+                    await browser.close()
+        finally:
+            await server.close()
