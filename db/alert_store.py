@@ -33,9 +33,12 @@ LC, SC, SA, U, C, R = (
 async def add_code(
     conn, *, user_id: int, code_hash: str, now: datetime, expires_at: datetime
 ) -> None:
-    """A new code for this account; the account's earlier unused codes stop working."""
+    """A new code for this account; the account's earlier unused codes stop working, and codes
+    past their expiry (anyone's, used or not) are deleted (the audit log keeps the linking)."""
     await conn.execute(
-        sa.delete(staff_link_codes).where(LC.user_id == user_id, LC.used_at.is_(None))
+        sa.delete(staff_link_codes).where(
+            sa.or_(sa.and_(LC.user_id == user_id, LC.used_at.is_(None)), LC.expires_at <= now)
+        )
     )
     await conn.execute(
         sa.insert(staff_link_codes).values(
