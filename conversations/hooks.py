@@ -1,5 +1,5 @@
 """The engine hooks (core.engine.EngineHooks): consent, the menu, global words, the text for a
-stuck resident, and input while staff own the conversation."""
+stuck resident, input while staff own the conversation, and a staff link code typed anywhere."""
 
 from __future__ import annotations
 
@@ -62,9 +62,10 @@ class Hooks(EngineHooks):
             await self.to_menu(ctx)
 
     # --- the understanding layer ------------------------------------------------------------
+    async def before_step(self, ctx: Ctx, inp: Input) -> bool:
+        return await staff_link.code_typed(ctx, inp)  # a staff link code works at any step
+
     async def understood(self, ctx: Ctx, u: Understanding) -> bool:
-        if await staff_link.code_typed(ctx, u):  # a staff link code works at any step
-            return True
         here = (ctx.state.flow, ctx.state.step)
         at_menu = here == MENU
         number = u.entities.get("nik") or u.entities.get("number16")

@@ -3,7 +3,6 @@ that offers each one, the "Did you mean" question, and the guard of free-text st
 
 from __future__ import annotations
 
-from conversations import staff_link
 from core.engine import INTENT_CHOICE, Ctx, Input
 from core.i18n import L_
 from core.model import Choice
@@ -75,8 +74,6 @@ async def not_an_answer(ctx: Ctx, inp: Input, *, story: bool = False) -> bool:
     if inp.kind != "text":
         return False
     u = ctx.engine.understand(ctx)
-    if await staff_link.code_typed(ctx, u):  # a staff link code is never an answer
-        return True
     if u is None or u.intent is None or not (u.whole or not story):
         return False
     if u.intent in ("greeting", "thanks") and u.whole:

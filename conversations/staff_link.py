@@ -2,10 +2,11 @@
 with the one-time code from the dashboard page "Akun saya" (STF-XXXX-XXXX), and from then on
 the chat receives their alerts (services/alerts.py); `/petugas` shows the link and unlinks.
 
-The code works typed anywhere, in any case, with spaces or dashes: the understanding layer
-spots it in a message a step could not use (conversations/hooks.py) or a free-text step's guard
-sees (conversations/intents.py `not_an_answer`), and `code_typed` links without leaving the
-step the chat was at (the step is asked again under the confirmation). Codes that do not work
+The code works typed anywhere, in any case, with spaces or dashes: the engine hands every text
+to `code_typed` before the step sees it (`EngineHooks.before_step`, conversations/hooks.py), the
+understanding layer's `spot_entities` finds the code in it (entity `staff_code`), and the chat
+is linked without leaving the step it was at (the step is asked again under the confirmation).
+A text without "stf" in it costs one substring test. Codes that do not work
 are limited per chat as ketua RT codes are (CODE_LIMIT an hour) and all get the same answer.
 docs/staff.md.
 """
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
-from core.understanding import Understanding
+from core.understanding import spot_entities
 from services import alerts
 
 staff_link = Flow("staff_link")
@@ -64,10 +65,12 @@ async def _link(ctx: Ctx, code: str) -> bool:
     return True
 
 
-async def code_typed(ctx: Ctx, u: Understanding | None) -> bool:
-    """A staff link code in the message (at any step): link, then ask the step again. True when
-    the message was a code (handled here)."""
-    code = u.entities.get("staff_code") if u is not None else None
+async def code_typed(ctx: Ctx, inp: Input) -> bool:
+    """A staff link code in a text (at any step, before the step sees it: the engine's
+    `before_step` hook): link, then ask the step again. True when the text held a code."""
+    if inp.kind != "text" or "stf" not in inp.text.lower():  # cheap: most texts stop here
+        return False
+    code = spot_entities(inp.text).get("staff_code")
     if not code:
         return False
     await _link(ctx, code)

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from core.scheduler import Scheduler
 from core.understanding import spot_entities
-from db.schema import audit_log, staff_alerts, staff_chats, staff_link_codes
+from db.schema import audit_log, staff_alerts, staff_chats, staff_link_codes, tickets
 from services import alerts
 from services import reports as report_ops
 from services import tickets as ticket_ops
@@ -200,9 +200,16 @@ async def test_code_typed_mid_flow_links_and_keeps_the_step(db_url):
         await chat.tap("r:other")
         [reply] = await chat.send(code2)
         assert "tertaut ke akun petugas Citra" in reply["text"]
+        # Where any text is the answer (a question to an officer) the code is still a code.
+        code3 = await new_code(client)
+        await chat.tap("g:contact")
+        [reply] = await chat.send(f"{code3}")
+        assert "tertaut ke akun petugas Citra" in reply["text"]
+        assert "Tulis pertanyaan Anda" in reply["text"]  # the question is still asked for
         async with rt.db.tx(write=False) as c:
             links = (await c.execute(sa.select(staff_chats))).all()
-        assert len(links) == 1
+            opened = await c.scalar(sa.select(sa.func.count()).select_from(tickets))
+        assert len(links) == 1 and opened == 0
 
 
 async def test_wrong_used_and_expired_codes_get_one_answer_and_are_limited(db_url):
