@@ -38,6 +38,7 @@ class Runtime(Core):
             default_locale=settings.jaring_default_locale,
             hash_key=settings.jaring_hash_key.get_secret_value().encode(),
             clock=clock,
+            public_url=settings.jaring_public_url or "",
         )
         self.settings = settings
         self._plugins = PLUGINS

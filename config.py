@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     jaring_media_dir: Path = ROOT / "data" / "media"
     # Secret used to key hashes of NIKs in the attempt log (so the log holds no NIK).
     jaring_hash_key: SecretStr = SecretStr("jaring-dev-key-change-me")
+    # The dashboard's address as staff reach it (e.g. https://jaring.dinsos.example.go.id), for
+    # the links in staff alerts (docs/staff.md). Unset: alerts carry the page's path only.
+    jaring_public_url: str | None = None
     log_level: str = "INFO"
 
     @field_validator("jaring_default_locale")
@@ -57,6 +60,16 @@ class Settings(BaseSettings):
     def _locale(cls, v: str) -> str:
         if v not in ("id", "en", "su", "jv"):
             raise ValueError("JARING_DEFAULT_LOCALE must be 'id', 'en', 'su' or 'jv'")
+        return v
+
+    @field_validator("jaring_public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        v = (v or "").strip().rstrip("/")
+        if not v:
+            return None
+        if not (v.startswith("https://") or v.startswith("http://")):
+            raise ValueError("JARING_PUBLIC_URL must start with https:// (or http://)")
         return v
 
     @field_validator("database_url")

@@ -1,7 +1,10 @@
-"""`python bot.py staff add|list|disable|enable`: dashboard accounts.
+"""`python bot.py staff add|list|disable|enable|passwd|reset`: dashboard accounts.
 
 The password is read without echo (getpass), or from stdin with --password-stdin (scripts);
-never from the command line, where it would land in the shell history.
+never from the command line, where it would land in the shell history. `passwd` reads the new
+password twice with getpass, or one line from stdin when stdin is not a terminal. `reset` prints
+a one-time password; the account must choose a new one after its next login. Both end the
+account's sessions and are audited (docs/staff.md).
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ from cli import CommandError
 from cli.common import wib
 from db.database import Database
 from domain.clock import utcnow
-from services.staff import ROLES, AuthError, add_staff, list_staff, set_active
+from services.staff import (
+    ROLES,
+    AuthError,
+    add_staff,
+    change_password,
+    list_staff,
+    reset_password,
+    set_active,
+)
 
 
 def add_parsers(sub) -> None:
@@ -36,10 +47,20 @@ def add_parsers(sub) -> None:
         d = ss.add_parser(name, help=f"{name} an account (disable also ends its sessions)")
         d.add_argument("username")
         d.set_defaults(handler=cmd_set_active, active=active)
+    pw = ss.add_parser(
+        "passwd", help="set a new password (asked twice; read from stdin when not a terminal)"
+    )
+    pw.add_argument("username")
+    pw.set_defaults(handler=cmd_passwd)
+    rs = ss.add_parser(
+        "reset", help="print a one-time password; a new one must be chosen at the next login"
+    )
+    rs.add_argument("username")
+    rs.set_defaults(handler=cmd_reset)
 
 
 def _read_password(args) -> str:
-    if args.password_stdin:
+    if getattr(args, "password_stdin", False):
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("Kata sandi: ")
     if first != getpass.getpass("Ulangi kata sandi: "):
@@ -113,4 +134,36 @@ async def cmd_set_active(settings, args) -> int:
     finally:
         await db.dispose()
     print(f"Akun {args.username.lower()} {'diaktifkan' if args.active else 'dinonaktifkan'}.")
+    return 0
+
+
+async def cmd_passwd(settings, args) -> int:
+    if sys.stdin.isatty():
+        password = _read_password(args)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    db = await _db(settings)
+    try:
+        async with db.tx() as c:
+            await change_password(c, args.username, password, now=utcnow(), actor="cli:staff")
+    except AuthError as e:
+        raise CommandError(str(e)) from e
+    finally:
+        await db.dispose()
+    print(f"Kata sandi {args.username.strip().lower()} diganti; sesinya diakhiri.")
+    return 0
+
+
+async def cmd_reset(settings, args) -> int:
+    db = await _db(settings)
+    try:
+        async with db.tx() as c:
+            password = await reset_password(c, args.username, now=utcnow(), actor="cli:staff")
+    except AuthError as e:
+        raise CommandError(str(e)) from e
+    finally:
+        await db.dispose()
+    user = args.username.strip().lower()
+    print(f"Kata sandi sekali pakai untuk {user}: {password}")
+    print("Berikan langsung kepada petugasnya. Setelah masuk, ia harus membuat kata sandi baru.")
     return 0

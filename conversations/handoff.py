@@ -26,6 +26,7 @@ from core.engine import CHOICES, IDLE_AFTER, MENU, Ctx, Flow, Input
 from core.i18n import L_
 from db import queries, ticket_store
 from domain.office_hours import add_office_hours, next_open
+from services import alerts
 from services.tickets import WITHDRAWN_NOTE, rating_reply
 
 handoff = Flow("handoff")
@@ -106,6 +107,7 @@ async def open_ticket(ctx: Ctx, first_message: str) -> int:
         ctx.conn, conversation_id=ctx.state.id, reason=reason, kelurahan_code=kel, now=now, due=due
     )
     await ticket_store.add_message(ctx.conn, tid, "resident", first_message[:4000], now)
+    ctx.notified += await alerts.ticket_opened(ctx.conn, tid, kel, now=now, deps=ctx.deps)
     ctx.hand_to_staff("handoff", "waiting")
     lines = [
         ctx._(

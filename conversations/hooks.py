@@ -1,9 +1,9 @@
 """The engine hooks (core.engine.EngineHooks): consent, the menu, global words, the text for a
-stuck resident, and input while staff own the conversation."""
+stuck resident, input while staff own the conversation, and a staff link code typed anywhere."""
 
 from __future__ import annotations
 
-from conversations import handoff, identity, reports, rt
+from conversations import handoff, identity, reports, rt, staff_link
 from conversations.intents import (
     FLOW_OF,
     INTENT_LABELS,
@@ -70,10 +70,15 @@ class Hooks(EngineHooks):
             await ctx.goto("check", "nik")
         elif action == "contact":
             await ctx.goto("handoff", "ask")  # ask a person here; the office's numbers too
+        elif action == "staff":
+            await ctx.goto("staff_link", "status")  # /petugas: a staff chat's alerts
         else:
             await self.to_menu(ctx)
 
     # --- the understanding layer ------------------------------------------------------------
+    async def before_step(self, ctx: Ctx, inp: Input) -> bool:
+        return await staff_link.code_typed(ctx, inp)  # a staff link code works at any step
+
     async def understood(self, ctx: Ctx, u: Understanding) -> bool:
         here = (ctx.state.flow, ctx.state.step)
         at_menu = here == MENU

@@ -11,13 +11,14 @@ from conversations import (
     onboarding,
     reports,
     rt,
+    staff_link,
     training,
     uep,
 )
 from conversations.hooks import Hooks
 from core.engine import Engine
+from services import alerts, retention, tickets
 from services import reports as report_ops
-from services import retention, tickets
 from services import training as training_ops
 
 FLOWS = (
@@ -33,6 +34,7 @@ FLOWS = (
     reports.report,
     myreports.myreports,
     rt.rt,
+    staff_link.staff_link,
 )
 # Scheduled jobs (core/scheduler.py): async fn(conn, now, deps) -> outbox ids.
 JOBS: tuple = (
@@ -42,6 +44,7 @@ JOBS: tuple = (
     report_ops.remind_heads,
     report_ops.forward_unanswered,
     retention.retention_job,
+    alerts.late_reports_job,
 )
 
 

@@ -16,6 +16,8 @@ class Deps:
     region: Region
     default_locale: str = "id"
     hash_key: bytes = b"jaring-dev-key-change-me"
+    # The dashboard's public base URL (JARING_PUBLIC_URL), for links in staff alerts; "" = paths only.
+    public_url: str = ""
 
     def nik_hash(self, nik: str) -> str:
         """Keyed hash, so attempt counting per NIK stores no NIK."""

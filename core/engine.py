@@ -51,6 +51,7 @@ GLOBAL_WORDS = {
     "language": "language",
     "/language": "language",
     "/cek": "check",
+    "/petugas": "staff",
 }
 COMMANDS = {
     "start": "start",
@@ -64,6 +65,7 @@ COMMANDS = {
     "help": "help",
     "batal": "cancel",
     "cancel": "cancel",
+    "petugas": "staff",  # staff alerts of this chat (conversations/staff_link.py)
 }
 # Choice ids that buttons anywhere may carry.
 GLOBAL_CHOICES = {
@@ -434,6 +436,8 @@ class Engine:
             return self._finish(ctx)
         if action is None and inp.kind == "text":
             action = self._intent_action(ctx, inp)
+        if action is None and inp.kind == "text" and await self.hooks.before_step(ctx, inp):
+            return self._finish(ctx)  # taken before any step (a staff link code)
         if idle and action is None:
             ctx.note(
                 ctx._(
@@ -596,6 +600,11 @@ class EngineHooks:
 
     async def staff_owned(self, ctx: Ctx, inp: Input, action: str | None) -> None:
         raise NotImplementedError
+
+    async def before_step(self, ctx: Ctx, inp: Input) -> bool:
+        """A text about to reach the step (or the choices offered) that the flows take first,
+        whatever the step (True when they did): a staff link code typed anywhere."""
+        return False
 
     async def understood(self, ctx: Ctx, u: Understanding) -> bool:
         """A step did not understand a text; act on the understanding instead (True) or let

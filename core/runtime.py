@@ -33,6 +33,7 @@ class Core:
         hash_key: bytes,
         clock: Callable[[], datetime] | None = None,
         intents_path: Path | None = None,
+        public_url: str = "",
     ):
         self.programs, self.region = load_reference(programs_path, region_path)
         # The lexicon is checked at start-up like programs.toml (ConfigProblem when wrong), then
@@ -40,7 +41,7 @@ class Core:
         self.lexicon = LiveLexicon(intents_path)
         engine.lexicon = self.lexicon
         self.db = Database(database_url)
-        self.deps = Deps(self.programs, self.region, default_locale, hash_key)
+        self.deps = Deps(self.programs, self.region, default_locale, hash_key, public_url)
         self.clock = clock = clock or utcnow
         self.outbox = Outbox(self.db, clock=clock)
         self.service = Service(self.db, engine, self.deps, self.outbox, clock=clock)

@@ -69,6 +69,11 @@ _TICKET = re.compile(
 _RT_CODE = re.compile(
     rf"\bRT[\s\-]?([{TICKET_ALPHABET}]{{4}})[\s\-]?([{TICKET_ALPHABET}]{{4}})\b", re.I
 )
+# A staff member's one-time link code (services/alerts.py): STF-XXXX-XXXX.
+_STAFF_CODE = re.compile(
+    rf"\bSTF[\s\-_.]{{0,3}}([{TICKET_ALPHABET}]{{4}})[\s\-_.]{{0,3}}([{TICKET_ALPHABET}]{{4}})\b",
+    re.I,
+)
 _TRAINING_CODE = re.compile(rf"\bP[{CODE_ALPHABET}]{{6}}\b", re.I)
 _KUBE_CODE = re.compile(rf"\b[{CODE_ALPHABET}]{{{CODE_LENGTH}}}\b", re.I)
 
@@ -277,8 +282,8 @@ def _join_digits(text: str) -> str:
 
 
 def spot_entities(text: str) -> dict[str, str]:
-    """A NIK (16 digits, a valid province), a ticket code, an RT invite code, a training
-    registration code, a KUBE join code, found anywhere in the text (digits in groups joined
+    """A NIK (16 digits, a valid province), a ticket code, an RT invite code, a staff link
+    code, a training registration code, a KUBE join code, found anywhere in the text (digits in groups joined
     first by the caller)."""
     out: dict[str, str] = {}
     if not text:
@@ -294,6 +299,9 @@ def spot_entities(text: str) -> dict[str, str]:
     r = _RT_CODE.search(text)
     if r and "ticket" not in out:
         out["rt_code"] = f"RT-{r.group(1).upper()}-{r.group(2).upper()}"
+    s = _STAFF_CODE.search(text)
+    if s:
+        out["staff_code"] = f"STF-{s.group(1).upper()}-{s.group(2).upper()}"
     for m in _TRAINING_CODE.finditer(text):
         code = m.group(0)
         if code.isupper() or any(c.isdigit() for c in code):

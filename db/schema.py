@@ -260,6 +260,9 @@ staff_users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_login_at", UTCDateTime, nullable=True),
+    # Set by `bot.py staff reset` (a one-time password): after login the account reaches only
+    # the "Ganti kata sandi" page until a new password is chosen.
+    sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # A login session: the cookie holds a random token, the table only its sha256; every form
@@ -621,4 +624,62 @@ nlu_misses = sa.Table(
     sa.Column("step", sa.String(32), nullable=False),
     sa.Column("text", sa.String(500), nullable=False),
     sa.Column("normalized", sa.String(500), nullable=False),
+)
+
+
+# ============================================================================ staff alerts
+
+# A one-time code a staff member creates on "Akun saya" to link a Telegram or WhatsApp chat to
+# their account (STF-XXXX-XXXX, stored as its sha256, single use, short expiry).
+staff_link_codes = sa.Table(
+    "staff_link_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("staff_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+)
+
+# A chat that receives a staff member's alerts (services/alerts.py). One staff account may link
+# several chats; a chat belongs to one account at most.
+staff_chats = sa.Table(
+    "staff_chats",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("staff_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column(
+        "conversation_id",
+        sa.Integer,
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("linked_at", UTCDateTime, nullable=False),
+)
+
+# Each alert event is sent once: (kind, ref) is recorded in the transaction that queues it.
+# kind: ticket_new | ticket_supervisor | ticket_head | report_late; ref: "T-12" or a report code.
+staff_alerts = sa.Table(
+    "staff_alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("ref", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.UniqueConstraint("kind", "ref"),
 )

@@ -21,6 +21,7 @@ _sel_session = (
         U.name,
         U.role,
         U.kelurahan_code,
+        U.must_change_password,
     )
     .join(staff_users, U.id == S.user_id)
     .where(S.token_hash == sa.bindparam("h"), U.active.is_(True))
@@ -83,7 +84,7 @@ async def add_user(
 
 
 async def update_user(conn, uid: int, **values) -> None:
-    """Set columns of one account (active, last_login_at, password_hash)."""
+    """Set columns of one account (active, last_login_at, password_hash, must_change_password)."""
     await conn.execute(sa.update(staff_users).where(U.id == uid).values(**values))
 
 
@@ -118,8 +119,12 @@ async def delete_session(conn, token_hash: str) -> None:
     await conn.execute(sa.delete(staff_sessions).where(S.token_hash == token_hash))
 
 
-async def delete_sessions_of(conn, uid: int) -> None:
-    await conn.execute(sa.delete(staff_sessions).where(S.user_id == uid))
+async def delete_sessions_of(conn, uid: int, *, keep: str | None = None) -> None:
+    """End the account's sessions, all of them or all but the one with token hash `keep`."""
+    where = [S.user_id == uid]
+    if keep is not None:
+        where.append(S.token_hash != keep)
+    await conn.execute(sa.delete(staff_sessions).where(*where))
 
 
 async def delete_expired_sessions(conn, now: datetime) -> None:

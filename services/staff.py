@@ -1,12 +1,16 @@
-"""Dashboard staff accounts: create, enable, disable (the CLI's `staff` commands and the demo
-seed), and the password rules and hashing the dashboard's login checks against.
+"""Dashboard staff accounts: create, enable, disable, change and reset a password (the CLI's
+`staff` commands, the dashboard's "Ganti kata sandi" page and the demo seed), and the password
+rules and hashing the dashboard's login checks against.
 
 Passwords: argon2id through argon2-cffi (`PasswordHasher` defaults; web/auth.py rehashes on
-login when the parameters change). The caller owns the transaction.
+login when the parameters change). A reset sets a one-time password and `must_change_password`:
+after login such an account reaches only the change page (web/auth.py). A change or a reset
+ends the account's other sessions. The caller owns the transaction. docs/staff.md.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from functools import cache
 
@@ -18,6 +22,8 @@ from db.audit import audit
 
 ROLES = ("admin", "verifikator", "operator")
 MIN_PASSWORD = 10
+# One-time passwords from `staff reset`: no look-alike characters (0/o, 1/l/i), read aloud safely.
+OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 HASHER = PasswordHasher()
 
 
@@ -111,3 +117,61 @@ async def set_active(conn, username: str, active: bool, *, now: datetime, actor:
 async def list_staff(conn):
     """Every account, by username."""
     return await staff_store.all_users(conn)
+
+
+async def _account(conn, username: str):
+    username = username.strip().lower()
+    row = await staff_store.user(conn, username)
+    if row is None:
+        raise AuthError(f"Tidak ada petugas dengan nama pengguna {username}.")
+    return row
+
+
+async def change_password(
+    conn,
+    username: str,
+    new: str,
+    *,
+    now: datetime,
+    actor: str,
+    old: str | None = None,
+    keep_session: str | None = None,
+) -> None:
+    """Set a new password (same rules as `staff add`). `old`, when given, must be the current
+    one (the dashboard page asks for it; `staff passwd` on the server does not). Ends every
+    session of the account except `keep_session` (the token hash of the page's own session)."""
+    row = await _account(conn, username)
+    if old is not None and not verify_password(row.password_hash, old):
+        raise AuthError("Kata sandi lama salah.")
+    weak = check_password_strength(new, row.username)
+    if weak:
+        raise AuthError(weak)
+    if verify_password(row.password_hash, new):
+        raise AuthError("Kata sandi baru harus berbeda dari kata sandi sekarang.")
+    await staff_store.update_user(
+        conn, row.id, password_hash=hash_password(new), must_change_password=False
+    )
+    await staff_store.delete_sessions_of(conn, row.id, keep=keep_session)
+    await audit(conn, actor, "staff.passwd", row.username, None, now=now)
+
+
+def one_time_password(username: str) -> str:
+    """Twelve characters in three groups (xxxx-xxxx-xxxx) that pass the strength rules."""
+    while True:
+        raw = "".join(secrets.choice(OTP_ALPHABET) for _ in range(12))
+        pw = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+        if check_password_strength(pw, username) is None:
+            return pw
+
+
+async def reset_password(conn, username: str, *, now: datetime, actor: str) -> str:
+    """A one-time password for the account (returned once, stored only as its hash); the
+    account must choose a new password after its next login, and every session ends now."""
+    row = await _account(conn, username)
+    pw = one_time_password(row.username)
+    await staff_store.update_user(
+        conn, row.id, password_hash=hash_password(pw), must_change_password=True
+    )
+    await staff_store.delete_sessions_of(conn, row.id)
+    await audit(conn, actor, "staff.reset", row.username, None, now=now)
+    return pw

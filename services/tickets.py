@@ -22,6 +22,7 @@ from db import conversation_store
 from db import ticket_store as store
 from db.audit import audit
 from domain.office_hours import office_seconds_between
+from services import alerts
 
 # In ascending order, so that a typed number is the rating itself (numbers pick choices by place).
 RATINGS = [
@@ -167,6 +168,7 @@ async def sla_job(conn, now: datetime, deps) -> list[int]:
     [sla].escalate_supervisor_hours office hours, to the head of office after
     escalate_head_hours. Flags show in the inbox and are written to the audit log."""
     cfg = deps.programs
+    ids: list[int] = []  # staff alerts of the flags (services/alerts.py)
     for r in await store.unanswered(conn):
         waited = office_seconds_between(cfg.office_hours, r.opened_at, now) / 3600
         if r.supervisor_flag_at is None and waited >= cfg.sla.escalate_supervisor_hours:
@@ -179,6 +181,7 @@ async def sla_job(conn, now: datetime, deps) -> list[int]:
                 now=now,
                 detail={"office_hours_waited": round(waited, 1)},
             )
+            ids += await alerts.ticket_escalated(conn, r.id, "supervisor", now=now, deps=deps)
         if waited >= cfg.sla.escalate_head_hours:
             await store.update(conn, r.id, {"head_flag_at": now})
             await audit(
@@ -189,4 +192,5 @@ async def sla_job(conn, now: datetime, deps) -> list[int]:
                 now=now,
                 detail={"office_hours_waited": round(waited, 1)},
             )
-    return []
+            ids += await alerts.ticket_escalated(conn, r.id, "head", now=now, deps=deps)
+    return ids

@@ -14,6 +14,8 @@
 - Default deny: the middleware guards every route; a route is open only when its path is in
   `app[PUBLIC]` (health check, login, the channels' webhooks, which check their own
   signatures) or under /static/. A role check is declared on the handler with `@requires`.
+- Forced change: an account reset with `bot.py staff reset` (a one-time password) reaches only
+  `CHANGE_PATH` (and logout) after login until it sets a new password (web/account.py).
 - Every login, failed login, logout and staff action is written to the audit log.
 """
 
@@ -48,6 +50,10 @@ MAX_FAILS_USER = 5
 MAX_FAILS_CLIENT = 20
 SEEN_EVERY = timedelta(minutes=1)  # how often last_seen_at is written (saves a write per page)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The "Ganti kata sandi" page (web/account.py), and what an account that must change its
+# password may reach.
+CHANGE_PATH = "/account/password"
+WHILE_MUST_CHANGE = frozenset({CHANGE_PATH, "/logout"})
 
 PUBLIC = web.AppKey("public_paths", set)
 STAFF = web.RequestKey("staff", object)  # request[STAFF]: the signed-in Staff
@@ -62,6 +68,7 @@ class Staff:
     kelurahan_code: str | None
     csrf: str
     token_hash: str
+    must_change: bool = False
 
     @property
     def actor(self) -> str:
@@ -110,7 +117,16 @@ class Auth:
         if now - row.last_seen_at >= SEEN_EVERY:
             async with self.db.tx() as c:
                 await store.touch_session(c, h, now)
-        return Staff(row.id, row.username, row.name, row.role, row.kelurahan_code, row.csrf, h)
+        return Staff(
+            row.id,
+            row.username,
+            row.name,
+            row.role,
+            row.kelurahan_code,
+            row.csrf,
+            h,
+            bool(row.must_change_password),
+        )
 
     async def throttled_until(self, username: str, client: str) -> datetime | None:
         now = self.clock()
@@ -245,6 +261,10 @@ async def guard(request: web.Request, handler):
                 text="Formulir ini sudah kedaluwarsa atau tidak sah. "
                 "Muat ulang halaman lalu coba lagi."
             )
+    if staff.must_change and request.path not in WHILE_MUST_CHANGE:
+        if request.method in ("GET", "HEAD"):
+            raise web.HTTPFound(CHANGE_PATH)
+        raise web.HTTPForbidden(text="Ganti kata sandi Anda dulu.")
     route = request.match_info.route
     roles = getattr(getattr(route, "handler", None), "jaring_roles", None)
     if roles is not None and staff.role not in roles:

@@ -17,7 +17,7 @@ from aiohttp import web
 from db import dashboard_store
 from db.audit import recent as recent_audit
 from domain.clock import JAKARTA, wib
-from web import imports, inbox, nlu, proposals, reports, rt, simulator, stats, trainings
+from web import account, imports, inbox, nlu, proposals, reports, rt, simulator, stats, trainings
 from web.auth import (
     AUTH,
     LOGIN_CSRF_COOKIE,
@@ -68,6 +68,7 @@ def setup(app: web.Application) -> None:
     nlu.setup(app)  # /nlu (admin, verifikator)
     stats.setup(app)  # /stats
     simulator.setup(app)  # /simulator
+    account.setup(app)  # /account, /account/password (every role)
 
 
 def _globals(office):
