@@ -67,6 +67,8 @@ STORY_MAX = ops.STORY_MAX
 # A "no" that means "skip this step" ("tidak ada", "gak punya foto", "tidak tahu"), short.
 _NO = re.compile(r"^(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|no|belum|lupa)\b")
 _SKIP_WORDS = ("lewati", "skip", "tidak ada", "-", "tidak tahu", "tidak tau", "i don't know")
+# At most this many words, a text that names a service is a request, not a story.
+SHORT_REQUEST = 6
 # Entities of the understanding layer that are never a story (a ticket code, an RT code).
 _NOT_STORY = ("ticket", "rt_code")
 
@@ -153,9 +155,12 @@ async def _kept(ctx: Ctx, inp: Input, *, min_words: int = 3) -> bool:
             return False
         if min_words > 3 and u is not None and ("nik" in u.entities or "number16" in u.entities):
             return False  # a NIK in a sentence at the NIK step: the hooks take it out
-        if await not_an_answer(ctx, inp, story=True):
+        # A short text that names another service is a request ("sambungkan ke petugas"); in
+        # a longer one only a whole phrase is ("tetangga kaya dapat bansos" is an account).
+        short = len(inp.text.split()) <= SHORT_REQUEST
+        if await not_an_answer(ctx, inp, story=not short):
             return True
-        if u is not None and u.intent is not None and u.whole:
+        if u is not None and u.intent is not None and (u.whole or short):
             return False  # a request, not an account: "not understood" offers what fits
         add_story(d, inp.text)
         ack = ctx._("Thank you, we keep what you wrote with your report.")

@@ -78,7 +78,7 @@ def remarks(category: str, detail: str | None, story: str | None) -> str:
     if detail:
         parts.append(("Data seharusnya: " if category == R.KOREKSI else "Alasan: ") + detail)
     if story:
-        parts.append("Cerita pelapor: " + story)
+        parts.append("Cerita pelapor: " + " / ".join(x for x in story.splitlines() if x.strip()))
     return " | ".join(" ".join(p.split()) for p in parts)
 
 
