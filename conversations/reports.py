@@ -127,8 +127,12 @@ def add_story(d: dict, text: str) -> None:
 
 
 def _story_like(text: str, min_words: int) -> bool:
+    """Long enough to be an account: `min_words` words, or (at a step that asked for a button,
+    a photo or a location) two words of 12 characters together."""
     words = text.split()
-    return len(words) >= min_words or (len(words) >= 2 and len(text.strip()) >= 12)
+    return len(words) >= min_words or (
+        min_words <= 3 and len(words) >= 2 and len(text.strip()) >= 12
+    )
 
 
 def _add_photo(ctx: Ctx, d: dict, inp: Input) -> None:

@@ -116,6 +116,20 @@ async def test_commands_greetings_and_other_services_are_never_stored_as_a_story
         await chat.tap("r:send")
         [row] = await all_reports(rt)
         assert row.story is None
+        # A typed value that is wrong is not a story: the step's hint (a kelurahan misspelt).
+        await chat.tap("m:report")
+        await chat.tap("r:usul")
+        await chat.tap("r:other")
+        await chat.send("Ibu Onah")
+        await chat.send("Jl. Cemara No. 4")
+        [rtrw] = await chat.send("rt dua rw lima")
+        assert "dengan angka" in rtrw["text"]
+        await chat.send("rt 2 rw 5")
+        [kel] = await chat.send("Mulya Harjaaa Selatan")
+        assert "tidak kami kenal" in kel["text"]
+        [kept] = await chat.send("saya tidak tahu nama kelurahannya, dekat pasar Bogor")
+        assert "tulisan Anda kami simpan" in kept["text"] and "kelurahan" in kept["text"]
+        await chat.send("batal")
         # Cancel in the middle: a kept story goes with the draft.
         await chat.tap("m:report")
         await chat.tap("r:sanggah")
