@@ -66,6 +66,10 @@ DRAFT = "__report"
 STORY_MAX = ops.STORY_MAX
 # A "no" that means "skip this step" ("tidak ada", "gak punya foto", "tidak tahu"), short.
 _NO = re.compile(r"^(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|no|belum|lupa)\b")
+# "I don't know" inside a short text ("saya tidak tahu NIK-nya", "lupa"): also a skip.
+_UNKNOWN = re.compile(
+    r"\b(?:tidak|tdk|gak|ga|gk|nggak|ngga|enggak|belum)\s+(?:tahu|tau|hafal|ingat)\b|\blupa\b"
+)
 _SKIP_WORDS = ("lewati", "skip", "tidak ada", "-", "tidak tahu", "tidak tau", "i don't know")
 # At most this many words, a text that names a service is a request, not a story.
 SHORT_REQUEST = 6
@@ -104,7 +108,12 @@ def _skipped(inp: Input) -> bool:
     if inp.kind != "text":
         return False
     word = inp.word
-    return word in _SKIP_WORDS or (bool(_NO.match(word)) and len(word.split()) <= 4)
+    n = len(word.split())
+    return (
+        word in _SKIP_WORDS
+        or (bool(_NO.match(word)) and n <= 4)
+        or (bool(_UNKNOWN.search(word)) and n <= 6)
+    )
 
 
 async def _head(ctx: Ctx):

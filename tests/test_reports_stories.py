@@ -184,6 +184,14 @@ async def test_rt_report_for_a_neighbour_with_nik_and_kk_masked_in_chat_and_logs
         await head.send("Gg. Mawar No. 3")
         [bad] = await head.send("1234")
         assert "bukan NIK" in bad["text"] and "Tidak tahu" in bad["text"]
+        [kk_ask] = await head.send("waduh saya tidak tahu NIK nya")  # in words: no NIK
+        assert "No. KK" in kk_ask["text"]
+        await head.tap("g:menu")
+        await head.tap("m:rt")
+        await head.tap("t:report")
+        await head.tap("r:koreksi")
+        await head.send("Ibu Onah")
+        await head.send("Gg. Mawar No. 3")
         await head.send(nik)
         [part] = await head.send(kk)
         assert "r:part:address" in head.choices  # a koreksi: which part, then what it should be
