@@ -238,7 +238,7 @@ async def test_graduasi_only_for_a_household_that_receives_aid(db_url, tmp_path)
         await chat.send("3271067112900001")
         await chat.tap("k:yes")
         [told] = await chat.send("3271060203200002")
-        assert "tidak menerima program apa pun" in told["text"]
+        assert "tidak menerima program apa pun" in told["text"] and "Laporkan data" in told["text"]
         assert "m:report" in chat.choices and "m:check" in chat.choices  # the menu
         # Matched now: the button is not offered at all.
         await chat.tap("m:report")
