@@ -331,9 +331,10 @@ async def ask_graduasi_start(ctx: Ctx) -> None:
         drop_draft(ctx)
         ctx.note(
             ctx._(
-                "Graduasi mandiri is for a family that receives social aid. In our data your "
-                "family receives no program now, so there is nothing to stop. Thank you for "
-                "thinking of others. If something in your data is wrong, choose Report data."
+                "Self-graduation (graduasi mandiri) is for a family that receives social aid. "
+                "In our data your family receives no program now, so there is nothing to stop. "
+                "Thank you for thinking of others. If something in your data is wrong, choose "
+                "Report data."
             )
         )
         await ctx.goto("menu", "main")

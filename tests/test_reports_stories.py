@@ -103,7 +103,7 @@ async def test_commands_greetings_and_other_services_are_never_stored_as_a_story
         [back] = await chat.tap("n:none")
         assert back["request"] == "photo"
         [code] = await chat.send("laporan saya LPR-9KPW-P9X6 bagaimana")  # a ticket code
-        assert "simpan" not in code["text"]
+        assert "tulisan Anda kami simpan" not in code["text"]
         await chat.send("menu")  # the global word leaves; nothing is kept
         await chat.tap("m:report")
         await chat.tap("r:usul")
