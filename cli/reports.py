@@ -19,6 +19,7 @@ import sys
 from datetime import UTC, date, datetime, time
 
 from cli import CommandError
+from cli.common import wib
 from db import report_queries as queries
 from db.audit import audit
 from db.database import Database
@@ -197,7 +198,7 @@ async def cmd_show(settings, args) -> int:
     for e in events:
         move = f"{e.from_state or ''} -> {e.to_state}" if e.to_state else ""
         out.append(
-            f"  {e.at:%Y-%m-%d %H:%M} UTC  {e.actor:<16} {e.action:<10} {move}"
+            f"  {wib(e.at)}  {e.actor:<16} {e.action:<10} {move}"
             + (f" [{e.outcome}]" if e.outcome else "")
             + (f" — {e.note}" if e.note else "")
         )

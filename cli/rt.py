@@ -15,6 +15,7 @@ from datetime import UTC
 from cli import CommandError
 from db import rt_queries
 from db.database import Database
+from domain.clock import wib
 from domain.reports import normalize_rt_rw
 
 
@@ -104,7 +105,7 @@ async def cmd_list(settings, args) -> int:
         since = r.activated_at or r.created_at
         print(
             f"{r.id:>4}  {r.status:<9} {(kel.name if kel else r.kelurahan_code):<22} "
-            f"{int(r.rw):>3} {int(r.rt):>3}  {since:%Y-%m-%d}"
+            f"{int(r.rw):>3} {int(r.rt):>3}  {wib(since, '%Y-%m-%d')}"
         )
     return 0
 

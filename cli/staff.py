@@ -10,6 +10,7 @@ import getpass
 import sys
 
 from cli import CommandError
+from cli.common import wib
 from db.database import Database
 from domain.clock import utcnow
 from services.staff import ROLES, AuthError, add_staff, list_staff, set_active
@@ -96,11 +97,7 @@ async def cmd_list(settings, args) -> int:
         return 0
     for r in rows:
         state = "aktif" if r.active else "nonaktif"
-        last = (
-            r.last_login_at.strftime("%Y-%m-%d %H:%M UTC")
-            if r.last_login_at
-            else "belum pernah masuk"
-        )
+        last = wib(r.last_login_at) if r.last_login_at else "belum pernah masuk"
         kel = f" kelurahan {r.kelurahan_code}" if r.kelurahan_code else ""
         print(f"{r.username:<20} {r.role:<12}{kel} {state:<9} {r.name} · {last}")
     return 0

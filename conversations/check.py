@@ -2,15 +2,18 @@
 
 Privacy: a wrong pair and an unknown NIK get the same answer; failed checks are limited per
 conversation (5 an hour) and per NIK (10 a day, counted by keyed hash); NIK and KK are masked in
-every reply and dropped from the conversation state once the check is done.
+every reply and dropped from the conversation state once the check is done. A locked check is
+told before the NIK is asked, or right after a locked NIK (conversations/identity.py).
+
+The answer comes in parts (docs/wording.md): a first message of at most ~450 characters (desil,
+its meaning, aid received), then "Programs to join" and "Official check" behind buttons.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from conversations import identity
-from core.engine import Ctx, Flow, Input
+from conversations.menu import menu as menu_flow
+from core.engine import MENU, Ctx, Flow, Input
 from core.i18n import L_, N_
 from db import queries
 from domain.clock import JAKARTA
@@ -18,9 +21,6 @@ from domain.eligibility import HouseholdFacts, MemberFacts, evaluate, is_extreme
 from domain.nik import IdProblem, check_kk, check_nik, mask
 
 check = Flow("check")
-
-CONV_LIMIT, CONV_WINDOW = 5, timedelta(hours=1)
-NIK_LIMIT, NIK_WINDOW = 10, timedelta(days=1)
 
 # Problem code -> message; {what} is "NIK" or "No. KK".
 PROBLEMS = {
@@ -61,45 +61,11 @@ def _cancel(ctx: Ctx):
     return [ctx.choice("g:cancel", L_("Cancel"))]
 
 
-async def _lock_until(ctx: Ctx, nik_hash: str | None = None):
-    """When checks are locked, the moment the lock lifts; None when not locked."""
-    conv_id = ctx.state.id
-    n, oldest = await queries.failed_attempts(
-        ctx.conn, conversation_id=conv_id, since=ctx.now - CONV_WINDOW
-    )
-    if n >= CONV_LIMIT:
-        return oldest + CONV_WINDOW
-    if nik_hash:
-        n, oldest = await queries.failed_attempts(
-            ctx.conn, nik_hash=nik_hash, since=ctx.now - NIK_WINDOW
-        )
-        if n >= NIK_LIMIT:
-            return oldest + NIK_WINDOW
-    return None
-
-
-def _locked(ctx: Ctx, until) -> None:
-    ctx.say(
-        ctx._(
-            "For your safety, checking is paused because of too many attempts that did not "
-            "match. Please try again after {when}.",
-            when=ctx.t.datetime(until),
-        ),
-        [
-            ctx.choice("g:contact", L_("Contact an officer")),
-            ctx.choice("g:menu", L_("Main menu")),
-        ],
-    )
-    ctx.state.data.pop("nik", None)
-    identity.give_up_return(ctx)
-    ctx.rest_in_menu()
-
-
 @check.ask("nik")
 async def ask_nik(ctx: Ctx) -> None:
-    until = await _lock_until(ctx)
-    if until:
-        _locked(ctx, until)
+    until = await identity.lock_until(ctx)
+    if until:  # told before the NIK is asked
+        identity.tell_locked(ctx, until)
         return
     if identity.awaited(ctx):  # matching for another service (KUBE, a report ...)
         ctx.say(
@@ -123,6 +89,11 @@ async def on_nik(ctx: Ctx, inp: Input) -> None:
     res = check_nik(inp.text, ctx.now.date())
     if isinstance(res, IdProblem):
         await ctx.not_understood(problem_text(ctx, res, "NIK"))
+        return
+    # A NIK locked by too many failed checks is told now, not after the No. KK.
+    until = await identity.lock_until(ctx, ctx.deps.nik_hash(res.nik))
+    if until:
+        identity.tell_locked(ctx, until)
         return
     ctx.data["nik"] = res.nik
     await ctx.goto("check", "nik_confirm", keep=True)
@@ -177,9 +148,9 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         return
     nik = ctx.data["nik"]
     nik_hash = ctx.deps.nik_hash(nik)
-    until = await _lock_until(ctx, nik_hash)
-    if until:
-        _locked(ctx, until)
+    until = await identity.lock_until(ctx, nik_hash)
+    if until:  # locked meanwhile (another conversation failed with this NIK)
+        identity.tell_locked(ctx, until)
         return
     matched = await queries.match_person(ctx.conn, nik, res.kk)
     await queries.record_attempt(ctx.conn, ctx.state.id, nik_hash, matched is not None, ctx.now)
@@ -208,14 +179,7 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         await identity.matched_note(ctx, household_id)
         await ctx.goto(after[0], after[1])
         return
-    ctx.say(
-        await result_text(ctx, household_id, nik, res.kk),
-        [
-            ctx.choice("g:menu", L_("Main menu")),
-            ctx.choice("g:contact", L_("Contact an officer")),
-        ],
-    )
-    ctx.rest_in_menu()
+    await show_status(ctx, household_id)
 
 
 @check.ask("failed")
@@ -247,7 +211,7 @@ def reason_text(ctx: Ctx, r) -> str | None:
     cfg = ctx.deps.programs
     match r.code:
         case "desil_in":
-            return ctx._("desil {desil} is within {min}–{max}", **p)
+            return ctx._("for desil {min}–{max}; you are included", **p)
         case "desil_out":
             return ctx._("only for desil {min}–{max}", **p)
         case "component":
@@ -288,7 +252,7 @@ def desil_label(ctx: Ctx, desil: int) -> str:
     return (labels or cfg.desil_labels).get(desil, "")
 
 
-async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
+async def _evaluated(ctx: Ctx, household_id: int):
     cfg = ctx.deps.programs
     h, members, held = await queries.household_snapshot(ctx.conn, household_id)
     facts = HouseholdFacts(
@@ -298,43 +262,66 @@ async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
         ),
         programs_held=frozenset(held),
     )
-    results = evaluate(facts, cfg, ctx.now.astimezone(JAKARTA).date())
+    return h, evaluate(facts, cfg, ctx.now.astimezone(JAKARTA).date())
+
+
+# The status answer comes in parts, so that the first fits a phone screen (at most ~450
+# characters): the desil, what it means and the aid received; then, behind buttons, the
+# programmes the family may join and the official places to confirm.
+PROGRAMS_CHOICE, OFFICIAL_CHOICE = "k:programs", "k:official"
+
+
+async def status_text(ctx: Ctx, household_id: int) -> str:
+    """The first message: where the family is, its desil and meaning, the aid received."""
+    cfg = ctx.deps.programs
+    h, results = await _evaluated(ctx, household_id)
     kel = ctx.deps.region.kelurahan_by_code(h.kelurahan_code)
     lo, hi = cfg.extreme_poverty
     lines = [
-        ctx._("Your family's data"),
-        ctx._("NIK {nik} · No. KK {kk}", nik=mask(nik), kk=mask(kk)),
         ctx._(
-            "Kelurahan {kel}, RW {rw} RT {rt}",
+            "Your family: Kelurahan {kel}, RW {rw} RT {rt}.",
             kel=kel.name if kel else h.kelurahan_code,
             rw=h.rw,
             rt=h.rt,
         ),
-        "",
         ctx._("Desil {desil} of 10: {label}.", desil=h.desil, label=desil_label(ctx, h.desil)),
         ctx._("Desil 1 is the 10% of families with the lowest welfare; desil 10 the highest."),
-        (
-            ctx._("Your family is counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)
-            if is_extreme_poverty(h.desil, cfg)
-            else ctx._(
-                "Your family is not counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi
-            )
-        ),
-        "",
     ]
-    receiving = [r for r in results if r.receiving]
+    if is_extreme_poverty(h.desil, cfg):
+        lines.append(
+            ctx._("Your family is counted as extreme poverty (desil {lo}–{hi}).", lo=lo, hi=hi)
+        )
+    receiving = [cfg.programs[r.code].short for r in results if r.receiving]
+    lines.append("")
     if receiving:
-        lines.append(ctx._("Aid you receive now:"))
-        lines += [f"• {cfg.programs[r.code].short}" for r in receiving]
+        lines.append(ctx._("Aid you receive now: {programs}.", programs=", ".join(receiving)))
     else:
         lines.append(ctx._("No aid is recorded for your family now."))
+    lines += [
+        "",
+        ctx._(
+            "Data as of {date}. This is not a final decision: Kemensos and BPS decide.",
+            date=ctx.t.date(h.data_date),
+        ),
+    ]
+    return "\n".join(lines)
+
+
+async def programs_text(ctx: Ctx, household_id: int) -> str:
+    """Behind "Programs to join": the programmes the family may join, and those it may not
+    join now, with the reasons."""
+    cfg = ctx.deps.programs
+    _h, results = await _evaluated(ctx, household_id)
     may = [r for r in results if not r.receiving and r.eligible]
     not_yet = [r for r in results if not r.receiving and r.eligible is False]
+    lines: list[str] = []
     if may:
-        lines += ["", ctx._("Programs you may join:")]
+        lines.append(ctx._("Programs you may join:"))
         for r in may:
             why = [t for t in (reason_text(ctx, x) for x in r.reasons) if t]
             lines.append(f"• {cfg.programs[r.code].short}: " + "; ".join(why))
+    else:
+        lines.append(ctx._("By the data, there is no other programme your family may join now."))
     if not_yet:
         # Programs that fail for the same reasons share one line (short replies for small screens).
         grouped: dict[str, list[str]] = {}
@@ -345,13 +332,79 @@ async def result_text(ctx: Ctx, household_id: int, nik: str, kk: str) -> str:
             grouped.setdefault(why, []).append(cfg.programs[r.code].short)
         lines += ["", ctx._("Not eligible now:")]
         lines += [f"• {', '.join(names)}: {why}" for why, names in grouped.items()]
-    lines += [
-        "",
-        ctx._(
-            "Data as of {date}. This is not a final decision: Kemensos and BPS decide.",
-            date=ctx.t.date(h.data_date),
-        ),
-        ctx._("Confirm officially at:"),
-        *[f"• {c}" for c in cfg.official_checks],
-    ]
+    if may:
+        lines += [
+            "",
+            ctx._(
+                "Meeting these rules does not yet mean receiving aid: Dinsos and Kemensos check more."
+            ),
+        ]
     return "\n".join(lines)
+
+
+def official_checks(ctx: Ctx) -> tuple[str, ...]:
+    cfg = ctx.deps.programs
+    english = cfg.official_checks_en if ctx.t.locale == "en" else None
+    return english or cfg.official_checks
+
+
+def official_text(ctx: Ctx) -> str:
+    """Behind "Official check": where to confirm or correct the data."""
+    return "\n".join(
+        [
+            ctx._("Jaring's answer is not final. Confirm your data officially at:"),
+            *[f"• {c}" for c in official_checks(ctx)],
+            "",
+            ctx._("If your family's data is wrong, you can tell Dinsos: choose Report data."),
+        ]
+    )
+
+
+async def show_status(ctx: Ctx, household_id: int) -> None:
+    ctx.say(
+        await status_text(ctx, household_id),
+        [
+            ctx.choice(PROGRAMS_CHOICE, L_("Programs to join")),
+            ctx.choice(OFFICIAL_CHOICE, L_("Official check")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
+    ctx.rest_at(*STATUS)
+
+
+# After the status answer the conversation rests in the menu flow, at a step of its own that
+# also answers the two buttons: "menu" is where a finished errand rests (no idle reset, a
+# typed NIK or code works as at the menu), and the buttons still work an hour later.
+STATUS = ("menu", "status")
+
+
+@menu_flow.ask("status")
+async def ask_status(ctx: Ctx) -> None:
+    await ctx.goto(*MENU)
+
+
+@menu_flow.on("status")
+async def on_status(ctx: Ctx, inp: Input) -> None:
+    hid = identity.household_id(ctx)
+    if inp.choice == PROGRAMS_CHOICE and hid is not None:
+        ctx.say(
+            await programs_text(ctx, hid),
+            [
+                ctx.choice(OFFICIAL_CHOICE, L_("Official check")),
+                ctx.choice("g:contact", L_("Contact an officer")),
+                ctx.choice("g:menu", L_("Main menu")),
+            ],
+        )
+        ctx.rest_at(*STATUS)
+    elif inp.choice == OFFICIAL_CHOICE and hid is not None:
+        ctx.say(
+            official_text(ctx),
+            [
+                ctx.choice("m:report", L_("Report data")),
+                ctx.choice(PROGRAMS_CHOICE, L_("Programs to join")),
+                ctx.choice("g:menu", L_("Main menu")),
+            ],
+        )
+        ctx.rest_at(*STATUS)
+    else:  # anything else is handled as at the menu
+        await ctx.forward(*MENU, inp)

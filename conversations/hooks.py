@@ -3,8 +3,16 @@ stuck resident, and input while staff own the conversation."""
 
 from __future__ import annotations
 
-from conversations import handoff, identity, reports
-from conversations.intents import FLOW_OF, INTENT_LABELS, SERVICES, did_you_mean
+from conversations import handoff, identity, reports, rt
+from conversations.intents import (
+    FLOW_OF,
+    INTENT_LABELS,
+    REPORT_INTENT,
+    SERVICES,
+    did_you_mean,
+    offer_report,
+)
+from conversations.myreports import show_code
 from conversations.texts import help_text, notice_text
 from core.engine import MENU, Ctx, EngineHooks, Input
 from core.i18n import L_
@@ -21,6 +29,12 @@ class Hooks(EngineHooks):
 
     async def staff_owned(self, ctx: Ctx, inp, action: str | None) -> None:
         await handoff.staff_owned(ctx, inp, action)
+
+    async def anywhere_choice(self, ctx: Ctx, inp: Input) -> bool:
+        if rt.is_answer(inp.choice):  # a ketua RT's answer to a report of their RT
+            await rt.answer_tapped(ctx, inp)
+            return True
+        return False
 
     async def to_menu(self, ctx: Ctx) -> None:
         identity.give_up_return(ctx)  # a flow waiting for a match is given up
@@ -42,7 +56,7 @@ class Hooks(EngineHooks):
             await self.to_menu(ctx)
         elif action == "cancel":
             if st.flow != "menu":
-                ctx.say(ctx._("Cancelled. Nothing from this step was saved."))
+                ctx.say(ctx._("Cancelled. Nothing you filled in was saved or sent."))
             await self.to_menu(ctx)
         elif action == "help":
             ctx.say(help_text(ctx))
@@ -75,8 +89,8 @@ class Hooks(EngineHooks):
             if "rt_code" in e:
                 await ctx.forward("rt", "code", Input("text", text=e["rt_code"]))
                 return True
-            if "ticket" in e:
-                await ctx.goto("myreports", "list")
+            if "ticket" in e:  # a report's code: that report, to its reporter only
+                await show_code(ctx, e["ticket"])
                 return True
             if "kube_code" in e and u.intent in (None, "kube"):
                 await ctx.goto("kube", "start")
@@ -94,6 +108,9 @@ class Hooks(EngineHooks):
             if u.intent is not None:
                 await self.intent_chosen(ctx, u.intent)
                 return True
+        elif "ticket" in u.entities:  # a report's code mid-flow: "Show report …?"
+            offer_report(ctx, u.entities["ticket"])
+            return True
         elif u.intent in SERVICES and FLOW_OF[u.intent] != ctx.state.flow:
             # mid-flow, the step could not use the message and it plainly asks for another
             # service: ask before leaving ("Neither" asks the step again)
@@ -116,6 +133,8 @@ class Hooks(EngineHooks):
             await ctx.forward("report", "start", Input("choice", choice=choice))
         elif intent == "myreports":
             await ctx.goto("myreports", "list")
+        elif intent.startswith(REPORT_INTENT):
+            await show_code(ctx, intent[len(REPORT_INTENT) :])
         elif intent in ("kube", "uep", "training"):
             await ctx.goto(intent, "start")
         elif intent == "rt":

@@ -5,16 +5,26 @@ The check flow stores the household (`conversations.household_id`) and the perso
 matched resident (KUBE, UEP, training, reports) call `require_match`: when the conversation is
 not matched yet it runs the NIK + No. KK check and comes back to the asking flow's step after a
 match, with a one-line note instead of the full status answer.
+
+Failed checks are limited per conversation (5 an hour) and per NIK (10 a day, counted by keyed
+hash). A locked resident is told so at once: before the NIK is asked (a lock of this
+conversation) or as soon as the NIK is typed (a lock of that NIK), never after the No. KK.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from core.engine import Ctx
+from core.i18n import L_
 from db import queries
 
 # Carried data keys (they start with "__", so they survive moves between flows).
 PERSON = "__person_id"
 AFTER_MATCH = "__after_match"  # [flow, step] to come back to after a match
+
+CONV_LIMIT, CONV_WINDOW = 5, timedelta(hours=1)
+NIK_LIMIT, NIK_WINDOW = 10, timedelta(days=1)
 
 
 def person_id(ctx: Ctx) -> int | None:
@@ -52,6 +62,10 @@ async def require_match(ctx: Ctx, flow: str, step: str = "start") -> bool:
     back to, and return False (the caller returns at once)."""
     if person_id(ctx) is not None:
         return True
+    until = await lock_until(ctx)
+    if until:  # told at once, not after the resident typed a NIK
+        tell_locked(ctx, until)
+        return False
     ctx.note(ctx._("First we need to match your data: your NIK and family card number (No. KK)."))
     ctx.state.data[AFTER_MATCH] = [flow, step]
     await ctx.goto("check", "nik")
@@ -69,3 +83,39 @@ async def matched_note(ctx: Ctx, household_id: int) -> None:
             rt=h.rt,
         )
     )
+
+
+async def lock_until(ctx: Ctx, nik_hash: str | None = None) -> datetime | None:
+    """When checks are locked (for this conversation, or for the NIK with this hash), the
+    moment the lock lifts; None when not locked."""
+    n, oldest = await queries.failed_attempts(
+        ctx.conn, conversation_id=ctx.state.id, since=ctx.now - CONV_WINDOW
+    )
+    if n >= CONV_LIMIT:
+        return oldest + CONV_WINDOW
+    if nik_hash:
+        n, oldest = await queries.failed_attempts(
+            ctx.conn, nik_hash=nik_hash, since=ctx.now - NIK_WINDOW
+        )
+        if n >= NIK_LIMIT:
+            return oldest + NIK_WINDOW
+    return None
+
+
+def tell_locked(ctx: Ctx, until: datetime) -> None:
+    """Checking is paused: say until when, forget the NIK typed and any flow waiting for the
+    match, and rest in the menu."""
+    ctx.say(
+        ctx._(
+            "For your safety, checking is paused because of too many attempts that did not "
+            "match. Please try again after {when}.",
+            when=ctx.t.datetime(until),
+        ),
+        [
+            ctx.choice("g:contact", L_("Contact an officer")),
+            ctx.choice("g:menu", L_("Main menu")),
+        ],
+    )
+    ctx.state.data.pop("nik", None)
+    give_up_return(ctx)
+    ctx.rest_in_menu()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.engine import INTENT_CHOICE, Ctx, Input
 from core.i18n import L_
 from core.model import Choice
+from domain.reports import normalize_code
 
 # The button that offers each intent in "Did you mean".
 INTENT_LABELS = {
@@ -74,6 +75,10 @@ async def not_an_answer(ctx: Ctx, inp: Input, *, story: bool = False) -> bool:
     if inp.kind != "text":
         return False
     u = ctx.engine.understand(ctx)
+    code = u.entities.get("ticket") if u is not None else None
+    if code and (not story or normalize_code(inp.text)):  # a code inside a story is the story
+        offer_report(ctx, code)
+        return True
     if u is None or u.intent is None or not (u.whole or not story):
         return False
     if u.intent in ("greeting", "thanks") and u.whole:
@@ -93,3 +98,23 @@ async def not_an_answer(ctx: Ctx, inp: Input, *, story: bool = False) -> bool:
         )
         return True
     return False
+
+
+# The "Show report …?" button: "n:lpr:<code>" (conversations/hooks.py `intent_chosen`).
+REPORT_INTENT = "lpr:"
+
+
+def offer_report(ctx: Ctx, code: str) -> None:
+    """A ticket code typed mid-flow is never stored as the answer: "Show report …?" with the
+    report and "Continue here" (what was entered so far stays)."""
+    ctx.say(
+        ctx._(
+            "Show report {code}? What you typed was not saved as the answer; choose Continue "
+            "here to go on with this step.",
+            code=code,
+        ),
+        [
+            ctx.choice(INTENT_CHOICE + REPORT_INTENT + code, L_("Show report")),
+            ctx.choice(INTENT_CHOICE + "none", L_("Continue here")),
+        ],
+    )

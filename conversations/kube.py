@@ -500,6 +500,12 @@ PICK_PROMPTS = {
     "ben": N_("Who will be the treasurer?"),
     "rm": N_("Who should be removed from the group?"),
 }
+# What was done, said after the chair picked a member.
+DONE = {
+    "sek": N_("{who} is now the secretary of KUBE {name}."),
+    "ben": N_("{who} is now the treasurer of KUBE {name}."),
+    "rm": N_("{who} is no longer a member of KUBE {name}."),
+}
 
 
 @kube.ask("pick")
@@ -554,11 +560,12 @@ async def on_pick(ctx: Ctx, inp: Input) -> None:
             role=K.SEKRETARIS if act == "sek" else K.BENDAHARA,
             now=ctx.now,
         )
-    ctx.note(
-        ctx._("Done.")
-        if ok
-        else ctx._("That was not possible: the group may have been submitted already.")
-    )
+    if ok:  # say what was done, not a bare "Done."
+        who = K.short_name(target.nama) if target else ""
+        done = DONE.get(act or "", DONE["sek"])
+        ctx.note(ctx._(done, who=who, name=row.name))
+    else:
+        ctx.note(ctx._("That was not possible: the group may have been submitted already."))
     await ctx.goto("kube", "mine", keep=True)
 
 

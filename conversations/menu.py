@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversations import reports
+from conversations import myreports, reports
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
 from domain.nik import IdProblem, check_nik
@@ -37,7 +37,11 @@ async def ask_menu(ctx: Ctx) -> None:
 
 @menu.on("main")
 async def on_menu(ctx: Ctx, inp: Input) -> None:
-    if inp.choice == "m:check":
+    if code := myreports.typed_code(ctx):
+        # A report's code typed, also in a sentence that reads like a button ("laporan saya
+        # LPR-..." is not the "My reports" button): that report, to its reporter only.
+        await myreports.show_code(ctx, code)
+    elif inp.choice == "m:check":
         await ctx.goto("check", "nik")
     elif inp.choice in ("m:training", "m:kube", "m:uep"):
         await ctx.goto(inp.choice[2:], "start")
@@ -46,6 +50,8 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("report", "start")
     elif inp.choice == "m:myreports":
         await ctx.goto("myreports", "list")
+    elif (inp.choice or "").startswith(myreports.BUTTONS):  # a report, a page of the list
+        await ctx.forward("myreports", "open", inp)
     elif inp.choice == "m:rt":
         await ctx.goto("rt", "menu" if ctx.state.role == "rt" else "code")
     elif inp.kind == "text" and normalize_invite_code(inp.text):

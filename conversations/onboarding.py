@@ -169,9 +169,13 @@ async def on_language(ctx: Ctx, inp: Input) -> None:
         await ctx.not_understood(ctx._("Please choose a language with the buttons."))
         return
     ctx.data.pop(HINT, None)
+    before = ctx.state.locale
     ctx.set_locale(loc)
     if ctx.state.consent_version != ctx.deps.programs.notice_version:
         await ctx.goto("start", "notice")  # language chosen from the notice: show it again
         return
-    ctx.note(ctx._("Language set to English."))
+    if before == loc:  # the language they already had: say it stays, not that it changed
+        ctx.note(ctx._("The language stays English."))
+    else:
+        ctx.note(ctx._("Language set to English."))
     await ctx.goto("menu", "main")

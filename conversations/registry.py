@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from conversations import check, handoff, kube, menu, onboarding, reports, rt, training, uep
+from conversations import (
+    check,
+    handoff,
+    kube,
+    menu,
+    myreports,
+    onboarding,
+    reports,
+    rt,
+    training,
+    uep,
+)
 from conversations.hooks import Hooks
 from core.engine import Engine
 from services import reports as report_ops
@@ -20,7 +31,7 @@ FLOWS = (
     uep.uep,
     training.training,
     reports.report,
-    reports.myreports,
+    myreports.myreports,
     rt.rt,
 )
 # Scheduled jobs (core/scheduler.py): async fn(conn, now, deps) -> outbox ids.
@@ -28,6 +39,7 @@ JOBS: tuple = (
     tickets.sla_job,
     training_ops.remind_job,
     training_ops.allocate_job,
+    report_ops.remind_heads,
     report_ops.forward_unanswered,
     retention.retention_job,
 )

@@ -1,5 +1,5 @@
 """Report wrong data: usul (propose a household), sanggah (object to a recipient), koreksi (own
-data wrong), graduasi mandiri (no longer needs aid); and "My reports".
+data wrong), graduasi mandiri (no longer needs aid). "My reports": myreports.py.
 
 The draft lives in `data["__report"]` (kept while the NIK + No. KK check runs in between). A
 ketua RT reporting for a neighbour enters here from conversations/rt.py with `as_rt` set: the
@@ -22,7 +22,7 @@ import re
 from conversations import identity
 from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
-from core.i18n import L_, N_
+from core.i18n import L_
 from core.model import Reply
 from core.notify import notify
 from db import queries
@@ -33,7 +33,6 @@ from domain.nik import IdProblem, check_kk, check_nik, mask
 from services import reports as ops
 
 report = Flow("report")
-myreports = Flow("myreports")
 
 USUL_REASON_LABELS = {
     "income": L_("Lost income"),
@@ -851,7 +850,9 @@ async def _commit(ctx: Ctx) -> None:
         now=ctx.now,
         verification_days=sla.verification_days,
         rt_answer_days=sla.rt_answer_days,
+        default_locale=ctx.deps.default_locale,
     )
+    ctx.notified += created.notified  # the ketua RT is told of it (after the commit)
     drop_draft(ctx)
     if created.merged:
         text = ctx._(
@@ -886,32 +887,3 @@ async def _commit(ctx: Ctx) -> None:
     )
     ctx.offer(reply.choices)
     ctx.rest_in_menu()
-
-
-# --- my reports ------------------------------------------------------------------------------
-
-
-@myreports.ask("list")
-async def ask_list(ctx: Ctx) -> None:
-    rows = await ops.reports_of(ctx.conn, ctx.state.id)
-    if not rows:
-        text = ctx._("You have no reports yet.")
-    else:
-        lines = [ctx._("Your reports (newest first):")]
-        for r in rows:
-            lines.append(
-                f"• {r.code} · {ctx._(SHORT_CATEGORY[r.category])} · {ops.state_label(ctx.t, r.state, r.outcome)} · {ctx.t.date(r.created_at.astimezone(_JKT).date())}"
-            )
-        text = "\n".join(lines)
-    ctx.say(
-        text, [ctx.choice("m:report", L_("Report data")), ctx.choice("g:menu", L_("Main menu"))]
-    )
-    ctx.rest_in_menu()
-
-
-SHORT_CATEGORY = {
-    R.USUL: N_("usul"),
-    R.SANGGAH: N_("sanggah"),
-    R.KOREKSI: N_("koreksi"),
-    R.GRADUASI: N_("graduasi"),
-}

@@ -1,10 +1,16 @@
 """Ketua RT: activation with a one-time code from Dinsos, the RT menu, reports on behalf of a
-neighbour, and "Waiting for me" (the Forum RT step: confirm or dispute a report from the RT).
+neighbour, "Waiting for me", and the answer to a report of the RT (the Forum RT step).
 
-What a head sees of a report: its category, the family's name and address, the reason and the
-reporter's words. Never a desil, a program, a NIK or No. KK, and never who reported. A head acts
-only inside their own kelurahan + RW + RT: the list shows only those reports, buttons of other
-reports are refused by the engine, and services.reports.rt_answer checks the area again.
+A report filed in the RT reaches its head at once (services.reports.tell_head), with a reminder
+the day before the answer is due. The answer buttons (Right / Not right / I don't know, choice
+ids "rt:<answer>:<report id>") work from any step, whenever tapped: the engine hands them to
+`answer_tapped` (conversations/hooks.py), which records the answer, asks for an optional note,
+then takes the head back to where they were (docs/rt.md).
+
+What a head sees of a report (services.reports.head_view): its category, the family's name and
+address, the reason and the reporter's words. Never a desil, a program, a NIK or No. KK, and never
+who reported. A head acts only inside their own kelurahan + RW + RT: the list shows only those
+reports, and services.reports.rt_answer refuses a button of another RT's report.
 Invitation codes, their activation and revocation are services/rt.py.
 """
 
@@ -12,10 +18,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from conversations.reports import REASON_WORDS, new_draft
-from core.engine import Ctx, Flow, Input
+from conversations.reports import new_draft
+from core.engine import IDLE_AFTER, Ctx, Flow, Input
 from core.i18n import L_
-from db import queries, report_store
+from db import report_store
 from domain import reports as R
 from services import reports as ops
 from services.rt import activate, normalize_invite_code
@@ -132,14 +138,6 @@ async def on_menu(ctx: Ctx, inp: Input) -> None:
         await ctx.not_understood()
 
 
-async def _target_line(ctx: Ctx, r) -> str:
-    """Name and address only: never desil, programs, NIK or No. KK, never the reporter."""
-    if r.household_id is not None:
-        row = await queries.household_head(ctx.conn, r.household_id)
-        return f"{row.nama}, {row.alamat}" if row else ""
-    return f"{r.target_name or ''}, {r.target_address or ''}"
-
-
 @rt.ask("wait")
 async def ask_wait(ctx: Ctx) -> None:
     head = await _head_or_leave(ctx)
@@ -156,10 +154,8 @@ async def ask_wait(ctx: Ctx) -> None:
         ctx._("Reports from your RT waiting for your answer. Tap one to confirm or dispute it.")
     ]
     for i, r in enumerate(rows, 1):
-        lines.append(
-            f"{i}. {r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])} · "
-            f"{await _target_line(ctx, r)}"
-        )
+        v = await ops.head_view(ctx.conn, r)
+        lines.append(f"{i}. {r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])} · {v.target}")
     ctx.say(
         "\n".join(lines),
         [ctx.choice(f"t:r:{r.id}", r.code) for r in rows]
@@ -192,74 +188,126 @@ async def ask_item(ctx: Ctx) -> None:
         ctx.note(ctx._("This report is no longer waiting for you."))
         await ctx.goto("rt", "wait")
         return
-    lines = [
-        f"{r.code} · {ctx._(ops.CATEGORY_LABELS[r.category])}",
-        "• " + await _target_line(ctx, r),
-    ]
-    if r.reason:
-        lines.append("• " + ctx._(REASON_WORDS.get(r.reason, r.reason)))
-    if r.detail:
-        lines.append(f"• {r.detail}")
-    lines.append(ctx._("Is this report right, as far as you know?"))
+    text = ops.head_view_text(ctx.t, await ops.head_view(ctx.conn, r))
     ctx.say(
-        "\n".join(lines),
-        [
-            ctx.choice("t:yes", L_("Right, confirm")),
-            ctx.choice("t:no", L_("Not right")),
-            ctx.choice("t:wait", L_("Back")),
-        ],
+        text + "\n" + ctx._("Is this report right, as far as you know?"),
+        ops.answer_choices(ctx.t, r.id) + [ctx.choice("t:wait", L_("Back"))],
     )
 
 
 @rt.on("item")
 async def on_item(ctx: Ctx, inp: Input) -> None:
-    if inp.choice in ("t:yes", "t:no"):
-        ctx.data["agree"] = inp.choice == "t:yes"
-        await ctx.goto("rt", "note", keep=True)
-    elif inp.choice == "t:wait":
+    # The answer buttons (rt:...) never get here: answer_tapped takes them from any step.
+    if inp.choice == "t:wait":
         await ctx.goto("rt", "wait")
     else:
         await ctx.not_understood()
 
 
-@rt.ask("note")
-async def ask_note(ctx: Ctx) -> None:
-    if ctx.data.get("agree"):
-        text = ctx._("Add a short note for Dinsos, or tap Skip.")
-        choices = [ctx.choice("r:skip", L_("Skip"))]
+# --- an answer, from any step ----------------------------------------------------------------
+
+# Data of the answer just given (not carried: gone once the head moves on): [report id, answer]
+# and the step the head was at when they tapped, to go back to after the note.
+ANSWERED, BACK = "rt_answered", "rt_back"
+# Where an answer does not take the head back to: after the note the RT list is shown instead.
+NO_WAY_BACK = {"rt", "menu", "start", "language"}
+
+
+def is_answer(choice: str | None) -> bool:
+    return (choice or "").startswith(ops.ANSWER_PREFIX)
+
+
+async def _refuse(ctx: Ctx, text: str) -> None:
+    ctx.say(text)
+    if ctx.state.owner != "staff":
+        await ctx.reask()
+
+
+async def answer_tapped(ctx: Ctx, inp: Input) -> None:
+    """A ketua RT tapped Right / Not right / I don't know on a report of their RT, in the message
+    sent to them or in "Waiting for me", from wherever they are in the chat. The answer is
+    recorded at once (services.reports.rt_answer checks the RT again); a short note may follow,
+    then the head is back where they were."""
+    st = ctx.state
+    parsed = ops.parse_answer(inp.choice)
+    if parsed is None:
+        await _refuse(ctx, ctx._("That button is no longer active."))
+        return
+    key, report_id = parsed
+    head = await ops.head_of_conversation(ctx.conn, st.id)
+    if head is None:
+        if st.role != "rt":  # never a head here: as for any stale button
+            await _refuse(ctx, ctx._("That button is no longer active."))
+            return
+        st.role = "warga"
+        await _refuse(ctx, ctx._("You are no longer registered as a ketua RT."))
+        return
+    try:
+        ids = await ops.rt_answer(
+            ctx.conn, head, report_id, key, now=ctx.now, default_locale=ctx.deps.default_locale
+        )
+    except ops.ReportError as e:
+        if e.code == "changed":
+            text = ctx._(
+                "This report is no longer waiting for you: it was already answered or has gone "
+                "on to Dinsos."
+            )
+        else:  # another RT's report, or a made-up button: as for any stale button
+            text = ctx._("That button is no longer active.")
+        await _refuse(ctx, text)
+        return
+    ctx.notified += ids  # queued in this transaction; the service sends them after the commit
+    r = await report_store.by_id(ctx.conn, report_id)
+    thanks = ctx._(
+        'Thank you. Your answer "{answer}" on report {code} was sent to Dinsos.',
+        answer=ctx._(ops.ANSWER_LABELS[key]),
+        code=r.code,
+    )
+    if st.owner == "staff":  # talking with an officer: no note step in between
+        ctx.say(thanks)
+        return
+    if (st.flow, st.step) == ("rt", "answered"):
+        back = ctx.data.get(BACK)
+    elif st.flow in NO_WAY_BACK or ctx.now - st.last_activity_at > IDLE_AFTER:
+        back = None
     else:
-        text = ctx._("Why is it not right? Write a short note for Dinsos.")
-        choices = []
-    ctx.say(text, choices + [ctx.choice("g:cancel", L_("Cancel"))])
+        back = [st.flow, st.step]
+    ctx.data[ANSWERED], ctx.data[BACK] = [report_id, key], back
+    ctx.note(thanks)
+    await ctx.goto("rt", "answered", keep=True)
 
 
-@rt.on("note")
-async def on_note(ctx: Ctx, inp: Input) -> None:
-    agree = bool(ctx.data.get("agree"))
-    if agree and (inp.choice == "r:skip" or inp.word in ("lewati", "skip")):
+@rt.ask("answered")
+async def ask_answered(ctx: Ctx) -> None:
+    key = (ctx.data.get(ANSWERED) or [0, ""])[1]
+    if key == "no":
+        text = ctx._("Why is it not right? Write a short note for Dinsos, or tap Skip.")
+    else:
+        text = ctx._("Add a short note for Dinsos if you like, or tap Skip.")
+    ctx.say(text, [ctx.choice("t:skip", L_("Skip"))])
+
+
+@rt.on("answered")
+async def on_answered(ctx: Ctx, inp: Input) -> None:
+    if inp.choice == "t:skip" or inp.word in ("lewati", "skip", "-"):
         note = ""
     elif inp.kind == "text" and len(inp.text.strip()) >= 3:
         note = " ".join(inp.text.split())[:900]
     else:
-        await ctx.not_understood(ctx._("Please write a short note."))
+        await ctx.not_understood(ctx._("Please write a short note, or tap Skip."))
         return
-    head = await _head_or_leave(ctx)
-    if head is None:
-        return
-    try:
-        ids = await ops.rt_answer(
-            ctx.conn,
-            head,
-            int(ctx.data.get("report_id") or 0),
-            agree,
-            note,
-            now=ctx.now,
-            default_locale=ctx.deps.default_locale,
-        )
-    except ops.ReportError:
-        ctx.note(ctx._("This report is no longer waiting for you."))
+    report_id = int((ctx.data.pop(ANSWERED, None) or [0])[0])
+    back = ctx.data.pop(BACK, None)
+    if note:
+        head = await _head_or_leave(ctx)
+        if head is None:
+            return
+        try:
+            await ops.rt_note(ctx.conn, head, report_id, note, now=ctx.now)
+            ctx.note(ctx._("Your note was added to the report."))
+        except ops.ReportError:
+            pass
+    if back:  # the step asks again (an unknown step leads to the menu)
+        await ctx.goto(back[0], back[1], keep=True)
+    else:
         await ctx.goto("rt", "wait")
-        return
-    ctx.notified += ids  # queued in this transaction; the service sends them after the commit
-    ctx.note(ctx._("Thank you. Your answer was sent to Dinsos."))
-    await ctx.goto("rt", "wait")

@@ -43,8 +43,8 @@ def help_text(ctx: Ctx) -> str:
         "Help\n"
         "• Tap a button, or type its number.\n"
         "• menu: back to the main menu\n"
-        "• batal: cancel this step\n"
-        "• bantuan: this help\n"
+        "• cancel: stop what you are filling in\n"
+        "• help: this help\n"
         "Need a person? {office}: {phone} (WhatsApp {whatsapp}), {hours}.",
         office=ctx.deps.programs.office,
         phone=ctx.deps.programs.office_phone,

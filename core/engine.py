@@ -426,6 +426,9 @@ class Engine:
                 await ctx.reask()
                 return self._finish(ctx)
             idle = False
+        if inp.kind == "choice" and await self.hooks.anywhere_choice(ctx, inp):
+            # the buttons of a notification that work from any step, whenever they are tapped
+            return self._finish(ctx)
         if st.owner == "staff":  # a person is answering: the bot stays out of the way
             await self.hooks.staff_owned(ctx, inp, action)
             return self._finish(ctx)
@@ -602,3 +605,8 @@ class EngineHooks:
     async def intent_chosen(self, ctx: Ctx, intent: str) -> None:
         """A "Did you mean" button ("n:<intent>", "n:none") was tapped."""
         await self.to_menu(ctx)
+
+    async def anywhere_choice(self, ctx: Ctx, inp: Input) -> bool:
+        """A button that works from any step, offered or not, idle or not, also while staff own
+        the conversation (a ketua RT's answer buttons): handled here (True), or not (False)."""
+        return False

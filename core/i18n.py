@@ -93,6 +93,10 @@ def L_(s: str) -> str:
 @cache
 def _translations(locale: str) -> NullTranslations:
     t = Translations.load(str(LOCALES_DIR), [locale], "messages")
+    if locale in ("su", "jv"):
+        # A string not yet translated into Sundanese or Javanese is shown in Indonesian, which
+        # every resident reads, never in the English of the source.
+        t.add_fallback(Translations.load(str(LOCALES_DIR), ["id"], "messages"))
     return t
 
 

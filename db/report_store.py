@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from db.schema import report_events, report_photos, reports
+from db.schema import report_events, report_photos, reports, rt_heads
 
 RC, EC = reports.c, report_events.c
 
@@ -148,3 +148,97 @@ async def due_in_state(conn, state: str, now: datetime, limit: int = 500):
             .limit(limit)
         )
     ).all()
+
+
+# --- following a report: what its reporter may see (conversations/myreports.py) ----------------
+
+
+def _visible_to(conversation_id: int):
+    """Reports this conversation may follow: it filed them, its duplicate was merged into them,
+    or it is the ketua RT (an active head row of this conversation) who filed them."""
+    merged = sa.select(EC.report_id).where(
+        EC.action == "merge", EC.conversation_id == conversation_id
+    )
+    head_actors = sa.select(sa.literal("rt:") + sa.cast(rt_heads.c.id, sa.String)).where(
+        rt_heads.c.conversation_id == conversation_id, rt_heads.c.status == "AKTIF"
+    )
+    by_head = sa.select(EC.report_id).where(EC.action == "create", EC.actor.in_(head_actors))
+    return sa.or_(
+        RC.reporter_conversation_id == conversation_id,
+        RC.id.in_(merged),
+        RC.id.in_(by_head),
+    )
+
+
+async def followed_by(conn, conversation_id: int, offset: int = 0, limit: int = 8):
+    """One page of the reports this conversation may follow, newest first (code, category,
+    state, outcome, created_at)."""
+    return (
+        await conn.execute(
+            sa.select(RC.code, RC.category, RC.state, RC.outcome, RC.created_at)
+            .where(_visible_to(conversation_id))
+            .order_by(RC.created_at.desc(), RC.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def followed_by_code(conn, code: str, conversation_id: int):
+    """The report with this code when this conversation may follow it, else None. One
+    statement whether the code is unknown or belongs to someone else: the answer and its
+    timing are the same."""
+    return (
+        await conn.execute(
+            sa.select(reports).where(RC.code == code, _visible_to(conversation_id)).limit(1)
+        )
+    ).first()
+
+
+async def history(conn, report_id: int):
+    """A report's events, oldest first (at, actor, action, from_state, to_state, outcome,
+    note, conversation_id)."""
+    return (
+        await conn.execute(
+            sa.select(
+                EC.at,
+                EC.actor,
+                EC.action,
+                EC.from_state,
+                EC.to_state,
+                EC.outcome,
+                EC.note,
+                EC.conversation_id,
+            )
+            .where(EC.report_id == report_id)
+            .order_by(EC.at, EC.id)
+        )
+    ).all()
+
+
+async def rt_reminders_due(conn, state: str, now: datetime, until: datetime, limit: int = 500):
+    """Reports in `state` whose RT answer falls due after `now` and by `until`, whose ketua RT
+    was not reminded yet, oldest first."""
+    return (
+        await conn.execute(
+            sa.select(reports)
+            .where(
+                RC.state == state,
+                RC.rt_due_at > now,
+                RC.rt_due_at <= until,
+                RC.rt_reminded_at.is_(None),
+            )
+            .order_by(RC.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def mark_rt_reminded(conn, report_id: int, now: datetime) -> bool:
+    """Record the reminder; False when another run already did (it then sends nothing)."""
+    res = await conn.execute(
+        sa.update(reports)
+        .where(RC.id == report_id, RC.rt_reminded_at.is_(None))
+        .values(rt_reminded_at=now)
+    )
+    return res.rowcount == 1

@@ -497,11 +497,15 @@ reports = sa.Table(
     sa.Column("story", sa.String(2000), nullable=True),
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
-    sa.Column("rt_opinion", sa.String(16), nullable=True),  # SETUJU | TIDAK_SETUJU | TANPA_JAWABAN
+    sa.Column(
+        "rt_opinion", sa.String(16), nullable=True
+    ),  # SETUJU | TIDAK_SETUJU | TIDAK_TAHU | TANPA_JAWABAN
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("due_at", UTCDateTime, nullable=False),  # [sla].verification_days after created_at
     sa.Column("rt_due_at", UTCDateTime, nullable=True),  # [sla].rt_answer_days, at VERIFIKASI_RT
+    # the ketua RT was reminded (once), the day before rt_due_at (services.reports.remind_heads)
+    sa.Column("rt_reminded_at", UTCDateTime, nullable=True),
     sa.Index("ix_reports_state_due", "state", "due_at"),
     sa.Index("ix_reports_target", "category", "target_key", "state"),
     sa.Index("ix_reports_rt", "kelurahan_code", "rw", "rt", "state"),
@@ -527,7 +531,7 @@ report_events = sa.Table(
     ),  # "warga", "rt:<id>", "staff:<name>", "sistem"
     sa.Column(
         "action", sa.String(16), nullable=False
-    ),  # create | move | merge | rt_confirm | rt_dispute
+    ),  # create | move | merge | rt_notify | rt_remind | rt_confirm | rt_dispute | rt_unsure | rt_note
     sa.Column("from_state", sa.String(20), nullable=True),
     sa.Column("to_state", sa.String(20), nullable=True),
     sa.Column("outcome", sa.String(12), nullable=True),

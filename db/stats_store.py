@@ -49,10 +49,11 @@ async def report_counts(conn, kelurahan: str | None) -> dict[str, dict[str, int]
 
 
 async def ticket_times(conn, kelurahan: str | None, since: datetime):
-    """(opened_at, due_at, first_response_at) of the residents' tickets opened since `since`."""
+    """Every resident ticket opened since `since`, whatever its state: (opened_at, due_at,
+    first_response_at, status, closed_by, closed_at)."""
     T = tickets.c
     q = (
-        sa.select(T.opened_at, T.due_at, T.first_response_at)
+        sa.select(T.opened_at, T.due_at, T.first_response_at, T.status, T.closed_by, T.closed_at)
         .join(conversations, C.id == T.conversation_id)
         .where(T.opened_at >= since, _real())
     )

@@ -57,6 +57,7 @@ async def tab(
             T.supervisor_flag_at,
             T.head_flag_at,
             T.closed_at,
+            T.closed_by,
             T.rating,
             T.status,
             assignee.c.name.label("assignee"),

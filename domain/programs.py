@@ -112,6 +112,7 @@ class ProgramsConfig:
     training_dtsen_priority: bool
     programs: dict[str, ProgramRule]  # insertion order = display order
     desil_labels_en: dict[int, str] | None = None  # optional English labels for English replies
+    official_checks_en: tuple[str, ...] | None = None  # optional, for English replies
 
     def known_codes(self) -> frozenset[str]:
         return frozenset(self.programs)
@@ -158,6 +159,7 @@ _SERVICE = (
     "notice_version",
     "retention_months",
     "official_checks",
+    "official_checks_en",
 )
 _OFFICE_HOURS = ("timezone", "days", "open", "close", "holidays")
 _SLA = tuple(f.name for f in fields(Sla))
@@ -177,7 +179,7 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
         # A missing section was reported by the top-level check; its keys are then not listed.
         return c.table(top[name], name, keys, optional) if name in top else {}
 
-    service = section("service", _SERVICE)
+    service = section("service", _SERVICE, optional=("official_checks_en",))
     hours = section("office_hours", _OFFICE_HOURS)
     sla = section("sla", _SLA)
     desil = section("desil", _DESIL, optional=("labels_en",))
@@ -198,6 +200,8 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     values["office_email"] = c.email(service, "service", "office_email")
     values["retention_months"] = c.integer(service, "service", "retention_months", 1, 240)
     values["official_checks"] = c.text_list(service, "service", "official_checks")
+    if "official_checks_en" in service:
+        values["official_checks_en"] = c.text_list(service, "service", "official_checks_en")
     values["office_hours"] = _office_hours(c, hours)
     values["sla"] = _sla(c, sla)
 

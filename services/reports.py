@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.i18n import N_, Texts
-from core.notify import notify_many
+from core.model import Choice, Reply
+from core.notify import notify, notify_many
+from db import queries, rt_store
 from db import report_store as store
-from db import rt_store
 from domain import reports as R
 
 
@@ -64,6 +65,7 @@ class Created:
     merged: bool
     due_at: datetime
     report_id: int
+    notified: tuple[int, ...] = ()  # the message to the ketua RT; hand to Outbox.notify
 
 
 # --- RT heads ------------------------------------------------------------------------------
@@ -87,9 +89,16 @@ async def head_of_conversation(conn, conversation_id: int):
 
 
 async def create_report(
-    conn, new: NewReport, *, now: datetime, verification_days: int, rt_answer_days: int
+    conn,
+    new: NewReport,
+    *,
+    now: datetime,
+    verification_days: int,
+    rt_answer_days: int,
+    default_locale: str = "id",
 ) -> Created:
-    """Insert the report (or merge it into an open one on the same target and category)."""
+    """Insert the report (or merge it into an open one on the same target and category). When it
+    waits for the ketua RT, the head is told in the same transaction (`Created.notified`)."""
     key = R.target_key(
         household_id=new.household_id,
         kelurahan_code=new.kelurahan_code,
@@ -115,9 +124,13 @@ async def create_report(
         await store.touch(conn, open_one.id, now)
         return Created(open_one.code, open_one.state, True, open_one.due_at, open_one.id)
     head = await active_head_for_area(conn, new.kelurahan_code, new.rw, new.rt)
-    state = R.first_state(
-        new.category, rt_head_active=head is not None, by_rt_head=new.rt_head_id is not None
+    # A head's own report is their confirmation, also when made from the resident's menu.
+    by_head = new.rt_head_id is not None or (
+        head is not None
+        and new.reporter_conversation_id is not None
+        and head.conversation_id == new.reporter_conversation_id
     )
+    state = R.first_state(new.category, rt_head_active=head is not None, by_rt_head=by_head)
     due = R.due_at(now, verification_days)
     values: dict[str, Any] = dict(
         category=new.category,
@@ -171,7 +184,10 @@ async def create_report(
             note="Ada ketua RT aktif: menunggu konfirmasi RT",
         )
     await _photos(conn, rid, new.photos, now)
-    return Created(code, state, False, due, rid)
+    told: list[int] = []
+    if state == R.VERIFIKASI_RT and head is not None:
+        told = await tell_head(conn, head, rid, now=now, default_locale=default_locale)
+    return Created(code, state, False, due, rid, tuple(told))
 
 
 def _cut(s: str | None, n: int) -> str | None:
@@ -247,6 +263,7 @@ async def move(
         values["rt_opinion"] = rt_opinion
     if to == R.VERIFIKASI_RT:
         values["rt_due_at"] = rt_due or now  # the caller passes now + [sla].rt_answer_days
+        values["rt_reminded_at"] = None
     if not await store.move(conn, report, values):
         raise ReportError("changed", report.code)
     await _event(
@@ -260,7 +277,12 @@ async def move(
         outcome=outcome if to == R.SELESAI else None,
         note=(note or None) and note[:1000],
     )
-    return await notify_many(
+    told: list[int] = []
+    if to == R.VERIFIKASI_RT:  # staff sent it (back) to the RT: the head is asked at once
+        head = await active_head_for_area(conn, report.kelurahan_code, report.rw, report.rt)
+        if head is not None:
+            told = await tell_head(conn, head, report.id, now=now, default_locale=default_locale)
+    return told + await notify_many(
         conn,
         await reporters(conn, report),
         lambda t: move_text(t, report.code, to, outcome, note),
@@ -338,6 +360,128 @@ async def reports_of(conn, conversation_id: int, limit: int = 10):
 
 # --- the Forum RT step ---------------------------------------------------------------------
 
+# The answer buttons: choice id "rt:<answer>:<report id>". They work from any step of the chat
+# (conversations/hooks.py hands them to conversations/rt.py), whenever the head taps them.
+ANSWER_PREFIX = "rt:"
+# answer -> (reports.rt_opinion, report_events.action)
+ANSWERS = {
+    "yes": ("SETUJU", "rt_confirm"),
+    "no": ("TIDAK_SETUJU", "rt_dispute"),
+    "unk": ("TIDAK_TAHU", "rt_unsure"),
+}
+ANSWER_LABELS = {"yes": N_("Right"), "no": N_("Not right"), "unk": N_("I don't know")}
+# The head is reminded once, this long before the RT answer is due.
+REMIND_BEFORE = timedelta(days=1)
+# Reasons in a head's words, by category (the same msgids as the report flow's buttons).
+REASON_LABELS = {
+    R.USUL: {
+        "income": N_("Lost income"),
+        "illness": N_("Illness, disability"),
+        "elder": N_("Elder living alone"),
+        "house": N_("Poor house"),
+        "other": N_("Other reason"),
+    },
+    R.SANGGAH: {
+        "wealthy": N_("Well-off family"),
+        "civil_servant": N_("Civil servant/army"),
+        "moved": N_("Moved away"),
+        "died": N_("Passed away"),
+        "other": N_("Other reason"),
+    },
+    R.KOREKSI: {
+        "born": N_("A member was born"),
+        "died": N_("A member died"),
+        "moved_in": N_("A member moved in"),
+        "moved_out": N_("A member moved out"),
+        "address": N_("Address"),
+        "disability": N_("Disability"),
+        "work": N_("Work or income"),
+    },
+}
+
+
+def answer_choices(t: Texts, report_id: int) -> list[Choice]:
+    return [Choice(f"{ANSWER_PREFIX}{a}:{report_id}", t._(lbl)) for a, lbl in ANSWER_LABELS.items()]
+
+
+def parse_answer(choice: str | None) -> tuple[str, int] | None:
+    """("yes" | "no" | "unk", report id) of an answer button, else None."""
+    parts = (choice or "").split(":")
+    if len(parts) == 3 and parts[0] + ":" == ANSWER_PREFIX and parts[1] in ANSWERS:
+        if parts[2].isdigit():
+            return parts[1], int(parts[2])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HeadView:
+    """What a ketua RT sees of a report: its category, the family's name and address, the reason
+    and the reporter's words. Never a desil, a program, a NIK or No. KK, nor who reported."""
+
+    code: str
+    category: str
+    target: str
+    reason: str | None
+    detail: str | None
+
+
+async def head_view(conn, report) -> HeadView:
+    if report.household_id is not None:
+        row = await queries.household_head(conn, report.household_id)
+        target = f"{row.nama}, {row.alamat}" if row else ""
+    else:
+        target = f"{report.target_name or ''}, {report.target_address or ''}"
+    return HeadView(report.code, report.category, target, report.reason, report.detail)
+
+
+def head_view_text(t: Texts, v: HeadView) -> str:
+    lines = [f"{v.code} · {t._(CATEGORY_LABELS[v.category])}", "• " + v.target]
+    if v.reason:
+        label = REASON_LABELS.get(v.category, {}).get(v.reason)
+        lines.append("• " + (t._(label) if label else v.reason))
+    if v.detail:
+        lines.append(f"• {v.detail}")
+    return "\n".join(lines)
+
+
+def head_message(t: Texts, v: HeadView, report_id: int, *, due: datetime, reminder: bool) -> Reply:
+    """The message to the ketua RT: a new report of their RT, or the reminder the day before."""
+    if reminder:
+        top = t._("Reminder: this report from your RT is still waiting for your answer.")
+    else:
+        top = t._("As ketua RT: a new report from your RT needs your answer.")
+    bottom = t._(
+        "Is this report right, as far as you know? Please answer by {when}. Without an answer "
+        "it goes on to Dinsos without your opinion.",
+        when=t.datetime(due),
+    )
+    return Reply(f"{top}\n\n{head_view_text(t, v)}\n\n{bottom}", answer_choices(t, report_id))
+
+
+async def tell_head(
+    conn, head, report_id: int, *, now: datetime, default_locale: str = "id", reminder=False
+) -> list[int]:
+    """Queue the message about a report waiting for this head (in the caller's transaction) and
+    record it in the report's history; the outbox ids."""
+    report = await store.by_id(conn, report_id)
+    if report is None or head.conversation_id is None:
+        return []
+    v = await head_view(conn, report)
+    due = report.rt_due_at or now
+    ids = await notify(
+        conn,
+        head.conversation_id,
+        lambda t: head_message(t, v, report.id, due=due, reminder=reminder),
+        now=now,
+        default_locale=default_locale,
+    )
+    if ids:
+        note = "Pengingat dikirim ke ketua RT" if reminder else "Dikirim ke ketua RT"
+        await _event(
+            conn, report.id, now, "sistem", "rt_remind" if reminder else "rt_notify", note=note
+        )
+    return ids
+
 
 async def waiting_for_head(conn, head, limit: int = 10):
     """Reports of this head's RT waiting for the head's answer, oldest first."""
@@ -346,10 +490,7 @@ async def waiting_for_head(conn, head, limit: int = 10):
     )
 
 
-async def rt_answer(
-    conn, head, report_id: int, agree: bool, note: str, *, now: datetime, default_locale: str = "id"
-) -> list[int]:
-    """The ketua RT confirms or disputes a report of their own RT; it goes on to Dinsos."""
+async def _of_head(conn, head, report_id: int):
     report = await store.by_id(conn, report_id)
     if (
         report is None
@@ -358,8 +499,28 @@ async def rt_answer(
         or report.rt != head.rt
     ):
         raise ReportError("not_your_rt")
+    return report
+
+
+async def rt_answer(
+    conn,
+    head,
+    report_id: int,
+    answer: str | bool,
+    note: str = "",
+    *,
+    now: datetime,
+    default_locale: str = "id",
+) -> list[int]:
+    """The ketua RT answers for a report of their own RT ("yes" right, "no" not right, "unk" does
+    not know; True/False for yes/no); it goes on to Dinsos with the head's opinion."""
+    key = {True: "yes", False: "no"}.get(answer, answer) if isinstance(answer, bool) else answer
+    if key not in ANSWERS:
+        raise ReportError("unknown_answer", str(answer))
+    report = await _of_head(conn, head, report_id)
     if report.state != R.VERIFIKASI_RT:
         raise ReportError("changed", report.code)
+    opinion, action = ANSWERS[key]
     return await move(
         conn,
         report,
@@ -367,10 +528,38 @@ async def rt_answer(
         now=now,
         actor=f"rt:{head.id}",
         note=note,
-        rt_opinion="SETUJU" if agree else "TIDAK_SETUJU",
-        action="rt_confirm" if agree else "rt_dispute",
+        rt_opinion=opinion,
+        action=action,
         default_locale=default_locale,
     )
+
+
+async def rt_note(conn, head, report_id: int, note: str, *, now: datetime) -> str:
+    """The head's short note after answering, kept in the report's history; the report code."""
+    report = await _of_head(conn, head, report_id)
+    await _event(conn, report.id, now, f"rt:{head.id}", "rt_note", note=note[:1000])
+    return report.code
+
+
+async def remind_heads(conn, now: datetime, deps) -> list[int]:
+    """Scheduler job: the day before the RT answer is due, remind the ketua RT once of each
+    report still waiting for them (rt_reminded_at records it; a second run sends nothing)."""
+    due = await store.rt_reminders_due(conn, R.VERIFIKASI_RT, now, now + REMIND_BEFORE)
+    ids: list[int] = []
+    for report in due:
+        if report.rt_due_at - report.created_at <= REMIND_BEFORE:
+            # an answer time of a day or less: the first message was the reminder
+            await store.mark_rt_reminded(conn, report.id, now)
+            continue
+        head = await active_head_for_area(conn, report.kelurahan_code, report.rw, report.rt)
+        if head is None or head.conversation_id is None:
+            continue
+        if not await store.mark_rt_reminded(conn, report.id, now):
+            continue
+        ids += await tell_head(
+            conn, head, report.id, now=now, default_locale=deps.default_locale, reminder=True
+        )
+    return ids
 
 
 async def forward_unanswered(conn, now: datetime, deps) -> list[int]:

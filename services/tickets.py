@@ -1,8 +1,10 @@
 """Handoff tickets, staff side (used by web/inbox.py) and the SLA job.
 
-`assign`, `reply` (relayed through the outbox to the resident's own channel; on WhatsApp after
-24 hours the transport sends the template and holds the text), `note` (internal), `close`. Each
-runs inside the caller's transaction, together with its outbox rows and audit entry. The SLA job
+`assign`, `reply` (relayed through the outbox to the resident's own channel, wherever they are
+in the bot, with a "Balas petugas" button that takes them back into the ticket's chat; on
+WhatsApp after 24 hours the transport sends the template and holds the text), `note`
+(internal), `close`. Each runs inside the caller's transaction, together with its outbox rows
+and audit entry. The SLA job
 flags unanswered tickets to the supervisor and the head of office after
 [sla].escalate_*_hours office hours. The resident's side is conversations/handoff.py.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.engine import moved_data
+from core.engine import MENU, moved_data
 from core.i18n import L_, Texts, texts
 from core.model import Choice, Reply
 from core.notify import notify
@@ -41,6 +43,26 @@ def rating_reply(t: Texts) -> Reply:
     )
 
 
+# The system message of a ticket the resident withdrew (conversations/handoff.py), shown to staff.
+WITHDRAWN_NOTE = "Warga menarik pertanyaan."
+# The button on a relayed answer: "Hubungi petugas" by another name, so that it works from any
+# step (a global choice, core/engine.py) and leads back into the open ticket's chat.
+REPLY_CHOICE = ("g:contact", L_("Reply to the officer"))
+
+
+def answer_reply(t: Texts, tid: int, text: str) -> Reply:
+    """The officer's answer as the resident gets it."""
+    return Reply(
+        t._(
+            "Officer of Dinas Sosial:\n{text}\n\n"
+            "(Ticket T-{id}. To write back, tap Reply to the officer.)",
+            text=text,
+            id=tid,
+        ),
+        [Choice(REPLY_CHOICE[0], t._(REPLY_CHOICE[1]))],
+    )
+
+
 class TicketError(ValueError):
     """A staff action that cannot be done (closed ticket, empty text): shown on the page."""
 
@@ -50,6 +72,8 @@ async def _open_ticket_row(conn, tid: int):
     if row is None:
         raise TicketError("Tiket tidak ditemukan.")
     if row.status != "open":
+        if row.closed_by == "resident":
+            raise TicketError("Warga sudah menarik pertanyaan ini; tiket ditutup.")
         raise TicketError("Tiket ini sudah ditutup.")
     return row
 
@@ -88,10 +112,7 @@ async def reply(
     return await notify(
         conn,
         row.conversation_id,
-        lambda t: t._(
-            "Officer of Dinas Sosial:\n{text}\n\n(Type selesai when your question is answered.)",
-            text=text,
-        ),
+        lambda t: answer_reply(t, tid, text),
         now=now,
         default_locale=default_locale,
     )
@@ -110,14 +131,24 @@ async def note(conn, tid: int, text: str, *, staff_id: int, actor: str, now: dat
 async def close(
     conn, tid: int, *, staff_id: int, actor: str, now: datetime, default_locale: str = "id"
 ) -> list[int]:
-    """Close the ticket, give the conversation back to the bot, ask for a rating."""
+    """Close the ticket and tell the resident. In the ticket's chat or resting at the menu they
+    are asked for a rating (the conversation moves to it); busy elsewhere in the bot they are
+    only told, so that what they are doing is not cut off."""
     row = await _open_ticket_row(conn, tid)
     await store.close(conn, tid, now, by="staff")
     await store.add_message(conn, tid, "system", "Ditutup oleh petugas.", now, staff_id)
     await audit(conn, actor, "ticket.close", f"T-{tid}", now=now)
     conv = await conversation_store.lock(conn, row.conversation_id)
-    if conv is None or conv.owner != "staff":
+    if conv is None:
         return []
+    if conv.owner != "staff" and (conv.flow, conv.step) != MENU:
+        return await notify(
+            conn,
+            conv.id,
+            lambda t: t._("The officer has closed your question (ticket T-{id}).", id=tid),
+            now=now,
+            default_locale=default_locale,
+        )
     r = rating_reply(texts(conv.locale or default_locale))
     # The conversation moves to the rating step as `ctx.goto` would move it, with the rating
     # buttons of the message below offered there.

@@ -58,6 +58,8 @@ async def test_form_join_roles_submit_and_approve(db_url):
         assert (await _group(rt)).status == "DRAFT"
         await ketua.tap("q:sek")
         await ketua.tap(ketua.choices[0])  # Budi
+        # what was done, not a bare "Selesai."
+        assert ketua.text.startswith("Budi S. sekarang menjadi sekretaris KUBE Mawar.")
         await ketua.tap("q:ben")
         await ketua.tap(ketua.choices[1])  # Dewi
         text = ketua.text

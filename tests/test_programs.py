@@ -139,6 +139,7 @@ def test_real_file_service_and_settings():
     assert (cfg.notice_version, cfg.retention_months) == ("2026-11", 24)
     checks = " ".join(cfg.official_checks)
     assert "SIKS-NG" in checks and "Cek Bansos" in checks and "021-171" in checks
+    assert cfg.official_checks_en is not None and len(cfg.official_checks_en) == 3
     assert cfg.office_hours == OfficeHours(
         "Asia/Jakarta", frozenset(range(5)), time(8), time(16), frozenset()
     )
@@ -150,8 +151,11 @@ def test_real_file_service_and_settings():
         rt_answer_days=3,
     )
     assert set(cfg.desil_labels) == set(range(1, 11))
-    assert cfg.desil_labels[1] == "sangat miskin" and cfg.desil_labels[5] == "menengah bawah"
-    assert all(cfg.desil_labels[d] == "mampu" for d in range(6, 11))
+    assert cfg.desil_labels[1] == "kelompok paling membutuhkan bantuan"
+    assert cfg.desil_labels[5] == "kelompok menengah bawah"
+    assert all(cfg.desil_labels[d] == "kelompok menengah ke atas" for d in range(6, 11))
+    # softer words than the media's (docs/wording.md): no label calls a family "miskin"
+    assert not any("miskin" in label for label in cfg.desil_labels.values())
     assert cfg.extreme_poverty == (1, 2)
     assert (cfg.child_max_age, cfg.elder_min_age) == (17, 70)
     assert (cfg.kube_min_members, cfg.kube_max_members, cfg.kube_member_age) == (5, 20, (18, 60))
@@ -202,6 +206,16 @@ def test_valid_sample_loads(tmp_path):
     assert cfg.office_hours.holidays == frozenset({date(2026, 12, 25)})
     assert cfg.business_types == (Option("ternak", "Ternak"),)
     assert cfg.programs["BLT"].desil is None
+    assert cfg.official_checks_en is None  # optional: English replies then show the Indonesian
+
+
+def test_official_checks_en_is_checked_like_official_checks(tmp_path):
+    text = VALID.replace(
+        'official_checks = ["Kantor kelurahan"]',
+        'official_checks = ["Kantor kelurahan"]\nofficial_checks_en = []',
+    )
+    with pytest.raises(ConfigError, match="service.official_checks_en: expected a non-empty list"):
+        load_programs(write(tmp_path, text))
 
 
 def test_every_mistake_is_listed_at_once(tmp_path):

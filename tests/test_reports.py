@@ -446,9 +446,10 @@ async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
         far_id = (await all_reports(rt))[1].id
         refused, *_ = await head.tap(f"t:r:{far_id}")
         assert "sudah tidak berlaku" in refused["text"]
-        await head.tap("t:yes")
-        [thanks] = await head.send("Benar, Pak Asep baru kena PHK")
+        [thanks] = await head.tap(f"rt:yes:{(await all_reports(rt))[0].id}")
         assert "Terima kasih" in thanks["text"]
+        [noted] = await head.send("Benar, Pak Asep baru kena PHK")
+        assert "Catatan Anda sudah ditambahkan" in noted["text"]
         r = (await all_reports(rt))[0]
         assert (r.state, r.rt_opinion) == ("VERIFIKASI_DINSOS", "SETUJU")
         assert "sedang diperiksa Dinsos" in resident.rt.transport.sent[-1][1]["text"] or any(
@@ -532,7 +533,7 @@ async def test_unanswered_rt_step_moves_on_after_rt_answer_days(db_url, capsys):
         await matched(resident)
         await usul_own(resident)
         clock.advance(days=2, hours=23)
-        assert await rt.scheduler.run_once() == 0
+        assert await rt.scheduler.run_once() == 1  # the reminder to the head (tests/test_rt_loop)
         clock.advance(hours=2)
         assert await rt.scheduler.run_once() == 1
         assert await rt.scheduler.run_once() == 0  # idempotent
@@ -575,6 +576,8 @@ async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
         assert await run_cli(rt, "reports", "show", code) == 0
         out = capsys.readouterr().out
         assert "3271 05•• •••• 0002" in out and NIK_1 not in out and "Asep Suryana" in out
+        # history in WIB, as kube show and the dashboard (test clock: 03:00 UTC = 10:00 WIB)
+        assert "2026-11-23 10:00 WIB" in out and "UTC" not in out
         assert await run_cli(rt, "reports", "show", code, "--reveal", "--by", "ani") == 0
         assert NIK_1 in capsys.readouterr().out
         with pytest.raises(CommandError, match="tidak diizinkan"):

@@ -135,30 +135,47 @@ async def fill(rt, clock):
                 )
             )
         h = timedelta(hours=1)
-        for conv_id, kel, opened, due, first in [
-            (tg1, TEGAL_GUNDIL, now - 2 * h, now - h, now - 1.5 * h),  # this week, on time
-            (tg2, TEGAL_GUNDIL, now - 2 * h, now - h, now - 0.5 * h),  # this week, late
-            (wa1, MULYAHARJA, now - 3 * h, now - h, None),  # this week, past due, no answer
-            (wa1, MULYAHARJA, now - h, now + 8 * h, None),  # not due yet: not judged
+        open_ = ("open", None, None)
+        for conv_id, kel, opened, due, first, (status, closed_by, closed_at) in [
+            (tg1, TEGAL_GUNDIL, now - 2 * h, now - h, now - 1.5 * h, open_),  # on time
+            (tg2, TEGAL_GUNDIL, now - 2 * h, now - h, now - 0.5 * h, open_),  # late
+            (wa1, MULYAHARJA, now - 3 * h, now - h, None, open_),  # past due, no answer
+            (wa1, MULYAHARJA, now - h, now + 8 * h, None, open_),  # not due yet: not judged
+            # closed by staff, answered on time
+            (tg2, TEGAL_GUNDIL, now - 2 * h, now - h, now - 1.5 * h, ("closed", "staff", now)),
+            # withdrawn by the resident before its due time, unanswered: not judged
+            (
+                tg1,
+                TEGAL_GUNDIL,
+                now - 2 * h,
+                now - h,
+                None,
+                ("closed", "resident", now - 1.5 * h),
+            ),
+            # withdrawn after its due time, unanswered: missed
+            (wa1, MULYAHARJA, now - 3 * h, now - 2 * h, None, ("closed", "resident", now - h)),
             (
                 tg1,
                 TEGAL_GUNDIL,
                 now - timedelta(days=7),
                 now - timedelta(days=6),
                 now - timedelta(days=6, hours=1),
+                open_,
             ),
-            (web, TEGAL_GUNDIL, now - 2 * h, now - h, None),  # simulator: left out
+            (web, TEGAL_GUNDIL, now - 2 * h, now - h, None, open_),  # simulator: left out
         ]:
             await c.execute(
                 sa.insert(tickets).values(
                     conversation_id=conv_id,
-                    status="open",
+                    status=status,
                     reason="asked",
                     kelurahan_code=kel,
                     opened_at=opened,
                     due_at=due,
                     first_response_at=first,
                     last_message_at=opened,
+                    closed_at=closed_at,
+                    closed_by=closed_by,
                 )
             )
         sid = (
@@ -234,9 +251,22 @@ async def test_stats_numbers_match_the_data_and_leave_the_simulator_out(db_url):
         assert rows["Mulya Harja"] == ["0", "1", "0", "0", "0", "0", "1"]
         assert rows["Jumlah"][-1] == "4"
         sla = table(html, "sla")
-        assert len(sla) == 9 and sla[-1] == ["23/11–29/11/2026", "4", "3", "1", "33%"]
-        assert sla[-2] == ["16/11–22/11/2026", "1", "1", "1", "100%"]
-        assert sla[1][1:] == ["0", "0", "0", "—"]
+        # Every ticket counts, open or closed: week, opened, waiting, answered and open, closed
+        # by staff, withdrawn, judged, on time, share.
+        assert sla[0][:7] == [
+            "Minggu",
+            "Tiket dibuka",
+            "Menunggu jawaban",
+            "Dijawab, masih terbuka",
+            "Ditutup petugas",
+            "Ditarik warga",
+            "Sudah dapat dinilai",
+        ]
+        assert len(sla) == 10
+        assert sla[-2] == ["23/11–29/11/2026", "7", "2", "2", "1", "2", "5", "2", "40%"]
+        assert sla[-3] == ["16/11–22/11/2026", "1", "0", "1", "0", "0", "1", "1", "100%"]
+        assert sla[-1] == ["Jumlah", "8", "2", "3", "1", "2", "6", "3", "50%"]
+        assert sla[1][1:] == ["0", "0", "0", "0", "0", "0", "0", "—"]
         desil = {r[0]: r[1] for r in table(html, "desil")[1:]}
         assert desil["1"] == "1" and desil["2"] == "1" and desil["7"] == "0"
         assert desil["Jumlah"] == "2"  # distinct households; the simulator's is not counted
@@ -256,7 +286,8 @@ async def test_stats_operator_sees_their_kelurahan(db_url):
         assert "hanya untuk kelurahan Tegal Gundil" in html
         names = [r[0] for r in table(html, "laporan")[1:]]
         assert names == ["Tegal Gundil", "Jumlah"]
-        assert table(html, "sla")[-1] == ["23/11–29/11/2026", "2", "2", "1", "50%"]
+        sla = table(html, "sla")
+        assert sla[-2] == ["23/11–29/11/2026", "4", "0", "2", "1", "1", "3", "2", "67%"]
         desil = {r[0]: r[1] for r in table(html, "desil")[1:]}
         assert desil["2"] == "1" and desil["1"] == "0" and desil["Jumlah"] == "1"
         assert table(html, "pelatihan")[1][1:] == ["1", "0", "1", "20"]

@@ -75,7 +75,7 @@ class Service:
         while chunk := await self.proc.stdout.read(65536):
             self.log += chunk
 
-    async def wait_healthy(self, timeout=20.0):
+    async def wait_healthy(self, timeout=90.0):
         url = f"http://127.0.0.1:{self.env['WEB_PORT']}/healthz"
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as s:
@@ -181,14 +181,19 @@ async def test_polling_end_to_end_with_restart_and_429(db_url):
             msg = await step(text_update(7, USER, KK_1), 7)
             assert time.monotonic() - t0 >= 1.0
             text = msg["text"]
-            assert "Desil 2 dari 10: miskin." in text
+            assert "Desil 2 dari 10: kelompok sangat membutuhkan bantuan." in text
             assert "termasuk kemiskinan ekstrem" in text
-            assert "• PKH" in text and "KUBE: desil 2 masuk batas 1–4" in text
-            assert "Data per 1 November 2026" in text and "021-171" in text
+            assert "PKH" in text and "Data per 1 November 2026" in text
             assert NIK_1 not in text and KK_1 not in text
-            assert buttons(msg) == [("Menu utama", "g:menu"), ("Hubungi petugas", "g:contact")]
+            assert buttons(msg) == [
+                ("Program bisa diikuti", "k:programs"),
+                ("Cara cek resmi", "k:official"),
+                ("Menu utama", "g:menu"),
+            ]
             sends = fake.calls_of("sendMessage")
             assert sends[-1]["time"] - sends[-2]["time"] >= 1.0
+            msg = await step(callback_update(8, USER, "k:programs"), 8)
+            assert "KUBE: untuk desil 1–4; Anda termasuk" in msg["text"]
         finally:
             assert await svc.stop() == 0
         logs = (first_log + svc.log).decode(errors="replace")

@@ -92,10 +92,14 @@ class Resident:
 
 def check_result(msg: dict) -> None:
     text = body_text(msg)
-    assert "Desil 2 dari 10: miskin." in text and "• PKH" in text
+    assert "Desil 2 dari 10: kelompok sangat membutuhkan bantuan." in text and "PKH" in text
     assert "Data per 1 November 2026" in text
     assert NIK_1 not in text and KK_1 not in text
-    assert choices(msg) == [("Menu utama", "g:menu"), ("Hubungi petugas", "g:contact")]
+    assert choices(msg) == [
+        ("Program bisa diikuti", "k:programs"),
+        ("Cara cek resmi", "k:official"),
+        ("Menu utama", "g:menu"),
+    ]
 
 
 async def test_eligibility_check_by_buttons_list_and_typed_numbers(db_url, tmp_path):
@@ -146,6 +150,8 @@ async def test_eligibility_check_by_buttons_list_and_typed_numbers(db_url, tmp_p
                 msg = await u.step(u.tap("k:yes"))
                 assert "No. KK" in body_text(msg)
                 check_result(await u.step(u.text(KK_1)))
+                msg = await u.step(u.tap("k:official"))  # the rest of the status answer
+                assert "021-171" in body_text(msg) and "Cek Bansos" in body_text(msg)
 
                 # Typed numbers only.
                 n = Resident(http, url, fake, NUMBERS_USER)

@@ -1,7 +1,9 @@
 """Handoff inbox: tickets from residents who asked for a person (conversations/handoff.py).
 
 Tabs: Baru (open, nobody assigned), Saya (open, assigned to me), Semua (open), Terlambat (no
-first answer and past due), Selesai (closed). An operator kelurahan sees only tickets of their
+first answer and past due), Selesai (closed by staff, or withdrawn by the resident: marked
+"ditarik warga"). Escalation flags of the SLA job (kepala bidang, kepala dinas) show on the list
+and the ticket. An operator kelurahan sees only tickets of their
 kelurahan. On a ticket: the conversation before it, the messages, assign, reply (relayed to the
 resident's channel through the outbox), internal note, close (the resident is asked for a 1–5
 rating). A failed action keeps what the officer typed.
@@ -77,6 +79,7 @@ async def inbox(request: web.Request) -> web.Response:
             "preview": (first.get(r.id) or "")[:140],
             "rating": r.rating,
             "closed": wib(r.closed_at),
+            "withdrawn": r.status == "closed" and r.closed_by == "resident",
         }
         for r in rows
     ]
@@ -127,6 +130,9 @@ async def ticket_page(
             "opened": wib(row.opened_at),
             "due": wib(row.due_at),
             "closed": wib(row.closed_at),
+            "withdrawn": row.status == "closed" and row.closed_by == "resident",
+            "supervisor_flag": wib(row.supervisor_flag_at),
+            "head_flag": wib(row.head_flag_at),
             "late": row.status == "open"
             and row.first_response_at is None
             and row.due_at < auth.clock(),

@@ -50,7 +50,7 @@ STATE_NAMES = {
     R.VERIFIKASI_RT: "Verifikasi RT",
     R.VERIFIKASI_DINSOS: "Verifikasi Dinsos",
     R.CEK_LAPANGAN: "Cek lapangan",
-    R.DITERUSKAN: "Diteruskan (musdes/SIKS-NG)",
+    R.DITERUSKAN: "Diteruskan (musyawarah kelurahan/SIKS-NG)",
     R.SELESAI: "Selesai",
 }
 OUTCOME_NAMES = {
@@ -68,6 +68,7 @@ CATEGORY_NAMES = {
 RT_OPINIONS = {
     "SETUJU": "Setuju",
     "TIDAK_SETUJU": "Tidak setuju",
+    "TIDAK_TAHU": "Tidak tahu",
     "TANPA_JAWABAN": "Tidak menjawab dalam batas waktu",
 }
 ACTION_NAMES = {
@@ -76,6 +77,10 @@ ACTION_NAMES = {
     "merge": "Laporan serupa digabung",
     "rt_confirm": "Ketua RT setuju",
     "rt_dispute": "Ketua RT tidak setuju",
+    "rt_unsure": "Ketua RT tidak tahu",
+    "rt_note": "Catatan ketua RT",
+    "rt_notify": "Dikirim ke ketua RT",
+    "rt_remind": "Pengingat ke ketua RT",
 }
 PHOTO_KINDS = {"house": "Foto rumah", "document": "Foto dokumen", "other": "Foto"}
 MOVE_PROBLEMS = {
@@ -296,7 +301,14 @@ async def report_page(
             "nik": show(r.target_nik) if r.target_nik else "",
             "kk": show(r.target_kk) if r.target_kk else "",
         }
-    rt_event = next((e for e in reversed(events) if e.action in ("rt_confirm", "rt_dispute")), None)
+    rt_event = next(
+        (
+            e
+            for e in reversed(events)
+            if e.action in ("rt_confirm", "rt_dispute", "rt_unsure", "rt_note") and e.note
+        ),
+        None,
+    )
     seen_photos = {}
     for p in photos:  # one row per photo even if the media tables hold it twice
         seen_photos.setdefault(p.id, p)

@@ -2,7 +2,11 @@
 (web/charts.py), each followed by a table with the same numbers.
 
 - Reports by kelurahan and state (top kelurahan in the chart, all of them in the table).
-- Handoff SLA: share of tickets answered before their due time, per Jakarta week (8 weeks).
+- Handoff: every ticket per Jakarta week (8 weeks) by where it stands (waiting for an answer,
+  answered and still open, closed by staff, withdrawn by the resident), and the share answered
+  before the due time, over every ticket whose due time has passed or that has been answered,
+  open or closed. A ticket the resident withdrew before its due time without an answer is not
+  judged (nobody could answer it any more); withdrawn later, it counts as missed.
 - Desil spread of the households residents matched in the chat (distinct households).
 - Registrations per training session (by status).
 - Channel use: conversations per channel, inbound messages per channel in the last 30 days.
@@ -61,20 +65,50 @@ def _kel_name(region, code: str | None) -> str:
     return kel.name if kel else code
 
 
+TICKET_STATES = (
+    ("waiting", "Menunggu jawaban"),
+    ("answered", "Dijawab, masih terbuka"),
+    ("closed", "Ditutup petugas"),
+    ("withdrawn", "Ditarik warga"),
+)
+
+
+def ticket_state(status: str, closed_by: str | None, first) -> str:
+    if status == "open":
+        return "answered" if first is not None else "waiting"
+    return "withdrawn" if closed_by == "resident" else "closed"
+
+
+def judged(state: str, due, first, closed_at, now) -> bool:
+    """Whether a ticket counts in the on-time share: answered (on time or not is settled), or
+    past its due time; not a ticket withdrawn unanswered before its due time."""
+    if first is not None:
+        return True
+    if state == "withdrawn" and closed_at is not None and closed_at < due:
+        return False
+    return due <= now
+
+
 async def sla_weeks(c, staff: Staff, now):
     local = now.astimezone(JAKARTA)
     this_monday = (local - timedelta(days=local.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     starts = [this_monday - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
-    weeks = [{"start": s, "tickets": 0, "judged": 0, "met": 0} for s in starts]
-    for opened, due, first in await store.ticket_times(c, _kelurahan(staff), starts[0]):
+    weeks = [
+        {"start": s, "tickets": 0, "judged": 0, "met": 0, **{k: 0 for k, _ in TICKET_STATES}}
+        for s in starts
+    ]
+    rows = await store.ticket_times(c, _kelurahan(staff), starts[0])
+    for opened, due, first, status, closed_by, closed_at in rows:
         i = (opened.astimezone(JAKARTA) - starts[0]).days // 7
         if not 0 <= i < WEEKS:
             continue
         w = weeks[i]
         w["tickets"] += 1
-        if first is not None or due <= now:  # decided: answered, or past due without an answer
+        state = ticket_state(status, closed_by, first)
+        w[state] += 1
+        if judged(state, due, first, closed_at, now):
             w["judged"] += 1
             w["met"] += int(first is not None and first <= due)
     for w in weeks:
@@ -85,6 +119,13 @@ async def sla_weeks(c, staff: Staff, now):
             f"{(w['start'] + timedelta(days=6)).strftime('%d/%m/%Y')}"
         )
     return weeks
+
+
+def sla_total(weeks) -> dict:
+    keys = ["tickets", "judged", "met", *(k for k, _ in TICKET_STATES)]
+    total = {k: sum(w[k] for w in weeks) for k in keys}
+    total["share"] = round(100 * total["met"] / total["judged"]) if total["judged"] else None
+    return total
 
 
 async def training_counts(c, staff: Staff):
@@ -143,6 +184,8 @@ async def stats_page(request: web.Request) -> web.Response:
         "reports_chart": hbar(kel_rows[:TOP_KELURAHAN], state_names) if kel_rows else None,
         "more_kelurahan": max(0, len(kel_rows) - TOP_KELURAHAN),
         "weeks": weeks,
+        "sla_total": sla_total(weeks),
+        "ticket_states": TICKET_STATES,
         "sla_chart": columns(
             [(w["label"], w["share"]) for w in weeks], unit="%", max_value=100, line=True
         )
