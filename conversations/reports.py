@@ -3,12 +3,21 @@ data wrong), graduasi mandiri (no longer needs aid). "My reports": myreports.py.
 
 The draft lives in `data["__report"]` (kept while the NIK + No. KK check runs in between). A
 ketua RT reporting for a neighbour enters here from conversations/rt.py with `as_rt` set: the
-target is then always in the head's own RT. The ticket code is shown in the reply that is queued
-in the same transaction as the report, so it reaches the resident only after the commit.
+target is then always in the head's own RT, and the neighbour's NIK and No. KK are asked (if
+known). The ticket code is shown in the reply that is queued in the same transaction as the
+report, so it reaches the resident only after the commit.
 Nothing about another household's data is ever shown: a sanggah never looks the target up.
+
+Stories: every kind asks for the reporter's own account (optional), and free text that arrives
+at a step that asked for something else (a button, a photo, a location) is kept in the draft's
+story, acknowledged, and the step asked again (`_kept`); a photo or a location sent early is kept
+the same way. Global words and intents are handled first (the engine, `not_an_answer`). Photo and
+location are optional for every kind, with a sentence on why they help.
 """
 
 from __future__ import annotations
+
+import re
 
 from conversations import identity
 from conversations.intents import not_an_answer
@@ -19,7 +28,8 @@ from core.notify import notify
 from db import queries
 from domain import reports as R
 from domain.clock import JAKARTA as _JKT
-from domain.nik import IdProblem, check_kk, check_nik
+from domain.masking import mask_text
+from domain.nik import IdProblem, check_kk, check_nik, mask
 from services import reports as ops
 
 report = Flow("report")
@@ -52,6 +62,18 @@ REASON_WORDS = {**USUL_REASON_LABELS, **SANGGAH_REASON_LABELS, **KOREKSI_PART_LA
 
 # The draft is carried data (the key starts with "__"): it survives the move to the check.
 DRAFT = "__report"
+STORY_MAX = ops.STORY_MAX
+# A "no" that means "skip this step" ("tidak ada", "gak punya foto", "tidak tahu"), short.
+_NO = re.compile(r"^(?:tidak|tdk|tak|gak|ga|gk|nggak|ngga|enggak|engga|no|belum|lupa)\b")
+# "I don't know" inside a short text ("saya tidak tahu NIK-nya", "lupa"): also a skip.
+_UNKNOWN = re.compile(
+    r"\b(?:tidak|tdk|gak|ga|gk|nggak|ngga|enggak|belum)\s+(?:tahu|tau|hafal|ingat)\b|\blupa\b"
+)
+_SKIP_WORDS = ("lewati", "skip", "tidak ada", "-", "tidak tahu", "tidak tau", "i don't know")
+# At most this many words, a text that names a service is a request, not a story.
+SHORT_REQUEST = 6
+# Entities of the understanding layer that are never a story (a ticket code, an RT code).
+_NOT_STORY = ("ticket", "rt_code")
 
 
 def draft(ctx: Ctx) -> dict:
@@ -75,8 +97,22 @@ def _skip_cancel(ctx: Ctx):
     return [ctx.choice("r:skip", L_("Skip")), ctx.choice("g:cancel", L_("Cancel"))]
 
 
+def _unknown_cancel(ctx: Ctx):
+    return [ctx.choice("r:skip", L_("I don't know")), ctx.choice("g:cancel", L_("Cancel"))]
+
+
 def _skipped(inp: Input) -> bool:
-    return inp.choice == "r:skip" or inp.word in ("lewati", "skip", "tidak ada", "-")
+    if inp.choice == "r:skip":
+        return True
+    if inp.kind != "text":
+        return False
+    word = inp.word
+    n = len(word.split())
+    return (
+        word in _SKIP_WORDS
+        or (bool(_NO.match(word)) and n <= 4)
+        or (bool(_UNKNOWN.search(word)) and n <= 6)
+    )
 
 
 async def _head(ctx: Ctx):
@@ -86,19 +122,94 @@ async def _head(ctx: Ctx):
     return await ops.head_of_conversation(ctx.conn, ctx.state.id)
 
 
+# --- stories and evidence kept at any step ---------------------------------------------------
+
+
+def add_story(d: dict, text: str) -> None:
+    """Append the reporter's words to the draft's story (one line each), at most STORY_MAX."""
+    text = " ".join(text.split())
+    if not text:
+        return
+    old = d.get("story") or ""
+    d["story"] = (f"{old}\n{text}" if old else text)[:STORY_MAX]
+
+
+def _story_like(text: str, min_words: int) -> bool:
+    """Long enough to be an account: `min_words` words, or (at a step that asked for a button,
+    a photo or a location) two words of 12 characters together."""
+    words = text.split()
+    return len(words) >= min_words or (
+        min_words <= 3 and len(words) >= 2 and len(text.strip()) >= 12
+    )
+
+
+def _add_photo(ctx: Ctx, d: dict, inp: Input) -> None:
+    kind = "document" if d.get("category") == R.KOREKSI else "house"
+    d.setdefault("photos", []).append([kind, ctx.state.channel, str(inp.payload["ref"])])
+
+
+async def _kept(ctx: Ctx, inp: Input, *, min_words: int = 3) -> bool:
+    """Something other than what this step asked for, worth keeping: free text (the story), a
+    photo, a location. Kept in the draft with a short thank-you, and the step is asked again.
+    False when it is not kept (too short to be a story, a command or another service, a
+    ticket code): the step handles it as before. At a step that takes a typed value (a name,
+    a NIK) only a longer text counts (`min_words`)."""
+    d = draft(ctx)
+    if inp.kind == "photo" and inp.payload.get("ref") and d.get("category"):
+        _add_photo(ctx, d, inp)
+        ack = ctx._("Thank you, the photo is kept with your report.")
+    elif inp.kind == "location" and "lat" in inp.payload and d.get("category"):
+        d["lat"], d["lon"] = float(inp.payload["lat"]), float(inp.payload["lon"])
+        ack = ctx._("Thank you, the location is kept with your report.")
+    elif inp.kind == "text" and _story_like(inp.text, min_words):
+        u = ctx.engine.understand(ctx)
+        if u is not None and any(e in u.entities for e in _NOT_STORY):
+            return False
+        if min_words > 3 and u is not None and ("nik" in u.entities or "number16" in u.entities):
+            return False  # a NIK in a sentence at the NIK step: the hooks take it out
+        # A short text that names another service is a request ("sambungkan ke petugas"); in
+        # a longer one only a whole phrase is ("tetangga kaya dapat bansos" is an account).
+        short = len(inp.text.split()) <= SHORT_REQUEST
+        if await not_an_answer(ctx, inp, story=not short):
+            return True
+        if u is not None and u.intent is not None and (u.whole or short):
+            return False  # a request, not an account: "not understood" offers what fits
+        add_story(d, inp.text)
+        ack = ctx._("Thank you, we keep what you wrote with your report.")
+    else:
+        return False
+    ctx.note(ack)
+    await ctx.reask()
+    return True
+
+
 # --- choose ----------------------------------------------------------------------------------
+
+
+async def _receives_aid(ctx: Ctx) -> bool | None:
+    """True/False when the conversation is matched (its household receives a program or not),
+    None when it is not matched yet."""
+    hid = identity.household_id(ctx)
+    if hid is None:
+        return None
+    _h, _m, programs = await queries.household_snapshot(ctx.conn, hid)
+    return bool(programs)
 
 
 @report.ask("start")
 async def ask_start(ctx: Ctx) -> None:
-    as_rt = bool(ctx.data.get(DRAFT, {}).get("as_rt"))
+    old = ctx.data.get(DRAFT, {})
+    as_rt = bool(old.get("as_rt"))
     new_draft(ctx, as_rt=as_rt)
+    if old.get("story"):  # words typed here before a kind was chosen
+        draft(ctx)["story"] = old["story"]
     choices = [
         ctx.choice("r:usul", L_("Propose a family")),
         ctx.choice("r:sanggah", L_("Object to recipient")),
         ctx.choice("r:koreksi", L_("Correct data")),
     ]
-    if not as_rt:
+    # Graduasi only for a household that receives aid (unknown until matched: asked after).
+    if not as_rt and await _receives_aid(ctx) is not False:
         choices.append(ctx.choice("r:graduasi", L_("No longer need aid")))
     choices += _cancel(ctx)
     ctx.say(
@@ -123,6 +234,8 @@ async def on_start(ctx: Ctx, inp: Input) -> None:
         "r:graduasi": R.GRADUASI,
     }.get(inp.choice or "")
     if cat is None or (cat == R.GRADUASI and d.get("as_rt")):
+        if cat is None and await _kept(ctx, inp):
+            return
         await ctx.not_understood()
         return
     d["category"] = cat
@@ -175,7 +288,7 @@ async def on_usul_whom(ctx: Ctx, inp: Input) -> None:
     elif inp.choice in ("r:new", "r:other"):
         d["whom"] = inp.choice[2:]
         await ctx.goto("report", "name")
-    else:
+    elif not await _kept(ctx, inp):
         await ctx.not_understood()
 
 
@@ -213,7 +326,19 @@ async def ask_koreksi_start(ctx: Ctx) -> None:
 async def ask_graduasi_start(ctx: Ctx) -> None:
     if not await identity.require_match(ctx, "report", "graduasi_start"):
         return
-    await ctx.goto("report", "graduasi_confirm")
+    if not await _receives_aid(ctx):
+        drop_draft(ctx)
+        ctx.note(
+            ctx._(
+                "Self-graduation (graduasi mandiri) is for a family that receives social aid. "
+                "In our data your family receives no program now, so there is nothing to stop. "
+                "Thank you for thinking of others. If something in your data is wrong, choose "
+                "Report data."
+            )
+        )
+        await ctx.goto("menu", "main")
+        return
+    await ctx.goto("report", "story")
 
 
 @report.ask("graduasi_confirm")
@@ -234,7 +359,7 @@ async def ask_graduasi_confirm(ctx: Ctx) -> None:
 async def on_graduasi_confirm(ctx: Ctx, inp: Input) -> None:
     if inp.choice == "r:send" or inp.word in ("ya", "yes"):
         await _commit(ctx)
-    else:
+    elif not await _kept(ctx, inp):
         await ctx.not_understood()
 
 
@@ -257,6 +382,8 @@ async def on_name(ctx: Ctx, inp: Input) -> None:
         return
     name = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if not (3 <= len(name) <= 120) or any(ch.isdigit() for ch in name):
+        if await _kept(ctx, inp, min_words=5):
+            return
         await ctx.not_understood(ctx._("Please type a name in letters (at least 3)."))
         return
     draft(ctx)["name"] = name
@@ -274,17 +401,21 @@ async def on_address(ctx: Ctx, inp: Input) -> None:
         return
     addr = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if len(addr) < 5:
+        if await _kept(ctx, inp):  # a photo or a location sent here
+            return
         await ctx.not_understood(ctx._("Please type the address in a few words."))
         return
     d = draft(ctx)
     d["address"] = addr[:255]
+    if len(addr) > 255:  # a long text: the whole of it is kept as the story too
+        add_story(d, addr)
     if d.get("as_rt"):
         head = await _head(ctx)
         if head is None:
             await _not_head(ctx)
             return
         d.update(kel=head.kelurahan_code, rw=head.rw, rt=head.rt)
-        await ctx.goto("report", "part" if d["category"] == R.KOREKSI else "reason")
+        await ctx.goto("report", "nik")  # the neighbour's NIK and No. KK, if the head knows
     else:
         await ctx.goto("report", "rtrw")
 
@@ -298,6 +429,8 @@ async def ask_rtrw(ctx: Ctx) -> None:
 async def on_rtrw(ctx: Ctx, inp: Input) -> None:
     got = R.parse_rt_rw(inp.text) if inp.kind == "text" else None
     if got is None:
+        if await _kept(ctx, inp, min_words=5):
+            return
         await ctx.not_understood(
             ctx._("Please type the RT and RW as numbers, for example: RT 3 RW 7")
         )
@@ -341,6 +474,8 @@ async def on_kelurahan(ctx: Ctx, inp: Input) -> None:
     else:
         kel = ctx.deps.region.find_kelurahan(inp.text) if inp.kind == "text" else None
         if kel is None:
+            if await _kept(ctx, inp, min_words=5):
+                return
             await ctx.not_understood(
                 ctx._(
                     "I do not know that kelurahan in {city}. Please check "
@@ -353,26 +488,33 @@ async def on_kelurahan(ctx: Ctx, inp: Input) -> None:
     await ctx.goto("report", "nik")
 
 
+def _after_ids(ctx: Ctx) -> str:
+    """The step after the NIK and No. KK: which part (a koreksi by the RT), else the reason."""
+    return "part" if draft(ctx).get("category") == R.KOREKSI else "reason"
+
+
 @report.ask("nik")
 async def ask_nik(ctx: Ctx) -> None:
     ctx.say(
         ctx._(
             "If you know it, type the NIK of the head of that family (16 digits). "
-            "Otherwise tap Skip."
+            "Otherwise tap I don't know."
         ),
-        _skip_cancel(ctx),
+        _unknown_cancel(ctx),
     )
 
 
 @report.on("nik")
 async def on_nik(ctx: Ctx, inp: Input) -> None:
     if _skipped(inp):
-        await ctx.goto("report", "reason")
+        await ctx.goto("report", "kk")  # the No. KK may be known without the NIK
         return
     res = check_nik(inp.text, ctx.now.date()) if inp.kind == "text" else None
     if res is None or isinstance(res, IdProblem):
+        if await _kept(ctx, inp, min_words=5):
+            return
         await ctx.not_understood(
-            ctx._("This does not look like a NIK (16 digits). Type it again or tap Skip.")
+            ctx._("This does not look like a NIK (16 digits). Type it again or tap I don't know.")
         )
         return
     draft(ctx)["nik"] = res.nik
@@ -382,24 +524,28 @@ async def on_nik(ctx: Ctx, inp: Input) -> None:
 @report.ask("kk")
 async def ask_kk(ctx: Ctx) -> None:
     ctx.say(
-        ctx._("If you know it, type the family card number (No. KK). Otherwise tap Skip."),
-        _skip_cancel(ctx),
+        ctx._("If you know it, type the family card number (No. KK). Otherwise tap I don't know."),
+        _unknown_cancel(ctx),
     )
 
 
 @report.on("kk")
 async def on_kk(ctx: Ctx, inp: Input) -> None:
     if _skipped(inp):
-        await ctx.goto("report", "reason")
+        await ctx.goto("report", _after_ids(ctx))
         return
     res = check_kk(inp.text, ctx.now.date()) if inp.kind == "text" else None
     if res is None or isinstance(res, IdProblem):
+        if await _kept(ctx, inp, min_words=5):
+            return
         await ctx.not_understood(
-            ctx._("This does not look like a No. KK (16 digits). Type it again or tap Skip.")
+            ctx._(
+                "This does not look like a No. KK (16 digits). Type it again or tap I don't know."
+            )
         )
         return
     draft(ctx)["kk"] = res.kk
-    await ctx.goto("report", "reason")
+    await ctx.goto("report", _after_ids(ctx))
 
 
 # --- why -------------------------------------------------------------------------------------
@@ -423,10 +569,11 @@ async def on_reason(ctx: Ctx, inp: Input) -> None:
     allowed = R.SANGGAH_REASONS if d["category"] == R.SANGGAH else R.USUL_REASONS
     code = (inp.choice or "").removeprefix("r:why:")
     if code not in allowed:
-        await ctx.not_understood()
+        if not await _kept(ctx, inp):
+            await ctx.not_understood()
         return
     d["reason"] = code
-    await ctx.goto("report", "detail" if code == "other" else "photo")
+    await ctx.goto("report", "detail" if code == "other" else "story")
 
 
 @report.ask("detail")
@@ -440,10 +587,15 @@ async def on_detail(ctx: Ctx, inp: Input) -> None:
         return
     text = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if len(text) < 5:
+        if await _kept(ctx, inp):  # a photo or a location sent here
+            return
         await ctx.not_understood(ctx._("Please write the reason in a few words."))
         return
-    draft(ctx)["detail"] = text[:1000]
-    await ctx.goto("report", "photo")
+    d = draft(ctx)
+    d["detail"] = text[:1000]
+    if len(text) > 1000:
+        add_story(d, text)
+    await ctx.goto("report", "story")
 
 
 @report.ask("part")
@@ -458,7 +610,8 @@ async def ask_part(ctx: Ctx) -> None:
 async def on_part(ctx: Ctx, inp: Input) -> None:
     code = (inp.choice or "").removeprefix("r:part:")
     if code not in R.KOREKSI_PARTS:
-        await ctx.not_understood()
+        if not await _kept(ctx, inp):
+            await ctx.not_understood()
         return
     draft(ctx)["reason"] = code
     await ctx.goto("report", "should")
@@ -481,70 +634,109 @@ async def on_should(ctx: Ctx, inp: Input) -> None:
         return
     text = " ".join(inp.text.split()) if inp.kind == "text" else ""
     if len(text) < 5:
+        if await _kept(ctx, inp):  # a photo or a location sent here
+            return
         await ctx.not_understood(ctx._("Please write what the data should be, in a few words."))
         return
-    draft(ctx)["detail"] = text[:1000]
-    await ctx.goto("report", "photo")
+    d = draft(ctx)
+    d["detail"] = text[:1000]
+    if len(text) > 1000:
+        add_story(d, text)
+    await ctx.goto("report", "story")
 
 
-# --- evidence --------------------------------------------------------------------------------
+# --- the reporter's own words ----------------------------------------------------------------
+
+
+@report.ask("story")
+async def ask_story(ctx: Ctx) -> None:
+    if draft(ctx).get("story"):
+        text = ctx._(
+            "We have kept what you wrote. Is there anything you want to add, in your own words? "
+            "Write it, or tap Skip."
+        )
+    else:
+        text = ctx._(
+            "If you like, tell us in a few sentences, in your own words, what is going on. "
+            "It helps the officer understand. Or tap Skip."
+        )
+    ctx.say(text, _skip_cancel(ctx))
+
+
+@report.on("story")
+async def on_story(ctx: Ctx, inp: Input) -> None:
+    d = draft(ctx)
+    if not _skipped(inp):
+        if inp.kind != "text":
+            if not await _kept(ctx, inp):  # a photo or a location: kept, the story asked again
+                await ctx.not_understood(ctx._("Please write a few words, or tap Skip."))
+            return
+        if await not_an_answer(ctx, inp, story=True):
+            return
+        if len(" ".join(inp.text.split())) < 5:
+            await ctx.not_understood(ctx._("Please write a few words, or tap Skip."))
+            return
+        add_story(d, inp.text)
+    await ctx.goto("report", "graduasi_confirm" if d["category"] == R.GRADUASI else "photo")
+
+
+# --- evidence (optional for every kind) ------------------------------------------------------
+
+
+def _wants_location(d: dict) -> bool:
+    """A location helps find a house: usul, sanggah, and a koreksi of the address."""
+    return d["category"] in (R.USUL, R.SANGGAH) or (
+        d["category"] == R.KOREKSI and d.get("reason") == "address"
+    )
 
 
 @report.ask("photo")
 async def ask_photo(ctx: Ctx) -> None:
     cat = draft(ctx)["category"]
     if cat == R.SANGGAH:
-        ctx.say(
-            ctx._("Send a photo of the front of that family's house (required)."),
-            _cancel(ctx),
-            request="photo",
+        text = ctx._(
+            "If you can do it from the street without disturbing anyone, you may send a photo "
+            "of the front of the house: it helps the officer find the right house. Do not "
+            "photograph people or enter their yard. Or tap Skip."
         )
     elif cat == R.KOREKSI:
-        ctx.say(
-            ctx._(
-                "You may send a photo of a supporting document, e.g. a birth or death "
-                "certificate or a letter from the kelurahan. Never send a KTP or a selfie."
-            ),
-            _skip_cancel(ctx),
-            request="photo",
+        text = ctx._(
+            "You may send a photo of a supporting document, e.g. a birth or death certificate "
+            "or a letter from the kelurahan: it helps Dinsos check the change sooner. Never "
+            "send a KTP or a selfie. Or tap Skip."
         )
     else:
-        ctx.say(
-            ctx._("You may send a photo of the house. Never send a KTP or a selfie."),
-            _skip_cancel(ctx),
-            request="photo",
+        text = ctx._(
+            "You may send a photo of the house: it helps the officer see its condition and "
+            "find it. Never send a KTP or a selfie. Or tap Skip."
         )
+    ctx.say(text, _skip_cancel(ctx), request="photo")
 
 
 @report.on("photo")
 async def on_photo(ctx: Ctx, inp: Input) -> None:
     d = draft(ctx)
-    required = d["category"] == R.SANGGAH
     if inp.kind == "photo" and inp.payload.get("ref"):
-        kind = "document" if d["category"] == R.KOREKSI else "house"
-        d.setdefault("photos", []).append([kind, ctx.state.channel, str(inp.payload["ref"])])
-    elif required or not _skipped(inp):
-        await ctx.not_understood(ctx._("Please send a photo (tap the clip or camera icon)."))
+        _add_photo(ctx, d, inp)
+    elif not _skipped(inp):
+        if not await _kept(ctx, inp):
+            await ctx.not_understood(
+                ctx._("Please send a photo (tap the clip or camera icon), or tap Skip.")
+            )
         return
-    await ctx.goto("report", "location" if d["category"] in (R.USUL, R.SANGGAH) else "confirm")
+    await ctx.goto("report", "location" if _wants_location(d) else "confirm")
 
 
 @report.ask("location")
 async def ask_location(ctx: Ctx) -> None:
-    if draft(ctx)["category"] == R.SANGGAH:
-        ctx.say(
-            ctx._(
-                "Now share the location of that house (required): tap the clip icon, then Location."
-            ),
-            _cancel(ctx),
-            request="location",
-        )
-    else:
-        ctx.say(
-            ctx._("You may share the location of the house: tap the clip icon, then Location."),
-            _skip_cancel(ctx),
-            request="location",
-        )
+    ctx.say(
+        ctx._(
+            "You may share the location of the house (tap the clip icon, then Location): it "
+            "helps the officer find it on a visit. Or tap Skip."
+        ),
+        _skip_cancel(ctx),
+        request="location",
+    )
 
 
 @report.on("location")
@@ -552,15 +744,22 @@ async def on_location(ctx: Ctx, inp: Input) -> None:
     d = draft(ctx)
     if inp.kind == "location" and "lat" in inp.payload:
         d["lat"], d["lon"] = float(inp.payload["lat"]), float(inp.payload["lon"])
-    elif d["category"] == R.SANGGAH or not _skipped(inp):
-        await ctx.not_understood(
-            ctx._("Please share a location (tap the clip icon, then Location).")
-        )
+    elif not _skipped(inp):
+        if not await _kept(ctx, inp):
+            await ctx.not_understood(
+                ctx._("Please share a location (tap the clip icon, then Location), or tap Skip.")
+            )
         return
     await ctx.goto("report", "confirm")
 
 
 # --- confirm and commit ----------------------------------------------------------------------
+
+
+def _short(text: str, n: int = 120) -> str:
+    """The reporter's words as the summary shows them: masked numbers, one line, cut."""
+    one = mask_text(" ".join(text.split()), limit=STORY_MAX)
+    return one if len(one) <= n else one[: n - 1].rstrip() + "…"
 
 
 @report.ask("confirm")
@@ -578,10 +777,16 @@ async def ask_confirm(ctx: Ctx) -> None:
         )
     elif d.get("whom") == "own" or d["category"] == R.KOREKSI:
         lines.append("• " + ctx._("Your own family"))
+    if d.get("nik") or d.get("kk"):  # masked: a chat is not a safe place for the full number
+        ids = [f"NIK {mask(d['nik'])}"] if d.get("nik") else []
+        ids += [f"No. KK {mask(d['kk'])}"] if d.get("kk") else []
+        lines.append("• " + " · ".join(ids))
     if reason:
         lines.append("• " + ctx._(reason))
     if d.get("detail"):
         lines.append(f"• {d['detail']}")
+    if d.get("story"):
+        lines.append("• " + ctx._("Your story: {story}", story=_short(d["story"])))
     if d.get("photos"):
         lines.append("• " + ctx._("Photo attached"))
     if d.get("lat") is not None:
@@ -593,7 +798,7 @@ async def ask_confirm(ctx: Ctx) -> None:
 async def on_confirm(ctx: Ctx, inp: Input) -> None:
     if inp.choice == "r:send" or inp.word in ("kirim", "send", "ya", "yes"):
         await _commit(ctx)
-    else:
+    elif not await _kept(ctx, inp):
         await ctx.not_understood()
 
 
@@ -635,6 +840,7 @@ async def _commit(ctx: Ctx) -> None:
             target_kk=d.get("kk"),
             reason=d.get("reason"),
             detail=d.get("detail"),
+            story=d.get("story"),
             lat=d.get("lat"),
             lon=d.get("lon"),
             photos=tuple(tuple(p) for p in d.get("photos", [])),

@@ -43,6 +43,13 @@ async def insert(conn, values: dict[str, Any]) -> int:
     return (await conn.execute(sa.insert(reports).values(**values).returning(RC.id))).scalar_one()
 
 
+async def add_story(conn, report_id: int, text: str, limit: int) -> None:
+    """Append a reporter's words to the report's story (a blank line between), cut at `limit`."""
+    old = await conn.scalar(sa.select(RC.story).where(RC.id == report_id))
+    story = f"{old}\n\n{text}" if old else text
+    await conn.execute(sa.update(reports).where(RC.id == report_id).values(story=story[:limit]))
+
+
 async def touch(conn, report_id: int, now: datetime) -> None:
     await conn.execute(sa.update(reports).where(RC.id == report_id).values(updated_at=now))
 

@@ -75,6 +75,7 @@ async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
                 R.target_nik.is_not(None),
                 R.target_kk.is_not(None),
                 R.detail.is_not(None),
+                R.story.is_not(None),
                 R.lat.is_not(None),
             ),
         )
@@ -84,6 +85,7 @@ async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
             target_nik=None,
             target_kk=None,
             detail=None,
+            story=None,
             lat=None,
             lon=None,
         ),

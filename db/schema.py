@@ -495,6 +495,9 @@ reports = sa.Table(
     sa.Column("rt", sa.String(3), nullable=True),
     sa.Column("reason", sa.String(16), nullable=True),  # a code from domain.reports
     sa.Column("detail", sa.String(1000), nullable=True),  # in the reporter's words
+    # The reporter's own account (the optional story step, and free text typed at any step
+    # that asked for something else). Dinsos only: never shown to the ketua RT.
+    sa.Column("story", sa.String(2000), nullable=True),
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
     sa.Column(

@@ -8,6 +8,7 @@ import csv
 from datetime import datetime
 
 from db import report_queries
+from domain import reports as R
 from domain.clock import JAKARTA
 
 EXPORT_COLUMNS = (
@@ -31,6 +32,54 @@ EXPORT_COLUMNS = (
     "STATUS",
     "TANGGAL_LAPOR",
 )
+
+
+# Reasons in Dinsos's words: the dashboard shows them, and the export's ALASAN column carries
+# them (never the English codes the database keeps).
+REASON_NAMES = {
+    R.USUL: {
+        "income": "Penghasilan hilang/turun",
+        "illness": "Sakit atau disabilitas",
+        "elder": "Lansia tinggal sendiri",
+        "house": "Kondisi rumah",
+        "other": "Lainnya",
+    },
+    R.SANGGAH: {
+        "wealthy": "Keluarga mampu",
+        "civil_servant": "PNS/TNI/Polri",
+        "moved": "Sudah pindah",
+        "died": "Sudah meninggal",
+        "other": "Lainnya",
+    },
+    R.KOREKSI: {
+        "born": "Anggota lahir",
+        "died": "Anggota meninggal",
+        "moved_in": "Anggota pindah masuk",
+        "moved_out": "Anggota pindah keluar",
+        "address": "Alamat",
+        "disability": "Disabilitas",
+        "work": "Pekerjaan atau penghasilan",
+    },
+}
+
+
+def reason_words(category: str, reason: str | None) -> str:
+    """A report's reason as Dinsos writes it ("Penghasilan hilang/turun"), "" when none."""
+    if not reason:
+        return ""
+    return REASON_NAMES.get(category, {}).get(reason, reason)
+
+
+def remarks(category: str, detail: str | None, story: str | None) -> str:
+    """KETERANGAN: what the reporter wrote: the reason in words (for "other"), what the data
+    should be (a koreksi), and their own story, each after a label (so resident text never
+    starts the cell: a spreadsheet cannot read it as a formula; issue #13 guards the rest)."""
+    parts = []
+    if detail:
+        parts.append(("Data seharusnya: " if category == R.KOREKSI else "Alasan: ") + detail)
+    if story:
+        parts.append("Cerita pelapor: " + " / ".join(x for x in story.splitlines() if x.strip()))
+    return " | ".join(" ".join(p.split()) for p in parts)
 
 
 async def head_of_household(conn, household_id: int):
@@ -71,8 +120,8 @@ async def export_rows(conn, region) -> list[dict]:
                         r.kelurahan_code,
                         kel.name if kel else "",
                         kec.name if kec else "",
-                        r.reason or "",
-                        r.detail or "",
+                        reason_words(r.category, r.reason),
+                        remarks(r.category, r.detail, r.story),
                         "" if r.lat is None else f"{r.lat:.6f}",
                         "" if r.lon is None else f"{r.lon:.6f}",
                         r.rt_opinion or "",

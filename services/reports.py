@@ -30,6 +30,10 @@ class ReportError(Exception):
         self.code, self.detail = code, detail
 
 
+STORY_MAX = 2000  # reports.story
+MERGED_STORY = "[Pelapor lain] "  # before the story of a report merged into an open one
+
+
 @dataclass(frozen=True, slots=True)
 class NewReport:
     category: str
@@ -46,6 +50,7 @@ class NewReport:
     target_kk: str | None = None
     reason: str | None = None
     detail: str | None = None
+    story: str | None = None  # the reporter's own account (Dinsos only)
     lat: float | None = None
     lon: float | None = None
     photos: tuple[tuple[str, str, str], ...] = ()  # (kind, channel, ref)
@@ -114,6 +119,8 @@ async def create_report(
             conversation_id=new.reporter_conversation_id,
         )
         await _photos(conn, open_one.id, new.photos, now)
+        if new.story:  # the second reporter's own words are kept too (Dinsos only)
+            await store.add_story(conn, open_one.id, MERGED_STORY + new.story, STORY_MAX)
         await store.touch(conn, open_one.id, now)
         return Created(open_one.code, open_one.state, True, open_one.due_at, open_one.id)
     head = await active_head_for_area(conn, new.kelurahan_code, new.rw, new.rt)
@@ -143,6 +150,7 @@ async def create_report(
         rt=new.rt,
         reason=new.reason,
         detail=_cut(new.detail, 1000),
+        story=_cut(new.story, STORY_MAX),
         lat=new.lat,
         lon=new.lon,
         created_at=now,

@@ -170,8 +170,9 @@ async def usul_own(chat: Chat) -> str:
     await chat.tap("r:usul")
     await chat.tap("r:own")
     await chat.tap("r:why:income")
-    await chat.tap("r:skip")
-    await chat.tap("r:skip")
+    await chat.tap("r:skip")  # no story
+    await chat.tap("r:skip")  # no photo
+    await chat.tap("r:skip")  # no location
     [done] = await chat.tap("r:send")
     return code_in(done["text"])
 
@@ -206,7 +207,9 @@ async def test_usul_for_own_household_gets_a_code_after_commit_and_shows_in_my_r
         await chat.tap("k:yes")
         [reason] = await chat.send(KK_1)
         assert "Data Anda cocok" in reason["text"] and "r:why:income" in chat.choices
-        await chat.tap("r:why:illness")
+        [story] = await chat.tap("r:why:illness")
+        assert "kata-kata Anda sendiri" in story["text"] and chat.choices == ["r:skip", "g:cancel"]
+        await chat.tap("r:skip")  # no story
         [photo] = await chat.tap("r:skip")  # no photo
         assert photo["request"] == "location"
         [summary] = await chat.tap("r:skip")
@@ -246,10 +249,12 @@ async def test_usul_for_another_household_with_nik_photo_and_location(db_url, ca
         await chat.send(other_kk)
         await chat.tap("r:why:other")
         await chat.send("Suaminya meninggal bulan lalu")
+        await chat.send(f"Anaknya tiga, masih sekolah. KK nya {other_kk}")
         await chat._event("photo", {"ref": "a" * 64})
         await chat._event("location", {"lat": -6.62, "lon": 106.8})
         summary = chat.last
         assert "Ibu Onah" in summary["text"] and other_nik not in summary["text"]
+        assert other_kk not in summary["text"] and "Cerita Anda: Anaknya tiga" in summary["text"]
         [done] = await chat.tap("r:send")
         assert "LPR-" in done["text"]
         [row] = await all_reports(rt)
@@ -261,6 +266,7 @@ async def test_usul_for_another_household_with_nik_photo_and_location(db_url, ca
         )
         assert (row.target_nik, row.target_kk) == (other_nik, other_kk)
         assert row.lat == pytest.approx(-6.62) and row.detail == "Suaminya meninggal bulan lalu"
+        assert row.story == f"Anaknya tiga, masih sekolah. KK nya {other_kk}"
         async with rt.db.tx(write=False) as c:
             photos = (await c.execute(sa.select(report_photos))).all()
         assert [(p.kind, p.ref) for p in photos] == [("house", "a" * 64)]
@@ -279,12 +285,14 @@ async def test_an_open_report_on_the_same_target_is_merged_not_doubled(db_url):
             await b.tap("r:usul"),
             await b.tap("r:own"),
             await b.tap("r:why:house"),
+            await b.send("Atap dapur bocor sejak bulan lalu"),
             await b.tap("r:skip"),
             await b.tap("r:skip"),
             await b.tap("r:send"),
         )[-1]
         assert code in merged["text"] and "kami gabungkan" in merged["text"]
-        assert len(await all_reports(rt)) == 1
+        [row] = await all_reports(rt)
+        assert row.story == "[Pelapor lain] Atap dapur bocor sejak bulan lalu"  # kept, merged
         [mine] = await b.tap("m:myreports")
         assert code in mine["text"]  # the merged reporter follows it too
         # Both are told when the report moves.
@@ -296,7 +304,7 @@ async def test_an_open_report_on_the_same_target_is_merged_not_doubled(db_url):
         assert len(ids) == 2
 
 
-async def test_sanggah_needs_a_match_photo_and_location_and_hides_the_target(db_url):
+async def test_sanggah_needs_a_match_not_a_photo_nor_a_location_and_hides_the_target(db_url):
     async with running(db_url) as rt:
         chat = Chat(rt)
         await chat.onboard()
@@ -311,15 +319,15 @@ async def test_sanggah_needs_a_match_photo_and_location_and_hides_the_target(db_
         await chat.send("Jl. Pandu Raya No. 1")
         [reason] = await chat.send("RT 3 RW 7")
         assert "r:why:wealthy" in chat.choices
-        [photo] = await chat.tap("r:why:wealthy")
-        assert photo["request"] == "photo" and "r:skip" not in chat.choices
-        [again] = await chat.send("lewati")  # a photo is required
-        assert "foto" in again["text"].lower()
-        [loc] = await chat._event("photo", {"ref": "tg-file-1"})
-        assert loc["request"] == "location" and "r:skip" not in chat.choices
-        [again] = await chat.send("tidak")
-        assert "lokasi" in again["text"].lower()
-        [summary] = await chat._event("location", {"lat": -6.57, "lon": 106.79})
+        await chat.tap("r:why:wealthy")
+        [photo] = await chat.tap("r:skip")  # no story
+        assert photo["request"] == "photo" and "r:skip" in chat.choices
+        assert "tanpa mengganggu" in photo["text"] and "Jangan memotret orang" in photo["text"]
+        [loc] = await chat.send("lewati")  # a photo is optional
+        assert loc["request"] == "location" and "r:skip" in chat.choices
+        assert "membantu petugas" in loc["text"]
+        [summary] = await chat.send("tidak")  # a location too
+        assert "Foto terlampir" not in summary["text"] and "Lokasi" not in summary["text"]
         for secret in ("Desil", "desil", "PKH", "BPNT", "3271011402600004"):
             assert all(secret not in r["text"] for r in chat.replies[-8:])
         [done] = await chat.tap("r:send")
@@ -332,6 +340,9 @@ async def test_sanggah_needs_a_match_photo_and_location_and_hides_the_target(db_
             "007",
         ) or row.kelurahan_code == (await _kel_of_household_1(rt))
         assert row.household_id is None and row.target_nik is None
+        assert (row.lat, row.story) == (None, None)
+        async with rt.db.tx(write=False) as c:
+            assert (await c.execute(sa.select(report_photos))).all() == []
 
 
 async def _kel_of_household_1(rt):
@@ -351,7 +362,8 @@ async def test_koreksi_warns_against_ktp_and_selfie(db_url):
         [part] = await chat.tap("r:koreksi")
         assert "r:part:born" in chat.choices and len(chat.choices) == 8
         await chat.tap("r:part:died")
-        [photo] = await chat.send("Ibu mertua saya Enung meninggal 3 Oktober 2026")
+        await chat.send("Ibu mertua saya Enung meninggal 3 Oktober 2026")
+        [photo] = await chat.tap("r:skip")  # no story
         assert "KTP" in photo["text"] and "swafoto" in photo["text"] and photo["request"] == "photo"
         [summary] = await chat._event("photo", {"ref": "b" * 64})
         assert "Foto terlampir" in summary["text"]
@@ -365,12 +377,15 @@ async def test_graduasi_mandiri_confirms_then_thanks(db_url):
         chat = Chat(rt)
         await matched(chat)
         await chat.tap("m:report")
-        [confirm] = await chat.tap("r:graduasi")
+        [story] = await chat.tap("r:graduasi")
+        assert "kata-kata Anda sendiri" in story["text"]
+        [confirm] = await chat.send("Suami saya sudah kerja tetap di pabrik sejak Oktober")
         assert "Apakah Anda yakin" in confirm["text"] and chat.choices == ["r:send", "g:cancel"]
         [done] = await chat.tap("r:send")
         assert "Terima kasih atas kejujuran Anda" in done["text"] and "LPR-" in done["text"]
         [row] = await all_reports(rt)
         assert (row.category, row.state) == ("GRADUASI", "DITERIMA")
+        assert row.story == "Suami saya sudah kerja tetap di pabrik sejak Oktober"
 
 
 async def test_cancel_in_the_middle_saves_nothing(db_url):
@@ -486,14 +501,25 @@ async def test_rt_head_reports_for_a_neighbour_inside_their_rt(db_url, capsys):
         assert "r:graduasi" not in head.choices
         await head.tap("r:sanggah")  # no NIK check needed: the RT itself vouches
         await head.send("Haji Mamat")
-        [reason] = await head.send("Jl. Pandu Raya No. 99")
-        assert "r:why:wealthy" in head.choices  # no RT/RW question: always the head's own RT
+        [nik] = await head.send("Jl. Pandu Raya No. 99")
+        # no RT/RW question: always the head's own RT; the neighbour's NIK if known
+        assert "NIK" in nik["text"] and head.labels == ["Tidak tahu", "Batal"]
+        [kk] = await head.tap("r:skip")  # the NIK is not known: the No. KK may be
+        assert "No. KK" in kk["text"] and head.choices == ["r:skip", "g:cancel"]
+        [again] = await head.send("3271 0115")  # too short: not a No. KK
+        assert "bukan No. KK" in again["text"]
+        [reason] = await head.send("3271011505200001")
+        assert "r:why:wealthy" in head.choices
         await head.tap("r:why:civil_servant")
+        await head.tap("r:skip")  # no story
         await head._event("photo", {"ref": "c" * 64})
-        await head._event("location", {"lat": -6.57, "lon": 106.8})
+        [summary] = await head._event("location", {"lat": -6.57, "lon": 106.8})
+        assert "No. KK 3271 01•• •••• 0001" in summary["text"]
+        assert "3271011505200001" not in summary["text"]
         await head.tap("r:send")
         [r] = await all_reports(rt)
         assert (r.reporter_role, r.rt, r.rw, r.state) == ("rt", "003", "007", "DITERIMA")
+        assert (r.target_nik, r.target_kk) == (None, "3271011505200001")
 
 
 async def test_unanswered_rt_step_moves_on_after_rt_answer_days(db_url, capsys):
@@ -759,6 +785,7 @@ async def test_a_report_survives_a_crash_between_commit_and_telling(db_url):
         await matched(chat)
         await chat.tap("m:report")
         await chat.tap("r:graduasi")
+        await chat.tap("r:skip")  # no story
 
         # The sender dies before the report commits (a poll already under way cannot pick the
         # row up either): the row stays queued, as after a crash between commit and send.
@@ -797,6 +824,7 @@ async def test_english_resident_reports_and_is_told_in_english(db_url):
         await chat.tap("r:usul")
         await chat.tap("r:own")
         await chat.tap("r:why:income")
+        await chat.tap("r:skip")
         await chat.tap("r:skip")
         await chat.tap("r:skip")
         [done] = await chat.tap("r:send")

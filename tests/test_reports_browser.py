@@ -95,9 +95,10 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
             await resident(callback_update(8, USER, "k:yes"))
             await resident(text_update(9, USER, KK_1))
             await resident(callback_update(10, USER, "r:why:elder"))
-            await resident(photo_update(11, USER, file_id="AgACAgUAAxkBAAIBRumah"))
-            await resident(location_update(12, USER, -6.5771, 106.8013))
-            msg = await resident(callback_update(13, USER, "r:send"))
+            await resident(text_update(11, USER, "Nenek tinggal sendiri, atapnya bocor"))
+            await resident(photo_update(12, USER, file_id="AgACAgUAAxkBAAIBRumah"))
+            await resident(location_update(13, USER, -6.5771, 106.8013))
+            msg = await resident(callback_update(14, USER, "r:send"))
             code = CODE.search(msg["text"]).group(0)
             await photo_stored(tmp_path / "browser.db")
 
@@ -121,6 +122,9 @@ async def test_officer_moves_a_report_from_the_browser_and_the_resident_is_told(
                     main = await page.inner_text("main")
                     assert NIK_1 not in main and "3271 05•• •••• 0002" in main
                     assert "buka peta" in main
+                    assert (
+                        "Cerita pelapor" in main and "Nenek tinggal sendiri, atapnya bocor" in main
+                    )
                     await page.wait_for_function(
                         "document.querySelector('.photos img') && "
                         "document.querySelector('.photos img').naturalWidth > 0"

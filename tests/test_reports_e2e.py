@@ -84,12 +84,15 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, 
             msg = await step(text_update(9, user, KK_1))
             assert "Data Anda cocok" in msg["text"]
             msg = await step(callback_update(10, user, "r:why:elder"))
+            assert "kata-kata Anda sendiri" in msg["text"]
+            msg = await step(text_update(11, user, "Ibu saya tinggal sendiri sejak bapak wafat"))
             assert "foto rumah" in msg["text"] and "KTP" in msg["text"]
-            msg = await step(photo_update(11, user, file_id="AgACAgUAAxkBAAIBRumah"))
+            msg = await step(photo_update(12, user, file_id="AgACAgUAAxkBAAIBRumah"))
             assert "lokasi" in msg["text"].lower()
-            msg = await step(location_update(12, user, -6.5771, 106.8013))
+            msg = await step(location_update(13, user, -6.5771, 106.8013))
             assert "Foto terlampir" in msg["text"] and "Lokasi terlampir" in msg["text"]
-            msg = await step(callback_update(13, user, "r:send"))
+            assert "Cerita Anda: Ibu saya tinggal sendiri" in msg["text"]
+            msg = await step(callback_update(14, user, "r:send"))
             code = CODE.search(msg["text"]).group(0)
             assert "Terima kasih" in msg["text"] and NIK_1 not in msg["text"]
 
@@ -114,6 +117,7 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, 
             assert await svc.stop() == 0
         log = svc.log.decode(errors="replace")
         assert NIK_1 not in log and KK_1 not in log and "Traceback" not in log
+        assert "sejak bapak wafat" not in log  # a resident's story is never logged
 
 
 async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
@@ -139,6 +143,8 @@ async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
                 await u.step(u.tap("k:yes"))
                 await u.step(u.text(KK_1))
                 msg = await u.step(u.pick("r:why:house"))
+                assert "kata-kata Anda sendiri" in body_text(msg)
+                msg = await u.step(u.tap("r:skip"))
                 assert "foto rumah" in body_text(msg)
                 from tests.test_photos import JPEG_WITH_EXIF
 

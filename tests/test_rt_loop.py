@@ -262,7 +262,10 @@ async def test_a_head_reporting_is_not_asked_to_confirm_their_own_report(db_url,
         await head.tap("r:sanggah")
         await head.send("Haji Mamat")
         await head.send("Jl. Pandu Raya No. 99")
+        await head.tap("r:skip")  # the neighbour's NIK: not known
+        await head.tap("r:skip")  # nor the No. KK
         await head.tap("r:why:civil_servant")
+        await head.tap("r:skip")  # no story
         await head._event("photo", {"ref": "c" * 64})
         await head._event("location", {"lat": -6.57, "lon": 106.8})
         await head.tap("r:send")

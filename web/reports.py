@@ -31,7 +31,14 @@ from domain import reports as R
 from domain.clock import wib
 from domain.nik import mask
 from services import reports as ops
-from services.exports import export_audit, export_rows, head_of_household, write_csv, write_xlsx
+from services.exports import (
+    REASON_NAMES,
+    export_audit,
+    export_rows,
+    head_of_household,
+    write_csv,
+    write_xlsx,
+)
 from web.auth import AUTH, STAFF, Staff, requires
 from web.keys import CHANNEL_LABELS, DEPS, MEDIA_DIR, OUTBOX
 
@@ -57,31 +64,6 @@ CATEGORY_NAMES = {
     R.SANGGAH: "Sanggah",
     R.KOREKSI: "Koreksi",
     R.GRADUASI: "Graduasi mandiri",
-}
-REASON_NAMES = {
-    R.USUL: {
-        "income": "Penghasilan hilang/turun",
-        "illness": "Sakit atau disabilitas",
-        "elder": "Lansia tinggal sendiri",
-        "house": "Kondisi rumah",
-        "other": "Lainnya",
-    },
-    R.SANGGAH: {
-        "wealthy": "Keluarga mampu",
-        "civil_servant": "PNS/TNI/Polri",
-        "moved": "Sudah pindah",
-        "died": "Sudah meninggal",
-        "other": "Lainnya",
-    },
-    R.KOREKSI: {
-        "born": "Anggota lahir",
-        "died": "Anggota meninggal",
-        "moved_in": "Anggota pindah masuk",
-        "moved_out": "Anggota pindah keluar",
-        "address": "Alamat",
-        "disability": "Disabilitas",
-        "work": "Pekerjaan atau penghasilan",
-    },
 }
 RT_OPINIONS = {
     "SETUJU": "Setuju",

@@ -10,6 +10,9 @@ outbox), on a channel of its own, "web", to try flows and both languages.
 - Pages are plain HTML forms that POST (with the session's CSRF token) and redirect back. After
   a post the handler waits (at most `SETTLE` seconds) until the core has processed the message
   and the outbox has handed the replies to the transport, so the answer is on the next page.
+- Staff can send a photo (a JPEG/PNG upload, kept by the channel's transport like a Telegram
+  photo: checked, cleaned, stored, recorded in `media`) and a location (latitude, longitude), so
+  a report with evidence can be tried here.
 - Simulated conversations are left out of the statistics (web/stats.py); on the overview and in
   the inbox their channel reads "Simulator".
 """
@@ -17,12 +20,14 @@ outbox), on a channel of its own, "web", to try flows and both languages.
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from core.i18n import LANGUAGE_NAMES
+from core.media import PhotoProblem
 from core.model import Event
 from db import conversation_store
 from web.auth import AUTH, STAFF, audit
@@ -31,6 +36,13 @@ from web.keys import OUTBOX, SERVICE
 CHANNEL = "web"
 SETTLE = 2.0
 LANGS = LANGUAGE_NAMES  # each language named in itself: id, su, jv, en
+# Why a photo or a location was not sent (?err= on the page).
+PROBLEMS = {
+    "photo": "Foto tidak terkirim: pilih berkas JPEG atau PNG yang bisa dibuka (paling besar "
+    "sekitar 1,9 MB di simulator).",
+    "location": "Lokasi tidak terkirim: isi lintang (-90 s.d. 90) dan bujur (-180 s.d. 180) "
+    "sebagai angka, misalnya -6.5971 dan 106.8060.",
+}
 
 
 def setup(app: web.Application) -> None:
@@ -76,7 +88,8 @@ async def page(request: web.Request) -> web.Response:
                     "request": p.get("request"),
                 }
             )
-    last_choices = next((line["choices"] for line in reversed(log) if line["who"] == "bot"), [])
+    last_bot = next((line for line in reversed(log) if line["who"] == "bot"), None)
+    last_choices = last_bot["choices"] if last_bot else []
     return aiohttp_jinja2.render_template(
         "simulator.html",
         request,
@@ -85,6 +98,8 @@ async def page(request: web.Request) -> web.Response:
             "user_key": user_key,
             "log": log,
             "choices": last_choices,
+            "wants": last_bot["request"] if last_bot else None,
+            "problem": PROBLEMS.get(request.query.get("err", ""), ""),
             "locale": locale,
             "langs": LANGS,
             "hint": request.query.get("lang", "id"),
@@ -118,9 +133,23 @@ async def _deliver(
     return await _settle(request, user_key)
 
 
-def _back(hint: str, done: bool = True) -> str:
+def _back(hint: str, done: bool = True, err: str = "") -> str:
     """Back to the page, scrolled to the text box under the newest message."""
-    return f"/simulator?lang={hint}" + ("" if done else "&wait=1") + "#pesan"
+    return (
+        f"/simulator?lang={hint}"
+        + ("" if done else "&wait=1")
+        + (f"&err={err}" if err else "")
+        + "#pesan"
+    )
+
+
+def _coordinate(raw, limit: float) -> float | None:
+    """A latitude or longitude as typed ("-6,5971" too), within +-limit, else None."""
+    try:
+        v = float(str(raw or "").strip().replace(",", "."))
+    except ValueError:
+        return None
+    return v if math.isfinite(v) and -limit <= v <= limit else None
 
 
 def _hint(form) -> str:
@@ -152,7 +181,24 @@ async def send(request: web.Request) -> web.Response:
     transport = _transport(request)
     choice = str(form.get("choice", ""))[:64]
     text = str(form.get("text", "")).strip()[:1000]
-    if choice:
+    photo = form.get("photo")
+    kind, payload = "", {}
+    if isinstance(photo, web.FileField) and photo.filename:
+        try:
+            ref = await transport.keep_photo(user_key, photo.file.read())
+        except PhotoProblem:
+            raise web.HTTPFound(_back(hint, err="photo")) from None
+        transport.add_resident(user_key, "[Foto]")
+        kind, payload = "photo", {"ref": ref}
+    elif "lat" in form or "lon" in form:
+        lat, lon = _coordinate(form.get("lat"), 90), _coordinate(form.get("lon"), 180)
+        if lat is None or lon is None:
+            raise web.HTTPFound(_back(hint, err="location"))
+        transport.add_resident(user_key, f"[Lokasi {lat:.6f}, {lon:.6f}]")
+        kind, payload = "location", {"lat": lat, "lon": lon}
+    if kind:
+        pass
+    elif choice:
         label = next(
             (
                 lbl
