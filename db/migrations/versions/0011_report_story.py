@@ -1,6 +1,6 @@
 """reports.story: the reporter's own account, kept at any step (issue #12)
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0008
 Create Date: 2026-11-29
 """
@@ -8,8 +8,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
