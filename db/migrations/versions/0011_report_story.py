@@ -1,7 +1,7 @@
 """reports.story: the reporter's own account, kept at any step (issue #12)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-11-29
 """
 from alembic import op
