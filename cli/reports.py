@@ -25,6 +25,7 @@ from db.audit import audit
 from db.database import Database
 from domain import reports as R
 from domain.clock import JAKARTA
+from domain.masking import mask_text
 from domain.nik import mask
 from services import reports as ops
 from services.exports import export_audit, export_rows, head_of_household, write_csv, write_xlsx
@@ -184,6 +185,11 @@ async def cmd_show(settings, args) -> int:
         if r.target_nik or r.target_kk:
             out.append(f"              NIK {show(r.target_nik)} · No. KK {show(r.target_kk)}")
     out.append(f"Alasan      : {r.reason or '-'}" + (f" — {r.detail}" if r.detail else ""))
+    if r.story:
+        # The resident's own words: numbers (a NIK, a phone) masked unless --reveal.
+        story = r.story if args.reveal else mask_text(r.story, limit=2000)
+        for i, line in enumerate(story.splitlines() or [story]):
+            out.append(("Cerita      : " if i == 0 else "              ") + line)
     if r.lat is not None:
         out.append(f"Lokasi      : {r.lat:.6f}, {r.lon:.6f}")
     out.append(

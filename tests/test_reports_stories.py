@@ -360,3 +360,26 @@ async def _simulated_sanggah(rt, client, tmp_path, jpeg, _buttons, _post, hidden
         assert "Cerita pelapor" in page and "Punya dua mobil dan rumah kos" in page
         src = re.search(r'src="(/reports/[^"]+/photos/\d+)"', page).group(1)
         assert (await client.get(src)).status == 200
+
+
+async def test_reports_show_prints_the_story_with_numbers_masked(db_url, capsys):
+    from tests.test_reports import run_cli
+
+    async with running(db_url) as rt:
+        chat = Chat(rt)
+        await matched(chat)
+        await chat.tap("m:report")
+        await chat.tap("r:usul")
+        await chat.tap("r:own")
+        await chat.tap("r:why:income")
+        await chat.send("Suami di-PHK, HP saya 0812 3456 7890 kalau perlu")
+        await chat.tap("r:skip")
+        await chat.tap("r:skip")
+        [done] = await chat.tap("r:send")
+        code = code_in(done["text"])
+        capsys.readouterr()
+        assert await run_cli(rt, "reports", "show", code) == 0
+        out = capsys.readouterr().out
+        assert "Cerita      : Suami di-PHK" in out and "0812" not in out and "[angka]" in out
+        assert await run_cli(rt, "reports", "show", code, "--reveal", "--by", "ani") == 0
+        assert "0812 3456 7890" in capsys.readouterr().out

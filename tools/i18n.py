@@ -10,6 +10,7 @@ to fail when the catalogs are not up to date (the test suite does the same in-pr
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from io import BytesIO
 from pathlib import Path
@@ -89,7 +90,9 @@ def updated(locale: str, template: Catalog) -> Catalog:
         cat = Catalog(locale=locale, project="jaring", version="1", charset="utf-8")
         if locale in ONE_FORM:
             cat._num_plurals, cat._plural_expr = 1, "0"
-    cat.update(template, no_fuzzy_matching=True)
+    # update() may put the template's own Message objects into the catalog: filling the en
+    # catalog must not fill the template that su and jv are updated from next.
+    cat.update(copy.deepcopy(template), no_fuzzy_matching=True)
     cat.fuzzy = False
     cat.revision_date = cat.creation_date = template.creation_date.replace(
         year=2026, month=1, day=1, hour=0, minute=0, second=0, microsecond=0
