@@ -19,8 +19,9 @@ and anything about a household's desil or programs (a sanggah's target is never 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from conversations.guesses import Guesses
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_
 from core.model import Choice
@@ -40,9 +41,8 @@ REPORT_CHOICE = "m:lpr:"
 PAGE_CHOICE = "m:myreports:"
 BUTTONS = (REPORT_CHOICE, PAGE_CHOICE)
 
-CODE_LIMIT, CODE_WINDOW = 5, timedelta(hours=1)
-# Carried data (survives moves): when typed codes led nowhere, ISO times within the window.
-FAILS = "__lpr_fail"
+# Typed codes that led nowhere are limited per conversation (conversations/guesses.py).
+GUESSES = Guesses("__lpr_fail")
 
 SHORT_CATEGORY = {
     R.USUL: N_("usul"),
@@ -106,18 +106,8 @@ async def on_open(ctx: Ctx, inp: Input) -> None:
 @myreports.on("code")
 async def on_code(ctx: Ctx, inp: Input) -> None:
     """A ticket code typed (at the menu, or chosen after "Show report …?" mid-flow)."""
-    fails = [
-        f for f in ctx.data.get(FAILS, []) if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW
-    ]
-    if len(fails) >= CODE_LIMIT:
-        until = datetime.fromisoformat(min(fails)) + CODE_WINDOW
-        ctx.say(
-            ctx._(
-                "Too many codes that did not work. Please try again after {when}.",
-                when=ctx.t.datetime(until),
-            ),
-            [ctx.choice("g:menu", L_("Main menu"))],
-        )
+    if refusal := GUESSES.locked(ctx):
+        ctx.say(refusal, [ctx.choice("g:menu", L_("Main menu"))])
         ctx.rest_in_menu()
         return
     code = normalize_code(inp.text) if inp.kind == "text" else None
@@ -125,9 +115,9 @@ async def on_code(ctx: Ctx, inp: Input) -> None:
         await ctx.goto("myreports", "list")
         return
     if not await show_report(ctx, code):
-        ctx.data[FAILS] = [*fails, ctx.now.isoformat()]
+        GUESSES.failed(ctx)
         return
-    ctx.data.pop(FAILS, None)
+    GUESSES.worked(ctx)
 
 
 def typed_code(ctx: Ctx) -> str | None:

@@ -16,8 +16,7 @@ Invitation codes, their activation and revocation are services/rt.py.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
+from conversations.guesses import Guesses
 from conversations.reports import new_draft
 from core.engine import IDLE_AFTER, Ctx, Flow, Input
 from core.i18n import L_
@@ -65,33 +64,22 @@ async def ask_code(ctx: Ctx) -> None:
     )
 
 
-CODE_LIMIT, CODE_WINDOW = 5, timedelta(hours=1)
-# Carried data (survives moves): when wrong codes were typed, ISO times within the window.
-FAILS = "__rt_fail"
+# Wrong codes are limited per conversation (conversations/guesses.py), on top of a code space of
+# 25^8.
+GUESSES = Guesses("__rt_fail")
 
 
 @rt.on("code")
 async def on_code(ctx: Ctx, inp: Input) -> None:
-    # Wrong codes are limited per conversation (5 an hour), on top of a code space of 25^8.
-    fails = [
-        f for f in ctx.data.get(FAILS, []) if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW
-    ]
-    if len(fails) >= CODE_LIMIT:
-        until = datetime.fromisoformat(min(fails)) + CODE_WINDOW
-        ctx.say(
-            ctx._(
-                "Too many codes that did not work. Please try again after {when}.",
-                when=ctx.t.datetime(until),
-            ),
-            [ctx.choice("g:menu", L_("Main menu"))],
-        )
+    if refusal := GUESSES.locked(ctx):
+        ctx.say(refusal, [ctx.choice("g:menu", L_("Main menu"))])
         ctx.rest_in_menu()
         return
     code = normalize_invite_code(inp.text) if inp.kind == "text" else None
     head = await activate(ctx.conn, code, ctx.state.id, ctx.now) if code else None
     if head is None:
         if code:
-            ctx.data[FAILS] = [*fails, ctx.now.isoformat()]
+            GUESSES.failed(ctx)
         await ctx.not_understood(
             ctx._(
                 "This code is not valid: it may be mistyped, already used or expired. Please check "
@@ -99,7 +87,7 @@ async def on_code(ctx: Ctx, inp: Input) -> None:
             )
         )
         return
-    ctx.data.pop(FAILS, None)
+    GUESSES.worked(ctx)
     ctx.state.role = "rt"
     ctx.note(
         ctx._("You are now registered as ketua RT for {area}.", area=await _area_text(ctx, head))

@@ -7,14 +7,13 @@ to `code_typed` before the step sees it (`EngineHooks.before_step`, conversation
 understanding layer's `spot_entities` finds the code in it (entity `staff_code`), and the chat
 is linked without leaving the step it was at (the step is asked again under the confirmation).
 A text without "stf" in it costs one substring test. Codes that do not work
-are limited per chat as ketua RT codes are (CODE_LIMIT an hour) and all get the same answer.
+are limited per chat as ketua RT codes are (conversations/guesses.py) and all get the same answer.
 docs/staff.md.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
+from conversations.guesses import Guesses
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
 from core.understanding import spot_entities
@@ -22,31 +21,18 @@ from services import alerts
 
 staff_link = Flow("staff_link")
 
-# As for ketua RT codes (conversations/rt.py): 5 codes that did not work an hour, per chat.
-CODE_LIMIT, CODE_WINDOW = 5, timedelta(hours=1)
-# Carried data (survives moves): when codes that did not work were typed, ISO times.
-FAILS = "__stf_fail"
-
-
-def _recent_fails(ctx: Ctx) -> list[str]:
-    return [f for f in ctx.data.get(FAILS, []) if datetime.fromisoformat(f) > ctx.now - CODE_WINDOW]
+# As for ketua RT codes: codes that did not work are limited per chat (conversations/guesses.py).
+GUESSES = Guesses("__stf_fail")
 
 
 async def _link(ctx: Ctx, code: str) -> bool:
     """Try the code; put the answer as a note on the next message. True when linked."""
-    fails = _recent_fails(ctx)
-    if len(fails) >= CODE_LIMIT:
-        until = datetime.fromisoformat(min(fails)) + CODE_WINDOW
-        ctx.note(
-            ctx._(
-                "Too many codes that did not work. Please try again after {when}.",
-                when=ctx.t.datetime(until),
-            )
-        )
+    if refusal := GUESSES.locked(ctx):
+        ctx.note(refusal)
         return False
     account = await alerts.link_chat(ctx.conn, code, ctx.state.id, ctx.now)
     if account is None:
-        ctx.data[FAILS] = [*fails, ctx.now.isoformat()]
+        GUESSES.failed(ctx)
         ctx.note(
             ctx._(
                 "This code is not valid: it may be mistyped, already used or expired. "
@@ -54,7 +40,7 @@ async def _link(ctx: Ctx, code: str) -> bool:
             )
         )
         return False
-    ctx.data.pop(FAILS, None)
+    GUESSES.worked(ctx)
     ctx.note(
         ctx._(
             "This chat is now linked to the staff account of {name}. Staff alerts will come "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from conversations.myreports import CODE_LIMIT
+from conversations.guesses import CODE_LIMIT
 from db import rt_store
 from db.schema import conversations, households, reports
 from domain import reports as R
