@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from conversations import check, handoff, kube, menu, onboarding, reports, rt, training, uep
+from conversations import (
+    check,
+    contact,
+    handoff,
+    kube,
+    menu,
+    onboarding,
+    reports,
+    rt,
+    training,
+    uep,
+)
 from conversations.hooks import Hooks
 from core.engine import Engine
 from services import reports as report_ops
@@ -22,6 +33,7 @@ FLOWS = (
     reports.report,
     reports.myreports,
     rt.rt,
+    contact.contact,
 )
 # Scheduled jobs (core/scheduler.py): async fn(conn, now, deps) -> outbox ids.
 JOBS: tuple = (

@@ -10,7 +10,7 @@ Nothing about another household's data is ever shown: a sanggah never looks the 
 
 from __future__ import annotations
 
-from conversations import identity
+from conversations import contact, identity
 from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_
@@ -680,6 +680,7 @@ async def _commit(ctx: Ctx) -> None:
     )
     ctx.offer(reply.choices)
     ctx.rest_in_menu()
+    await contact.offer(ctx, "report", created.code)  # a number an officer may call (optional)
 
 
 # --- my reports ------------------------------------------------------------------------------

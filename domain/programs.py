@@ -112,6 +112,8 @@ class ProgramsConfig:
     training_dtsen_priority: bool
     programs: dict[str, ProgramRule]  # insertion order = display order
     desil_labels_en: dict[int, str] | None = None  # optional English labels for English replies
+    # How long a phone number a resident gave for a matter is kept (conversations/contact.py).
+    contact_retention_months: int = 6
 
     def known_codes(self) -> frozenset[str]:
         return frozenset(self.programs)
@@ -177,7 +179,7 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
         # A missing section was reported by the top-level check; its keys are then not listed.
         return c.table(top[name], name, keys, optional) if name in top else {}
 
-    service = section("service", _SERVICE)
+    service = section("service", _SERVICE, optional=("contact_retention_months",))
     hours = section("office_hours", _OFFICE_HOURS)
     sla = section("sla", _SLA)
     desil = section("desil", _DESIL, optional=("labels_en",))
@@ -197,6 +199,10 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
         values[key] = c.text(service, "service", key)
     values["office_email"] = c.email(service, "service", "office_email")
     values["retention_months"] = c.integer(service, "service", "retention_months", 1, 240)
+    if "contact_retention_months" in service:
+        values["contact_retention_months"] = c.integer(
+            service, "service", "contact_retention_months", 1, 240
+        )
     values["official_checks"] = c.text_list(service, "service", "official_checks")
     values["office_hours"] = _office_hours(c, hours)
     values["sla"] = _sla(c, sla)
