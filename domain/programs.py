@@ -179,7 +179,9 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
         # A missing section was reported by the top-level check; its keys are then not listed.
         return c.table(top[name], name, keys, optional) if name in top else {}
 
-    service = section("service", _SERVICE, optional=("contact_retention_months",))
+    service = section(
+        "service", (*_SERVICE, "contact_retention_months"), optional=("contact_retention_months",)
+    )
     hours = section("office_hours", _OFFICE_HOURS)
     sla = section("sla", _SLA)
     desil = section("desil", _DESIL, optional=("labels_en",))
@@ -200,9 +202,9 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     values["office_email"] = c.email(service, "service", "office_email")
     values["retention_months"] = c.integer(service, "service", "retention_months", 1, 240)
     if "contact_retention_months" in service:
-        values["contact_retention_months"] = c.integer(
-            service, "service", "contact_retention_months", 1, 240
-        )
+        months = c.integer(service, "service", "contact_retention_months", 1, 240)
+        if months is not None:
+            values["contact_retention_months"] = months
     values["official_checks"] = c.text_list(service, "service", "official_checks")
     values["office_hours"] = _office_hours(c, hours)
     values["sla"] = _sla(c, sla)

@@ -89,7 +89,8 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, 
             assert "lokasi" in msg["text"].lower()
             msg = await step(location_update(12, user, -6.5771, 106.8013))
             assert "Foto terlampir" in msg["text"] and "Lokasi terlampir" in msg["text"]
-            msg = await step(callback_update(13, user, "r:send"))
+            await step(callback_update(13, user, "r:send"), expect=2)  # the code, then the phone
+            msg = (await fake.wait_for_messages(user, n, timeout=15))[-2]
             code = CODE.search(msg["text"]).group(0)
             assert "Terima kasih" in msg["text"] and NIK_1 not in msg["text"]
 
@@ -148,8 +149,11 @@ async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
                 msg = await u.step(location_message(wa_user, -6.5771, 106.8013))
                 assert "Foto terlampir" in body_text(msg)
                 msg = await u.step(u.tap("r:send"))
-                code = CODE.search(body_text(msg)).group(0)
-                assert choices(msg) == [("Laporan saya", "m:myreports"), ("Menu utama", "g:menu")]
+                code = CODE.search(body_text(msg)).group(0)  # the last message: the phone question
+                assert choices(msg) == [
+                    ("Bagikan nomor saya", "contact:share"),
+                    ("Lewati", "ct:skip"),
+                ]
                 msg = await u.step(u.tap("m:myreports"))
                 assert code in body_text(msg)
                 # The stored photo has no EXIF (no GPS, no camera serial).
