@@ -22,6 +22,7 @@ from conversations import identity
 from core.engine import MENU, Ctx, Flow, Input
 from core.i18n import L_, N_
 from core.model import SHARE_CONTACT, Choice
+from core.notify import notify
 from db import contact_store as store
 from domain import phone as P
 
@@ -61,6 +62,9 @@ async def offer(
         "ref": ref,
         "label": label or ref,
         "then": list(then) if then else None,
+        # The caller told the resident through the outbox (a report's code, queued with the
+        # report): the question is queued behind it, so it cannot overtake it.
+        "queue": bool(ctx.notified),
     }
     await ctx.goto("contact", "ask", keep=then is not None)
 
@@ -109,6 +113,15 @@ async def ask_ask(ctx: Ctx) -> None:
         ),
         choices,
     )
+    if _errand(ctx).pop("queue", False):
+        question = ctx.replies.pop()
+        ctx.notified += await notify(
+            ctx.conn,
+            ctx.state.id,
+            lambda t: question,
+            now=ctx.now,
+            default_locale=ctx.deps.default_locale,
+        )
 
 
 @contact.on("ask")
