@@ -140,6 +140,8 @@ async def _given(ctx: Ctx, inp: Input) -> None:
     """A shared contact or a typed number, at any step of this flow."""
     if inp.kind == "contact":
         phone = P.normalize(inp.payload.get("phone"), international=True)
+        if inp.payload.get("phone"):
+            await _redact(ctx)
         if not inp.payload.get("own") or phone is None:
             await ctx.not_understood(
                 ctx._(
@@ -156,6 +158,7 @@ async def _given(ctx: Ctx, inp: Input) -> None:
         return
     phone = P.normalize(inp.text) if inp.kind == "text" else None
     if phone is not None:
+        await _redact(ctx)
         await _save(ctx, phone, "typed")
     elif inp.kind == "text" and P.looks_like_phone(inp.text):
         await ctx.not_understood(
@@ -165,6 +168,11 @@ async def _given(ctx: Ctx, inp: Input) -> None:
         )
     else:
         await ctx.not_understood()
+
+
+async def _redact(ctx: Ctx) -> None:
+    """The stored inbound message gives up its copy of the number (kept in contact_numbers)."""
+    await store.redact_event(ctx.conn, ctx.event.channel, ctx.event.external_id)
 
 
 # --- confirm the number the channel gave ---------------------------------------------------------

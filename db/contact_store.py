@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from db.schema import contact_numbers, conversations
+from db.schema import contact_numbers, conversations, inbound_events
 
 N = contact_numbers.c
 
@@ -113,3 +113,14 @@ async def purge_before(conn, cutoff: datetime) -> int:
     """Retention: numbers given or confirmed last before `cutoff`. Rows deleted."""
     res = await conn.execute(sa.delete(contact_numbers).where(N.updated_at < cutoff))
     return res.rowcount or 0
+
+
+async def redact_event(conn, channel: str, external_id: str) -> None:
+    """The inbound message that carried a number keeps no copy of it: the number lives only in
+    contact_numbers, which retention empties sooner than the inbox."""
+    I = inbound_events.c
+    await conn.execute(
+        sa.update(inbound_events)
+        .where(I.channel == channel, I.external_id == external_id)
+        .values(payload={"redacted": "phone"})
+    )

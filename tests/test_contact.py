@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from db.schema import audit_log, contact_numbers
+from db.schema import audit_log, contact_numbers, inbound_events
 from domain import phone as P
 from services import retention
 from services.staff import add_staff
@@ -113,6 +113,11 @@ async def test_after_a_report_the_number_is_asked_with_its_purpose_and_typed(db_
         [row] = await numbers(rt)
         assert (row.phone, row.purpose, row.ref, row.source) == (PHONE, "report", code, "typed")
         assert row.household_id is not None  # the matched household
+        # The inbox keeps no copy of it (the half-typed "0812 34" was no number).
+        async with rt.db.tx(write=False) as c:
+            payloads = [str(r[0]) for r in await c.execute(sa.select(inbound_events.c.payload))]
+        assert any("redacted" in p for p in payloads)
+        assert not any("3456-7890" in p for p in payloads)
         # Back at the menu: a menu button works at once.
         [menu] = await chat.tap("m:myreports")
         assert code in menu["text"]
@@ -534,6 +539,9 @@ async def test_telegram_share_contact_through_the_fake_bot_api(db_url):
                     )
                 ]
             assert len(kinds) == 2
+            async with rt.db.tx(write=False) as c:
+                payloads = [str(r[0]) for r in await c.execute(sa.select(inbound_events.c.payload))]
+            assert not any("81234567890" in p or "85700000000" in p for p in payloads)
 
 
 async def test_whatsapp_share_number_is_confirmed_signed_webhook(db_url, tmp_path):
