@@ -580,3 +580,28 @@ async def test_whatsapp_share_number_is_confirmed_signed_webhook(db_url, tmp_pat
         assert "0812****001" in body_text(saved)
         [row] = await numbers(rt)
         assert (row.phone, row.source) == ("+" + A, "shared")
+
+
+def test_whatsapp_contact_card_and_share_tap_parse_to_the_senders_number_only():
+    from handlers.whatsapp.parse import parse_delivery
+    from tests.fakes.whatsapp_api import button_reply, delivery, other_message
+
+    wa = "6281234567890"
+
+    def card(phone_wa_id: str | None) -> dict:
+        msg = other_message(wa, "contacts")
+        phone: dict = {"phone": "+62 812-3456-7890", "type": "CELL"}
+        if phone_wa_id:
+            phone["wa_id"] = phone_wa_id
+        msg["contacts"] = [{"name": {"formatted_name": "Saya"}, "phones": [phone]}]
+        return msg
+
+    [own] = parse_delivery(delivery(card(wa))).messages
+    assert (own.kind, own.payload) == ("contact", {"phone": wa, "own": True, "seen": True})
+    for other in ("6285700000000", None):
+        [m] = parse_delivery(delivery(card(other))).messages
+        assert (m.kind, m.payload) == ("contact", {"own": False})
+    [tap] = parse_delivery(delivery(button_reply(wa, "contact:share"))).messages
+    assert (tap.kind, tap.payload) == ("contact", {"phone": wa, "own": True, "seen": False})
+    [plain] = parse_delivery(delivery(button_reply(wa, "ct:skip"))).messages
+    assert (plain.kind, plain.payload) == ("choice", {"id": "ct:skip"})

@@ -148,8 +148,8 @@ async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
                 assert "lokasi" in body_text(msg).lower()
                 msg = await u.step(location_message(wa_user, -6.5771, 106.8013))
                 assert "Foto terlampir" in body_text(msg)
-                msg = await u.step(u.tap("r:send"))
-                code = CODE.search(body_text(msg)).group(0)  # the last message: the phone question
+                msg = await u.step(u.tap("r:send"), expect=2)  # the code, then the phone question
+                code = CODE.search(body_text(msg)).group(0)
                 assert choices(msg) == [
                     ("Bagikan nomor saya", "contact:share"),
                     ("Lewati", "ct:skip"),
