@@ -28,8 +28,9 @@ from domain import phone as P
 
 contact = Flow("contact")
 
-# The errand this number is for; carried ("__") while the contact flow runs.
-KEY = "__contact"
+# The errand this number is for, while the contact flow runs (not carried: leaving the flow for
+# another one, the menu or an idle reset, forgets it).
+KEY = "contact"
 # What the resident reads for each purpose ({ref}: the report code, the KUBE name, UEP-00001).
 PURPOSES = {
     "report": N_("your report {ref}"),
@@ -66,7 +67,7 @@ async def offer(
         # report): the question is queued behind it, so it cannot overtake it.
         "queue": bool(ctx.notified),
     }
-    await ctx.goto("contact", "ask", keep=then is not None)
+    await ctx.goto("contact", "ask", keep=True)
 
 
 def _errand(ctx: Ctx) -> dict:

@@ -605,3 +605,21 @@ def test_whatsapp_contact_card_and_share_tap_parse_to_the_senders_number_only():
     assert (tap.kind, tap.payload) == ("contact", {"phone": wa, "own": True, "seen": False})
     [plain] = parse_delivery(delivery(button_reply(wa, "ct:skip"))).messages
     assert (plain.kind, plain.payload) == ("choice", {"id": "ct:skip"})
+
+
+async def test_the_question_left_unanswered_is_forgotten_at_the_menu(db_url):
+    from db.schema import conversations
+
+    clock = Clock()
+    async with running(db_url, clock=clock) as rt:
+        chat = Chat(rt, "warga")
+        await matched(chat)
+        await file_usul(chat)
+        clock.advance(minutes=31)
+        [menu] = await chat.send("0812 3456 7890")  # too late: the idle reset wins
+        assert "30 menit" in menu["text"] and await numbers(rt) == []
+        async with rt.db.tx(write=False) as c:
+            data = await c.scalar(
+                sa.select(conversations.c.data).where(conversations.c.user_key == "test:warga")
+            )
+        assert "contact" not in data
