@@ -6,7 +6,9 @@ messages to every member (or the applicant) are written in ONE transaction; afte
 outbox is woken up (`app[OUTBOX].notify`). Decisions: admin and verifikator. An operator
 kelurahan sees only the KUBE groups and UEP applications of their kelurahan (read-only); another
 kelurahan's item answers 404, the same as one that does not exist. Names are shortened and NIKs
-masked: the page shows what staff need to decide, not a copy of the DTSEN.
+masked: the page shows what staff need to decide, not a copy of the DTSEN. The phone number the
+ketua or the applicant gave so an officer can call them is masked too; "Tampilkan nomor
+telepon" (POST) shows it in full once, audited as `kube.contact` / `uep.contact`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@
 - NIK / No. KK are masked; "Tampilkan NIK" (POST, verifikator/admin) shows them once and is
   written to audit_log (`reports.reveal`). The SIKS-NG export (CSV/XLSX, verifikator/admin) is
   the CLI's layout (`services.exports.export_rows`), audited as `reports.export`.
+- The phone numbers reporters gave so an officer can call them (conversations/contact.py):
+  masked, with their purpose, for verifikator and admin; "Tampilkan nomor telepon" (POST) shows
+  them in full once, audited as `reports.contact` (docs/privacy.md).
 """
 
 from __future__ import annotations
