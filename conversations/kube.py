@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from conversations import identity
+from conversations import contact, identity
 from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_, Texts
@@ -601,7 +601,7 @@ async def _submit(ctx: Ctx, row) -> None:
             name=row.name,
         )
     )
-    await ctx.goto("kube", "mine", keep=True)
+    await contact.offer(ctx, "kube", str(row.id), label=row.name, then=("kube", "mine"))
 
 
 @kube.ask("leave")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conversations import (
     check,
+    contact,
     handoff,
     kube,
     menu,
@@ -35,6 +36,7 @@ FLOWS = (
     myreports.myreports,
     rt.rt,
     staff_link.staff_link,
+    contact.contact,
 )
 # Scheduled jobs (core/scheduler.py): async fn(conn, now, deps) -> outbox ids.
 JOBS: tuple = (

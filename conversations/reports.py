@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from conversations import identity
+from conversations import contact, identity
 from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
@@ -887,3 +887,4 @@ async def _commit(ctx: Ctx) -> None:
     )
     ctx.offer(reply.choices)
     ctx.rest_in_menu()
+    await contact.offer(ctx, "report", created.code)  # a number an officer may call (optional)

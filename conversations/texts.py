@@ -29,11 +29,14 @@ def notice_text(ctx: Ctx) -> str:
         "• {office} uses your NIK, family card number (No. KK) and messages only to serve you: "
         "aid information, KUBE, training and data reports.\n"
         "• Your data is kept for at most {months} months after your matter is closed.\n"
+        "• A phone number only if you give one, so an officer can call you about a report or "
+        "a proposal; it is deleted after {contact_months} months.\n"
         "• You may see, correct or ask to delete your data: {phone}.\n"
         "• We never ask for a photo of your KTP or a selfie.",
         office=p.office,
         version=p.notice_version,
         months=p.retention_months,
+        contact_months=p.contact_retention_months,
         phone=p.office_phone,
     )
 

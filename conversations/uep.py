@@ -6,7 +6,7 @@ told in their own language.
 
 from __future__ import annotations
 
-from conversations import identity
+from conversations import contact, identity
 from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_, N_
@@ -198,3 +198,4 @@ async def on_confirm(ctx: Ctx, inp: Input) -> None:
         [ctx.choice("g:menu", L_("Main menu"))],
     )
     ctx.rest_in_menu()
+    await contact.offer(ctx, "uep", str(app_id), label=ref(app_id))  # optional; then the menu

@@ -138,7 +138,7 @@ class State:
 
 @dataclass(slots=True)
 class Input:
-    kind: str  # text | choice | location | photo | command | other
+    kind: str  # text | choice | location | photo | command | contact | other
     text: str = ""
     choice: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)

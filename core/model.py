@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["text", "choice", "location", "photo", "command", "other"]
+Kind = Literal["text", "choice", "location", "photo", "command", "contact", "other"]
+
+# The id of a choice that asks for the resident's own phone number. A channel that can hand it
+# over itself renders and answers it so: Telegram as a "share contact" keyboard button (the
+# reply is a `contact` event), WhatsApp as a button whose tap becomes a `contact` event with the
+# number the resident writes from. Elsewhere (the terminal, the simulator, WhatsApp when Meta
+# gives no number) it stays a plain choice and the flow asks for the number to be typed.
+SHARE_CONTACT = "contact:share"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +26,9 @@ class Event:
     external_id: str  # Telegram update_id, WhatsApp wamid, console counter
     kind: Kind
     # text: {"text"}; choice: {"id"}; location: {"lat","lon"}; photo: {"ref"};
-    # command: {"command", "args"}; other: {"type"}
+    # command: {"command", "args"}; other: {"type"};
+    # contact: {"phone": as the channel gives it, or absent, "own": the channel checked that it
+    # is the sender's own number, "seen": the resident saw the number when sharing it}
     payload: dict[str, Any]
     address: str  # where replies go: Telegram chat id, WhatsApp id
     locale_hint: str | None = None

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from db import media_store, nlu_store
+from db import contact_store, media_store, nlu_store
 from db.schema import (
     check_attempts,
     conversations,
@@ -91,6 +91,11 @@ async def purge_records(conn, cutoff: datetime) -> dict[str, int]:
         ),
     )
     return counts
+
+
+async def purge_contacts(conn, cutoff: datetime) -> int:
+    """Phone numbers residents gave for a matter, given or last confirmed before `cutoff`."""
+    return await contact_store.purge_before(conn, cutoff)
 
 
 async def purge_media(conn, cutoff: datetime) -> list[str]:

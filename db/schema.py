@@ -686,3 +686,29 @@ staff_alerts = sa.Table(
     sa.Column("recipients", sa.Integer, nullable=False),
     sa.UniqueConstraint("kind", "ref"),
 )
+
+# --- Phone numbers residents give so that an officer can call them (conversations/contact.py) --
+# One row per conversation and matter (a report, a KUBE group, a UEP application): the purpose
+# is the matter, the number is E.164 and is shown masked except to staff on demand (audited).
+# Purged by retention (services/retention.py, [service].contact_retention_months).
+
+contact_numbers = sa.Table(
+    "contact_numbers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.Integer,
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id"), nullable=True),
+    sa.Column("purpose", sa.String(8), nullable=False),  # report | kube | uep
+    sa.Column("ref", sa.String(32), nullable=False),  # report code, KUBE group id, UEP id
+    sa.Column("phone", sa.String(16), nullable=False),  # E.164, "+6281234567890"
+    sa.Column("source", sa.String(8), nullable=False),  # shared (channel) | typed | reused
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
+    sa.UniqueConstraint("conversation_id", "purpose", "ref"),
+    sa.Index("ix_contact_numbers_purpose_ref", "purpose", "ref"),
+)

@@ -113,6 +113,8 @@ class ProgramsConfig:
     programs: dict[str, ProgramRule]  # insertion order = display order
     desil_labels_en: dict[int, str] | None = None  # optional English labels for English replies
     official_checks_en: tuple[str, ...] | None = None  # optional, for English replies
+    # How long a phone number a resident gave for a matter is kept (conversations/contact.py).
+    contact_retention_months: int = 6
 
     def known_codes(self) -> frozenset[str]:
         return frozenset(self.programs)
@@ -179,7 +181,11 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
         # A missing section was reported by the top-level check; its keys are then not listed.
         return c.table(top[name], name, keys, optional) if name in top else {}
 
-    service = section("service", _SERVICE, optional=("official_checks_en",))
+    service = section(
+        "service",
+        (*_SERVICE, "contact_retention_months"),
+        optional=("official_checks_en", "contact_retention_months"),
+    )
     hours = section("office_hours", _OFFICE_HOURS)
     sla = section("sla", _SLA)
     desil = section("desil", _DESIL, optional=("labels_en",))
@@ -199,6 +205,10 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
         values[key] = c.text(service, "service", key)
     values["office_email"] = c.email(service, "service", "office_email")
     values["retention_months"] = c.integer(service, "service", "retention_months", 1, 240)
+    if "contact_retention_months" in service:
+        months = c.integer(service, "service", "contact_retention_months", 1, 240)
+        if months is not None:
+            values["contact_retention_months"] = months
     values["official_checks"] = c.text_list(service, "service", "official_checks")
     if "official_checks_en" in service:
         values["official_checks_en"] = c.text_list(service, "service", "official_checks_en")

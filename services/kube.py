@@ -7,6 +7,8 @@ from __future__ import annotations
 from core.i18n import Texts
 from core.notify import notify_many
 from db import kube_store as store
+from domain import kube as K
+from services import contact
 
 
 async def decide(
@@ -20,12 +22,29 @@ async def decide(
         return problem, []
     g = await store.group(conn, group_id)
     members = await store.members(conn, group_id)
+    chairs = {m.conversation_id for m in members if m.role == K.KETUA and m.conversation_id}
+    # The chair gave a number when submitting (conversations/contact.py), or did not: the
+    # message promises a call only with one.
+    phone = await contact.number_for(conn, "kube", str(group_id)) if approve else None
+
+    def build_chair(t: Texts) -> str:
+        return (
+            t._("Good news: Dinsos approved KUBE {name}.", name=g.name)
+            + " "
+            + (contact.next_steps(t, phone))
+        )
 
     def build(t: Texts) -> str:
         if approve:
+            if phone:
+                return t._(
+                    "Good news: Dinsos approved KUBE {name}. An officer will call the chair "
+                    "about the next steps.",
+                    name=g.name,
+                )
             return t._(
-                "Good news: Dinsos approved KUBE {name}. An officer will contact the chair "
-                "about the next steps.",
+                "Good news: Dinsos approved KUBE {name}. An officer will tell the chair the "
+                "next steps in this chat.",
                 name=g.name,
             )
         return t._(
@@ -38,8 +57,19 @@ async def decide(
 
     ids = await notify_many(
         conn,
-        [m.conversation_id for m in members if m.conversation_id],
+        [
+            m.conversation_id
+            for m in members
+            if m.conversation_id and m.conversation_id not in chairs
+        ],
         build,
+        now=now,
+        default_locale=deps.default_locale,
+    )
+    ids += await notify_many(
+        conn,
+        chairs,
+        build_chair if approve else build,
         now=now,
         default_locale=deps.default_locale,
     )

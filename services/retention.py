@@ -13,7 +13,10 @@ A scheduler job, run at most once a day per process. What goes, once older than 
   reporter's words, the location, the photos and the staff notes in their history (category,
   area, states, dates and outcome stay for the statistics and the SIKS-NG trail);
 - conversations idle since before the cut-off, with no open ticket or report, forget their
-  state and their match (NIK + No. KK are asked again next time).
+  state and their match (NIK + No. KK are asked again next time);
+- phone numbers residents gave so an officer can call them (contact_numbers) go sooner:
+  `[service].contact_retention_months` (default 6, never more than retention_months) after
+  they were given or last confirmed, whatever the state of the matter.
 Kept: the audit log (accountability) and the consent log (proof of consent, UU PDP art. 22).
 DTSEN data itself is Dinsos's register, not chat data, and is not touched.
 """
@@ -51,7 +54,13 @@ async def retention_job(conn, now: datetime, deps) -> list[int]:
     if seen is not None and seen[0] is deps and timedelta(0) <= now - seen[1] < RUN_EVERY:
         return []
     _last_run[id(deps)] = (deps, now)
-    counts = await purge(conn, months_before(now, deps.programs.retention_months), now)
+    p = deps.programs
+    counts = await purge(
+        conn,
+        months_before(now, p.retention_months),
+        now,
+        contact_cutoff=months_before(now, min(p.contact_retention_months, p.retention_months)),
+    )
     if any(counts.values()):
         await audit(
             conn,
@@ -65,8 +74,15 @@ async def retention_job(conn, now: datetime, deps) -> list[int]:
     return []
 
 
-async def purge(conn, cutoff: datetime, now: datetime) -> dict[str, int]:
+async def purge(
+    conn, cutoff: datetime, now: datetime, *, contact_cutoff: datetime | None = None
+) -> dict[str, int]:
+    """Everything older than `cutoff`; phone numbers given before `contact_cutoff` (default:
+    `cutoff`, or itself when later). Counts by table."""
     counts = await store.purge_records(conn, cutoff)
+    counts["contact_numbers"] = await store.purge_contacts(
+        conn, max(cutoff, contact_cutoff) if contact_cutoff else cutoff
+    )
     files = 0
     for path in await store.purge_media(conn, cutoff):
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from core.i18n import Texts
 from core.notify import notify
 from db import kube_store as store
+from services import contact
 
 
 def ref(app_id: int) -> str:
@@ -25,12 +26,14 @@ async def decide(
     if a.conversation_id is None:
         return None, []
 
+    phone = await contact.number_for(conn, "uep", str(app_id), a.conversation_id)
+
     def build(t: Texts) -> str:
         if approve:
-            return t._(
-                "Good news: Dinsos approved your UEP application {ref}. An officer will "
-                "contact you about the next steps.",
-                ref=ref(app_id),
+            return (
+                t._("Good news: Dinsos approved your UEP application {ref}.", ref=ref(app_id))
+                + " "
+                + contact.next_steps(t, phone)
             )
         return t._(
             "Dinsos did not approve your UEP application {ref}.\nReason: {reason}\n"

@@ -173,7 +173,7 @@ async def usul_own(chat: Chat) -> str:
     await chat.tap("r:skip")  # no story
     await chat.tap("r:skip")  # no photo
     await chat.tap("r:skip")  # no location
-    [done] = await chat.tap("r:send")
+    [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
     return code_in(done["text"])
 
 
@@ -214,7 +214,7 @@ async def test_usul_for_own_household_gets_a_code_after_commit_and_shows_in_my_r
         assert photo["request"] == "location"
         [summary] = await chat.tap("r:skip")
         assert "Keluarga Anda sendiri" in summary["text"]
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         code = code_in(done["text"])
         assert "Diterima" in done["text"] or "diterima" in done["text"]
         assert "7 Desember 2026" in done["text"]  # verification_days = 14
@@ -255,7 +255,7 @@ async def test_usul_for_another_household_with_nik_photo_and_location(db_url, ca
         summary = chat.last
         assert "Ibu Onah" in summary["text"] and other_nik not in summary["text"]
         assert other_kk not in summary["text"] and "Cerita Anda: Anaknya tiga" in summary["text"]
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         assert "LPR-" in done["text"]
         [row] = await all_reports(rt)
         assert (row.target_name, row.rt, row.rw, row.kelurahan_code) == (
@@ -280,7 +280,7 @@ async def test_an_open_report_on_the_same_target_is_merged_not_doubled(db_url):
         await matched(a)
         await matched(b)  # same household, another family member's phone
         code = await usul_own(a)
-        [merged] = (
+        [merged, _phone] = (  # then: may an officer call?
             await b.tap("m:report"),
             await b.tap("r:usul"),
             await b.tap("r:own"),
@@ -330,7 +330,7 @@ async def test_sanggah_needs_a_match_not_a_photo_nor_a_location_and_hides_the_ta
         assert "Foto terlampir" not in summary["text"] and "Lokasi" not in summary["text"]
         for secret in ("Desil", "desil", "PKH", "BPNT", "3271011402600004"):
             assert all(secret not in r["text"] for r in chat.replies[-8:])
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         assert "LPR-" in done["text"]
         [row] = await all_reports(rt)
         assert (row.category, row.kelurahan_code, row.rt, row.rw) == (
@@ -381,7 +381,7 @@ async def test_graduasi_mandiri_confirms_then_thanks(db_url):
         assert "kata-kata Anda sendiri" in story["text"]
         [confirm] = await chat.send("Suami saya sudah kerja tetap di pabrik sejak Oktober")
         assert "Apakah Anda yakin" in confirm["text"] and chat.choices == ["r:send", "g:cancel"]
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         assert "Terima kasih atas kejujuran Anda" in done["text"] and "LPR-" in done["text"]
         [row] = await all_reports(rt)
         assert (row.category, row.state) == ("GRADUASI", "DITERIMA")
@@ -427,7 +427,7 @@ async def test_rt_head_activation_menu_and_waiting_list(db_url, capsys):
         resident = Chat(rt, "warga")
         await matched(resident)
         rcode = await usul_own(resident)
-        assert "menunggu ketua RT" in resident.text
+        assert "menunggu ketua RT" in resident.replies[-2]["text"]  # before the phone question
         # A resident of another kelurahan: not in this head's list.
         far = Chat(rt, "far")
         await matched(far, NIK_2, KK_2)
@@ -773,7 +773,8 @@ async def test_a_move_committed_while_the_service_is_down_is_told_after_restart_
                     )
                 )
             ]
-        assert statuses == ["sent", "sent"]  # the code after the report, then the move
+        # the code after the report, the phone question, then the move
+        assert statuses == ["sent", "sent", "sent"]
 
 
 async def test_a_report_survives_a_crash_between_commit_and_telling(db_url):
@@ -796,7 +797,8 @@ async def test_a_report_survives_a_crash_between_commit_and_telling(db_url):
         [row] = await all_reports(rt2)
         await flush(rt2)
         told = [p["text"] for a, p in rt2.transport.sent if a == "warga"]
-        assert len(told) == 1 and row.code in told[0] and "kejujuran" in told[0]
+        # the code, then the (optional) phone question queued behind it
+        assert len(told) == 2 and row.code in told[0] and "kejujuran" in told[0]
     async with running(db_url, clock=clock, csv=None) as rt3:
         await flush(rt3)
         assert rt3.transport.sent == []
@@ -827,7 +829,7 @@ async def test_english_resident_reports_and_is_told_in_english(db_url):
         await chat.tap("r:skip")
         await chat.tap("r:skip")
         await chat.tap("r:skip")
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         assert "Your report was received" in done["text"] and "7 December 2026" in done["text"]
         code = code_in(done["text"])
         async with rt.db.tx() as c:

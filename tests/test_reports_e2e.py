@@ -92,7 +92,8 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, 
             msg = await step(location_update(13, user, -6.5771, 106.8013))
             assert "Foto terlampir" in msg["text"] and "Lokasi terlampir" in msg["text"]
             assert "Cerita Anda: Ibu saya tinggal sendiri" in msg["text"]
-            msg = await step(callback_update(14, user, "r:send"))
+            await step(callback_update(14, user, "r:send"), expect=2)  # the code, then the phone
+            msg = (await fake.wait_for_messages(user, n, timeout=15))[-2]
             code = CODE.search(msg["text"]).group(0)
             assert "Terima kasih" in msg["text"] and NIK_1 not in msg["text"]
 
@@ -153,9 +154,12 @@ async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
                 assert "lokasi" in body_text(msg).lower()
                 msg = await u.step(location_message(wa_user, -6.5771, 106.8013))
                 assert "Foto terlampir" in body_text(msg)
-                msg = await u.step(u.tap("r:send"))
+                msg = await u.step(u.tap("r:send"), expect=2)  # the code, then the phone question
                 code = CODE.search(body_text(msg)).group(0)
-                assert choices(msg) == [("Laporan saya", "m:myreports"), ("Menu utama", "g:menu")]
+                assert choices(msg) == [
+                    ("Bagikan nomor saya", "contact:share"),
+                    ("Lewati", "ct:skip"),
+                ]
                 msg = await u.step(u.tap("m:myreports"))
                 assert code in body_text(msg)
                 # The stored photo has no EXIF (no GPS, no camera serial).

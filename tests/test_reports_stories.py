@@ -54,7 +54,7 @@ async def test_a_story_typed_at_any_step_is_kept_and_reaches_the_export(db_url, 
         assert "Cerita Anda: Tolong, suami saya kena PHK" in summary["text"]
         [summary] = await chat.send("tolong dibantu ya pak, anak mau masuk sekolah")
         assert "tulisan Anda kami simpan" in summary["text"] and "r:send" in chat.choices
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         code = code_in(done["text"])
         [row] = await all_reports(rt)
         assert row.story.splitlines() == [
@@ -203,7 +203,7 @@ async def test_rt_report_for_a_neighbour_with_nik_and_kk_masked_in_chat_and_logs
         [summary] = await head._event("location", {"lat": -6.57, "lon": 106.8})
         assert "NIK 3271 01•• •••• 0009" in summary["text"] and nik not in summary["text"]
         assert kk not in summary["text"]
-        [done] = await head.tap("r:send")
+        [done, _phone] = await head.tap("r:send")  # then: may an officer call?
         rcode = code_in(done["text"])
         [r] = await all_reports(rt)
         assert (r.target_nik, r.target_kk, r.reason, r.reporter_role) == (nik, kk, "address", "rt")
@@ -375,7 +375,7 @@ async def test_reports_show_prints_the_story_with_numbers_masked(db_url, capsys)
         await chat.send("Suami di-PHK, HP saya 0812 3456 7890 kalau perlu")
         await chat.tap("r:skip")
         await chat.tap("r:skip")
-        [done] = await chat.tap("r:send")
+        [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
         code = code_in(done["text"])
         capsys.readouterr()
         assert await run_cli(rt, "reports", "show", code) == 0

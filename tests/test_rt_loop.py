@@ -64,7 +64,7 @@ async def usul_with_words(chat: Chat, words: str) -> str:
         else:
             await chat.send(words)
             words = None
-    [done] = await chat.tap("r:send")
+    [done, _phone] = await chat.tap("r:send")  # then: may an officer call?
     return code_in(done["text"])
 
 

@@ -165,7 +165,7 @@ CASES = [
     ("video.json", [("wamid.VIDEO0001", K, "other", {"type": "video"})]),
     ("sticker.json", [("wamid.STICKER0001", K, "other", {"type": "sticker"})]),
     ("reaction.json", [("wamid.REACTION0001", K, "other", {"type": "reaction"})]),
-    ("contacts.json", [("wamid.CONTACTS0001", K, "other", {"type": "contacts"})]),
+    ("contacts.json", [("wamid.CONTACTS0001", K, "contact", {"own": False})]),  # not theirs
     ("document.json", [("wamid.DOCUMENT0001", K, "other", {"type": "document"})]),
     ("unknown.json", [("wamid.UNKNOWN0001", K, "other", {"type": "unsupported"})]),
     ("bsuid.json", [("wamid.BSUID0001", f"wa:{BSUID_1}", "text", {"text": "Halo"})]),

@@ -6,7 +6,9 @@ messages to every member (or the applicant) are written in ONE transaction; afte
 outbox is woken up (`app[OUTBOX].notify`). Decisions: admin and verifikator. An operator
 kelurahan sees only the KUBE groups and UEP applications of their kelurahan (read-only); another
 kelurahan's item answers 404, the same as one that does not exist. Names are shortened and NIKs
-masked: the page shows what staff need to decide, not a copy of the DTSEN.
+masked: the page shows what staff need to decide, not a copy of the DTSEN. The phone number the
+ketua or the applicant gave so an officer can call them is masked too; "Tampilkan nomor
+telepon" (POST) shows it in full once, audited as `kube.contact` / `uep.contact`.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
+from db import contact_store
 from db import kube_store as store
 from db import proposal_queries as queries
+from db.audit import audit
 from domain import kube as K
 from domain.clock import JAKARTA
 from domain.nik import mask
 from services.kube import decide as kube_decision
 from services.uep import decide as uep_decision
 from web.auth import AUTH, STAFF, Staff, requires
-from web.keys import DEPS, OUTBOX
+from web.keys import CHANNEL_LABELS, DEPS, OUTBOX
+from web.reports import contact_items
 
 KUBE_TABS = {
     K.SUBMITTED: "Diajukan",
@@ -58,9 +63,11 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/kube", kube_list)
     app.router.add_get("/kube/{id:\\d+}", kube_page)
     app.router.add_post("/kube/{id:\\d+}/{action:approve|reject}", kube_decide)
+    app.router.add_post("/kube/{id:\\d+}/contact", kube_contact)
     app.router.add_get("/uep", uep_list)
     app.router.add_get("/uep/{id:\\d+}", uep_page)
     app.router.add_post("/uep/{id:\\d+}/{action:approve|reject}", uep_decide)
+    app.router.add_post("/uep/{id:\\d+}/contact", uep_contact)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -164,7 +171,12 @@ async def _kube_row(conn, gid: int, staff: Staff):
 
 
 async def kube_page(
-    request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
+    request: web.Request,
+    *,
+    error: str | None = None,
+    kept: dict | None = None,
+    status: int = 200,
+    contact_full: bool = False,
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     gid = int(request.match_info["id"])
@@ -172,6 +184,7 @@ async def kube_page(
         g = await _kube_row(c, gid, staff)
         members = await store.members(c, gid)
         events = await store.events(c, gid)
+        phones = await contact_store.of_matter(c, "kube", str(gid))
     rt = request.app[DEPS]
     btypes = {o.code: o.label for o in rt.programs.business_types}
     return aiohttp_jinja2.render_template(
@@ -201,6 +214,9 @@ async def kube_page(
                 }
                 for m in members
             ],
+            **_contact_context(
+                request, phones, contact_full, "untuk usulan KUBE ini", f"/kube/{gid}/contact"
+            ),
             "events": [
                 {
                     "at": wib(e.at),
@@ -313,12 +329,18 @@ async def _uep_row(conn, aid: int, staff: Staff):
 
 
 async def uep_page(
-    request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
+    request: web.Request,
+    *,
+    error: str | None = None,
+    kept: dict | None = None,
+    status: int = 200,
+    contact_full: bool = False,
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     aid = int(request.match_info["id"])
     async with auth.db.tx(write=False) as c:
         a = await _uep_row(c, aid, staff)
+        phones = await contact_store.of_matter(c, "uep", str(aid))
     region = request.app[DEPS].region
     return aiohttp_jinja2.render_template(
         "uep.html",
@@ -337,6 +359,9 @@ async def uep_page(
             "status_name": UEP_TABS.get(a.status, a.status),
             "created": wib(a.created_at),
             "decided": wib(a.decided_at),
+            **_contact_context(
+                request, phones, contact_full, "untuk pengajuan UEP ini", f"/uep/{aid}/contact"
+            ),
         },
         status=status,
     )
@@ -354,3 +379,39 @@ async def uep_decide(request: web.Request) -> web.Response:
         url="/uep",
         conflict="Pengajuan ini sudah diputuskan sebelumnya; tidak ada yang diubah.",
     )
+
+
+# ----------------------------------------------------------------------------- phone numbers
+
+
+def _contact_context(request, phones, full: bool, purpose: str, url: str) -> dict:
+    return {
+        "contacts": contact_items(phones, request.app[CHANNEL_LABELS], full=full),
+        "contact_purpose": purpose,
+        "contact_url": url,
+        "contact_full": full,
+    }
+
+
+async def _reveal(request: web.Request, *, load, page, purpose: str) -> web.Response:
+    """The phone numbers given for this proposal in full on this one page view; audited (which
+    proposal and how many numbers, never a number). Every staff member who may see the page."""
+    auth, staff = request.app[AUTH], request[STAFF]
+    item_id = int(request.match_info["id"])
+    async with auth.db.tx() as c:
+        await load(c, item_id, staff)
+        n = len(await contact_store.of_matter(c, purpose, str(item_id)))
+        await audit(
+            c, staff.actor, f"{purpose}.contact", str(item_id), {"numbers": n}, now=auth.clock()
+        )
+    resp = await page(request, contact_full=True)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+async def kube_contact(request: web.Request) -> web.Response:
+    return await _reveal(request, load=_kube_row, page=kube_page, purpose="kube")
+
+
+async def uep_contact(request: web.Request) -> web.Response:
+    return await _reveal(request, load=_uep_row, page=uep_page, purpose="uep")

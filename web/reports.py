@@ -13,6 +13,9 @@
 - NIK / No. KK are masked; "Tampilkan NIK" (POST, verifikator/admin) shows them once and is
   written to audit_log (`reports.reveal`). The SIKS-NG export (CSV/XLSX, verifikator/admin) is
   the CLI's layout (`services.exports.export_rows`), audited as `reports.export`.
+- The phone numbers reporters gave so an officer can call them (conversations/contact.py):
+  masked, with their purpose, for verifikator and admin; "Tampilkan nomor telepon" (POST) shows
+  them in full once, audited as `reports.contact` (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from db import contact_store
 from db import report_queries as queries
 from db.audit import audit
+from domain import phone as P
 from domain import reports as R
 from domain.clock import wib
 from domain.nik import mask
@@ -104,6 +109,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"/reports/{{code:{CODE_RE}}}", report_page)
     app.router.add_post(f"/reports/{{code:{CODE_RE}}}/move", move)
     app.router.add_post(f"/reports/{{code:{CODE_RE}}}/reveal", reveal)
+    app.router.add_post(f"/reports/{{code:{CODE_RE}}}/contact", reveal_contact)
     app.router.add_get(f"/reports/{{code:{CODE_RE}}}/photos/{{pid:\\d+}}", photo)
 
 
@@ -268,6 +274,7 @@ async def report_page(
     kept: dict | None = None,
     status: int = 200,
     reveal: bool = False,
+    contact_full: bool = False,
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     region = request.app[DEPS].region
@@ -280,6 +287,7 @@ async def report_page(
         reporter = await queries.reporter(c, r.id) if identity else None
         events = await queries.events(c, r.id)
         photos = await queries.report_photos(c, r.id)
+        phones = await contact_store.of_matter(c, "report", r.code) if identity else []
         has_head = (
             r.state in (R.DITERIMA,)
             and await ops.active_head_for_area(c, r.kelurahan_code, r.rw, r.rt) is not None
@@ -386,6 +394,10 @@ async def report_page(
                 for p in seen_photos.values()
             ],
             "targets": _targets(r.state, has_head),
+            "contacts": contact_items(phones, labels, full=contact_full),
+            "contact_purpose": "untuk laporan ini",
+            "contact_url": f"/reports/{r.code}/contact",
+            "contact_full": contact_full,
         },
         status=status,
     )
@@ -399,6 +411,38 @@ async def reveal(request: web.Request) -> web.Response:
         r = await _load(c, request.match_info["code"], staff)
         await audit(c, staff.actor, "reports.reveal", r.code, None, now=auth.clock())
     resp = await report_page(request, reveal=True)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+SOURCE_NAMES = {"shared": "dibagikan", "typed": "diketik", "reused": "dipakai lagi"}
+
+
+def contact_items(rows, labels, *, full: bool) -> list[dict]:
+    """The phone numbers given for a matter as a page shows them: masked, or full (and
+    dialable) on the view that is audited."""
+    return [
+        {
+            "masked": P.masked(x.phone),
+            "full": x.phone if full else "",
+            "national": P.national(x.phone) if full else "",
+            "how": f"{SOURCE_NAMES.get(x.source, x.source)} lewat {labels.get(x.channel, x.channel)}",
+            "given": wib(x.updated_at),
+        }
+        for x in rows
+    ]
+
+
+@requires("admin", "verifikator")
+async def reveal_contact(request: web.Request) -> web.Response:
+    """The reporters' phone numbers in full on this one page view; audited (no number in the
+    audit row: which report, and how many numbers were shown)."""
+    auth, staff = request.app[AUTH], request[STAFF]
+    async with auth.db.tx() as c:
+        r = await _load(c, request.match_info["code"], staff)
+        n = len(await contact_store.of_matter(c, "report", r.code))
+        await audit(c, staff.actor, "reports.contact", r.code, {"numbers": n}, now=auth.clock())
+    resp = await report_page(request, contact_full=True)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
+from core.model import SHARE_CONTACT
+
 # Fallback label of the "send my location" button; the core normally passes request_label.
 DEFAULT_LOCATION_LABEL = "Kirim lokasi"
 # Up to this many choices with labels up to this long share one row of buttons.
@@ -37,6 +39,21 @@ def render_json(payload: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         }
     if not choices:
         return text, None  # request "photo" needs no keyboard: the resident attaches one
+    if any(cid == SHARE_CONTACT for cid, _ in choices):
+        # Asking for the resident's phone number: a reply keyboard whose first button shares
+        # their own contact (Telegram asks them to confirm, and the reply is a contact message);
+        # the other choices are keyboard buttons that send their label, which the engine
+        # resolves like a typed label.
+        return text, {
+            "keyboard": [
+                [{"text": label, "request_contact": True}]
+                if cid == SHARE_CONTACT
+                else [{"text": label}]
+                for cid, label in choices
+            ],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
     buttons = [{"text": label, "callback_data": cid} for cid, label in choices]
     short = all(len(label) <= ONE_ROW_MAX_LABEL for _, label in choices)
     rows = (

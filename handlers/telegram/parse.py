@@ -91,6 +91,11 @@ def _message_event(update_id: int, msg: Message) -> Event | None:
         return _text_event(update_id, user.id, msg.chat.id, msg.text, user.language_code)
     if msg.location is not None:  # also venues and live locations
         kind, payload = "location", {"lat": msg.location.latitude, "lon": msg.location.longitude}
+    elif msg.contact is not None:
+        kind, payload = (
+            "contact",
+            contact_payload(user.id, msg.contact.user_id, msg.contact.phone_number),
+        )
     elif msg.photo:
         largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
         kind, payload = "photo", {"ref": largest.file_id}
@@ -106,6 +111,15 @@ def _message_event(update_id: int, msg: Message) -> Event | None:
         address=str(msg.chat.id),
         locale_hint=_locale(user.language_code),
     )
+
+
+def contact_payload(sender_id: int, contact_user_id: int | None, phone: str | None) -> dict:
+    """A shared contact: the number only when it is the sender's own (Telegram's
+    contact.user_id is the sender), which the "share my number" button guarantees. Someone
+    else's contact card is answered without its number ever being stored."""
+    if contact_user_id is not None and contact_user_id == sender_id and phone:
+        return {"phone": str(phone)[:32], "own": True, "seen": True}
+    return {"own": False}
 
 
 def _callback_event(update_id: int, cq: CallbackQuery) -> Event | None:

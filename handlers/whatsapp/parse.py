@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.model import SHARE_CONTACT
 from handlers.whatsapp.render import MORE_PREFIX
 
 CHANNEL = "wa"
@@ -114,6 +115,12 @@ def _message(msg: dict, contacts: list[dict]) -> Inbound | None:
     if "group_id" in msg:  # group chats: replies about a household must not go to a group
         return None
     kind, payload, media, page = _content(msg)
+    if kind == "choice" and payload.get("id") == SHARE_CONTACT and wa_id:
+        # "Share my number": the number they write from, which Meta vouches for; they have not
+        # seen it in the button, so the flow shows it (masked) and asks them to confirm.
+        kind, payload = "contact", {"phone": wa_id, "own": True, "seen": False}
+    elif kind == "contacts":
+        kind, payload = "contact", _shared_card(msg, wa_id)
     return Inbound(wamid, wa_id, bsuid, _ts(msg.get("timestamp")), kind, payload, media, page)
 
 
@@ -154,7 +161,21 @@ def _content(msg: dict) -> tuple[str, dict[str, Any], Media | None, int | None]:
         media = Media(str(body["id"]), body.get("mime_type"), sha256_hex(body.get("sha256")))
         ref = media.sha256 or f"wa-media:{media.id}"
         return "photo", {"ref": ref}, media, None
+    if typ == "contacts":
+        return "contacts", {}, None, None
     return "other", {"type": typ}, None, None
+
+
+def _shared_card(msg: dict, wa_id: str | None) -> dict[str, Any]:
+    """A contact card sent in the chat: accepted only when it is the sender's own (one of its
+    phones carries the sender's wa_id); someone else's number is never kept."""
+    cards = msg.get("contacts")
+    for card in cards if isinstance(cards, list) else []:
+        phones = card.get("phones") if isinstance(card, dict) else None
+        for ph in phones if isinstance(phones, list) else []:
+            if wa_id and isinstance(ph, dict) and str(ph.get("wa_id") or "") == wa_id:
+                return {"phone": wa_id, "own": True, "seen": True}
+    return {"own": False}
 
 
 def _status(st: dict) -> Status:
