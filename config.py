@@ -78,14 +78,14 @@ class Settings(BaseSettings):
     jaring_media_dir: Path = ROOT / "data" / "media"
     # Secret used to key hashes of NIKs in the attempt log (so the log holds no NIK).
     jaring_hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
-    # The dashboard's address as staff reach it (e.g. https://jaring.dinsos.example.go.id), for
-    # the links in staff alerts (docs/staff.md). Unset: alerts carry the page's path only.
-    jaring_public_url: str | None = None
-    log_level: str = "INFO"
     # Tests and benchmarks that run `bot.py run` with a token against a fake Telegram/WhatsApp
     # server set this to start with the development hash key and placeholder contacts (a
     # warning is logged). Never in production: docs/security.md.
     jaring_allow_dev_defaults: bool = False
+    # The dashboard's address as staff reach it (e.g. https://jaring.dinsos.example.go.id), for
+    # the links in staff alerts (docs/staff.md). Unset: alerts carry the page's path only.
+    jaring_public_url: str | None = None
+    log_level: str = "INFO"
 
     @field_validator("jaring_default_locale")
     @classmethod

@@ -31,6 +31,8 @@ def launch_refusal(settings) -> str | None:
     """Why `run` must not start, or None. With a live channel (a Telegram token, the WhatsApp
     settings) the development JARING_HASH_KEY and programs.toml's placeholder office contacts
     are refused, each named with what to set; the terminal demo starts with both."""
+    if not settings.live_channels:
+        return None
     from core.reference import load_reference  # a broken file: ConfigProblem, one line each
 
     programs, _ = load_reference(settings.jaring_programs, settings.jaring_region)
