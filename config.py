@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import SecretStr, field_validator
@@ -9,6 +10,27 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DB = f"sqlite+aiosqlite:///{ROOT / 'data' / 'jaring.db'}"
+# The development hash key: fine for the terminal demo, refused with a live channel.
+DEV_HASH_KEY = "jaring-dev-key-change-me"
+MIN_HASH_KEY = 16
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(spec: str) -> tuple[Network, ...]:
+    """ "10.0.0.1, 172.16.0.0/12, ::1" -> networks; ValueError naming a wrong entry."""
+    out = []
+    for part in spec.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"JARING_TRUSTED_PROXIES: {part!r} is not an IP address or network"
+            ) from None
+    return tuple(out)
 
 
 class Settings(BaseSettings):
@@ -40,8 +62,14 @@ class Settings(BaseSettings):
     whatsapp_template_language: str = "id"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
-    # Send the dashboard's session cookie only over HTTPS (set it when a TLS proxy is in front).
+    # Send the dashboard's session cookie only over HTTPS. On by itself when JARING_PUBLIC_URL
+    # is https (`cookie_secure`); this forces it otherwise.
     web_cookie_secure: bool = False
+    # Reverse proxies (TLS terminators) in front of the dashboard, comma-separated IPs or
+    # networks ("127.0.0.1, 10.0.0.0/8"). Only a request from one of them has its
+    # X-Forwarded-For read for the client address (login throttling, audit): web/proxies.py.
+    # Empty (the default): trust nobody, the peer's address is the client's.
+    jaring_trusted_proxies: str = ""
     jaring_programs: Path = ROOT / "data" / "programs.toml"
     jaring_region: Path = ROOT / "data" / "region" / "kota_bogor.toml"
     # The understanding layer's lexicon (phrases per intent and language, slang): docs/understanding.md
@@ -49,7 +77,11 @@ class Settings(BaseSettings):
     jaring_default_locale: str = "id"
     jaring_media_dir: Path = ROOT / "data" / "media"
     # Secret used to key hashes of NIKs in the attempt log (so the log holds no NIK).
-    jaring_hash_key: SecretStr = SecretStr("jaring-dev-key-change-me")
+    jaring_hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
+    # Tests and benchmarks that run `bot.py run` with a token against a fake Telegram/WhatsApp
+    # server set this to start with the development hash key and placeholder contacts (a
+    # warning is logged). Never in production: docs/security.md.
+    jaring_allow_dev_defaults: bool = False
     # The dashboard's address as staff reach it (e.g. https://jaring.dinsos.example.go.id), for
     # the links in staff alerts (docs/staff.md). Unset: alerts carry the page's path only.
     jaring_public_url: str | None = None
@@ -72,6 +104,11 @@ class Settings(BaseSettings):
             raise ValueError("JARING_PUBLIC_URL must start with https:// (or http://)")
         return v
 
+    @field_validator("jaring_trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        return ", ".join(str(n) for n in parse_networks(v))
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str) -> str:
@@ -84,6 +121,49 @@ class Settings(BaseSettings):
                 "DATABASE_URL must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://..."
             )
         return v
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.jaring_trusted_proxies)
+
+    @property
+    def cookie_secure(self) -> bool:
+        """The session cookie is Secure when staff reach the dashboard over https."""
+        return self.web_cookie_secure or (self.jaring_public_url or "").startswith("https://")
+
+    @property
+    def live_channels(self) -> list[str]:
+        """The real channels configured: Telegram, WhatsApp (the terminal is not one)."""
+        return [
+            n
+            for n, on in (("Telegram", self.telegram_enabled), ("WhatsApp", self.whatsapp_enabled))
+            if on
+        ]
+
+    def launch_problems(self, placeholders: list[str]) -> list[str]:
+        """What stops `bot.py run` with a live channel: each names what to set. `placeholders`
+        are programs.toml's office contacts still marked "ganti sebelum tayang"."""
+        if not self.live_channels:
+            return []
+        problems = []
+        key = self.jaring_hash_key.get_secret_value()
+        if key == DEV_HASH_KEY:
+            problems.append(
+                "JARING_HASH_KEY is the development default: set JARING_HASH_KEY to a long "
+                'random secret (python -c "import secrets; print(secrets.token_urlsafe(32))"), '
+                "and keep it: the hashes in the database are keyed with it."
+            )
+        elif len(key) < MIN_HASH_KEY:
+            problems.append(
+                f"JARING_HASH_KEY is shorter than {MIN_HASH_KEY} characters: set a long random secret."
+            )
+        if placeholders:
+            problems.append(
+                f"{self.jaring_programs} still has placeholder office contacts "
+                f'("ganti sebelum tayang"): {", ".join(placeholders)}. Write the real ones '
+                "there (or point JARING_PROGRAMS at the city's file)."
+            )
+        return problems
 
     @property
     def telegram_enabled(self) -> bool:

@@ -279,7 +279,8 @@ def _env(**extra: str) -> dict[str, str]:
             ("TELEGRAM_", "WHATSAPP_", "JARING_", "DATABASE_URL", "WEB_", "LOG_LEVEL")
         )
     }
-    env.update(PYTHONUNBUFFERED="1", **extra)
+    # Fake servers: the development hash key and placeholder contacts are fine (docs/security.md).
+    env.update(PYTHONUNBUFFERED="1", JARING_ALLOW_DEV_DEFAULTS="1", **extra)
     return env
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 log = logging.getLogger("jaring")
 
@@ -26,7 +27,36 @@ def add_parsers(sub) -> None:
     p.set_defaults(handler=cmd_chat)
 
 
+def launch_refusal(settings) -> str | None:
+    """Why `run` must not start, or None. With a live channel (a Telegram token, the WhatsApp
+    settings) the development JARING_HASH_KEY and programs.toml's placeholder office contacts
+    are refused, each named with what to set; the terminal demo starts with both."""
+    if not settings.live_channels:
+        return None
+    from core.reference import load_reference  # a broken file: ConfigProblem, one line each
+
+    programs, _ = load_reference(settings.jaring_programs, settings.jaring_region)
+    problems = settings.launch_problems(programs.placeholders())
+    if not problems:
+        return None
+    if settings.jaring_allow_dev_defaults:
+        log.warning(
+            "JARING_ALLOW_DEV_DEFAULTS is on (tests only): starting despite: %s", " ".join(problems)
+        )
+        return None
+    live = settings.live_channels
+    channels = " and ".join(live) + (" are" if len(live) > 1 else " is")
+    return (
+        f"Jaring will not start: {channels} configured (residents would reach this "
+        "service), but:\n" + "\n".join(f"- {p}" for p in problems)
+    )
+
+
 async def cmd_run(settings, args) -> int:
+    refusal = launch_refusal(settings)
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

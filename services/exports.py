@@ -5,6 +5,7 @@ both staff views use to show whom a resident's own report is about."""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import datetime
 
 from db import report_queries
@@ -140,10 +141,39 @@ def export_audit(rows: list[dict], out: str | None) -> dict:
     return {"count": len(rows), "codes": [r["KODE_LAPORAN"] for r in rows][:500], "out": out}
 
 
+# --------------------------------------------------------------------------- formula injection
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP "CSV
+# injection"): `=HYPERLINK(...)` in a resident's name would be a live link in a file that holds
+# full NIKs. Full-width forms are included: some spreadsheets fold them. Such a cell gets a
+# leading apostrophe, in the CSV and in the XLSX alike (so a file re-saved from one to the other
+# stays inert). docs/security.md.
+FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+# Columns Jaring writes itself from numbers (the row number, the coordinates of a shared
+# location): a plain number there stays a number (a latitude south of the equator is "-6.59").
+NUMBER_COLUMNS = frozenset({"NO", "LINTANG", "BUJUR"})
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def safe_cell(column: str, value) -> str | int:
+    """The cell as text a spreadsheet never evaluates: "'" before a formula's first character."""
+    if isinstance(value, int) and not isinstance(value, bool) and column in NUMBER_COLUMNS:
+        return value
+    text = "" if value is None else str(value)
+    if column in NUMBER_COLUMNS and _PLAIN_NUMBER.fullmatch(text):
+        return text
+    if text and text[0] in FORMULA_START:
+        return "'" + text
+    return text
+
+
+def safe_row(row: dict) -> dict:
+    return {c: safe_cell(c, row.get(c)) for c in EXPORT_COLUMNS}
+
+
 def write_csv(rows: list[dict], f) -> None:
     w = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
     w.writeheader()
-    w.writerows(rows)
+    w.writerows(safe_row(r) for r in rows)
 
 
 def write_xlsx(rows: list[dict], path) -> None:
@@ -156,7 +186,11 @@ def write_xlsx(rows: list[dict], path) -> None:
     ws.append(list(EXPORT_COLUMNS))
     for r in rows:
         # NIK, No. KK, RT and RW as text: Excel must not turn 16 digits into 3.27E+15
-        ws.append([r[c] for c in EXPORT_COLUMNS])
+        safe = safe_row(r)
+        ws.append([safe[c] for c in EXPORT_COLUMNS])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # openpyxl makes any str starting with "=" a formula
     for col in ("D", "E", "H", "I"):
         for cell in ws[col][1:]:
             cell.number_format = "@"

@@ -11,6 +11,7 @@ ends the account's other sessions. The caller owns the transaction. docs/staff.m
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime
 from functools import cache
 
@@ -59,6 +60,12 @@ def verify_password(stored: str | None, password: str) -> bool:
         return False
 
 
+def normalise_username(username: str) -> str:
+    """One spelling per account, for creating, finding, and the login lock: NFKC (full-width
+    and other compatibility forms fold), surrounding spaces dropped, lower case."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
+
+
 def needs_rehash(stored: str) -> bool:
     return HASHER.check_needs_rehash(stored)
 
@@ -74,7 +81,7 @@ async def add_staff(
     now: datetime,
     actor: str,
 ) -> int:
-    username = username.strip().lower()
+    username = normalise_username(username)
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise AuthError("Nama pengguna hanya huruf, angka, titik, garis bawah atau tanda hubung.")
     if role not in ROLES:
@@ -104,7 +111,7 @@ async def add_staff(
 
 
 async def set_active(conn, username: str, active: bool, *, now: datetime, actor: str) -> None:
-    username = username.strip().lower()
+    username = normalise_username(username)
     uid = await staff_store.user_id(conn, username)
     if uid is None:
         raise AuthError(f"Tidak ada petugas dengan nama pengguna {username}.")
@@ -120,7 +127,7 @@ async def list_staff(conn):
 
 
 async def _account(conn, username: str):
-    username = username.strip().lower()
+    username = normalise_username(username)
     row = await staff_store.user(conn, username)
     if row is None:
         raise AuthError(f"Tidak ada petugas dengan nama pengguna {username}.")

@@ -45,6 +45,7 @@ def service_env(db_url: str, api_url: str, **extra: str) -> dict[str, str]:
         LOG_LEVEL="DEBUG",
         PYTHONUNBUFFERED="1",
         TELEGRAM_RATE_PER_CHAT="50",
+        JARING_ALLOW_DEV_DEFAULTS="1",  # a fake server: dev key and placeholders
         **extra,
     )
     return env

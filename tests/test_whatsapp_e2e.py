@@ -52,6 +52,7 @@ def wa_env(db_url: str, api_url: str, tmp_path, **extra: str) -> dict[str, str]:
         JARING_MEDIA_DIR=str(tmp_path / "media"),
         LOG_LEVEL="DEBUG",
         PYTHONUNBUFFERED="1",
+        JARING_ALLOW_DEV_DEFAULTS="1",  # a fake server: dev key and placeholders
         **extra,
     )
     return env

@@ -21,12 +21,32 @@ from db.database import Database
 from web import dashboard
 from web.auth import AUTH, PUBLIC, Auth, guard, mark_public
 from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, LEXICON, MEDIA_DIR, OUTBOX, SERVICE
+from web.proxies import TrustedProxies
 
 log = logging.getLogger("jaring.web")
 # The channels' webhook paths (add_public_route): their errors are plain, not dashboard pages.
 WEBHOOKS = web.AppKey("webhooks", set[str])
 # Conversations the test suite makes (channel "test") read "Uji".
 TEST_LABELS = {"test": "Uji"}
+
+
+# Every response (pages, errors, static files, redirects, the webhooks' answers) carries these.
+# The dashboard has no inline script or style and loads nothing from elsewhere, so 'self' is
+# all it needs; it may not be framed (clickjacking) nor post a form anywhere else.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 @web.middleware
@@ -110,8 +130,10 @@ def build_app(
         db,
         settings.jaring_hash_key.get_secret_value().encode(),
         clock=clock,
-        secure_cookie=settings.web_cookie_secure,
+        secure_cookie=settings.cookie_secure,
+        proxies=TrustedProxies(settings.trusted_proxies),
     )
+    app.on_response_prepare.append(security_headers)
 
     async def healthz(request: web.Request) -> web.Response:
         try:

@@ -3,14 +3,18 @@
 - Accounts and passwords: services/staff.py (argon2id, rehashed here on login when the
   parameters change). Unknown usernames cost the same verify, so timing tells nothing.
 - Sessions: the cookie holds a random token (HttpOnly, SameSite=Lax, Secure when
-  WEB_COOKIE_SECURE is on); the table keeps only its sha256. A session ends after
+  JARING_PUBLIC_URL is https or WEB_COOKIE_SECURE is on); the table keeps only its sha256. A session ends after
   `IDLE` without a request or `LIFETIME` after login, and on logout.
 - CSRF: every state-changing request (POST, PUT, PATCH, DELETE) must carry the session's token
   in the `_csrf` form field or the `X-CSRF-Token` header. The login form, before any session,
   uses a double-submit cookie.
 - Throttling: after `MAX_FAILS_USER` failed logins for one username, or `MAX_FAILS_CLIENT` from
   one client address, within `FAIL_WINDOW`, logins are refused until the oldest one ages out.
-  Usernames and addresses are stored as keyed hashes, never in clear.
+  Usernames and addresses are stored as keyed hashes, never in clear. A username is
+  normalised (services.staff.normalise_username) before the lock and the lookup, so " Op.A"
+  counts against op.a. The client address is the peer's, or X-Forwarded-For's when the peer
+  is a trusted proxy (web/proxies.py, JARING_TRUSTED_PROXIES).
+- After login only a same-site path is followed (`safe_next`): no open redirect.
 - Default deny: the middleware guards every route; a route is open only when its path is in
   `app[PUBLIC]` (health check, login, the channels' webhooks, which check their own
   signatures) or under /static/. A role check is declared on the handler with `@requires`.
@@ -25,18 +29,27 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 
 from db import staff_store as store
 from db.audit import audit
 from domain.clock import utcnow
-from services.staff import ROLES, hash_password, needs_rehash, verify_password
+from services.staff import (
+    ROLES,
+    hash_password,
+    needs_rehash,
+    normalise_username,
+    verify_password,
+)
 from services.staff import add_staff as add_staff  # bot.py's demo seed still imports it here
+from web.proxies import TrustedProxies
 
 log = logging.getLogger("jaring.web.auth")
 
@@ -81,6 +94,10 @@ class Staff:
 # --------------------------------------------------------------------------- keys
 
 
+def _username(username: str) -> str:
+    return normalise_username(username)[:64]
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -102,8 +119,10 @@ class Auth:
         *,
         clock: Callable[[], datetime] = utcnow,
         secure_cookie: bool = False,
+        proxies: TrustedProxies | None = None,
     ):
         self.db, self.key, self.clock, self.secure = db, hash_key, clock, secure_cookie
+        self.proxies = proxies or TrustedProxies()
 
     async def session(self, token: str | None) -> Staff | None:
         if not token or len(token) > 100:
@@ -129,6 +148,7 @@ class Auth:
         )
 
     async def throttled_until(self, username: str, client: str) -> datetime | None:
+        username = _username(username)
         now = self.clock()
         since = now - FAIL_WINDOW
         keys = [
@@ -144,7 +164,7 @@ class Auth:
 
     async def login(self, username: str, password: str, client: str) -> str | None:
         """A new session token, or None (wrong name or password, or a disabled account)."""
-        username = username.strip().lower()[:64]
+        username = _username(username)
         now = self.clock()
         async with self.db.tx(write=False) as c:
             row = await store.user(c, username)
@@ -159,7 +179,7 @@ class Auth:
                     f"staff:{username}" if row is not None else "web",
                     "login.failed",
                     username if row is not None else None,
-                    None,
+                    {"client": client},
                     now=now,
                 )
                 return None
@@ -177,7 +197,7 @@ class Auth:
                 now=now,
                 expires_at=now + LIFETIME,
             )
-            await audit(c, f"staff:{username}", "login", username, None, now=now)
+            await audit(c, f"staff:{username}", "login", username, {"client": client}, now=now)
         return token
 
     async def logout(self, staff: Staff) -> None:
@@ -226,12 +246,40 @@ def is_public(app: web.Application, path: str) -> bool:
 
 
 def client_of(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address for throttling and the audit (web/proxies.py)."""
+    return request.app[AUTH].proxies.client(
+        request.remote, request.headers.getall("X-Forwarded-For", ())
+    )
+
+
+NEXT_MAX = 2000
+
+
+def _same_site_path(target: str) -> bool:
+    # Printable ASCII only: a browser drops tab and newline from a URL ("/\t/evil" is
+    # "//evil"), and spaces, controls and look-alike slashes have no place in our paths.
+    if not target or len(target) > NEXT_MAX or not all("!" <= ch <= "~" for ch in target):
+        return False
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def _still_same_site_decoded(target: str) -> bool:
+    # Once more percent-decoded ("/%2F/evil.example", "/%09/x", "/%5C/x"): nothing that decodes
+    # again (a proxy, an old browser) may find another host or a control character in it.
+    decoded = unquote(target)
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in decoded):
+        return False
+    squeezed = "".join(ch for ch in decoded if not ch.isspace())
+    return not squeezed.startswith(("//", "/\\")) and not urlsplit(squeezed).netloc
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Where to go after login: only a path of this site ("/reports?x=1"), in printable ASCII
+    (the login link carries the request's raw, percent-encoded path); anything else is "/"."""
+    if target and _same_site_path(target) and _still_same_site_decoded(target):
         return target
     return "/"
 
@@ -245,7 +293,7 @@ async def guard(request: web.Request, handler):
     staff = await auth.session(request.cookies.get(COOKIE))
     if staff is None:
         if request.method in ("GET", "HEAD"):
-            raise web.HTTPFound(f"/login?next={_quote(request.path_qs)}")
+            raise web.HTTPFound(f"/login?next={_quote(request.raw_path)}")
         raise web.HTTPForbidden(text="Sesi Anda berakhir. Silakan masuk lagi.")
     request[STAFF] = staff
     if request.method in UNSAFE:
@@ -273,6 +321,4 @@ async def guard(request: web.Request, handler):
 
 
 def _quote(s: str) -> str:
-    from urllib.parse import quote
-
     return quote(s, safe="/")
