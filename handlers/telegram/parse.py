@@ -193,7 +193,24 @@ def webhook_event(data: Any, bot: Any = None) -> Event | None:
         from aiogram.types import Update
 
         event = update_to_event(Update.model_validate(data, context={"bot": bot}))
+    if event is not None and not _ids_fit(event):
+        raise ValueError("an id beyond 64 bits is not Telegram's")
     return event
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _ids_fit(event: Event) -> bool:
+    """Telegram's ids (update, user, chat) fit in 64 bits (they use 52); a body with a larger
+    one is not from Telegram, and its ids would not fit the database."""
+    try:
+        return all(
+            int(v) in _INT64
+            for v in (event.external_id, event.user_key.removeprefix("tg:"), event.address)
+        )
+    except ValueError:
+        return False
 
 
 def _str_or_none(v: Any) -> str | None:
