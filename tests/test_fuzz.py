@@ -169,9 +169,7 @@ async def restore(rt, user: str, snap: dict) -> None:
 
 async def failures(rt) -> int:
     async with rt.db.tx(write=False) as c:
-        return await c.scalar(
-            sa.select(sa.func.count()).where(inbound_events.c.status != "done")
-        )
+        return await c.scalar(sa.select(sa.func.count()).where(inbound_events.c.status != "done"))
 
 
 async def at_step(rt, step: str) -> tuple[Chat, dict]:
@@ -207,7 +205,7 @@ def test_any_input_at_any_step_gets_an_answer_and_no_exception(world, step):
     user = f"test:{chat.user}"
 
     @given(inputs)
-    @FUZZ
+    @settings(FUZZ, max_examples=60)
     def one(inp):
         kind, value = inp
         world.run(restore(rt, user, snap))
@@ -279,7 +277,9 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | texts,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 TG_PATHS = [
