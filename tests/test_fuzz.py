@@ -32,7 +32,7 @@ from domain.cleaning import clean_text, decimal_number, scrub_json
 from handlers.telegram import TelegramChannel
 from services import tickets as ticket_ops
 from tests.chatkit import NIK_1, Chat, running
-from tests.fakes.telegram_api import BOT_TOKEN, callback_update, text_update
+from tests.fakes.telegram_api import BOT_TOKEN, callback_update, photo_update, text_update
 from tests.test_web_auth import PASSWORD, hidden, login
 from web.auth import add_staff
 
@@ -378,6 +378,7 @@ async def _tg_client(rt) -> tuple[TelegramChannel, TestClient]:
         (json.dumps(text_update(5, 2**70, "halo")).encode(), 400),
         (json.dumps(text_update(6, 1001, "Kapan\x00 cair?\ud800")).encode(), 200),
         (json.dumps(text_update(7, 1001, "²" * 10_000)).encode(), 200),
+        (json.dumps(photo_update(8, 1001, "A" * 5000)).encode(), 200),  # an "other" message
     ],
 )
 async def test_telegram_webhook_bad_bodies(db_url, body, status):

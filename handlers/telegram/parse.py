@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # aiogram's types take seconds to import: only when an Update
     from aiogram.types import CallbackQuery, Message, Update
 
 CHANNEL = "tg"
+# The longest file_id a photo's ref may be (report_photos.ref); Telegram's are about 90.
+FILE_ID_MAX = 160
 
 # "/start", "/start@jaring_bot payload", "/Cek 3201..." (Telegram commands are [A-Za-z0-9_]).
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@\w+)?(?:\s+(.*))?\Z", re.DOTALL)
@@ -96,7 +98,7 @@ def _message_event(update_id: int, msg: Message) -> Event | None:
             "contact",
             contact_payload(user.id, msg.contact.user_id, msg.contact.phone_number),
         )
-    elif msg.photo:
+    elif msg.photo and all(len(p.file_id) <= FILE_ID_MAX for p in msg.photo):
         largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
         kind, payload = "photo", {"ref": largest.file_id}
     else:
