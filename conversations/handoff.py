@@ -25,6 +25,7 @@ from conversations.texts import office_hours_text
 from core.engine import CHOICES, IDLE_AFTER, MENU, Ctx, Flow, Input
 from core.i18n import L_
 from db import queries, ticket_store
+from domain.cleaning import decimal_number
 from domain.office_hours import add_office_hours, next_open
 from services import alerts
 from services.tickets import WITHDRAWN_NOTE, rating_reply
@@ -267,8 +268,9 @@ def _picked(offered: list[list[str]], inp: Input, *, numbers: bool) -> str | Non
         return None
     word = " ".join(inp.word.split())
     shown = [c for c in offered if len(c) > 1 and c[1]]
-    if numbers and word.isdigit() and 1 <= int(word) <= len(shown):
-        return shown[int(word) - 1][0]
+    n = decimal_number(word) if numbers else None
+    if n is not None and 1 <= n <= len(shown):
+        return shown[n - 1][0]
     for cid, label in shown:
         if " ".join(label.lower().split()) == word:
             return cid
@@ -304,9 +306,11 @@ async def ask_rating(ctx: Ctx) -> None:
 async def on_rating(ctx: Ctx, inp: Input) -> None:
     value = None
     if inp.kind == "choice" and inp.choice and inp.choice.startswith("r:"):
-        value = int(inp.choice[2:])
-    elif inp.kind == "text" and inp.word.isdigit() and 1 <= int(inp.word) <= 5:
-        value = int(inp.word)
+        value = decimal_number(inp.choice[2:])
+    elif inp.kind == "text":
+        value = decimal_number(inp.word)  # "4", "⁴", "④": any digits, never a ValueError
+    if value is not None and not 1 <= value <= 5:
+        value = None
     tid = ctx.data.get("ticket")
     if value is None or not tid:
         await ctx.engine.hooks.to_menu(ctx)  # they moved on; the rating is optional

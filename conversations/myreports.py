@@ -27,6 +27,7 @@ from core.i18n import L_, N_
 from core.model import Choice
 from db import report_store
 from domain import reports as R
+from domain.cleaning import db_id
 from domain.clock import JAKARTA as _JKT
 from domain.masking import mask_text
 from domain.reports import normalize_code
@@ -95,8 +96,8 @@ async def show_list(ctx: Ctx, offset: int) -> None:
 async def on_open(ctx: Ctx, inp: Input) -> None:
     """A button of the list or of a detail (the menu forwards them here)."""
     cid = inp.choice or ""
-    if cid.startswith(PAGE_CHOICE) and cid[len(PAGE_CHOICE) :].isdigit():
-        await show_list(ctx, min(int(cid[len(PAGE_CHOICE) :]), 10_000))
+    if cid.startswith(PAGE_CHOICE) and (page := db_id(cid[len(PAGE_CHOICE) :])) is not None:
+        await show_list(ctx, min(page, 10_000))
     elif cid.startswith(REPORT_CHOICE) and (code := normalize_code(cid[len(REPORT_CHOICE) :])):
         await show_report(ctx, code)
     else:

@@ -22,6 +22,7 @@ from core.i18n import L_, Texts, normalize_locale, texts
 from core.model import Choice, Event, Reply
 from core.understanding import NONE, LiveLexicon, Understander, Understanding, default_understander
 from db import nlu_store
+from domain.cleaning import clean_text, decimal_number
 from domain.masking import mask_text
 
 IDLE_AFTER = timedelta(minutes=30)
@@ -506,9 +507,9 @@ class Engine:
     def _input(ev: Event) -> Input:
         p = ev.payload
         if ev.kind == "text":
-            return Input("text", text=str(p.get("text", ""))[:1000])
+            return Input("text", text=clean_text(str(p.get("text", "")), 1000))
         if ev.kind == "choice":
-            return Input("choice", choice=str(p.get("id", ""))[:64])
+            return Input("choice", choice=clean_text(str(p.get("id", "")), 64))
         if ev.kind == "command":
             return Input("command", text=str(p.get("command", "")).lower(), payload=dict(p))
         return Input(ev.kind, payload=dict(p))
@@ -540,8 +541,8 @@ class Engine:
     @staticmethod
     def _match_choice(inp: Input, offered: list[list[str]]) -> str | None:
         word = inp.word
-        if word.isdigit():
-            n = int(word)
+        n = decimal_number(word)  # "2", "²", "②", "２": isdigit() is True for more than int() takes
+        if n is not None:
             # numbers only address real (labelled) choices, in the order shown
             shown = [c for c in offered if c[1]]
             if 1 <= n <= len(shown):

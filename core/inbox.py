@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 from core.engine import Ctx, Engine, State
@@ -21,9 +22,14 @@ from core.model import Event, Reply
 from core.outbox import Outbox
 from db import inbox_store as store
 from db.database import Database
+from domain.cleaning import clean_text, scrub_json
 from domain.clock import utcnow
 
 log = logging.getLogger("jaring.service")
+
+# The longest text an event keeps (Telegram's and WhatsApp's own limit is 4096); steps read at
+# most the first 1000 characters (core/engine.py).
+TEXT_MAX = 4096
 
 
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
@@ -114,6 +120,7 @@ class Service:
                     if ev is None:
                         results.append(None)
                         continue
+                ev = clean_event(ev)
                 stored = await store.insert_event(c, stmt, ev, now)
                 results.append(ev if stored else None)
         for fn in after:
@@ -266,8 +273,22 @@ class Service:
             return await self._queue_replies(c, ev, [reply], now, t.locale)
 
 
+def clean_event(ev: Event) -> Event:
+    """The event as stored: no NUL, control characters or lone surrogates in any string
+    (PostgreSQL refuses U+0000), payload strings cut to TEXT_MAX and ids to their columns
+    (docs/security.md, "Bad input")."""
+    return replace(
+        ev,
+        user_key=clean_text(ev.user_key, 128),
+        external_id=clean_text(ev.external_id, 128),
+        payload=scrub_json(ev.payload, limit=TEXT_MAX),
+        address=clean_text(ev.address, 128),
+        locale_hint=clean_text(ev.locale_hint, 8) if ev.locale_hint else ev.locale_hint,
+    )
+
+
 async def record_handled(conn, ev: Event, now: datetime) -> int | None:
     """Store, inside the caller's transaction, an inbound event the channel answered itself
     (WhatsApp's "Lainnya" page) as processed, so a redelivery does nothing. Its id, or None
     when it was stored before."""
-    return await store.insert_handled_event(conn, ev, now)
+    return await store.insert_handled_event(conn, clean_event(ev), now)

@@ -20,6 +20,7 @@ from core.notify import notify, notify_many
 from db import queries, rt_store
 from db import report_store as store
 from domain import reports as R
+from domain.cleaning import db_id
 
 
 class ReportError(Exception):
@@ -408,8 +409,9 @@ def parse_answer(choice: str | None) -> tuple[str, int] | None:
     """("yes" | "no" | "unk", report id) of an answer button, else None."""
     parts = (choice or "").split(":")
     if len(parts) == 3 and parts[0] + ":" == ANSWER_PREFIX and parts[1] in ANSWERS:
-        if parts[2].isdigit():
-            return parts[1], int(parts[2])
+        rid = db_id(parts[2])  # ASCII digits within a BIGINT ("rt:yes:²" is no id)
+        if rid is not None:
+            return parts[1], rid
     return None
 
 

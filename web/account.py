@@ -21,6 +21,7 @@ from services import alerts
 from services.staff import MIN_PASSWORD, AuthError, change_password
 from web.auth import AUTH, CHANGE_PATH, ROLE_NAMES, STAFF
 from web.keys import CHANNEL_LABELS, DEPS
+from web.params import path_id
 from web.proposals import kel_name, wib
 
 
@@ -86,7 +87,7 @@ async def link_code(request: web.Request) -> web.Response:
 
 async def unlink(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    cid = int(request.match_info["cid"])
+    cid = path_id(request, "cid")
     async with auth.db.tx() as c:
         done = await alerts.unlink_chat(
             c, cid, actor=staff.actor, now=auth.clock(), user_id=staff.id

@@ -29,6 +29,7 @@ from web.auth import (
     safe_next,
 )
 from web.keys import CHANNEL_LABELS, DEPS
+from web.params import form_text, text
 
 HERE = Path(__file__).resolve().parent
 LOGIN_NEXT = web.RequestKey("login_next", str)
@@ -133,7 +134,7 @@ async def login_page(request: web.Request) -> web.Response:
 async def login_submit(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     form = await request.post()
-    username = str(form.get("username", ""))[:64]
+    username = form_text(form, "username", 64)  # no NUL: PostgreSQL would refuse it
     password = str(form.get("password", ""))[:256]
     request[LOGIN_NEXT] = str(form.get("next", "/"))
     sent, kept = str(form.get("_csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -207,8 +208,8 @@ AUDIT_LIMIT = 200
 @requires("admin")
 async def audit_page(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
-    actor = request.query.get("actor", "").strip()[:128]
-    action = request.query.get("action", "").strip()[:64]
+    actor = text(request.query.get("actor"), 128).strip()
+    action = text(request.query.get("action"), 64).strip()
     async with auth.db.tx(write=False) as c:
         rows = [
             dict(r._mapping, at=wib(r.at))

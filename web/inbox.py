@@ -17,11 +17,15 @@ from aiohttp import web
 from core.i18n import LANGUAGE_NAMES
 from db import staff_store
 from db import ticket_queries as queries
+from domain.cleaning import db_id
 from domain.clock import wib
 from services import tickets as handoff
 from web.auth import AUTH, STAFF, Staff
 from web.keys import CHANNEL_LABELS, DEPS, OUTBOX
+from web.params import form_text, path_id
 
+# The longest reply or note an officer can send (a chat message's own limit is 4096).
+TEXT_MAX = 4000
 TABS = {
     "new": "Baru",
     "mine": "Saya",
@@ -109,7 +113,7 @@ async def ticket_page(
     request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    tid = int(request.match_info["id"])
+    tid = path_id(request)
     async with auth.db.tx(write=False) as c:
         row = await _load(c, tid, staff)
         msgs = await queries.messages(c, tid)
@@ -177,18 +181,18 @@ def _describe(kind: str, payload: dict | None) -> str:
 async def ticket_action(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     default_locale = request.app[DEPS].default_locale
-    tid = int(request.match_info["id"])
+    tid = path_id(request)
     action = request.match_info["action"]
     form = await request.post()
-    text = str(form.get("text", ""))
+    text = form_text(form, "text", TEXT_MAX)
     now = auth.clock()
     ids: list[int] = []
     try:
         async with auth.db.tx() as c:
             await _load(c, tid, staff)
             if action == "assign":
-                who = str(form.get("staff_id", ""))
-                target = staff.id if who == "me" else (int(who) if who.isdigit() else None)
+                who = form_text(form, "staff_id", 32)
+                target = staff.id if who == "me" else db_id(who)
                 await handoff.assign(c, tid, target, actor=staff.actor, now=now)
             elif action == "reply":
                 ids = await handoff.reply(

@@ -27,6 +27,7 @@ from services.kube import decide as kube_decision
 from services.uep import decide as uep_decision
 from web.auth import AUTH, STAFF, Staff, requires
 from web.keys import CHANNEL_LABELS, DEPS, OUTBOX
+from web.params import form_text, path_id
 from web.reports import contact_items
 
 KUBE_TABS = {
@@ -108,7 +109,7 @@ def _tab(request: web.Request, tabs: dict) -> str:
 
 def _reason(form) -> tuple[str | None, str | None]:
     """(reason, error) from a decision form."""
-    reason = str(form.get("reason", "")).strip()
+    reason = form_text(form, "reason", 10_000).strip()
     if len(reason) > REASON_MAX:
         return reason, f"Alasan paling panjang {REASON_MAX} karakter."
     return reason or None, None
@@ -179,7 +180,7 @@ async def kube_page(
     contact_full: bool = False,
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    gid = int(request.match_info["id"])
+    gid = path_id(request)
     async with auth.db.tx(write=False) as c:
         g = await _kube_row(c, gid, staff)
         members = await store.members(c, gid)
@@ -240,7 +241,7 @@ async def _decide(
     kept; the residents' messages are queued with the decision and sent after the commit."""
     auth, staff = request.app[AUTH], request[STAFF]
     deps = request.app[DEPS]
-    item_id = int(request.match_info["id"])
+    item_id = path_id(request)
     approve = request.match_info["action"] == "approve"
     reason, error = _reason(await request.post())
     if not approve and not reason and not error:
@@ -337,7 +338,7 @@ async def uep_page(
     contact_full: bool = False,
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    aid = int(request.match_info["id"])
+    aid = path_id(request)
     async with auth.db.tx(write=False) as c:
         a = await _uep_row(c, aid, staff)
         phones = await contact_store.of_matter(c, "uep", str(aid))
@@ -397,7 +398,7 @@ async def _reveal(request: web.Request, *, load, page, purpose: str) -> web.Resp
     """The phone numbers given for this proposal in full on this one page view; audited (which
     proposal and how many numbers, never a number). Every staff member who may see the page."""
     auth, staff = request.app[AUTH], request[STAFF]
-    item_id = int(request.match_info["id"])
+    item_id = path_id(request)
     async with auth.db.tx() as c:
         await load(c, item_id, staff)
         n = len(await contact_store.of_matter(c, purpose, str(item_id)))

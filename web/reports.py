@@ -46,6 +46,7 @@ from services.exports import (
 )
 from web.auth import AUTH, STAFF, Staff, requires
 from web.keys import CHANNEL_LABELS, DEPS, MEDIA_DIR, OUTBOX
+from web.params import form_text, path_id
 
 PAGE_SIZE = 50
 SOON_DAYS = 3
@@ -451,9 +452,9 @@ async def move(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     deps = request.app[DEPS]
     form = await request.post()
-    choice = str(form.get("to", ""))
-    note = str(form.get("note", ""))[:1000].strip()
-    version = str(form.get("version", ""))
+    choice = form_text(form, "to", 64)
+    note = form_text(form, "note", 1000).strip()
+    version = form_text(form, "version", 20)
     to, _, outcome = choice.partition(":")
     now = auth.clock()
     code = ""
@@ -461,7 +462,7 @@ async def move(request: web.Request) -> web.Response:
         async with auth.db.tx() as c:
             r = await _load(c, request.match_info["code"], staff)
             code = r.code
-            if not version.isdigit() or int(version) != r.version:
+            if not (version.isascii() and version.isdigit()) or int(version) != r.version:
                 raise ops.ReportError("changed", r.code)
             if (
                 to == R.VERIFIKASI_RT
@@ -502,7 +503,7 @@ async def photo(request: web.Request) -> web.StreamResponse:
     media = request.app[MEDIA_DIR].resolve()
     async with auth.db.tx(write=False) as c:
         r = await _load(c, request.match_info["code"], staff)
-        path = await queries.photo_path(c, r.id, int(request.match_info["pid"]))
+        path = await queries.photo_path(c, r.id, path_id(request, "pid"))
     if not path:
         raise web.HTTPNotFound()
     p = Path(path).resolve()

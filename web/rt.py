@@ -19,6 +19,7 @@ from domain.reports import normalize_rt_rw
 from services import rt as rtops
 from web.auth import AUTH, STAFF
 from web.keys import DEPS
+from web.params import form_text, path_id
 from web.proposals import kel_name, scope, wib
 
 STATUS_NAMES = {"AKTIF": "Aktif", "DIUNDANG": "Diundang", "DICABUT": "Dicabut"}
@@ -86,7 +87,7 @@ async def rt_list(
 async def rt_invite(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     form = await request.post()
-    kept = {k: str(form.get(k, "")).strip()[:40] for k in ("kelurahan", "rw", "rt")}
+    kept = {k: form_text(form, k, 40).strip() for k in ("kelurahan", "rw", "rt")}
     region = request.app[DEPS].region
     kel = region.kelurahan_by_code(kept["kelurahan"]) if kept["kelurahan"] else None
     rw, rt_no = normalize_rt_rw(kept["rw"]), normalize_rt_rw(kept["rt"])
@@ -124,7 +125,7 @@ async def rt_invite(request: web.Request) -> web.Response:
 
 async def rt_revoke(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    hid = int(request.match_info["id"])
+    hid = path_id(request)
     async with auth.db.tx() as c:
         row = await rt_queries.head(c, hid)
         if row is None or not staff.can_see_kelurahan(row.kelurahan_code):

@@ -26,6 +26,7 @@ from domain import training as T
 from domain.nik import mask
 from web.auth import AUTH, STAFF, requires
 from web.keys import DEPS
+from web.params import form_text, path_id
 from web.proposals import wib
 
 EDITORS = ("admin", "verifikator")
@@ -158,7 +159,7 @@ async def create(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     rt = request.app[DEPS]
     form = await request.post()
-    row = {k: str(form.get(k, ""))[:400] for k in T.FIELDS}
+    row = {k: form_text(form, k, 400) for k in T.FIELDS}
     row["priority"] = "1" if form.get("priority") else "0"
     now = auth.clock()
 
@@ -198,7 +199,7 @@ async def edit_form(
     status: int = 200,
 ) -> web.Response:
     auth = request.app[AUTH]
-    sid = int(request.match_info["id"])
+    sid = path_id(request)
     async with auth.db.tx(write=False) as c:
         s = await _session(c, sid)
     v = kept or {k: getattr(s, k) or "" for k in EDITABLE}
@@ -220,9 +221,9 @@ async def edit_form(
 @requires(*EDITORS)
 async def edit(request: web.Request) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
-    sid = int(request.match_info["id"])
+    sid = path_id(request)
     form = await request.post()
-    v = {k: str(form.get(k, "")).strip() for k in EDITABLE}
+    v = {k: form_text(form, k, 10_000).strip() for k in EDITABLE}
     errors = [f"{LABELS[k]}: wajib diisi" for k in ("title", "organiser", "place") if not v[k]]
     errors += [
         f"{LABELS[k]}: paling panjang {n} karakter" for k, n in EDITABLE.items() if len(v[k]) > n
@@ -273,7 +274,7 @@ def _rows(s, rows) -> list[dict]:
 
 async def participants(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
-    sid = int(request.match_info["id"])
+    sid = path_id(request)
     async with auth.db.tx(write=False) as c:
         s = await _session(c, sid)
         rows = _rows(s, await store.participants(c, sid))
@@ -305,7 +306,7 @@ async def participants_csv(request: web.Request) -> web.Response:
     """The CLI's `training participants ID --csv` columns (NIK masked), UTF-8 with a BOM so
     that Excel opens it as such. The export is audit-logged: it holds residents' names."""
     auth, staff = request.app[AUTH], request[STAFF]
-    sid = int(request.match_info["id"])
+    sid = path_id(request)
     now = auth.clock()
     async with auth.db.tx() as c:
         s = await _session(c, sid)

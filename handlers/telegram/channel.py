@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 
 from config import Settings
 from core.model import Event
+from domain.cleaning import loads
 from domain.clock import utcnow
 from handlers.plugin import Route, add_routes
 from handlers.telegram.media import PhotoFetcher
@@ -317,12 +317,14 @@ class TelegramChannel:
         ):
             return web.Response(status=401, text="Unauthorized")
         try:
-            data = json.loads(await request.read())
+            # Decoded without NUL, control characters or lone surrogates; too deep, NaN or
+            # Infinity is refused (domain/cleaning.py, docs/security.md "Bad input").
+            data = loads(await request.read())
             event = webhook_event(data, self._bot)
         except (
             ValueError,
             ValidationError,
-        ):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        ):  # JSONDecodeError, UnicodeDecodeError, BadJson and ids out of range are ValueErrors
             return web.Response(status=400, text="Bad Request: not a Telegram update")
         if event is not None:
             try:

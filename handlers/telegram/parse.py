@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # aiogram's types take seconds to import: only when an Update
     from aiogram.types import CallbackQuery, Message, Update
 
 CHANNEL = "tg"
+# The longest file_id a photo's ref may be (report_photos.ref); Telegram's are about 90.
+FILE_ID_MAX = 160
 
 # "/start", "/start@jaring_bot payload", "/Cek 3201..." (Telegram commands are [A-Za-z0-9_]).
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@\w+)?(?:\s+(.*))?\Z", re.DOTALL)
@@ -96,7 +98,7 @@ def _message_event(update_id: int, msg: Message) -> Event | None:
             "contact",
             contact_payload(user.id, msg.contact.user_id, msg.contact.phone_number),
         )
-    elif msg.photo:
+    elif msg.photo and all(len(p.file_id) <= FILE_ID_MAX for p in msg.photo):
         largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
         kind, payload = "photo", {"ref": largest.file_id}
     else:
@@ -193,7 +195,24 @@ def webhook_event(data: Any, bot: Any = None) -> Event | None:
         from aiogram.types import Update
 
         event = update_to_event(Update.model_validate(data, context={"bot": bot}))
+    if event is not None and not _ids_fit(event):
+        raise ValueError("an id beyond 64 bits is not Telegram's")
     return event
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _ids_fit(event: Event) -> bool:
+    """Telegram's ids (update, user, chat) fit in 64 bits (they use 52); a body with a larger
+    one is not from Telegram, and its ids would not fit the database."""
+    try:
+        return all(
+            int(v) in _INT64
+            for v in (event.external_id, event.user_key.removeprefix("tg:"), event.address)
+        )
+    except ValueError:
+        return False
 
 
 def _str_or_none(v: Any) -> str | None:

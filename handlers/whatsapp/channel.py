@@ -43,6 +43,7 @@ from core.model import Event
 from db import media_store
 from db import whatsapp_store as store
 from db.database import Database
+from domain.cleaning import loads
 from domain.clock import utcnow
 from handlers.plugin import Route
 from handlers.whatsapp.graph import REENGAGEMENT, GraphClient, recipient, send_error
@@ -237,9 +238,12 @@ class WhatsAppChannel:
             log.warning("whatsapp: webhook with a wrong signature refused")
             return web.Response(status=403, text="Forbidden")
         try:
-            delivery = parse_delivery(json.loads(body))
+            # Decoded without NUL, control characters or lone surrogates; too deep, NaN or
+            # Infinity is refused (domain/cleaning.py, docs/security.md "Bad input").
+            delivery = parse_delivery(loads(body))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError):
-            # JSONDecodeError, UnicodeDecodeError, BadDelivery, or fields of the wrong JSON type
+            # JSONDecodeError, UnicodeDecodeError, BadJson, BadDelivery, or fields of the wrong
+            # JSON type
             return web.Response(status=400, text="Bad Request: not a WhatsApp webhook delivery")
         if delivery.skipped:
             log.info(

@@ -22,6 +22,9 @@ CHANNEL = "wa"
 
 BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]+\Z")  # a business-scoped user id
 HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+# The longest wamid, BSUID (with "wa:"), media id the database keeps; the longest phone number.
+ID_MAX = 128
+WA_ID_MAX = 32
 
 
 @dataclass(slots=True)
@@ -97,7 +100,7 @@ def parse_delivery(data: Any) -> Delivery:
 
 def _message(msg: dict, contacts: list[dict]) -> Inbound | None:
     wamid = msg.get("id")
-    if not isinstance(wamid, str) or not wamid:
+    if not isinstance(wamid, str) or not wamid or len(wamid) > ID_MAX:
         return None
     sender = msg.get("from")
     sender = str(sender) if sender not in (None, "") else None
@@ -112,6 +115,8 @@ def _message(msg: dict, contacts: list[dict]) -> Inbound | None:
     wa_id = str(wa_id) if wa_id else None
     if not bsuid and not wa_id:
         return None
+    if (bsuid and len(bsuid) > ID_MAX - 8) or (wa_id and len(wa_id) > WA_ID_MAX):
+        return None  # not Meta's: the ids would not fit the database
     if "group_id" in msg:  # group chats: replies about a household must not go to a group
         return None
     kind, payload, media, page = _content(msg)
@@ -143,8 +148,9 @@ def _content(msg: dict) -> tuple[str, dict[str, Any], Media | None, int | None]:
         reply = body.get(itype) if isinstance(body.get(itype), dict) else {}
         if itype in ("button_reply", "list_reply") and reply.get("id"):
             cid = str(reply["id"])
-            if cid.startswith(MORE_PREFIX) and cid[len(MORE_PREFIX) :].isdigit():
-                return "choice", {"id": cid}, None, int(cid[len(MORE_PREFIX) :])
+            page = cid[len(MORE_PREFIX) :] if cid.startswith(MORE_PREFIX) else ""
+            if page.isascii() and page.isdigit() and len(page) <= 4:  # never "²", never 10**99
+                return "choice", {"id": cid}, None, int(page)
             return "choice", {"id": cid}, None, None
         return "other", {"type": f"interactive:{itype or 'unknown'}"}, None, None
     if typ == "button":  # a template's quick-reply button
@@ -154,11 +160,15 @@ def _content(msg: dict) -> tuple[str, dict[str, Any], Media | None, int | None]:
     if typ == "location":
         try:
             lat, lon = float(body["latitude"]), float(body["longitude"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return "other", {"type": "location"}, None, None
+        if not (abs(lat) <= 90 and abs(lon) <= 180):  # also NaN: JSON cannot store it
             return "other", {"type": "location"}, None, None
         return "location", {"lat": lat, "lon": lon}, None, None
-    if typ == "image" and body.get("id"):
-        media = Media(str(body["id"]), body.get("mime_type"), sha256_hex(body.get("sha256")))
+    if typ == "image" and body.get("id") and len(str(body["id"])) <= ID_MAX:
+        mime = body.get("mime_type")
+        mime = mime[:64] if isinstance(mime, str) else None
+        media = Media(str(body["id"]), mime, sha256_hex(body.get("sha256")))
         ref = media.sha256 or f"wa-media:{media.id}"
         return "photo", {"ref": ref}, media, None
     if typ == "contacts":
@@ -185,10 +195,14 @@ def _status(st: dict) -> Status:
     if isinstance(err, dict):
         try:
             code = int(err.get("code"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            code = None
+        if code is not None and not -(2**31) <= code < 2**31:  # an INTEGER column
             code = None
         title = str(err.get("title") or err.get("message") or "")[:250] or None
-    return Status(str(st["id"]), str(st["status"])[:16], _ts(st.get("timestamp")), code, title)
+    return Status(
+        str(st["id"])[:ID_MAX], str(st["status"])[:16], _ts(st.get("timestamp")), code, title
+    )
 
 
 def _ts(value: Any) -> datetime | None:
