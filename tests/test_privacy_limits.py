@@ -319,6 +319,17 @@ async def test_tickets_and_reports_per_conversation_per_day(db_url, tmp_path):
             ("limit.reports", f"conversation:{cid}", "system:limits"),
         ]
         assert rows[0].detail["limit"] == 2
+        # staff see it on the statistics page
+        await _staff(rt, clock, ("ani", "admin", None))
+        client = TestClient(TestServer(rt.web))
+        await client.start_server()
+        try:
+            await login(client)
+            html = await (await client.get("/stats")).text()
+            assert "7 hari terakhir: 1 kali untuk laporan, 1 kali untuk tanya petugas" in html
+            assert 'href="/audit?action=limit."' in html
+        finally:
+            await client.close()
 
 
 # --- the NIK lock ------------------------------------------------------------------------------
