@@ -57,8 +57,9 @@ def has_long_number(text: str) -> bool:
     return bool(text) and _LONG_NUMBER.search(text) is not None
 
 
-# The fields of a stored inbound event that hold the resident's own words.
-_WORD_FIELDS = ("text", "caption", "args")
+# The fields of a stored inbound event that hold the resident's own words (and a shared
+# contact's number, when no step took it: the contact flow redacts the whole payload).
+_WORD_FIELDS = ("text", "caption", "args", "phone")
 
 
 def masked_payload(payload: dict | None) -> dict | None:

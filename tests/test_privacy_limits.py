@@ -45,6 +45,10 @@ def test_mask_numbers_keeps_the_shape_not_the_value():
     assert masked_payload({"text": "halo"}) is None
     assert masked_payload({"id": "k:yes"}) is None
     assert masked_payload({"text": NIK_1, "x": 1}) == {"text": "3271 05•• •••• 0002", "x": 1}
+    assert masked_payload({"phone": "6281234567890", "own": True}) == {
+        "phone": "6281****890",
+        "own": True,
+    }
     assert masked_payload({"command": "cek", "args": NIK_1}) == {
         "command": "cek",
         "args": "3271 05•• •••• 0002",
