@@ -91,7 +91,7 @@ async def on_nik(ctx: Ctx, inp: Input) -> None:
         await ctx.not_understood(problem_text(ctx, res, "NIK"))
         return
     # A NIK locked by too many failed checks is told now, not after the No. KK.
-    until = await identity.lock_until(ctx, ctx.deps.nik_hash(res.nik))
+    until = await identity.lock_until(ctx, res.nik)
     if until:
         identity.tell_locked(ctx, until)
         return
@@ -147,13 +147,17 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
         await ctx.not_understood(problem_text(ctx, res, "No. KK"))
         return
     nik = ctx.data["nik"]
-    nik_hash = ctx.deps.nik_hash(nik)
-    until = await identity.lock_until(ctx, nik_hash)
+    until = await identity.lock_until(ctx, nik)
     if until:  # locked meanwhile (another conversation failed with this NIK)
         identity.tell_locked(ctx, until)
         return
     matched = await queries.match_person(ctx.conn, nik, res.kk)
-    await queries.record_attempt(ctx.conn, ctx.state.id, nik_hash, matched is not None, ctx.now)
+    if await identity.simulator_may_see(ctx, matched[0] if matched else None):
+        await queries.record_attempt(
+            ctx.conn, ctx.state.id, ctx.deps.nik_hash(nik), matched is not None, ctx.now
+        )
+    else:  # the simulator, outside the operator's kelurahan: answered as no match, not counted
+        matched = None
     if matched is None:
         ctx.data.pop("nik", None)
         ctx.rest_at("check", "failed")

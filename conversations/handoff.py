@@ -21,6 +21,7 @@ The staff side (assign, reply, note, close, the SLA job) is services/tickets.py.
 
 from __future__ import annotations
 
+from conversations import limits
 from conversations.texts import office_hours_text
 from core.engine import CHOICES, IDLE_AFTER, MENU, Ctx, Flow, Input
 from core.i18n import L_
@@ -73,6 +74,8 @@ async def ask_question(ctx: Ctx) -> None:
             _chat_choices(ctx),
         )
         return
+    if await limits.reached(ctx, limits.TICKETS):  # [limits] tickets_per_day
+        return
     p = ctx.deps.programs
     ctx.say(
         ctx._(
@@ -92,6 +95,8 @@ async def ask_question(ctx: Ctx) -> None:
 async def on_question(ctx: Ctx, inp: Input) -> None:
     if inp.kind != "text" or len(inp.text.strip()) < MIN_QUESTION:
         await ctx.not_understood(ctx._("Please type your question in words, in one message."))
+        return
+    if await limits.reached(ctx, limits.TICKETS):
         return
     await open_ticket(ctx, inp.text.strip())
 

@@ -9,6 +9,14 @@ match, with a one-line note instead of the full status answer.
 Failed checks are limited per conversation (5 an hour) and per NIK (10 a day, counted by keyed
 hash). A locked resident is told so at once: before the NIK is asked (a lock of this
 conversation) or as soon as the NIK is typed (a lock of that NIK), never after the No. KK.
+A NIK's lock never shuts out a conversation that matched that household before (it is matched
+to it now, or a check of this conversation succeeded with the NIK of one of its members):
+guesses from other chats cannot lock the family out, and this conversation's own failures
+still count against its limit and the NIK's (docs/privacy.md).
+
+The dashboard's simulator (channel "web", user key `web:<username>:<n>`) matches only
+households of an operator's own kelurahan, and every lookup is in the audit log
+(`simulator.lookup`): `simulator_may_see`.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from datetime import datetime, timedelta
 
 from core.engine import Ctx
 from core.i18n import L_
-from db import queries
+from db import queries, staff_store
+from db.audit import audit
 
 # Carried data keys (they start with "__", so they survive moves between flows).
 PERSON = "__person_id"
@@ -85,21 +94,66 @@ async def matched_note(ctx: Ctx, household_id: int) -> None:
     )
 
 
-async def lock_until(ctx: Ctx, nik_hash: str | None = None) -> datetime | None:
-    """When checks are locked (for this conversation, or for the NIK with this hash), the
-    moment the lock lifts; None when not locked."""
+async def lock_until(ctx: Ctx, nik: str | None = None) -> datetime | None:
+    """When checks are locked (for this conversation, or for this NIK), the moment the lock
+    lifts; None when not locked. A NIK's lock does not hold for a conversation that matched its
+    household before."""
     n, oldest = await queries.failed_attempts(
         ctx.conn, conversation_id=ctx.state.id, since=ctx.now - CONV_WINDOW
     )
     if n >= CONV_LIMIT:
         return oldest + CONV_WINDOW
-    if nik_hash:
+    if nik:
+        nik_hash = ctx.deps.nik_hash(nik)
         n, oldest = await queries.failed_attempts(
             ctx.conn, nik_hash=nik_hash, since=ctx.now - NIK_WINDOW
         )
-        if n >= NIK_LIMIT:
+        if n >= NIK_LIMIT and not await matched_before(ctx, nik, nik_hash):
             return oldest + NIK_WINDOW
     return None
+
+
+async def matched_before(ctx: Ctx, nik: str, nik_hash: str) -> bool:
+    """This conversation is matched to the NIK's household now, or once matched with the NIK of
+    one of its members (check_attempts keeps successes by keyed hash)."""
+    hid, niks = await queries.household_niks(ctx.conn, nik)
+    if hid is not None and hid == ctx.state.household_id:
+        return True
+    hashes = {nik_hash, *(ctx.deps.nik_hash(n) for n in niks)}
+    return await queries.matched_with(ctx.conn, ctx.state.id, sorted(hashes))
+
+
+SIMULATOR = "web"  # the dashboard simulator's channel (handlers/simulator)
+
+
+async def simulator_may_see(ctx: Ctx, household_id: int | None) -> bool:
+    """A check in the dashboard's simulator: whether the staff member behind it may see this
+    household (an operator only their kelurahan), written to the audit log each time, matched or
+    not. True outside the simulator."""
+    if ctx.state.channel != SIMULATOR:
+        return True
+    username = ctx.state.user_key.removeprefix(f"{SIMULATOR}:").rpartition(":")[0]
+    staff = await staff_store.user(ctx.conn, username) if username else None
+    kel = await queries.household_kelurahan(ctx.conn, household_id) if household_id else None
+    allowed = household_id is None or (  # a non-match shows nothing (and is counted)
+        staff is not None
+        and bool(staff.active)
+        and (staff.role != "operator" or (kel is not None and kel == staff.kelurahan_code))
+    )
+    await audit(
+        ctx.conn,
+        f"staff:{username}",
+        "simulator.lookup",
+        f"household:{household_id}" if household_id else None,
+        {
+            "conversation": ctx.state.user_key,
+            "matched": household_id is not None,
+            "allowed": allowed,
+            "kelurahan": kel,
+        },
+        now=ctx.now,
+    )
+    return allowed
 
 
 def tell_locked(ctx: Ctx, until: datetime) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from conversations import contact, identity
+from conversations import contact, identity, limits
 from conversations.intents import not_an_answer
 from core.engine import Ctx, Flow, Input
 from core.i18n import L_
@@ -198,6 +198,9 @@ async def _receives_aid(ctx: Ctx) -> bool | None:
 
 @report.ask("start")
 async def ask_start(ctx: Ctx) -> None:
+    if await limits.reached(ctx, limits.REPORTS):  # [limits] reports_per_day
+        drop_draft(ctx)
+        return
     old = ctx.data.get(DRAFT, {})
     as_rt = bool(old.get("as_rt"))
     new_draft(ctx, as_rt=as_rt)
@@ -821,6 +824,9 @@ async def _commit(ctx: Ctx) -> None:
         kel, rw, rt = h.kelurahan_code, h.rw, h.rt
     if not kel:
         await ctx.goto("report", "start")
+        return
+    if await limits.reached(ctx, limits.REPORTS):
+        drop_draft(ctx)
         return
     sla = ctx.deps.programs.sla
     created = await ops.create_report(

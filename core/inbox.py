@@ -24,6 +24,7 @@ from db import inbox_store as store
 from db.database import Database
 from domain.cleaning import clean_text, scrub_json
 from domain.clock import utcnow
+from domain.masking import masked_payload
 
 log = logging.getLogger("jaring.service")
 
@@ -212,6 +213,10 @@ class Service:
                     ev.address,
                     ev.locale_hint,
                 )
+                # The stored copy keeps no NIK, No. KK or phone number: the step reads `event`,
+                # and the masking commits with the step (docs/privacy.md).
+                if (masked := masked_payload(ev.payload)) is not None:
+                    await store.set_payload(c, ev.id, masked)
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)
                 await self.engine.handle(ctx)
                 rows = await self._queue_replies(c, ev, ctx.replies, now, ctx.t.locale)

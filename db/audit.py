@@ -40,3 +40,14 @@ async def recent(conn, *, actor: str = "", action: str = "", limit: int = 200):
     if action:
         q = q.where(A.action.startswith(action, autoescape=True))
     return (await conn.execute(q)).all()
+
+
+async def counts_since(conn, action_prefix: str, since: datetime) -> dict[str, int]:
+    """How many entries per action (those starting with `action_prefix`) since `since`."""
+    A = audit_log.c
+    q = (
+        sa.select(A.action, sa.func.count())
+        .where(A.action.startswith(action_prefix, autoescape=True), A.at >= since)
+        .group_by(A.action)
+    )
+    return {a: n for a, n in (await conn.execute(q)).all()}

@@ -59,6 +59,9 @@ _upd_failed = (
     .where(I.id == sa.bindparam("eid"))
     .values(status="failed", processed_at=sa.bindparam("at"), error=sa.bindparam("err"))
 )
+_upd_payload = (
+    sa.update(inbound_events).where(I.id == sa.bindparam("eid")).values(payload=sa.bindparam("p"))
+)
 _ins_out = sa.insert(outbound_messages).returning(
     outbound_messages.c.id, sort_by_parameter_order=True
 )
@@ -163,6 +166,11 @@ async def save_state(conn, state) -> None:
 
 async def mark_done(conn, event_id: int, now: datetime) -> None:
     await conn.execute(_upd_done, {"eid": event_id, "at": now})
+
+
+async def set_payload(conn, event_id: int, payload: dict) -> None:
+    """Rewrite a stored event's payload (its long numbers masked once it is processed)."""
+    await conn.execute(_upd_payload, {"eid": event_id, "p": payload})
 
 
 async def mark_failed(conn, event_id: int, now: datetime, error: str) -> None:

@@ -81,6 +81,30 @@ async def failed_attempts(
     return row[0], row[1]
 
 
+_household_niks = sa.select(people.c.household_id, people.c.nik).where(
+    people.c.household_id
+    == sa.select(people.c.household_id).where(people.c.nik == sa.bindparam("nik")).scalar_subquery()
+)
+_matched_with = sa.select(sa.func.count()).where(
+    check_attempts.c.conversation_id == sa.bindparam("cid"),
+    check_attempts.c.success.is_(True),
+    check_attempts.c.nik_hash.in_(sa.bindparam("hashes", expanding=True)),
+)
+
+
+async def household_niks(conn, nik: str) -> tuple[int | None, list[str]]:
+    """The household this NIK belongs to and the NIKs of its members ((None, []) when unknown).
+    For the lock's exemption only (conversations/identity.py); never shown to anyone."""
+    rows = (await conn.execute(_household_niks, {"nik": nik})).all()
+    return (rows[0][0] if rows else None), [r[1] for r in rows]
+
+
+async def matched_with(conn, conversation_id: int, nik_hashes: list[str]) -> bool:
+    """Whether this conversation ever matched with one of these NIKs (by keyed hash)."""
+    n = await conn.scalar(_matched_with, {"cid": conversation_id, "hashes": nik_hashes})
+    return bool(n)
+
+
 async def household_kelurahan(conn, household_id: int) -> str | None:
     return (
         await conn.execute(

@@ -242,3 +242,18 @@ async def mark_rt_reminded(conn, report_id: int, now: datetime) -> bool:
         .values(rt_reminded_at=now)
     )
     return res.rowcount == 1
+
+
+async def made_since(conn, conversation_id: int, since: datetime) -> int:
+    """How many reports this conversation made since `since`, merged ones included (the daily
+    limit): the `create` and `merge` events that name it."""
+    return (
+        await conn.scalar(
+            sa.select(sa.func.count()).where(
+                EC.conversation_id == conversation_id,
+                EC.action.in_(("create", "merge")),
+                EC.at >= since,
+            )
+        )
+        or 0
+    )

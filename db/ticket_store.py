@@ -100,3 +100,15 @@ async def unanswered(conn):
             )
         )
     ).all()
+
+
+async def opened_since(conn, conversation_id: int, since: datetime) -> int:
+    """How many tickets this conversation opened since `since` (the daily limit)."""
+    return (
+        await conn.scalar(
+            sa.select(sa.func.count()).where(
+                T.conversation_id == conversation_id, T.opened_at >= since
+            )
+        )
+        or 0
+    )

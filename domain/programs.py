@@ -87,6 +87,15 @@ class Sla:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one conversation may open in a day (WIB), against floods from one account; [limits]
+    in programs.toml, optional, these defaults (docs/privacy.md)."""
+
+    reports_per_day: int = 5
+    tickets_per_day: int = 5
+
+
+@dataclass(frozen=True)
 class ProgramsConfig:
     city: str
     office: str
@@ -115,6 +124,7 @@ class ProgramsConfig:
     official_checks_en: tuple[str, ...] | None = None  # optional, for English replies
     # How long a phone number a resident gave for a matter is kept (conversations/contact.py).
     contact_retention_months: int = 6
+    limits: Limits = Limits()
 
     def known_codes(self) -> frozenset[str]:
         return frozenset(self.programs)
@@ -150,7 +160,18 @@ def load_programs(path: str | PathLike[str]) -> ProgramsConfig:
     return _parse(data, name)
 
 
-_TOP = ("service", "office_hours", "sla", "desil", "components", "kube", "training", "programs")
+_TOP = (
+    "service",
+    "office_hours",
+    "sla",
+    "desil",
+    "components",
+    "kube",
+    "training",
+    "programs",
+    "limits",
+)
+_LIMITS = tuple(f.name for f in fields(Limits))
 _SERVICE = (
     "city",
     "office",
@@ -175,7 +196,7 @@ _PROGRAM_OPTIONAL = ("desil", "components", "head_age", "member_age")
 
 def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     c = _Checker()
-    top = c.table(data, "", _TOP)
+    top = c.table(data, "", _TOP, optional=("limits",))
 
     def section(name: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
         # A missing section was reported by the top-level check; its keys are then not listed.
@@ -243,6 +264,10 @@ def _parse(data: dict[str, Any], source: str) -> ProgramsConfig:
     values["training_dtsen_priority"] = c.boolean(training, "training", "dtsen_priority")
 
     values["programs"] = _programs(c, top.get("programs"))
+    if "limits" in top:
+        limits = section("limits", _LIMITS, optional=_LIMITS)
+        given = {k: c.integer(limits, "limits", k, 1, 1000) for k in _LIMITS if k in limits}
+        values["limits"] = Limits(**{k: v for k, v in given.items() if v is not None})
 
     if c.problems:
         raise ConfigError(c.problems, source=source)

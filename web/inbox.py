@@ -7,6 +7,13 @@ and the ticket. An operator kelurahan sees only tickets of their
 kelurahan. On a ticket: the conversation before it, the messages, assign, reply (relayed to the
 resident's channel through the outbox), internal note, close (the resident is asked for a 1–5
 rating). A failed action keeps what the officer typed.
+
+Privacy (docs/privacy.md): the resident's words are shown with long numbers masked (a NIK or
+No. KK as "3271 05•• •••• 0003", a phone as "0812****890"), in the list's preview too.
+"Tampilkan angka lengkap (dicatat)" (POST, verifikator and admin) shows the ticket's messages
+as written, on that one page view, not cached, audited as `tickets.reveal`. The inbox's own copy
+of what the resident typed before the ticket is masked once processed, so it has no full number
+to show.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from aiohttp import web
 from core.i18n import LANGUAGE_NAMES
 from db import staff_store
 from db import ticket_queries as queries
+from db.audit import audit
 from domain.cleaning import db_id
 from domain.clock import wib
+from domain.masking import mask_numbers
 from services import tickets as handoff
-from web.auth import AUTH, STAFF, Staff
+from web.auth import AUTH, STAFF, Staff, requires
 from web.keys import CHANNEL_LABELS, DEPS, OUTBOX
 from web.params import form_text, path_id
 
@@ -45,6 +54,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/inbox", inbox)
     app.router.add_get("/inbox/{id:\\d+}", ticket_page)
     app.router.add_post("/inbox/{id:\\d+}/{action:assign|reply|note|close}", ticket_action)
+    app.router.add_post("/inbox/{id:\\d+}/reveal", reveal)
 
 
 def _scope(staff: Staff) -> str | None:
@@ -80,7 +90,7 @@ async def inbox(request: web.Request) -> web.Response:
             else ("kepala bidang" if r.supervisor_flag_at else ""),
             "assignee": r.assignee or "",
             "channel": request.app[CHANNEL_LABELS].get(r.channel, r.channel),
-            "preview": (first.get(r.id) or "")[:140],
+            "preview": mask_numbers(first.get(r.id) or "")[:140],
             "rating": r.rating,
             "closed": wib(r.closed_at),
             "withdrawn": r.status == "closed" and r.closed_by == "resident",
@@ -110,10 +120,16 @@ async def _load(conn, tid: int, staff: Staff):
 
 
 async def ticket_page(
-    request: web.Request, *, error: str | None = None, kept: dict | None = None, status: int = 200
+    request: web.Request,
+    *,
+    error: str | None = None,
+    kept: dict | None = None,
+    status: int = 200,
+    reveal: bool = False,
 ) -> web.Response:
     auth, staff = request.app[AUTH], request[STAFF]
     tid = path_id(request)
+    show = (lambda v: v) if reveal else mask_numbers
     async with auth.db.tx(write=False) as c:
         row = await _load(c, tid, staff)
         msgs = await queries.messages(c, tid)
@@ -148,23 +164,41 @@ async def ticket_page(
                 else "belum dicocokkan (NIK + No. KK)"
             ),
             "before": [
-                {"at": wib(b.received_at), "text": _describe(b.kind, b.payload)}
+                {"at": wib(b.received_at), "text": show(_describe(b.kind, b.payload))}
                 for b in reversed(before)
             ],
             "messages": [
                 {
                     "kind": m.kind,
                     "who": KIND_NAMES.get(m.kind, m.kind),
-                    "body": m.body,
+                    "body": show(m.body or ""),
                     "at": wib(m.created_at),
                     "staff": m.name or "",
                 }
                 for m in msgs
             ],
             "people": people,
+            "reveal": reveal,
+            "can_reveal": staff.role in REVEAL_ROLES and not reveal,
         },
         status=status,
     )
+
+
+REVEAL_ROLES = ("admin", "verifikator")  # as for a report's NIK (web/reports.py)
+
+
+@requires(*REVEAL_ROLES)
+async def reveal(request: web.Request) -> web.Response:
+    """The ticket's messages as the resident wrote them, on this one page view; audited."""
+    auth, staff = request.app[AUTH], request[STAFF]
+    tid = path_id(request)
+    async with auth.db.tx() as c:
+        await _load(c, tid, staff)
+        await audit(c, staff.actor, "tickets.reveal", f"T-{tid}", None, now=auth.clock())
+    resp = await ticket_page(request, reveal=True)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _describe(kind: str, payload: dict | None) -> str:

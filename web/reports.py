@@ -10,8 +10,9 @@
   are offered; the form carries the version it was read at, so an officer whose report was moved
   meanwhile gets "baru saja diubah petugas lain" and keeps the typed note. The reporter's message
   is queued in the move's transaction; the outbox is woken after the commit.
-- NIK / No. KK are masked; "Tampilkan NIK" (POST, verifikator/admin) shows them once and is
-  written to audit_log (`reports.reveal`). The SIKS-NG export (CSV/XLSX, verifikator/admin) is
+- NIK / No. KK are masked, and so are the long numbers in the reporter's words (story, detail,
+  the RT's note, the history's notes: domain.masking.mask_numbers); "Tampilkan NIK" (POST,
+  verifikator/admin) shows them once and is written to audit_log (`reports.reveal`). The SIKS-NG export (CSV/XLSX, verifikator/admin) is
   the CLI's layout (`services.exports.export_rows`), audited as `reports.export`.
 - The phone numbers reporters gave so an officer can call them (conversations/contact.py):
   masked, with their purpose, for verifikator and admin; "Tampilkan nomor telepon" (POST) shows
@@ -34,6 +35,7 @@ from db.audit import audit
 from domain import phone as P
 from domain import reports as R
 from domain.clock import wib
+from domain.masking import has_long_number, mask_numbers
 from domain.nik import mask
 from services import reports as ops
 from services.exports import (
@@ -203,7 +205,7 @@ async def queue(request: web.Request) -> web.Response:
             "rtrw": f"RT {int(r.rt)} / RW {int(r.rw)}" if r.rt and r.rw else "",
             "target": "Keluarga pelapor" if r.household_id else (r.target_name or "—"),
             "reason": REASON_NAMES.get(r.category, {}).get(r.reason or "", r.reason or ""),
-            "detail": (r.detail or "")[:120],
+            "detail": mask_numbers(r.detail or "")[:120],
             "created": wib(r.created_at, "%d-%m-%Y"),
             "due": wib(r.due_at, "%d-%m-%Y"),
             "late": r.state != R.SELESAI and r.due_at < now,
@@ -294,6 +296,7 @@ async def report_page(
             and await ops.active_head_for_area(c, r.kelurahan_code, r.rw, r.rt) is not None
         )
     show = (lambda v: v or "—") if reveal else (lambda v: mask(v) if v else "—")
+    words = (lambda v: v or "") if reveal else (lambda v: mask_numbers(v or ""))
     kel = region.kelurahan_by_code(r.kelurahan_code)
     kec = region.kecamatan_by_code(kel.kecamatan_code) if kel else None
     if head:
@@ -326,6 +329,7 @@ async def report_page(
         or r.target_nik
         or r.target_kk
         or (reporter and reporter.nik)
+        or any(has_long_number(v or "") for v in (r.story, r.detail, *(e.note for e in events)))
     )
     return aiohttp_jinja2.render_template(
         "report.html",
@@ -356,7 +360,9 @@ async def report_page(
             "rt_due": wib(r.rt_due_at) if r.state == R.VERIFIKASI_RT else "",
             "late": r.state != R.SELESAI and r.due_at < now,
             "rt_opinion": RT_OPINIONS.get(r.rt_opinion or "", ""),
-            "rt_note": rt_event.note if rt_event else "",
+            "rt_note": words(rt_event.note) if rt_event else "",
+            "story": words(r.story),
+            "detail": words(r.detail),
             "identity": identity,
             "reporter": {
                 "role": "Ketua RT" if r.reporter_role == "rt" else "Warga",
@@ -381,7 +387,7 @@ async def report_page(
                     + _status(e.to_state, e.outcome)
                     if e.to_state
                     else "",
-                    "note": e.note or "",
+                    "note": words(e.note),
                 }
                 for e in events
             ],

@@ -15,6 +15,11 @@ outbox), on a channel of its own, "web", to try flows and both languages.
   a report with evidence can be tried here.
 - Simulated conversations are left out of the statistics (web/stats.py); on the overview and in
   the inbox their channel reads "Simulator".
+- Privacy (docs/privacy.md): the transcript shows long numbers masked (a NIK as
+  "3271 05•• •••• 0003"), like every page where staff read a resident's words. A NIK + No. KK
+  check here matches only households of an operator's own kelurahan (verifikator and admin:
+  the city), and every lookup, matched or not, is an audit row `simulator.lookup` naming the
+  household (conversations/identity.py `simulator_may_see`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from core.i18n import LANGUAGE_NAMES
 from core.media import PhotoProblem
 from core.model import Event
 from db import conversation_store
+from domain.masking import mask_numbers
 from web.auth import AUTH, STAFF, audit
 from web.keys import OUTBOX, SERVICE
 
@@ -83,7 +89,7 @@ async def page(request: web.Request) -> web.Response:
             log.append(
                 {
                     "who": who,
-                    "text": p.get("text") or "",
+                    "text": mask_numbers(p.get("text") or ""),
                     "choices": [{"id": i, "label": lbl} for i, lbl in p.get("choices") or []],
                     "request": p.get("request"),
                 }

@@ -9,7 +9,9 @@
   judged (nobody could answer it any more); withdrawn later, it counts as missed.
 - Desil spread of the households residents matched in the chat (distinct households).
 - Registrations per training session (by status).
-- Channel use: conversations per channel, inbound messages per channel in the last 30 days.
+- Channel use: conversations per channel, inbound messages per channel in the last 30 days,
+  and how often a chat reached its daily limit of reports or questions in the last 7 days
+  (city-wide; who: the audit log's `limit.` rows, for admins).
 
 The simulator's conversations (channel "web", web/simulator.py) are test traffic: they are left
 out of every number and only counted, separately, under channel use. An operator sees only their
@@ -25,6 +27,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from db import stats_store as store
+from db.audit import counts_since as audit_counts
 from db.stats_store import SIM
 from domain import reports as R
 from domain.clock import JAKARTA
@@ -146,6 +149,8 @@ async def stats_page(request: web.Request) -> web.Response:
         desil = await store.desil_counts(c, _kelurahan(staff))
         trainings = await training_counts(c, staff)
         convs, inbound = await store.channel_counts(c, now - timedelta(days=30))
+        # chats that reached a daily limit (conversations/limits.py): one audit row a day each
+        limits = await audit_counts(c, "limit.", now - timedelta(days=7))
 
     states = list(R.STATES)
     kel_rows = sorted(
@@ -208,5 +213,7 @@ async def stats_page(request: web.Request) -> web.Response:
         else None,
         "sim_convs": convs.get(SIM, 0),
         "sim_inbound": inbound.get(SIM, 0),
+        "limit_reports": limits.get("limit.reports", 0),
+        "limit_tickets": limits.get("limit.tickets", 0),
     }
     return aiohttp_jinja2.render_template("stats.html", request, ctx)
