@@ -229,9 +229,9 @@ class Service:
     async def _queue_replies(
         self, c, ev, replies: list[Reply], now, locale: str | None = None
     ) -> list[dict]:
-        """Insert the replies into the outbox. When this process sends on that channel, the rows
-        are claimed (`sending`) in the same transaction and handed straight to the sender, which
-        saves a claim transaction per reply; otherwise they wait as `queued` for a sender."""
+        """Insert the replies into the outbox, `queued`. When this process sends on that
+        channel, the rows are handed straight to the sender after the commit (no read back); it
+        claims each right before its request. Otherwise they wait for a sender's poll."""
         if not replies:
             return []
         local = ev.channel in self.outbox.transports
@@ -242,8 +242,8 @@ class Service:
                 address=ev.address,
                 inbound_event_id=ev.id,
                 payload=r.to_payload(locale),
-                status="sending" if local else "queued",
-                attempts=1 if local else 0,
+                status="queued",
+                attempts=0,
                 next_attempt_at=now,
                 created_at=now,
             )
