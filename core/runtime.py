@@ -60,8 +60,10 @@ class Core:
         await self.scheduler.start()
 
     async def stop_core(self) -> None:
-        """Finish what is being processed, then stop the scheduler and the outbox (the channels
-        stop receiving before this and close their sessions after)."""
-        await self.service.idle()
+        """Finish the events in hand (not the whole inbox) and the requests in flight, then stop
+        the scheduler and the outbox: a few seconds at most, whatever is queued. The rest stays
+        stored (pending events, queued replies) for the next start. The channels stop receiving
+        before this and close their sessions after."""
+        await self.service.stop(grace=3.0)
         await self.scheduler.stop()
-        await self.outbox.stop()
+        await self.outbox.stop(grace=4.0)
