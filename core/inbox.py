@@ -319,7 +319,8 @@ class Service:
     async def _retry_later(self, user_key: str, event_id: int | None, now, error: str) -> bool:
         """A transient error: the event stays pending, its attempt counted, and the sweeper
         tries again after a pause (1, 2, 4 ... s, at most a minute). After MAX_EVENT_ATTEMPTS it
-        is dead-lettered with the apology. Always False: this drain stops here."""
+        is dead-lettered with the apology. Whether to go on with the conversation's next event
+        (only after a dead letter: otherwise this drain stops here)."""
         try:
             async with self.db.tx() as c:
                 if event_id is None:
@@ -336,9 +337,10 @@ class Service:
             except Exception as exc:  # noqa: BLE001
                 log.warning("dead-lettering failed (%s); retried later", type(exc).__name__)
                 failed = None
-            if failed:
-                self.outbox.submit(failed)
-            return False
+            if failed is None:
+                return False
+            self.outbox.submit(failed)
+            return True  # the conversation's next event, if any
         log.warning("event processing failed (%s, attempt %d); retried later", error, attempts)
         pause = min(60.0, 2.0 ** max(0, attempts - 1))
         self._retry_at[user_key] = asyncio.get_running_loop().time() + pause
