@@ -371,3 +371,38 @@ async def test_sigterm_with_a_full_queue_exits_quickly_and_loses_nothing(db_url)
                 assert await svc.stop() == 0
         finally:
             await db.dispose()
+
+
+def test_dead_letters_are_listed_without_the_message(db_url, monkeypatch, capsys):
+    from datetime import UTC, datetime
+
+    import bot
+    from db.database import Database
+
+    async def add_dead():
+        db = Database(db_url)
+        async with db.tx() as c:
+            await c.execute(
+                sa.insert(inbound_events).values(
+                    channel="tg",
+                    external_id="77",
+                    user_key="tg:9",
+                    address="9",
+                    kind="text",
+                    payload={"text": "3271051203780002"},
+                    status="dead",
+                    attempts=5,
+                    error="OperationalError",
+                    received_at=datetime(2026, 11, 29, 3, 0, tzinfo=UTC),
+                )
+            )
+        await db.dispose()
+
+    asyncio.run(add_dead())
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert bot.main(["dead-letters"]) == 0
+    out = capsys.readouterr().out
+    assert "1 dead-lettered inbound event(s)" in out
+    assert "tg text received 2026-11-29 03:00 attempts 5: OperationalError" in out
+    assert "3271051203780002" not in out
