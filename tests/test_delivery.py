@@ -406,3 +406,40 @@ def test_dead_letters_are_listed_without_the_message(db_url, monkeypatch, capsys
     assert "1 dead-lettered inbound event(s)" in out
     assert "tg text received 2026-11-29 03:00 attempts 5: OperationalError" in out
     assert "3271051203780002" not in out
+
+
+async def test_the_dashboard_home_shows_resends_and_dead_letters(db_url):
+    from tests.test_web_auth import dashboard, login
+
+    async with dashboard(db_url) as (rt, client, _clock):
+        async with rt.db.tx() as c:
+            await c.execute(
+                sa.insert(inbound_events).values(
+                    channel="tg",
+                    external_id="1",
+                    user_key="tg:1",
+                    address="1",
+                    kind="text",
+                    payload={},
+                    status="dead",
+                    attempts=5,
+                    received_at=rt.clock(),
+                )
+            )
+            for interrupted in (1, 1, 0):
+                await c.execute(
+                    sa.insert(outbound_messages).values(
+                        channel="tg",
+                        user_key="tg:1",
+                        address="1",
+                        payload={"text": "x"},
+                        status="sent",
+                        interrupted=interrupted,
+                        next_attempt_at=rt.clock(),
+                        created_at=rt.clock(),
+                    )
+                )
+        await login(client)
+        html = await (await client.get("/")).text()
+        assert "1 tidak dapat diproses setelah dicoba ulang" in html
+        assert "2 dikirim ulang setelah terputus" in html
