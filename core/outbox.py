@@ -312,9 +312,13 @@ class Outbox:
     async def _poll_once(self) -> None:
         if not self.transports:
             return
+        # Rows waiting in this process stay `queued` (due): look past them, load only new ones.
+        limit = min(500 + len(self._inflight), 50_000)
         async with self.db.tx(write=False) as c:
-            rows = await store.due(c, self.clock(), list(self.transports))
-        for row in rows:
+            ids = await store.due(c, self.clock(), list(self.transports), limit)
+            new = [i for i in ids if i not in self._inflight][:500]
+            rows = await store.queued(c, new, list(self.transports)) if new else []
+        for row in sorted(rows, key=lambda r: r.id):
             self._start_send(_Row.of(row))
         for key in [
             k

@@ -23,14 +23,14 @@ O = outbound_messages.c
 _SEND_COLUMNS = (O.id, O.channel, O.address, O.payload, O.attempts, O.created_at)
 
 _due = (
-    sa.select(*_SEND_COLUMNS)
+    sa.select(O.id)
     .where(
         O.status == "queued",
         O.next_attempt_at <= sa.bindparam("now"),
         O.channel.in_(sa.bindparam("channels", expanding=True)),
     )
     .order_by(O.id)
-    .limit(500)
+    .limit(sa.bindparam("n"))
 )
 _claim = (
     sa.update(outbound_messages)
@@ -146,20 +146,20 @@ def send_row(r) -> dict[str, Any]:
     )
 
 
-async def due(conn, now: datetime, channels: list[str]) -> list:
-    """Queued rows whose time has come, on these channels, oldest first (at most 500): id,
-    channel, address, payload, attempts, created_at."""
-    return (await conn.execute(_due, {"now": now, "channels": channels})).all()
+async def due(conn, now: datetime, channels: list[str], limit: int = 500) -> list[int]:
+    """Ids of queued rows whose time has come, on these channels, oldest first."""
+    return [r[0] for r in await conn.execute(_due, {"now": now, "channels": channels, "n": limit})]
 
 
 async def queued(conn, ids: list[int], channels: list[str]) -> list:
-    """These rows, when still queued on these channels (the columns of `due`)."""
+    """These rows, when still queued on these channels: id, channel, address, payload,
+    attempts, created_at."""
     return (await conn.execute(_sel_queued, {"ids": ids, "channels": channels})).all()
 
 
 async def claim(conn, ids: list[int], channels: list[str]) -> list:
     """queued -> sending for these ids (attempts + 1), right before their requests; the rows
-    claimed (the columns of `due`). A row no longer queued is not returned."""
+    claimed (the columns of `queued`). A row no longer queued is not returned."""
     return (await conn.execute(_claim, {"ids": ids, "channels": channels})).all()
 
 

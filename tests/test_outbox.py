@@ -262,3 +262,27 @@ async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
         ]
         new = await ob.enqueue(c, "test", "test:a1", "a3", {"text": "page"}, now)
     assert new > ids[1]
+
+
+async def test_a_long_queue_in_one_chat_does_not_hide_other_chats(db):
+    """Rows waiting for their chat's turn stay `queued`, so they are due: the poll looks past
+    them (600 rows of one chat at 1/s, then another chat's row: it goes out at once)."""
+
+    class Slow(Scripted):
+        rate_per_chat = 1.0
+
+    t = Slow()
+    await queue(db, [f"a{i}" for i in range(600)], address="a1")
+    await queue(db, ["b"], address="b1")
+    ob = Outbox(db, poll_interval=0.05)
+    ob.register(t)
+    await ob.start()
+    try:
+        for _ in range(100):
+            if any(s[1] == "b1" for s in t.sent):
+                break
+            await asyncio.sleep(0.05)
+        assert any(s[1] == "b1" for s in t.sent)
+    finally:
+        await ob.stop()
+    assert len(t.sent) < 20  # the rest of a1 stays queued
