@@ -39,6 +39,7 @@ class Runtime(Core):
             hash_key=settings.jaring_hash_key.get_secret_value().encode(),
             clock=clock,
             public_url=settings.jaring_public_url or "",
+            send_horizon_hours=settings.jaring_send_horizon_hours,
         )
         self.settings = settings
         self._plugins = PLUGINS

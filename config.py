@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # The dashboard's address as staff reach it (e.g. https://jaring.dinsos.example.go.id), for
     # the links in staff alerts (docs/staff.md). Unset: alerts carry the page's path only.
     jaring_public_url: str | None = None
+    # How long a reply keeps being retried through network errors, 5xx and 429 before it fails
+    # (final answers such as a blocked bot or an invalid recipient fail it at once): docs/delivery.md
+    jaring_send_horizon_hours: float = 24.0
     log_level: str = "INFO"
 
     @field_validator("jaring_default_locale")

@@ -13,6 +13,9 @@ import sys
 
 log = logging.getLogger("jaring")
 
+# SIGTERM: systemd and Docker kill after 10 s (their defaults); the stop takes at most this.
+STOP_DEADLINE = 8.5
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("run", help="start every configured channel and the web app")
@@ -22,6 +25,11 @@ def add_parsers(sub) -> None:
         help="without a Telegram token, also start the terminal chat",
     )
     p.set_defaults(handler=cmd_run)
+    p = sub.add_parser(
+        "dead-letters", help="inbound messages that could not be processed after retries"
+    )
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(handler=cmd_dead_letters)
     p = sub.add_parser("chat", help="talk to the bot in the terminal")
     p.add_argument("--user", default="local")
     p.set_defaults(handler=cmd_chat)
@@ -97,8 +105,19 @@ async def cmd_run(settings, args) -> int:
         else:
             await stop.wait()
     finally:
-        await rt.stop()
+        await _bounded_stop(rt)
     return 0
+
+
+async def _bounded_stop(rt) -> None:
+    """Stop intake, let the requests in flight finish, leave the rest queued; never longer than
+    STOP_DEADLINE (what is cut short is resent at most once at the next start)."""
+    started = asyncio.get_running_loop().time()
+    try:
+        await asyncio.wait_for(rt.stop(), timeout=STOP_DEADLINE)
+    except TimeoutError:
+        log.warning("stop took longer than %.1f s; exiting (the rest stays queued)", STOP_DEADLINE)
+    log.info("stopped in %.1f s", asyncio.get_running_loop().time() - started)
 
 
 async def cmd_chat(settings, args) -> int:
@@ -109,4 +128,25 @@ async def cmd_chat(settings, args) -> int:
         await terminal.finished()
     finally:
         await rt.stop()
+    return 0
+
+
+async def cmd_dead_letters(settings, args) -> int:
+    """One line per dead-lettered inbound event, newest first (no message text: it may hold a
+    NIK). The dashboard's home counts them."""
+    from db import inbox_store
+
+    rt = args.make_runtime(settings, channels=False)
+    try:
+        async with rt.db.tx(write=False) as c:
+            total = await inbox_store.count_dead(c)
+            rows = await inbox_store.dead_events(c, args.limit)
+    finally:
+        await rt.db.dispose()
+    print(f"{total} dead-lettered inbound event(s)")
+    for r in rows:
+        print(
+            f"#{r.id} {r.channel} {r.kind} received {r.received_at:%Y-%m-%d %H:%M} "
+            f"attempts {r.attempts}: {r.error or '-'}"
+        )
     return 0

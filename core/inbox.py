@@ -6,6 +6,13 @@ event at a time per conversation and in arrival order: an asyncio lock per user 
 and SELECT ... FOR UPDATE on the conversation row across processes (PostgreSQL). Replies become
 outbox rows in the same transaction that moves the conversation on, so a crash loses nothing and
 a restart (recover()) picks up whatever was stored but not processed.
+
+The sweeper (every few seconds) schedules conversations whose stored events nothing is
+processing. A transient error (a killed or lost database connection, a locked SQLite file, a
+timeout) leaves the event pending and counts an attempt; after MAX_EVENT_ATTEMPTS it is `dead`
+(dead-lettered, counted on the dashboard's home) and the resident gets the apology. Any other
+error (a bug meeting this input) fails the event at once, with the apology. stop() ends intake
+and lets the event in hand finish, within a bound.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ log = logging.getLogger("jaring.service")
 # The longest text an event keeps (Telegram's and WhatsApp's own limit is 4096); steps read at
 # most the first 1000 characters (core/engine.py).
 TEXT_MAX = 4096
+# An event whose processing failed transiently (database, network) is retried by the sweeper,
+# with a growing pause, this many times; then it is `dead` (the dashboard counts it) and the
+# resident gets the apology.
+MAX_EVENT_ATTEMPTS = 5
+SWEEP_INTERVAL = 5.0
 
 
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
@@ -56,6 +68,10 @@ class Service:
         self._tasks: set[asyncio.Task] = set()
         self._incoming: list[tuple[Event | None, Prepare | None, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
+        self._stopping = False
+        self._sweeper: asyncio.Task | None = None
+        self._retry_at: dict[str, float] = {}  # user key -> loop time of its next retry
+        self.sweep_interval = SWEEP_INTERVAL
 
     # --- inbox ----------------------------------------------------------------------------
     async def receive(self, ev: Event | None = None, *, prepare: Prepare | None = None) -> bool:
@@ -132,6 +148,8 @@ class Service:
         return results
 
     def schedule(self, user_key: str) -> None:
+        if self._stopping:
+            return  # stored events wait for the next start (recover / the sweeper)
         if user_key in self._dirty:
             self._dirty[user_key] = True  # the running drain will look again
             return
@@ -142,9 +160,9 @@ class Service:
 
     async def _drain(self, user_key: str) -> None:
         try:
-            while self._dirty.get(user_key):
+            while self._dirty.get(user_key) and not self._stopping:
                 self._dirty[user_key] = False
-                while await self._process_one(user_key):
+                while not self._stopping and await self._process_one(user_key):
                     pass
         except Exception:
             log.exception("processing failed for a conversation; it will be retried on recover")
@@ -152,12 +170,36 @@ class Service:
             self._dirty.pop(user_key, None)
 
     async def recover(self) -> int:
-        """Schedule every conversation that has stored but unprocessed events."""
+        """Schedule every conversation that has stored but unprocessed events (left by a crash
+        or a stop), and start the sweeper that keeps doing so."""
+        self._stopping = False
+        n = await self.sweep()
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_loop())
+        return n
+
+    async def sweep(self) -> int:
+        """Schedule the conversations with pending events that nothing is processing: a
+        transient error (its pause over), a killed connection, another process's crash."""
         async with self.db.tx(write=False) as c:
             keys = await store.pending_user_keys(c)
+        now = asyncio.get_running_loop().time()
+        n = 0
         for k in keys:
+            if k in self._dirty or self._retry_at.get(k, 0.0) > now:
+                continue
+            self._retry_at.pop(k, None)
             self.schedule(k)
-        return len(keys)
+            n += 1
+        return n
+
+    async def _sweep_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - the database: next round
+                log.warning("inbox sweep failed (%s)", type(exc).__name__)
 
     def busy(self, user_key: str) -> bool:
         """Whether this conversation has events scheduled or being processed (the simulator)."""
@@ -168,10 +210,28 @@ class Service:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def stop(self, grace: float = 3.0) -> None:
+        """Shutdown: no new processing; the event in hand of each conversation finishes (within
+        `grace` seconds, else its transaction is rolled back); every other stored event stays
+        pending for the next start."""
+        self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+        if self._tasks:
+            done, left = await asyncio.wait(list(self._tasks), timeout=grace)
+            for t in left:
+                t.cancel()
+            if left:
+                log.warning("stopped %d conversation(s) mid-event; they resume at start", len(left))
+                await asyncio.gather(*left, return_exceptions=True)
+
     # --- processing -----------------------------------------------------------------------
     async def _process_one(self, user_key: str) -> bool:
         now = self.clock()
         queued: list[int] = []
+        event_id: int | None = None
         try:
             async with self.db.tx() as c:
                 # Lock the conversation first, then read its oldest pending event: another
@@ -187,6 +247,7 @@ class Service:
                 if not pending:
                     return False
                 ev, more = pending[0], len(pending) > 1
+                event_id = ev.id
                 state = State(
                     conv.id,
                     conv.user_key,
@@ -224,6 +285,8 @@ class Service:
                 await store.mark_done(c, ev.id, now)
                 queued = ctx.notified
         except Exception as exc:
+            if store.transient(exc):
+                return await self._retry_later(user_key, event_id, now, type(exc).__name__)
             log.error(
                 "event processing failed (%s); the resident gets an apology",
                 type(exc).__name__,
@@ -241,9 +304,9 @@ class Service:
     async def _queue_replies(
         self, c, ev, replies: list[Reply], now, locale: str | None = None
     ) -> list[dict]:
-        """Insert the replies into the outbox. When this process sends on that channel, the rows
-        are claimed (`sending`) in the same transaction and handed straight to the sender, which
-        saves a claim transaction per reply; otherwise they wait as `queued` for a sender."""
+        """Insert the replies into the outbox, `queued`. When this process sends on that
+        channel, the rows are handed straight to the sender after the commit (no read back); it
+        claims each right before its request. Otherwise they wait for a sender's poll."""
         if not replies:
             return []
         local = ev.channel in self.outbox.transports
@@ -254,8 +317,8 @@ class Service:
                 address=ev.address,
                 inbound_event_id=ev.id,
                 payload=r.to_payload(locale),
-                status="sending" if local else "queued",
-                attempts=1 if local else 0,
+                status="queued",
+                attempts=0,
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -264,7 +327,39 @@ class Service:
         await store.insert_replies(c, rows)
         return rows if local else []
 
-    async def _fail_pending(self, user_key: str, now, error: str) -> list[dict] | None:
+    async def _retry_later(self, user_key: str, event_id: int | None, now, error: str) -> bool:
+        """A transient error: the event stays pending, its attempt counted, and the sweeper
+        tries again after a pause (1, 2, 4 ... s, at most a minute). After MAX_EVENT_ATTEMPTS it
+        is dead-lettered with the apology. Whether to go on with the conversation's next event
+        (only after a dead letter: otherwise this drain stops here)."""
+        try:
+            async with self.db.tx() as c:
+                if event_id is None:
+                    first = await store.first_pending(c, user_key)
+                    event_id = first.id if first is not None else None
+                attempts = await store.count_attempt(c, event_id, error) if event_id else 0
+        except Exception as exc:  # noqa: BLE001 - the database is away: not the event's fault
+            log.warning("event processing failed (%s); retried later", type(exc).__name__)
+            attempts = 0
+        if attempts >= MAX_EVENT_ATTEMPTS:
+            log.error("event %s dead-lettered after %d attempts (%s)", event_id, attempts, error)
+            try:
+                failed = await self._fail_pending(user_key, now, error, status="dead")
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dead-lettering failed (%s); retried later", type(exc).__name__)
+                failed = None
+            if failed is None:
+                return False
+            self.outbox.submit(failed)
+            return True  # the conversation's next event, if any
+        log.warning("event processing failed (%s, attempt %d); retried later", error, attempts)
+        pause = min(60.0, 2.0 ** max(0, attempts - 1))
+        self._retry_at[user_key] = asyncio.get_running_loop().time() + pause
+        return False
+
+    async def _fail_pending(
+        self, user_key: str, now, error: str, status: str = "failed"
+    ) -> list[dict] | None:
         async with self.db.tx() as c:
             ev = await store.first_pending(c, user_key)
             if ev is None:
@@ -274,7 +369,10 @@ class Service:
             reply = Reply(
                 t._("Sorry, something went wrong on our side. Please try again, or type menu.")
             )
-            await store.mark_failed(c, ev.id, now, error)
+            if status == "dead":
+                await store.mark_dead(c, ev.id, now, error)
+            else:
+                await store.mark_failed(c, ev.id, now, error)
             return await self._queue_replies(c, ev, [reply], now, t.locale)
 
 

@@ -1,13 +1,21 @@
 """The outbox sender: drains queued rows through each channel's transport.
 
-- Claim before send (queued -> sending in one UPDATE ... RETURNING), so a row is never sent twice;
-  rows found in `sending` at start-up were interrupted mid-send and are marked failed, not resent.
+- A row is `queued` until the moment its request goes to the network: waiting for a chat's turn,
+  a rate-limit bucket or a retry delay keeps it queued. Right before `transport.send` it is
+  claimed (queued -> sending, one UPDATE ... RETURNING shared by the sends ready at that moment),
+  so a row is never sent twice. A row found in `sending` at start-up was caught mid-request: it
+  is queued again once (counted, logged, shown on the dashboard's home); a second time it fails.
+- A send that succeeded is never sent again: its mark (`sent`) is kept in memory and retried
+  until the database takes it; nothing re-queues a row whose send succeeded.
 - Channel limits: a token bucket per channel (e.g. Telegram ~30/s) and one per chat (~1/s with a
   small burst); messages to one chat go out in order.
-- Typed errors from the transport: SendRetry (429 retry_after, 5xx, timeouts) is retried with
-  backoff, first in place (keeps order), then by re-queueing; SendFinal fails the row with its
+- Typed errors from the transport: SendRetry (429 retry_after, 5xx, timeouts, network errors)
+  is retried in place (keeps order; the row is `queued` with its next attempt time meanwhile)
+  with capped exponential backoff and jitter, or after retry_after, until the row is older than
+  the horizon (`max_age`, JARING_SEND_HORIZON_HOURS, 24 h); SendFinal fails the row with its
   reason; SendStopped (blocked bot) stops this row and the chat's queued rows; SendHeld parks the
   row as `held` (WhatsApp outside the 24 h window) until the adapter re-queues it.
+- stop(): intake ends, requests in flight finish (bounded by `grace`), the rest stays queued.
 - A channel's window, as an API (no channel is known here): `release` claims a user's held rows
   for sending inside the caller's transaction, `requeue_held` puts them back in the queue, `hold`
   parks a row again that was sent but failed at the channel afterwards. The SQL is in
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,9 +39,19 @@ from domain.clock import utcnow
 
 log = logging.getLogger("jaring.outbox")
 
-MAX_ATTEMPTS = 8
-IN_PLACE_RETRIES = 3
-MAX_IN_PLACE_WAIT = 30.0
+# Backoff for retryable errors without a retry_after: 1, 2, 4 ... seconds, capped, times a
+# jitter of 0.5-1 (so a recovered server is not hit by every chat at once).
+BACKOFF_CAP = 60.0
+DEFAULT_MAX_AGE = timedelta(hours=24)
+# How long stop() lets requests in flight (and their marks) finish.
+STOP_GRACE = 6.0
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Seconds before the next try of a row that has been tried `attempts` times."""
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return min(BACKOFF_CAP, 2.0 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
 
 
 class Transport(Protocol):
@@ -44,11 +63,15 @@ class Transport(Protocol):
 
 
 class _Row:
-    __slots__ = ("id", "channel", "address", "payload", "attempts")
+    __slots__ = ("id", "channel", "address", "payload", "attempts", "created_at")
 
-    def __init__(self, id, channel, address, payload, attempts):
+    def __init__(self, id, channel, address, payload, attempts, created_at):
         self.id, self.channel, self.address = id, channel, address
-        self.payload, self.attempts = payload, attempts
+        self.payload, self.attempts, self.created_at = payload, attempts, created_at
+
+    @classmethod
+    def of(cls, r) -> _Row:
+        return cls(r.id, r.channel, r.address, r.payload, r.attempts, r.created_at)
 
 
 class Bucket:
@@ -99,35 +122,57 @@ class Outbox:
         clock: Callable[[], datetime] = utcnow,
         poll_interval: float = 1.0,
         max_in_flight: int = 64,
+        max_age: timedelta = DEFAULT_MAX_AGE,
     ):
         self.db = db
         self.clock = clock
         self.poll_interval = poll_interval
+        self.max_age = max_age
         self.transports: dict[str, Transport] = {}
         self._global: dict[str, Bucket] = {}
         self._chats: dict[tuple[str, str], _Chat] = {}
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._inflight: set[int] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._in_request: set[asyncio.Task] = set()  # claiming, sending or marking: not cancelled
         self._sem = asyncio.Semaphore(max_in_flight)
         self._runner: asyncio.Task | None = None
         self._dispatching = 0  # batches taken off the queue but not yet turned into tasks
+        self._claims: list[tuple[int, asyncio.Future]] = []
+        self._claimer: asyncio.Task | None = None
         self._sent: list[tuple[dict, asyncio.Future]] = []
         self._marker: asyncio.Task | None = None
+        self._stopping = False
+        self.resent_at_start = 0  # rows caught mid-request by the last crash, queued again
 
     def register(self, transport: Transport) -> None:
         self.transports[transport.channel] = transport
         self._global[transport.channel] = Bucket(transport.rate_global, burst=transport.rate_global)
 
     def notify(self, ids: list[int]) -> None:
-        """Rows queued in the database (by this or another process): claim and send them."""
+        """Rows queued in the database (by this or another process): send them."""
+        if self._stopping:
+            return  # they stay queued for the next start
         for i in ids:
             self._queue.put_nowait(i)
 
     def submit(self, rows: list[dict]) -> None:
-        """Rows this process inserted already claimed (`sending`): send them, no claim needed."""
+        """Queued rows this process just committed (replies, released held rows): send them in
+        this order, without reading them back. Each is claimed right before its request."""
+        if self._stopping:
+            return
         for r in rows:
-            self._start_send(_Row(r["id"], r["channel"], r["address"], r["payload"], r["attempts"]))
+            if r["channel"] in self.transports:
+                self._start_send(
+                    _Row(
+                        r["id"],
+                        r["channel"],
+                        r["address"],
+                        r["payload"],
+                        r["attempts"],
+                        r["created_at"],
+                    )
+                )
 
     # --- a channel's window: hold and release ---------------------------------------------
     # Called inside the caller's transaction (`conn`); the caller hands the result to `submit`
@@ -135,8 +180,8 @@ class Outbox:
     async def release(
         self, conn, channel: str, user_key: str, address: str, now: datetime
     ) -> list[dict[str, Any]]:
-        """The window opened again: claim this user's held rows for sending (to `address`, in id
-        order, so they go before anything queued later), as the rows `submit` takes."""
+        """The window opened again: this user's held rows queued again (to `address`, in id
+        order), as the rows `submit` takes, so they go before anything queued later."""
         return await store.release_held(conn, channel, user_key, address, now)
 
     async def requeue_held(
@@ -177,20 +222,56 @@ class Outbox:
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
+        self._stopping = False
         await self.recover()
+        try:
+            await self._poll_once()  # what was queued before the start goes out first
+        except Exception as exc:  # noqa: BLE001 - the poller tries again
+            log.warning("outbox first poll failed (%s)", type(exc).__name__)
         self._runner = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop taking rows; let the requests in flight finish and their marks commit (within
+        `grace` seconds); everything else stays queued for the next start."""
+        self._stopping = True
         if self._runner:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            self._runner = None
+        for task in list(self._tasks):
+            if task not in self._in_request:
+                task.cancel()  # waiting for its turn, a bucket or a retry: the row is queued
+        deadline = time.monotonic() + grace
+        pending = [t for t in list(self._tasks) if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+        helpers = [t for t in (self._marker, self._claimer) if t is not None and not t.done()]
+        if helpers:
+            await asyncio.wait(helpers, timeout=max(0.1, deadline - time.monotonic()))
+        left = [t for t in (*self._tasks, *helpers) if not t.done()]
+        if left:
+            log.warning(
+                "outbox stopped with %d send(s) unfinished; they stay for the next start", len(left)
+            )
+            for t in left:
+                t.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
 
     async def recover(self) -> int:
-        """Rows left in `sending` by a crash may or may not have gone out: never send twice."""
+        """Rows left in `sending` by a crash were caught mid-request: each is queued again once
+        (it may have gone out: at most one second send), failed when caught a second time. How
+        many were queued again."""
         async with self.db.tx() as c:
-            return await store.recover(c)
+            resent, failed = await store.recover(c, self.clock())
+        if resent or failed:
+            log.warning(
+                "outbox start-up: %d message(s) caught mid-request are resent once; "
+                "%d caught a second time failed",
+                resent,
+                failed,
+            )
+        self.resent_at_start = resent
+        return resent
 
     async def idle(self) -> None:
         """Wait until the queue is empty and nothing is in flight (tests and the console)."""
@@ -209,29 +290,36 @@ class Outbox:
                 try:
                     while not self._queue.empty():
                         ids.append(self._queue.get_nowait())
-                    await self._dispatch(ids)
+                    try:
+                        await self._dispatch(ids)
+                    except Exception as exc:  # noqa: BLE001 - the poller finds them again
+                        log.warning("outbox dispatch failed (%s)", type(exc).__name__)
                 finally:
                     self._dispatching -= 1
         finally:
             poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
 
     async def _poll(self) -> None:
         """Pick up due retries and rows queued by other processes or before a restart."""
         while True:
             try:
                 await self._poll_once()
-            except Exception:
-                log.exception("outbox poll failed")
+            except Exception as exc:  # noqa: BLE001
+                log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_interval)
 
     async def _poll_once(self) -> None:
         if not self.transports:
             return
+        # Rows waiting in this process stay `queued` (due): look past them, load only new ones.
+        limit = min(500 + len(self._inflight), 50_000)
         async with self.db.tx(write=False) as c:
-            ids = await store.due(c, self.clock(), list(self.transports))
-        ids = [i for i in ids if i not in self._inflight]
-        if ids:
-            await self._dispatch(ids)
+            ids = await store.due(c, self.clock(), list(self.transports), limit)
+            new = [i for i in ids if i not in self._inflight][:500]
+            rows = await store.queued(c, new, list(self.transports)) if new else []
+        for row in sorted(rows, key=lambda r: r.id):
+            self._start_send(_Row.of(row))
         for key in [
             k
             for k, chat in self._chats.items()
@@ -243,12 +331,14 @@ class Outbox:
         ids = [i for i in ids if i not in self._inflight]
         if not ids:
             return
-        async with self.db.tx() as c:
-            rows = await store.claim(c, ids, list(self.transports))
+        async with self.db.tx(write=False) as c:
+            rows = await store.queued(c, ids, list(self.transports))
         for row in sorted(rows, key=lambda r: r.id):
-            self._start_send(row)
+            self._start_send(_Row.of(row))
 
-    def _start_send(self, row) -> None:
+    def _start_send(self, row: _Row) -> None:
+        if row.id in self._inflight or self._stopping:
+            return
         self._inflight.add(row.id)
         chat = self._chats.get((row.channel, row.address))
         if chat is None:
@@ -259,70 +349,163 @@ class Outbox:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, row, chat: _Chat) -> None:
-        transport = self.transports[row.channel]
-        glob = self._global[row.channel]
-        attempts = row.attempts
+    async def _send(self, row: _Row, chat: _Chat) -> None:
         try:
             async with chat.lock:  # FIFO: a chat's messages go out in order
-                for try_no in range(IN_PLACE_RETRIES + 1):
+                while not self._stopping:
                     await chat.bucket.wait()
-                    try:
-                        async with self._sem:
-                            await glob.wait()
-                            ext = await transport.send(row.address, row.payload)
-                    except SendRetry as e:
-                        wait = e.retry_after if e.retry_after is not None else min(2**try_no, 30)
-                        if e.retry_after is not None:  # Telegram 429: slow the whole channel
-                            glob.pause(wait)
-                        chat.bucket.pause(wait)
-                        if try_no < IN_PLACE_RETRIES and wait <= MAX_IN_PLACE_WAIT:
-                            log.warning("send retry in %.1fs (row %s): %s", wait, row.id, e.reason)
-                            attempts += 1
-                            await asyncio.sleep(wait)
-                            continue
-                        await self._requeue(row.id, attempts, wait, e.reason)
+                    async with self._sem:
+                        await self._global[row.channel].wait()
+                        if self._stopping:
+                            return
+                        wait = await self._try_once(row, chat)
+                    if wait is None:
                         return
-                    except SendStopped as e:
-                        await self._stop(row, e.reason)
-                        return
-                    except SendFinal as e:
-                        await self._mark(row.id, "failed", e.reason)
-                        return
-                    except SendHeld as e:  # e.g. WhatsApp outside the 24 h window
-                        await self._mark(row.id, "held", e.reason, attempts=attempts)
-                        return
-                    await self._mark_sent(row.id, ext, attempts)
-                    return
-        except Exception as exc:  # noqa: BLE001 - unexpected transport error: keep the row
-            log.error("send failed unexpectedly (row %s): %s", row.id, type(exc).__name__)
-            await self._requeue(row.id, attempts, 30, type(exc).__name__)
+                    await asyncio.sleep(wait)  # the row is queued meanwhile
         finally:
             self._inflight.discard(row.id)
 
+    async def _try_once(self, row: _Row, chat: _Chat) -> float | None:
+        """Claim the row and send it once. None when done with it (sent, failed, stopped, held,
+        or no longer queued); else the seconds to wait before trying again."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_request.add(task)
+        try:
+            try:
+                claimed = await self._claim(row.id)
+            except Exception as exc:  # noqa: BLE001 - the database: still queued, try later
+                log.warning("outbox claim failed (%s); retrying", type(exc).__name__)
+                return backoff(1, None)
+            if claimed is None:
+                return None  # sent, stopped or held meanwhile (another sender, a release)
+            row.attempts = claimed.attempts
+            try:
+                ext = await self.transports[row.channel].send(row.address, row.payload)
+            except SendRetry as e:
+                return await self._retry(row, chat, e.reason, e.retry_after)
+            except SendStopped as e:
+                await self._settle(self._stop, row, e.reason)
+                return None
+            except SendFinal as e:
+                await self._settle(self._mark, row.id, "failed", e.reason)
+                return None
+            except SendHeld as e:  # e.g. WhatsApp outside the 24 h window
+                await self._settle(self._mark, row.id, "held", e.reason)
+                return None
+            except Exception as exc:  # noqa: BLE001 - unexpected transport error: keep the row
+                log.error("send failed unexpectedly (row %s): %s", row.id, type(exc).__name__)
+                return await self._retry(row, chat, type(exc).__name__, None)
+            await self._mark_sent(row.id, ext, row.attempts)
+            return None
+        finally:
+            self._in_request.discard(task)
+
+    async def _retry(
+        self, row: _Row, chat: _Chat, reason: str, retry_after: float | None
+    ) -> float | None:
+        """A retryable error: the row back to `queued` with its next attempt time, or failed when
+        it is older than the horizon. The wait, or None when failed."""
+        now = self.clock()
+        if row.created_at is not None and now - row.created_at >= self.max_age:
+            await self._settle(
+                self._mark,
+                row.id,
+                "failed",
+                f"gave up after {row.attempts} attempts: {reason}"[:250],
+            )
+            return None
+        wait = backoff(row.attempts, retry_after)
+        if retry_after is not None:  # Telegram 429: slow the whole channel
+            self._global[row.channel].pause(wait)
+        chat.bucket.pause(wait)
+        log.warning(
+            "send retry in %.1fs (row %s, attempt %d): %s", wait, row.id, row.attempts, reason
+        )
+        await self._settle(
+            self._mark,
+            row.id,
+            "queued",
+            reason,
+            next_attempt_at=now + timedelta(seconds=max(wait, 0.0)),
+        )
+        return wait
+
+    async def _settle(self, fn, *args, **kw) -> None:
+        """A status write after a send, retried while the database fails (a few seconds): the
+        row stays `sending` otherwise, and the next start-up resends it once."""
+        delay = 0.05
+        for _ in range(8):
+            try:
+                await fn(*args, **kw)
+                return
+            except Exception as exc:  # noqa: BLE001
+                log.warning("outbox status write failed (%s); retrying", type(exc).__name__)
+                if self._stopping:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    # --- claims and marks, shared by the sends of a moment (group commit) ------------------
+    async def _claim(self, row_id: int):
+        """queued -> sending for this row, in one transaction with the other sends ready now;
+        the claimed row (its attempts), or None when it was not queued."""
+        fut = asyncio.get_running_loop().create_future()
+        self._claims.append((row_id, fut))
+        if self._claimer is None or self._claimer.done():
+            self._claimer = asyncio.create_task(self._flush_claims())
+        return await fut
+
+    async def _flush_claims(self) -> None:
+        while self._claims:
+            batch, self._claims = self._claims, []
+            try:
+                async with self.db.tx() as c:
+                    rows = await store.claim(c, [i for i, _ in batch], list(self.transports))
+            except Exception as exc:  # noqa: BLE001
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            by_id = {r.id: r for r in rows}
+            for i, fut in batch:
+                if not fut.done():
+                    fut.set_result(by_id.get(i))
+
     async def _mark_sent(self, row_id: int, external_id: str | None, attempts: int) -> None:
         """Record a sent row. Marks from concurrent sends share one transaction (under load
-        that is one commit for many messages); the caller returns once its mark is committed."""
+        that is one commit for many messages); the caller returns once its mark is committed.
+        A mark the database refuses stays in memory and is tried again: the row is never
+        re-queued, so never sent a second time."""
         fut = asyncio.get_running_loop().create_future()
         self._sent.append(
             ({"rid": row_id, "ext": external_id, "att": attempts, "at": self.clock()}, fut)
         )
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._flush_sent())
-        await fut
+        await asyncio.shield(fut)
 
     async def _flush_sent(self) -> None:
+        delay = 0.05
         while self._sent:
-            batch, self._sent = self._sent, []
+            batch = list(self._sent)
             try:
                 async with self.db.tx() as c:
                     await store.mark_sent(c, [p for p, _ in batch])
-            except Exception as exc:  # noqa: BLE001
-                for _, fut in batch:
-                    fut.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - keep them and try again
+                log.warning(
+                    "marking %d sent message(s) failed (%s); retrying (they are not resent)",
+                    len(batch),
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
                 continue
+            delay = 0.05
+            del self._sent[: len(batch)]
             for _, fut in batch:
-                fut.set_result(None)
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _mark(
         self,
@@ -337,18 +520,6 @@ class Outbox:
             await store.mark(
                 c, row_id, status, reason, attempts=attempts, next_attempt_at=next_attempt_at
             )
-
-    async def _requeue(self, row_id: int, attempts: int, wait: float, reason: str) -> None:
-        if attempts >= MAX_ATTEMPTS:
-            await self._mark(row_id, "failed", reason, attempts=attempts)
-            return
-        await self._mark(
-            row_id,
-            "queued",
-            reason,
-            attempts=attempts,
-            next_attempt_at=self.clock() + timedelta(seconds=max(wait, 1)),
-        )
 
     async def _stop(self, row, reason: str) -> None:
         async with self.db.tx() as c:

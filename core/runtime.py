@@ -6,7 +6,7 @@ flows (conversations/registry.py), handed in so that core imports no conversatio
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.deps import Deps
@@ -34,6 +34,7 @@ class Core:
         clock: Callable[[], datetime] | None = None,
         intents_path: Path | None = None,
         public_url: str = "",
+        send_horizon_hours: float = 24.0,
     ):
         self.programs, self.region = load_reference(programs_path, region_path)
         # The lexicon is checked at start-up like programs.toml (ConfigProblem when wrong), then
@@ -43,7 +44,7 @@ class Core:
         self.db = Database(database_url)
         self.deps = Deps(self.programs, self.region, default_locale, hash_key, public_url)
         self.clock = clock = clock or utcnow
-        self.outbox = Outbox(self.db, clock=clock)
+        self.outbox = Outbox(self.db, clock=clock, max_age=timedelta(hours=send_horizon_hours))
         self.service = Service(self.db, engine, self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(self.db, self.deps, self.outbox, clock=clock, jobs=jobs)
 
@@ -59,8 +60,10 @@ class Core:
         await self.scheduler.start()
 
     async def stop_core(self) -> None:
-        """Finish what is being processed, then stop the scheduler and the outbox (the channels
-        stop receiving before this and close their sessions after)."""
-        await self.service.idle()
+        """Finish the events in hand (not the whole inbox) and the requests in flight, then stop
+        the scheduler and the outbox: a few seconds at most, whatever is queued. The rest stays
+        stored (pending events, queued replies) for the next start. The channels stop receiving
+        before this and close their sessions after."""
+        await self.service.stop(grace=3.0)
         await self.scheduler.stop()
-        await self.outbox.stop()
+        await self.outbox.stop(grace=4.0)

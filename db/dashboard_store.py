@@ -25,6 +25,10 @@ async def summary(conn, *, now: datetime, day_start: datetime) -> dict:
         "inbound_failed": await conn.scalar(
             sa.select(sa.func.count()).where(I.status == "failed", I.received_at >= day_start)
         ),
+        # Dead-lettered inbound events (retried until the cap after transient errors), all time.
+        "inbound_dead": await conn.scalar(sa.select(sa.func.count()).where(I.status == "dead")),
+        # Replies caught mid-request by a crash and resent once at start-up (may be doubled).
+        "outbound_resent": await conn.scalar(sa.select(sa.func.count()).where(O.interrupted >= 1)),
         "outbound": [
             tuple(r)
             for r in await conn.execute(

@@ -67,6 +67,34 @@ _ins_out = sa.insert(outbound_messages).returning(
 )
 _ins_one = sa.insert(outbound_messages).returning(outbound_messages.c.id)
 _sel_pending_keys = sa.select(I.user_key).where(I.status == "pending").distinct()
+_upd_attempt = (
+    sa.update(inbound_events)
+    .where(I.id == sa.bindparam("eid"), I.status == "pending")
+    .values(attempts=I.attempts + 1, error=sa.bindparam("err"))
+    .returning(I.attempts)
+)
+_upd_dead = (
+    sa.update(inbound_events)
+    .where(I.id == sa.bindparam("eid"))
+    .values(status="dead", processed_at=sa.bindparam("at"), error=sa.bindparam("err"))
+)
+_count_dead = sa.select(sa.func.count()).where(I.status == "dead")
+_sel_dead = (
+    sa.select(I.id, I.channel, I.kind, I.attempts, I.error, I.received_at, I.processed_at)
+    .where(I.status == "dead")
+    .order_by(I.id.desc())
+    .limit(sa.bindparam("n"))
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a processing error is the database's or the network's (a lost or killed
+    connection, a locked SQLite file, a timeout) rather than the event's: worth retrying."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        )
+    return isinstance(exc, OSError | TimeoutError | sa.exc.TimeoutError)
 
 
 # --- inbox -----------------------------------------------------------------------------------
@@ -175,6 +203,28 @@ async def set_payload(conn, event_id: int, payload: dict) -> None:
 
 async def mark_failed(conn, event_id: int, now: datetime, error: str) -> None:
     await conn.execute(_upd_failed, {"eid": event_id, "at": now, "err": error[:250]})
+
+
+async def count_attempt(conn, event_id: int, error: str) -> int:
+    """A pending event's processing failed transiently: attempts + 1 (and the error's name);
+    the new count, 0 when the event is no longer pending."""
+    row = (await conn.execute(_upd_attempt, {"eid": event_id, "err": error[:250]})).first()
+    return row[0] if row is not None else 0
+
+
+async def mark_dead(conn, event_id: int, now: datetime, error: str) -> None:
+    """The dead-letter state: retried too often; staff see it (dashboard home, `bot.py inbox`)."""
+    await conn.execute(_upd_dead, {"eid": event_id, "at": now, "err": error[:250]})
+
+
+async def count_dead(conn) -> int:
+    return (await conn.execute(_count_dead)).scalar() or 0
+
+
+async def dead_events(conn, limit: int = 50) -> list:
+    """The newest dead-lettered events (no payload: it may hold a NIK): id, channel, kind,
+    attempts, error, received_at, processed_at."""
+    return (await conn.execute(_sel_dead, {"n": limit})).all()
 
 
 async def insert_replies(conn, rows: list[dict]) -> None:

@@ -1,9 +1,11 @@
 """The outbox's rows (`outbound_messages`): claim, mark, re-queue, stop, recover, and the hold /
 release of a channel's window. The caller owns the transaction; statements are built once.
 
-Status moves: queued -> sending -> sent | failed | stopped | held; held -> sending (release) or
-queued (requeue_held); sent -> held (a send the channel failed afterwards, e.g. WhatsApp's
-131047). "sending" is the claim that keeps a row from going out twice.
+Status moves: queued -> sending -> sent | failed | stopped | held | queued (a retry); held ->
+queued (release, requeue_held); sent -> held (a send the channel failed afterwards, e.g.
+WhatsApp's 131047). "sending" is the claim taken right before the request goes to the network:
+it keeps a row from going out twice, and a row found in it at start-up was caught mid-request
+(resent once, `interrupted` counts it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from db.schema import outbound_messages
 O = outbound_messages.c
 
 # What the sender needs of a claimed row.
-_SEND_COLUMNS = (O.id, O.channel, O.address, O.payload, O.attempts)
+_SEND_COLUMNS = (O.id, O.channel, O.address, O.payload, O.attempts, O.created_at)
 
 _due = (
     sa.select(O.id)
@@ -28,7 +30,7 @@ _due = (
         O.channel.in_(sa.bindparam("channels", expanding=True)),
     )
     .order_by(O.id)
-    .limit(500)
+    .limit(sa.bindparam("n"))
 )
 _claim = (
     sa.update(outbound_messages)
@@ -40,6 +42,11 @@ _claim = (
     .values(status="sending", attempts=O.attempts + 1)
     .returning(*_SEND_COLUMNS)
 )
+_sel_queued = sa.select(*_SEND_COLUMNS).where(
+    O.id.in_(sa.bindparam("ids", expanding=True)),
+    O.status == "queued",
+    O.channel.in_(sa.bindparam("channels", expanding=True)),
+)
 _upd_sent = (
     sa.update(outbound_messages)
     .where(O.id == sa.bindparam("rid"))
@@ -50,11 +57,24 @@ _upd_sent = (
         attempts=sa.bindparam("att"),
     )
 )
-_recover = (
+# At start-up: a row caught mid-request for the first time is queued again (resent once); one
+# caught a second time is failed.
+_recover_fail = (
     sa.update(outbound_messages)
-    .where(O.status == "sending")
-    .values(status="failed", last_error="interrupted during send; not resent")
+    .where(O.status == "sending", O.interrupted >= 1)
+    .values(status="failed", last_error="interrupted twice during send; not resent")
 )
+_recover_requeue = (
+    sa.update(outbound_messages)
+    .where(O.status == "sending", O.interrupted == 0)
+    .values(
+        status="queued",
+        interrupted=1,
+        next_attempt_at=sa.bindparam("now"),
+        last_error="interrupted during send; resent once",
+    )
+)
+_count_resent = sa.select(sa.func.count()).where(O.interrupted >= 1)
 _stop_row = (
     sa.update(outbound_messages)
     .where(O.id == sa.bindparam("rid"))
@@ -85,12 +105,7 @@ _mark = {(a, n): _mark_stmt(a, n) for a in (False, True) for n in (False, True)}
 _release = (
     sa.update(outbound_messages)
     .where(O.user_key == sa.bindparam("uk"), O.channel == sa.bindparam("ch"), O.status == "held")
-    .values(
-        status="sending",
-        next_attempt_at=sa.bindparam("now"),
-        address=sa.bindparam("addr"),
-        attempts=O.attempts + 1,
-    )
+    .values(status="queued", next_attempt_at=sa.bindparam("now"), address=sa.bindparam("addr"))
     .returning(*_SEND_COLUMNS)
 )
 _requeue_held = (
@@ -120,20 +135,31 @@ _insert_one = sa.insert(outbound_messages).returning(O.id)
 
 
 def send_row(r) -> dict[str, Any]:
-    """A claimed row as `Outbox.submit` takes it."""
+    """A queued row as `Outbox.submit` takes it."""
     return dict(
-        id=r.id, channel=r.channel, address=r.address, payload=r.payload, attempts=r.attempts
+        id=r.id,
+        channel=r.channel,
+        address=r.address,
+        payload=r.payload,
+        attempts=r.attempts,
+        created_at=r.created_at,
     )
 
 
-async def due(conn, now: datetime, channels: list[str]) -> list[int]:
-    """Ids of queued rows whose time has come, on these channels, oldest first (at most 500)."""
-    return [r[0] for r in await conn.execute(_due, {"now": now, "channels": channels})]
+async def due(conn, now: datetime, channels: list[str], limit: int = 500) -> list[int]:
+    """Ids of queued rows whose time has come, on these channels, oldest first."""
+    return [r[0] for r in await conn.execute(_due, {"now": now, "channels": channels, "n": limit})]
+
+
+async def queued(conn, ids: list[int], channels: list[str]) -> list:
+    """These rows, when still queued on these channels: id, channel, address, payload,
+    attempts, created_at."""
+    return (await conn.execute(_sel_queued, {"ids": ids, "channels": channels})).all()
 
 
 async def claim(conn, ids: list[int], channels: list[str]) -> list:
-    """queued -> sending for these ids (attempts + 1); the rows claimed (id, channel, address,
-    payload, attempts). A row another sender claimed first is not returned."""
+    """queued -> sending for these ids (attempts + 1), right before their requests; the rows
+    claimed (the columns of `queued`). A row no longer queued is not returned."""
     return (await conn.execute(_claim, {"ids": ids, "channels": channels})).all()
 
 
@@ -166,17 +192,24 @@ async def stop_chat(conn, row_id: int, channel: str, address: str, reason: str) 
     await conn.execute(_stop_chat, {"ch": channel, "addr": address, "reason": reason})
 
 
-async def recover(conn) -> int:
-    """Rows left in `sending` (a crash mid-send): failed, never resent. How many."""
-    res = await conn.execute(_recover)
-    return res.rowcount or 0
+async def recover(conn, now: datetime) -> tuple[int, int]:
+    """Rows left in `sending` (caught mid-request by a crash): queued again when it is the
+    first time (resent once), failed when it is the second. (resent, failed)."""
+    failed = (await conn.execute(_recover_fail)).rowcount or 0
+    resent = (await conn.execute(_recover_requeue, {"now": now})).rowcount or 0
+    return resent, failed
+
+
+async def count_resent(conn) -> int:
+    """Rows ever queued again after being caught mid-request (the dashboard's home)."""
+    return (await conn.execute(_count_resent)).scalar() or 0
 
 
 async def release_held(
     conn, channel: str, user_key: str, address: str, now: datetime
 ) -> list[dict[str, Any]]:
-    """Held rows of this user claimed for sending (held -> sending, to `address`), in id order,
-    as the rows `Outbox.submit` takes."""
+    """Held rows of this user queued again (held -> queued, to `address`), in id order, as the
+    rows `Outbox.submit` takes (this process sends them before anything queued later)."""
     rows = (
         await conn.execute(_release, {"uk": user_key, "ch": channel, "now": now, "addr": address})
     ).all()

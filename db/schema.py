@@ -137,7 +137,10 @@ inbound_events = sa.Table(
     sa.Column("locale_hint", sa.String(8), nullable=True),
     sa.Column(
         "status", sa.String(8), nullable=False, server_default="pending"
-    ),  # pending|done|failed
+    ),  # pending|done|failed|dead (dead: a transient error outlived its retries)
+    # Processing attempts that ended in a transient error (database, network); the sweeper
+    # retries a pending event until core.inbox.MAX_EVENT_ATTEMPTS, then it is `dead`.
+    sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("processed_at", UTCDateTime, nullable=True),
     sa.Column("error", sa.String(255), nullable=True),
@@ -160,6 +163,9 @@ outbound_messages = sa.Table(
     # 2nd send; "held" waits for the channel to allow sending again (WhatsApp 24 h window)
     sa.Column("status", sa.String(8), nullable=False, server_default="queued"),
     sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
+    # Times the row was found in `sending` at start-up (caught mid-request) and queued again: it
+    # is resent at most once (1), a second interruption fails it.
+    sa.Column("interrupted", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.String(255), nullable=True),
     sa.Column("external_id", sa.String(128), nullable=True),

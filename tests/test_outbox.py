@@ -95,14 +95,50 @@ async def test_retry_after_is_honoured(db):
     assert [s[0] for s in await statuses(db)] == ["sent", "sent"]
 
 
-async def test_server_errors_back_off_then_requeue(db):
-    t = Scripted([SendRetry("500", retry_after=0.05)] * 4)
-    ids = await queue(db, ["x"])
+async def test_server_errors_are_retried_until_sent(db):
+    # No small attempt cap: 12 server errors in a row, then the row goes out (in place, in order).
+    t = Scripted([SendRetry("500", retry_after=0.01)] * 12)
+    ids = await queue(db, ["x", "y"])
     await run_outbox(db, t, ids)
     async with db.tx(write=False) as c:
-        row = (await c.execute(sa.select(outbound_messages))).one()
-    assert row.status == "queued" and row.attempts == 4 and row.last_error == "500"
-    assert row.next_attempt_at > datetime.now(UTC)
+        rows = (await c.execute(sa.select(outbound_messages).order_by(O.id))).all()
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert rows[0].attempts == 13 and rows[0].last_error == "500"
+    assert [s[2] for s in t.sent] == ["x", "y"]
+
+
+async def test_a_retry_waits_queued_not_sending(db):
+    t = Scripted([SendRetry("502", retry_after=5)])
+    ids = await queue(db, ["x"])
+    ob = Outbox(db)
+    ob.register(t)
+    await ob.start()
+    ob.notify(ids)
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        async with db.tx(write=False) as c:
+            row = (await c.execute(sa.select(outbound_messages))).one()
+        if row.last_error == "502":
+            break
+    assert row.status == "queued" and row.next_attempt_at > datetime.now(UTC)
+    started = time.monotonic()
+    await ob.stop()
+    assert time.monotonic() - started < 1  # the wait is not a request in flight
+    assert await statuses(db) == [("queued", "502")]
+
+
+async def test_retries_end_at_the_horizon(db):
+    from datetime import timedelta
+
+    t = Scripted([SendRetry("503", retry_after=0.01)] * 3)
+    ids = await queue(db, ["x"])
+    async with db.tx() as c:
+        await c.execute(
+            sa.update(outbound_messages).values(created_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    await run_outbox(db, t, ids, max_age=timedelta(hours=1))
+    [(status, reason)] = await statuses(db)
+    assert status == "failed" and reason.endswith("503") and t.sent == []
 
 
 async def test_final_error_is_kept_with_reason(db):
@@ -127,14 +163,23 @@ async def test_blocked_chat_stops_its_queued_rows(db):
     assert t.sent == []
 
 
-async def test_interrupted_rows_are_not_sent_twice(db):
+async def test_interrupted_rows_are_resent_at_most_once(db):
     ids = await queue(db, ["x"])
     async with db.tx() as c:
         await c.execute(sa.update(outbound_messages).values(status="sending"))
     t = Scripted()
-    await run_outbox(db, t, ids)
-    assert t.sent == []
-    assert await statuses(db) == [("failed", "interrupted during send; not resent")]
+    ob = await run_outbox(db, t, [])
+    await asyncio.sleep(0)
+    assert ob.resent_at_start == 1
+    assert [s[2] for s in t.sent] == ["x"]  # caught mid-request: resent once
+    assert [s[0] for s in await statuses(db)] == ["sent"]
+    # Caught mid-request a second time: failed, not sent a third time.
+    async with db.tx() as c:
+        await c.execute(sa.update(outbound_messages).values(status="sending"))
+    t2 = Scripted()
+    ob = await run_outbox(db, t2, ids)
+    assert t2.sent == [] and ob.resent_at_start == 0
+    assert await statuses(db) == [("failed", "interrupted twice during send; not resent")]
 
 
 async def test_two_senders_never_send_a_row_twice(db_url):
@@ -179,8 +224,8 @@ async def test_per_chat_limit_spaces_messages(db):
 
 
 async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
-    """Held rows (SendHeld) wait until the channel releases them (claimed for sending in the
-    caller's transaction, in order, to the new address) or re-queues them; a row sent but failed
+    """Held rows (SendHeld) wait until the channel releases them (queued again in the caller's
+    transaction, in order, to the new address, for `submit`) or re-queues them; a row sent but failed
     at the channel afterwards is held again by its external id. No channel is known to the
     outbox: any channel name works."""
     t = Scripted([SendHeld("window closed"), SendHeld("window closed")])
@@ -196,8 +241,11 @@ async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
         (ids[0], "a2", "one"),
         (ids[1], "a2", "two"),
     ]
-    assert [s[0] for s in await statuses(db)] == ["sending", "sending"]
+    # Queued until each one's request goes out (the sender claims it then).
+    assert [s[0] for s in await statuses(db)] == ["queued", "queued"]
     async with db.tx() as c:
+        assert await ob.sending(c, "test", "test:a1") == 0
+        await c.execute(sa.update(outbound_messages).values(status="sending"))
         assert await ob.sending(c, "test", "test:a1") == 2
         await c.execute(sa.update(outbound_messages).values(status="sent"))
         await c.execute(
@@ -214,3 +262,27 @@ async def test_a_channels_window_holds_and_releases_through_the_outbox_api(db):
         ]
         new = await ob.enqueue(c, "test", "test:a1", "a3", {"text": "page"}, now)
     assert new > ids[1]
+
+
+async def test_a_long_queue_in_one_chat_does_not_hide_other_chats(db):
+    """Rows waiting for their chat's turn stay `queued`, so they are due: the poll looks past
+    them (600 rows of one chat at 1/s, then another chat's row: it goes out at once)."""
+
+    class Slow(Scripted):
+        rate_per_chat = 1.0
+
+    t = Slow()
+    await queue(db, [f"a{i}" for i in range(600)], address="a1")
+    await queue(db, ["b"], address="b1")
+    ob = Outbox(db, poll_interval=0.05)
+    ob.register(t)
+    await ob.start()
+    try:
+        for _ in range(100):
+            if any(s[1] == "b1" for s in t.sent):
+                break
+            await asyncio.sleep(0.05)
+        assert any(s[1] == "b1" for s in t.sent)
+    finally:
+        await ob.stop()
+    assert len(t.sent) < 20  # the rest of a1 stays queued
