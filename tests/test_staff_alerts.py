@@ -20,6 +20,7 @@ from services import tickets as ticket_ops
 from services.staff import add_staff, set_active
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 from tests.test_web_auth import PASSWORD, hidden, login
+from web.auth import AUTH
 
 TEGAL_GUNDIL = "3271051002"  # household 1 of tests/data/dtsen_small.csv
 OTHER_KEL = "3271031005"
@@ -49,6 +50,9 @@ async def service(db_url, clock=None):
                     now=clock(),
                     actor="test",
                 )
+        # The public URL is https, so the session cookie is Secure (docs/security.md); this test
+        # client talks plain http to 127.0.0.1, where a browser would drop such a cookie.
+        rt.web[AUTH].secure = False
         client = TestClient(TestServer(rt.web))
         await client.start_server()
         try:
