@@ -4,7 +4,13 @@ SQLite (the default) is driven through the stdlib sqlite3 driver on the event-lo
 connection, one unit of work at a time (an asyncio.Lock), WAL mode, BEGIN IMMEDIATE for writes.
 A statement costs tens of microseconds that way, against about a millisecond through aiosqlite's
 thread hop (docs/performance.md, docs/benchmarks.md). Units of work never await network I/O, so
-holding the loop for them is cheaper than hopping threads. `DATABASE_URL` keeps the documented
+holding the loop for them is cheaper than hopping threads. One thing could still hold the loop
+for long: waiting for SQLite's write lock while another process (an import, a backup, a second
+worker, a person with the sqlite3 shell) holds it. So SQLite's own busy wait is kept to a few
+milliseconds and a transaction that cannot get the lock waits with `asyncio.sleep`, letting go
+of the unit-of-work lock meanwhile: the dashboard, the webhooks and read-only work go on, and
+the write starts when the other process is done (or fails after BUSY_WAIT seconds as a
+transient error the inbox retries). `DATABASE_URL` keeps the documented
 `sqlite+aiosqlite://` form (Alembic uses aiosqlite); the runtime swaps the driver.
 
 PostgreSQL goes through asyncpg with a bounded pool; conversation rows are locked with
@@ -52,6 +58,16 @@ class SyncConn:
 
 Conn = SyncConn | AsyncConnection
 
+# SQLite: how long one attempt at the write lock may block the event loop (PRAGMA busy_timeout),
+# and how long a transaction waits for it in all, asynchronously, before giving up.
+BUSY_TIMEOUT_MS = 5
+BUSY_WAIT = 30.0
+
+
+def _busy(exc: sa.exc.OperationalError) -> bool:
+    msg = str(exc.orig).lower() if exc.orig is not None else ""
+    return "locked" in msg or "busy" in msg
+
 
 def sqlite_path(url: str) -> str:
     return url.split(":///", 1)[1] if ":///" in url else ":memory:"
@@ -93,7 +109,7 @@ class Database:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # A 32 MiB page cache (SQLite's default is 2 MiB) keeps the busy tables (inbox,
             # outbox, conversations) and the NIK index's upper levels in memory; it grows only
             # with pages actually read, and is capped so a long-running service stays under
@@ -114,17 +130,52 @@ class Database:
     async def tx(self, *, write: bool = True) -> AsyncIterator[Conn]:
         """One transaction: committed when the block ends, rolled back on an exception."""
         if self.engine is not None:
-            async with self._lock:
-                c = self._sqlite_conn
-                if c is None or c.closed:
-                    c = self._sqlite_conn = self.engine.connect()
-                c.info["write"] = write
-                with c.begin():
+            c, trans = await self._begin_sqlite(write)
+            try:
+                with trans:
                     yield SyncConn(c)
+            finally:
+                self._lock.release()
         else:
             assert self.aengine is not None
             async with self.aengine.begin() as ac:
                 yield ac
+
+    async def _begin_sqlite(self, write: bool):
+        """Take the unit-of-work lock and begin. While another process holds SQLite's write lock
+        (BEGIN IMMEDIATE answers "database is locked" after BUSY_TIMEOUT_MS), let go of the lock,
+        sleep without blocking the loop, and try again, for up to BUSY_WAIT seconds."""
+        assert self.engine is not None
+        waited, delay = 0.0, 0.005
+        while True:
+            await self._lock.acquire()
+            try:
+                c = self._sqlite_conn
+                if c is None or c.closed:
+                    c = self._sqlite_conn = self.engine.connect()
+                c.info["write"] = write
+                return c, c.begin()
+            except sa.exc.OperationalError as e:
+                self._drop_sqlite_conn()
+                self._lock.release()
+                if not _busy(e) or waited >= BUSY_WAIT:
+                    raise
+            except BaseException:
+                self._drop_sqlite_conn()
+                self._lock.release()
+                raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.2)
+
+    def _drop_sqlite_conn(self) -> None:
+        """A connection whose BEGIN failed is closed; the next unit of work opens a fresh one."""
+        c, self._sqlite_conn = self._sqlite_conn, None
+        if c is not None:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection: nothing to keep
+                pass
 
     async def ping(self) -> bool:
         async with self.tx(write=False) as c:
