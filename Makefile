@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test lint lock migrate seed i18n bench nlu install clean screenshots
+.PHONY: run test lint lock migrate seed i18n bench chaos nlu install clean screenshots
 # The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -59,6 +59,13 @@ i18n: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+## make chaos: the fault suite (docs/chaos.md): the real service, simulated residents, kill -9,
+## 429 storms, a 5xx outage, SIGTERM with a full queue, a locked SQLite file, PostgreSQL
+## connections killed. Long (minutes); not part of `make test`. CHAOS_ARGS="--quick" for a
+## smoke run, "--db postgresql" for PostgreSQL, "--strict" to fail on a lost or doubled reply.
+chaos: $(STAMP)
+	$(PYTHON) -m tools.chaos $(CHAOS_ARGS)
 
 ## make nlu: the understanding layer on tests/data/nlu_corpus.tsv: accuracy per intent, the
 ## confusion table, wrong flows started on the negatives, time per message (NLU_ARGS=--show).

@@ -132,6 +132,9 @@ class FakeTelegramAPI:
             deque
         )
         self._blocked: set[Any] = set()
+        # An outage window: (status, until (monotonic), retry_after, methods), see outage_for().
+        self._outage: tuple[int, float, int | None, frozenset[str]] | None = None
+        self.outage_answers = 0  # calls answered with the outage's error
         self._by_chat: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._message_ids = itertools.count(1)
@@ -243,6 +246,22 @@ class FakeTelegramAPI:
         for _ in range(times):
             self._failures[method.lower()].append((status, description, parameters))
 
+    def outage_for(
+        self,
+        seconds: float,
+        status: int = 502,
+        *,
+        retry_after: int | None = None,
+        methods: tuple[str, ...] = ("sendMessage",),
+    ) -> None:
+        """Answer every call of `methods` with `status` for the next `seconds` (a 5xx outage,
+        or with status 429 a rate-limit storm carrying `retry_after`)."""
+        until = time.monotonic() + seconds
+        self._outage = (status, until, retry_after, frozenset(m.lower() for m in methods))
+
+    def end_outage(self) -> None:
+        self._outage = None
+
     def block_chat(self, chat_id: int | str) -> None:
         """The user blocked the bot: sends to this chat fail with 403."""
         self._blocked.add(_norm_chat(chat_id))
@@ -293,6 +312,7 @@ class FakeTelegramAPI:
         self._failures.clear()
         self._blocked.clear()
         self._updates.clear()
+        self._outage = None
 
     # ----------------------------------------------------------------- HTTP plumbing
 
@@ -321,7 +341,17 @@ class FakeTelegramAPI:
             await asyncio.sleep(self.latency)
 
         planned = self._failures.get(name)
-        if planned:
+        outage = self._outage
+        if outage and name in outage[3] and time.monotonic() < outage[1]:
+            status, _until, retry_after, _methods = outage
+            if status == 429:
+                description = f"Too Many Requests: retry after {retry_after or 1}"
+            else:
+                description = _DESCRIPTIONS.get(status, "Internal Server Error")
+            parameters = {"retry_after": retry_after or 1} if status == 429 or retry_after else None
+            self.outage_answers += 1
+            response = _error(status, description, parameters)
+        elif planned:
             status, description, parameters = planned.popleft()
             response = _error(status, description, parameters)
         else:
@@ -576,6 +606,7 @@ class FakeTelegramAPI:
         """JSON routes for a driver in another process:
         POST /_fake/updates (one update or a list), GET /_fake/sent[?chat_id=],
         GET /_fake/stats, POST /_fake/fail {method, status, retry_after?, description?, times?},
+        POST /_fake/outage {seconds, status?, retry_after?, methods?},
         POST /_fake/block {chat_id}, POST /_fake/reset."""
 
         async def updates(request: web.Request) -> web.Response:
@@ -596,6 +627,7 @@ class FakeTelegramAPI:
                     "sent": len(self.sent),
                     "pending_updates": len(self._updates),
                     "confirmed_offset": self.confirmed_offset,
+                    "outage_answers": self.outage_answers,
                 }
             )
 
@@ -607,6 +639,16 @@ class FakeTelegramAPI:
                 retry_after=b.get("retry_after"),
                 description=b.get("description"),
                 times=b.get("times", 1),
+            )
+            return web.json_response({"ok": True})
+
+        async def outage(request: web.Request) -> web.Response:
+            b = await request.json()
+            self.outage_for(
+                float(b["seconds"]),
+                b.get("status", 502),
+                retry_after=b.get("retry_after"),
+                methods=tuple(b.get("methods", ("sendMessage",))),
             )
             return web.json_response({"ok": True})
 
@@ -622,6 +664,7 @@ class FakeTelegramAPI:
         app.router.add_get("/_fake/sent", sent)
         app.router.add_get("/_fake/stats", stats)
         app.router.add_post("/_fake/fail", fail)
+        app.router.add_post("/_fake/outage", outage)
         app.router.add_post("/_fake/block", block)
         app.router.add_post("/_fake/reset", reset)
 
