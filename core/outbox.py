@@ -40,8 +40,9 @@ from domain.clock import utcnow
 log = logging.getLogger("jaring.outbox")
 
 # Backoff for retryable errors without a retry_after: 1, 2, 4 ... seconds, capped, times a
-# jitter of 0.5-1 (so a recovered server is not hit by every chat at once).
-BACKOFF_CAP = 60.0
+# jitter of 0.5-1 (so a recovered server is not hit by every chat at once). Capped at 30 s: after
+# an outage a resident waits at most about that long for the replies that piled up.
+BACKOFF_CAP = 30.0
 DEFAULT_MAX_AGE = timedelta(hours=24)
 # How long stop() lets requests in flight (and their marks) finish.
 STOP_GRACE = 6.0

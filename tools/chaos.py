@@ -57,6 +57,7 @@ from typing import Any
 
 import aiohttp
 
+from core.outbox import BACKOFF_CAP
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, text_update
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -445,7 +446,10 @@ async def sc_outage5xx(run: Run) -> None:
     run.fake.outage_for(a.outage, 502)
     await walking
     await asyncio.sleep(max(0.0, a.outage - (time.monotonic() - t0)))
-    await crowd.settle(a.settle, a.settle * 4)
+    # After the outage a chat's next retry may be up to the outbox's backoff cap away: waiting
+    # less would count replies still queued as lost.
+    idle = max(a.settle, BACKOFF_CAP + 5)
+    await crowd.settle(idle, idle * 4)
     crowd.tally(run.result)
     run.result.special = f"502 for {a.outage:.0f} s, {run.fake.outage_answers} answered 502"
 
