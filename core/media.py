@@ -24,6 +24,7 @@ __all__ = [
     "StoredPhoto",
     "sniff",
     "store_photo",
+    "store_received",
     "write_atomic",
 ]
 
@@ -33,6 +34,7 @@ class StoredPhoto:
     sha256: str  # of the cleaned file
     path: Path
     size: int
+    mime: str
 
 
 def sniff(data: bytes) -> str | None:
@@ -51,7 +53,18 @@ async def store_photo(media_dir: Path, data: bytes, mime: str) -> StoredPhoto:
     sha = hashlib.sha256(data).hexdigest()
     path = Path(media_dir) / f"{sha}.{EXTENSIONS[mime]}"
     await asyncio.to_thread(write_atomic, path, data)
-    return StoredPhoto(sha, path, len(data))
+    return StoredPhoto(sha, path, len(data), mime)
+
+
+async def store_received(media_dir: Path, data: bytes) -> StoredPhoto:
+    """Bytes a resident sent, of a type the channel did not tell: at most PHOTO_MAX_BYTES, a
+    JPEG or PNG by its first bytes, then `store_photo`. Raises PhotoProblem otherwise."""
+    if len(data) > PHOTO_MAX_BYTES:
+        raise PhotoProblem("over 5 MB")
+    mime = sniff(data)
+    if mime is None:
+        raise PhotoProblem("not a JPEG or PNG")
+    return await store_photo(media_dir, data, mime)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from core.media import PHOTO_MAX_BYTES, PhotoProblem, sniff, store_photo
+from core.media import PhotoProblem, store_received
 from db import media_store
 from handlers.plugin import ChannelPlugin, LocalChannel, Wiring
 
@@ -52,12 +52,7 @@ class WebTransport:
         PNG of at most 5 MB that decodes."""
         if self._db is None or self._media_dir is None or self._clock is None:
             raise PhotoProblem("photos are not wired")
-        if len(data) > PHOTO_MAX_BYTES:
-            raise PhotoProblem("over 5 MB")
-        mime = sniff(data)
-        if mime is None:
-            raise PhotoProblem("not a JPEG or PNG")
-        stored = await store_photo(self._media_dir, data, mime)
+        stored = await store_received(self._media_dir, data)
         ref = stored.sha256
         async with self._db.tx() as c:
             if await media_store.claim(
@@ -70,7 +65,7 @@ class WebTransport:
                     status="stored",
                     now=self._clock(),
                     attempts=1,
-                    mime=mime,
+                    mime=stored.mime,
                     size=stored.size,
                     sha256=stored.sha256,
                     path=str(stored.path),

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 
-from core.media import PHOTO_MAX_BYTES, PhotoProblem, sniff, store_photo
+from core.media import PHOTO_MAX_BYTES, PhotoProblem, store_received
 from db import media_store
 from handlers.telegram.parse import CHANNEL
 
@@ -59,12 +59,7 @@ class PhotoFetcher:
             buf = io.BytesIO()
             await self._bot.download_file(f.file_path, destination=buf, timeout=30)
             data = buf.getvalue()
-            if len(data) > PHOTO_MAX_BYTES:
-                raise PhotoProblem("over 5 MB")
-            mime = sniff(data)
-            if mime is None:
-                raise PhotoProblem("not a JPEG or PNG")
-            stored = await store_photo(self._media_dir, data, mime)
+            stored = await store_received(self._media_dir, data)
             values = dict(
                 status="stored", size=stored.size, sha256=stored.sha256, path=str(stored.path)
             )
