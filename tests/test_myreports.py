@@ -58,9 +58,13 @@ async def file_report(rt, conv: int | None, **kw) -> str:
 
 
 async def move(rt, code: str, to: str, **kw) -> None:
+    """A staff move, as the dashboard makes it: the reporters' notifications are sent (and
+    collected by the chats) before the test goes on, not mixed into the next reply."""
     async with rt.db.tx() as c:
         r = await ops.by_code(c, code)
-        await ops.move(c, r, to, now=rt.outbox.clock(), actor="staff:ani", **kw)
+        ids = await ops.move(c, r, to, now=rt.outbox.clock(), actor="staff:ani", **kw)
+    rt.outbox.notify(ids)
+    await rt.outbox.idle()
 
 
 async def onboarded(rt, user: str, locale: str = "id") -> tuple[Chat, int]:
