@@ -60,6 +60,29 @@ async def _truncate_pg(url: str) -> None:
     await eng.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.one_db("postgresql")` on an end-to-end test of a channel (a real `bot.py
+    run` process, fake Bot/Graph API servers): with both databases available it runs on the one
+    named, not twice. What such a test checks is the channel's wire and the process; the
+    database side of the same flows runs on both databases in the in-process tests. The
+    end-to-end tests are split between the two, so each database still sees real processes.
+    Without JARING_TEST_PG_URL every test runs on SQLite."""
+    if len(DB_KINDS) < 2:
+        return
+    keep, drop = [], []
+    for item in items:
+        mark = item.get_closest_marker("one_db")
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("db_url") if callspec else None
+        if mark and kind and kind != mark.args[0]:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=DB_KINDS)
 def db_url(request, tmp_path, sqlite_template) -> str:
     """A migrated, empty database URL (SQLite file copied from a migrated template, or PG truncated)."""

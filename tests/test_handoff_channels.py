@@ -58,6 +58,7 @@ def csrf(html: str) -> str:
     return m.group(1)
 
 
+@pytest.mark.one_db("postgresql")
 async def test_question_left_via_menu_is_answered_on_telegram_and_whatsapp(db_url, tmp_path):
     assert import_csv(db_url).returncode == 0
     add_staff(db_url)

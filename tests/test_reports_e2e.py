@@ -53,6 +53,7 @@ def staff(db_url: str, *argv: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.one_db("sqlite")
 async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, tmp_path):
     from tests.test_photos import JPEG_WITH_EXIF
 
@@ -121,6 +122,7 @@ async def test_usul_on_telegram_with_photo_and_location_then_staff_move(db_url, 
         assert "sejak bapak wafat" not in log  # a resident's story is never logged
 
 
+@pytest.mark.one_db("postgresql")
 async def test_usul_on_whatsapp_with_photo_and_location(db_url, tmp_path):
     assert import_csv(db_url).returncode == 0
     wa_user = "6281311110077"

@@ -154,6 +154,7 @@ def buttons(msg) -> list[tuple[str, str]]:
     return [(b["text"], b["callback_data"]) for row in markup["inline_keyboard"] for b in row]
 
 
+@pytest.mark.one_db("sqlite")
 async def test_polling_end_to_end_with_restart_and_429(db_url):
     imported = import_csv(db_url)
     assert imported.returncode == 0, imported.stderr
@@ -230,6 +231,7 @@ async def test_polling_end_to_end_with_restart_and_429(db_url):
         assert "Traceback" not in logs
 
 
+@pytest.mark.one_db("postgresql")
 async def test_webhook_mode_secret_dedupe_and_english(db_url):
     assert import_csv(db_url).returncode == 0
     async with FakeTelegramAPI() as fake:

@@ -82,6 +82,7 @@ def registered(db_url: str) -> str:
     return res.stdout
 
 
+@pytest.mark.one_db("postgresql")
 async def test_training_registration_by_buttons_on_telegram(db_url):
     prepare(db_url)
     user = 5550042
@@ -121,6 +122,7 @@ async def test_training_registration_by_buttons_on_telegram(db_url):
     assert code in registered(db_url)
 
 
+@pytest.mark.one_db("sqlite")
 async def test_training_registration_by_buttons_on_whatsapp(db_url, tmp_path):
     prepare(db_url)
     async with FakeWhatsAppAPI() as fake:

@@ -103,6 +103,7 @@ def check_result(msg: dict) -> None:
     ]
 
 
+@pytest.mark.one_db("sqlite")
 async def test_eligibility_check_by_buttons_list_and_typed_numbers(db_url, tmp_path):
     assert import_csv(db_url).returncode == 0
     async with FakeWhatsAppAPI() as fake:
@@ -172,6 +173,7 @@ async def test_eligibility_check_by_buttons_list_and_typed_numbers(db_url, tmp_p
         assert "Traceback" not in log
 
 
+@pytest.mark.one_db("sqlite")
 async def test_replay_forged_and_missing_signatures(db_url, tmp_path):
     async with FakeWhatsAppAPI() as fake:
         env = wa_env(db_url, fake.base_url, tmp_path)
@@ -198,6 +200,7 @@ async def test_replay_forged_and_missing_signatures(db_url, tmp_path):
             assert await svc.stop() == 0
 
 
+@pytest.mark.one_db("postgresql")
 async def test_after_the_24_hour_window_a_template_then_the_held_replies(db_url, tmp_path):
     async with FakeWhatsAppAPI() as fake:
         env = wa_env(
