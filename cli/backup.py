@@ -43,8 +43,8 @@ def add_parsers(sub) -> None:
 
 
 async def cmd_backup(settings, args) -> int:
-    from domain.clock import utcnow
     from db.backup import DumpError
+    from domain.clock import utcnow
     from services import backup
 
     os.umask(0o077)  # nothing this command makes is readable by others
