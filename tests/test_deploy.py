@@ -557,3 +557,13 @@ def test_nginx_config_test(tmp_path):
         timeout=60,
     )
     assert p.returncode == 0, p.stderr
+
+
+def test_env_example_reads_the_same_in_systemd_compose_and_a_shell():
+    """No value with spaces, quotes or `$`: systemd's EnvironmentFile=, compose's env_file and
+    `set -a; . FILE` (docs/deploy.md runs the service by hand that way) all read it alike."""
+    for line in (DEPLOY / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), line
+            assert re.fullmatch(r"[^\s'\"$`\\]*", value), line
