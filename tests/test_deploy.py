@@ -363,7 +363,7 @@ def test_dockerfile_is_pinned_non_root_and_locked():
     users = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert "--require-hashes" in text and "requirements/runtime.txt" in text
-    assert "pybabel compile" in text
+    assert "python -m tools.i18n --compile-only" in text
     assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", text, flags=re.M)
     assert 'ENTRYPOINT ["/app/deploy/entrypoint.sh"]' in text and 'CMD ["run"]' in text
     for src in re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", text, flags=re.M):
