@@ -20,14 +20,18 @@ def add_parsers(sub) -> None:
         "backup", help="back up the database and the media folder (safe while running)"
     )
     p.add_argument("dir", type=Path, help="folder the backup is made in (jaring-<time>/)")
-    for period, example in (("daily", 7), ("weekly", 4), ("monthly", 12)):
+    for period, unit, example in (
+        ("daily", "days", 7),
+        ("weekly", "weeks", 4),
+        ("monthly", "months", 12),
+    ):
         p.add_argument(
             f"--keep-{period}",
             type=int,
             default=None,
             metavar="N",
-            help=f"then delete older backups in DIR, keeping {period} ones for N {period} "
-            f"periods (e.g. {example})",
+            help=f"then prune DIR: keep the newest backup of each of the last N {unit} "
+            f"(e.g. {example}); the others not kept by another --keep-* are deleted",
         )
     p.set_defaults(handler=cmd_backup)
     p = sub.add_parser(
