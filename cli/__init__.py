@@ -1,5 +1,5 @@
 """Every command of `python bot.py`: run and chat (cli/run.py), migrate, import-dtsen and
-seed-demo (cli/data.py), and the staff commands (`staff ...`, `kube ...`, `training ...`,
+seed-demo (cli/data.py), backup and restore (cli/backup.py), and the staff commands (`staff ...`, `kube ...`, `training ...`,
 `reports ...`, `rt ...`, `nlu ...`).
 
 A module here has `add_parsers(sub)`, which adds its argparse sub-commands and sets
@@ -29,6 +29,7 @@ MODULES: tuple[str, ...] = (
     "cli.reports",
     "cli.rt",
     "cli.nlu",
+    "cli.backup",
 )  # dotted module names
 
 

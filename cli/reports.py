@@ -184,7 +184,10 @@ async def cmd_show(settings, args) -> int:
         out.append(f"Sasaran     : {r.target_name or '-'}, {r.target_address or '-'}")
         if r.target_nik or r.target_kk:
             out.append(f"              NIK {show(r.target_nik)} · No. KK {show(r.target_kk)}")
-    out.append(f"Alasan      : {r.reason or '-'}" + (f" — {r.detail}" if r.detail else ""))
+    # Free text (the reason's detail, staff notes) may hold a typed NIK or phone: masked unless
+    # --reveal, like the numbers above.
+    words = (lambda t: t) if args.reveal else (lambda t: mask_text(t, limit=2000))
+    out.append(f"Alasan      : {r.reason or '-'}" + (f" — {words(r.detail)}" if r.detail else ""))
     if r.story:
         # The resident's own words: numbers (a NIK, a phone) masked unless --reveal.
         story = r.story if args.reveal else mask_text(r.story, limit=2000)
@@ -206,7 +209,7 @@ async def cmd_show(settings, args) -> int:
         out.append(
             f"  {wib(e.at)}  {e.actor:<16} {e.action:<10} {move}"
             + (f" [{e.outcome}]" if e.outcome else "")
-            + (f" — {e.note}" if e.note else "")
+            + (f" — {words(e.note)}" if e.note else "")
         )
     print("\n".join(out))
     return 0

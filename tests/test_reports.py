@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from cli import CommandError
 from cli import reports as cli_reports
 from cli import rt as cli_rt
+from db import report_store
 from db.database import Database
 from db.schema import (
     audit_log,
@@ -617,6 +618,17 @@ async def test_staff_list_show_move_and_reveal_is_audited(db_url, capsys):
         ]
         assert await run_cli(rt, "reports", "list", "--overdue") == 0
         assert "Tidak ada laporan." in capsys.readouterr().out
+        # a number typed into a staff note is masked in `show` too, unless --reveal
+        async with rt.db.tx() as c:
+            r = await ops.by_code(c, code)
+            await report_store.add_event(
+                c, r.id, rt.outbox.clock(), "staff:ani", "note", note=f"KK ibunya {NIK_1}"
+            )
+        assert await run_cli(rt, "reports", "show", code) == 0
+        out = capsys.readouterr().out
+        assert "KK ibunya" in out and NIK_1 not in out
+        assert await run_cli(rt, "reports", "show", code, "--reveal", "--by", "ani") == 0
+        assert f"KK ibunya {NIK_1}" in capsys.readouterr().out
 
 
 async def test_export_csv_and_xlsx_for_siks_ng_is_audited(db_url, capsys, tmp_path):
