@@ -15,6 +15,9 @@ install: $(STAMP)
 $(STAMP): requirements/runtime.txt requirements/test.txt
 	command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium \
 		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	# caddy and nginx only check deploy/'s site files in tests/test_deploy.py (never started).
+	(command -v caddy && command -v nginx) >/dev/null || $(SUDO) apt-get install -y -q caddy nginx-light \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q caddy nginx-light)
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check --require-hashes \
 		-r requirements/runtime.txt -r requirements/test.txt
