@@ -65,6 +65,11 @@ class Scheduler:
         if self.jobs and self._task is None:
             self._task = asyncio.create_task(self._loop())
 
+    @property
+    def running(self) -> bool:
+        """The job loop is alive, or there are no jobs (/readyz)."""
+        return not self.jobs or (self._task is not None and not self._task.done())
+
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
