@@ -10,8 +10,9 @@ Counters and histograms live in prometheus-client's default registry, so its pro
 events; with PROMETHEUS_MULTIPROC_DIR set (prometheus-client's multiprocess mode) every worker's
 /metrics serves the sum over the workers (docs/observe.md, "Several workers").
 
-The sender state per channel (`sender_health`) is kept here too: the outbox reports each send's
-outcome once, and /readyz reads whether a channel's last attempt failed with no success since.
+The sender state per channel (`Senders`, one per outbox) is kept here too: the outbox reports
+each send's outcome once, and /readyz reads whether a channel's last attempt failed with no
+success since.
 """
 
 from __future__ import annotations
@@ -102,32 +103,44 @@ def finished(channel: str, external_id: str, result: str = "processed") -> None:
 
 
 # --- sends --------------------------------------------------------------------------------
-# channel -> (monotonic time of the last sent message, of the last transport failure, its kind)
-_SENDER: dict[str, list] = {}
 
 
-def send_result(channel: str, result: str, reason: str | None = None) -> None:
-    """One send attempt's outcome (SENDS). `retry` marks the channel's sender as failing until
-    the next `sent`; the reason's first word (an exception name or an HTTP status) is kept for
-    /readyz, never the rest (it may hold a URL)."""
+class Senders:
+    """Each channel's sender state, kept by one outbox (Outbox.senders): when a message last
+    went out, when the transport last failed and how (an exception name or an HTTP status)."""
+
+    def __init__(self) -> None:
+        self._state: dict[str, list] = {}  # channel -> [ok at, failed at, kind] (monotonic)
+
+    def note(self, channel: str, result: str, reason: str | None) -> None:
+        state = self._state.setdefault(channel, [None, None, ""])
+        if result == "sent":
+            state[0] = time.monotonic()
+        elif result == "retry":
+            state[1] = time.monotonic()
+            # The reason's first word only: the rest may hold a URL.
+            state[2] = (reason or "error").split(":", 1)[0].split(" ", 1)[0][:60]
+
+    def health(self, channel: str) -> Health:
+        """Whether the channel's last send attempt failed (network, 5xx, unexpected error)
+        with no message sent since. Final answers (blocked bot, bad request) and 429s are the
+        chat's or the rate's business, not the sender's: they leave it healthy."""
+        ok_at, err_at, kind = self._state.get(channel, (None, None, ""))
+        now = time.monotonic()
+        if err_at is not None and (ok_at is None or err_at > ok_at):
+            since = f"; last sent {now - ok_at:.0f} s ago" if ok_at is not None else ""
+            return Health(False, f"last send failed {now - err_at:.0f} s ago ({kind}){since}")
+        if ok_at is None:
+            return Health(True, "nothing sent yet")
+        return Health(True, f"last sent {now - ok_at:.0f} s ago")
+
+
+def send_result(senders: Senders, channel: str, result: str, reason: str | None = None) -> None:
+    """One send attempt's outcome: counted (SENDS) and noted in the outbox's sender state."""
     SENDS.labels(channel, result).inc()
-    state = _SENDER.setdefault(channel, [None, None, ""])
-    if result == "sent":
-        state[0] = time.monotonic()
-    elif result == "retry":
-        state[1] = time.monotonic()
-        state[2] = (reason or "error").split(":", 1)[0].split(" ", 1)[0][:60]
+    senders.note(channel, result, reason)
 
 
-def sender_health(channel: str) -> Health:
-    """Whether the channel's last send attempt failed (network, 5xx, unexpected error) with no
-    message sent since. Final answers (blocked bot, bad request) and 429s are the chat's or the
-    rate's business, not the sender's, and leave it healthy."""
-    ok_at, err_at, kind = _SENDER.get(channel, (None, None, ""))
-    now = time.monotonic()
-    if err_at is not None and (ok_at is None or err_at > ok_at):
-        since = f"; last sent {now - ok_at:.0f} s ago" if ok_at is not None else ""
-        return Health(False, f"last send failed {now - err_at:.0f} s ago ({kind}){since}")
-    if ok_at is None:
-        return Health(True, "nothing sent yet")
-    return Health(True, f"last sent {now - ok_at:.0f} s ago")
+def send_retry(senders: Senders, channel: str, reason: str, retry_after: float | None) -> None:
+    """A retryable answer: `rate_limited` when it carried retry_after (429), else `retry`."""
+    send_result(senders, channel, "rate_limited" if retry_after is not None else "retry", reason)

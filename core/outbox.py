@@ -146,6 +146,7 @@ class Outbox:
         self._marker: asyncio.Task | None = None
         self._stopping = False
         self.resent_at_start = 0  # rows caught mid-request by the last crash, queued again
+        self.senders = metrics.Senders()  # each channel's last send outcome (/readyz)
 
     def register(self, transport: Transport) -> None:
         self.transports[transport.channel] = transport
@@ -387,27 +388,25 @@ class Outbox:
             try:
                 ext = await self.transports[row.channel].send(row.address, row.payload)
             except SendRetry as e:
-                metrics.send_result(
-                    row.channel, "rate_limited" if e.retry_after is not None else "retry", e.reason
-                )
+                metrics.send_retry(self.senders, row.channel, e.reason, e.retry_after)
                 return await self._retry(row, chat, e.reason, e.retry_after)
             except SendStopped as e:
-                metrics.send_result(row.channel, "stopped")
+                metrics.send_result(self.senders, row.channel, "stopped")
                 await self._settle(self._stop, row, e.reason)
                 return None
             except SendFinal as e:
-                metrics.send_result(row.channel, "failed")
+                metrics.send_result(self.senders, row.channel, "failed")
                 await self._settle(self._mark, row.id, "failed", e.reason)
                 return None
             except SendHeld as e:  # e.g. WhatsApp outside the 24 h window
-                metrics.send_result(row.channel, "held")
+                metrics.send_result(self.senders, row.channel, "held")
                 await self._settle(self._mark, row.id, "held", e.reason)
                 return None
             except Exception as exc:  # noqa: BLE001 - unexpected transport error: keep the row
                 log.error("send failed unexpectedly (row %s): %s", row.id, type(exc).__name__)
-                metrics.send_result(row.channel, "retry", type(exc).__name__)
+                metrics.send_result(self.senders, row.channel, "retry", type(exc).__name__)
                 return await self._retry(row, chat, type(exc).__name__, None)
-            metrics.send_result(row.channel, "sent")
+            metrics.send_result(self.senders, row.channel, "sent")
             await self._mark_sent(row.id, ext, row.attempts)
             return None
         finally:

@@ -59,7 +59,7 @@ class Channel(Protocol):
     async def stop(self) -> None: ...  # after the outbox has stopped
 
     # Whether it receives: a poller alive, a webhook registered (/readyz; the sender's state is
-    # the outbox's, core/metrics.sender_health). Cheap and without I/O: /readyz calls it often.
+    # the outbox's, core/metrics.Senders). Cheap and without I/O: /readyz calls it often.
     def health(self) -> Health: ...
 
 

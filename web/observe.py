@@ -2,7 +2,7 @@
 
 - GET /healthz: the process answers (no database): 200 {"status": "ok"}. For a liveness probe.
 - GET /readyz: the database answers, each channel receives (its `health()`: a poller alive, a
-  webhook registered) and sends (its last send attempt did not fail, core/metrics.py), and the
+  webhook registered) and sends (its last send attempt did not fail: the outbox's `senders`, core/metrics.py), and the
   scheduler runs (leader or follower: only a dead loop fails). 200 or 503 with the reason per
   check, as JSON. Nothing in it is a resident's data.
 - GET /metrics: Prometheus text (prometheus-client), the process's counters plus the figures read
@@ -30,7 +30,6 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.core import GaugeMetricFamily
 
-from core import metrics
 from core.health import Health
 from core.outbox import Outbox
 from db import observe_store
@@ -118,7 +117,7 @@ async def readiness(app: web.Application, db: Database, outbox: Outbox) -> dict:
     for key, health in sorted(app[CHANNELS].items()):
         parts = {"receiver": _safe(health)}
         if key in outbox.transports:
-            parts["sender"] = metrics.sender_health(key)
+            parts["sender"] = outbox.senders.health(key)
         channels[key] = {name: h.json() for name, h in parts.items()}
         failing += [f"channels.{key}.{name}" for name, h in parts.items() if not h.ok]
     body: dict = {"status": "error" if failing else "ok", "failing": failing}
