@@ -62,6 +62,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         handlers=[handler(sys.stderr, fmt)],
     )
+    logging.captureWarnings(True)  # warnings too go through the handler (JSON lines stay JSON)
     # Per-update INFO lines from aiogram and the access log cost throughput and say nothing new.
     # pywa and httpx log recipients and request bodies at DEBUG/INFO: phone numbers stay out.
     for name in (

@@ -5,8 +5,9 @@ it processes an event; the outbox sets the outbound row id while it sends one. T
 contextvars, so each asyncio task carries its own: a send task started while an event was being
 processed inherits that event's ids. `ContextFilter` copies them onto every record; both
 formatters print them, and both mask every long number (a NIK, a No. KK, a phone number) in the
-message and the traceback with domain/masking.py as a last line of defence: the code logs ids and
-exception types, never payloads, and this catches what slips through.
+message and the traceback with domain/masking.py, and cut bot tokens out of URLs, as a last line
+of defence (`scrub`): the code logs ids and exception types, never payloads, and this catches
+what slips through (aiogram's network errors name the Bot API URL, token included).
 
 The JSON formatter is the standard library's `logging.Formatter` with `json.dumps`: no logging
 library is locked in requirements/ (structlog is not installed), and one object per line with a
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -27,6 +29,16 @@ CONVERSATION_ID: ContextVar[int | None] = ContextVar("jaring_conversation_id", d
 OUTBOUND_ID: ContextVar[int | None] = ContextVar("jaring_outbound_id", default=None)
 
 FIELDS = ("event_id", "conversation_id", "outbound_id")
+
+# A Telegram bot token in a Bot API URL (aiogram's network errors name the URL it called).
+_BOT_TOKEN = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+
+
+def scrub(text: str) -> str:
+    """The last line of defence: long numbers masked (domain/masking.py: a NIK keeps its shape
+    and region, "3271 05•• •••• 0002"; a phone number "0812****890") and bot tokens cut out of
+    URLs."""
+    return mask_numbers(_BOT_TOKEN.sub("/bot<token>", text)) if text else text
 
 
 def set_event(event_id: int | None = None, conversation_id: int | None = None) -> None:
@@ -71,7 +83,7 @@ class TextFormatter(logging.Formatter):
         if ids:
             head, sep, tail = line.partition("\n")  # after the message, before a traceback
             line = head + " [" + " ".join(f"{k}={v}" for k, v in ids.items()) + "]" + sep + tail
-        return mask_numbers(line)
+        return scrub(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -83,15 +95,15 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": mask_numbers(record.getMessage()),
+            "msg": scrub(record.getMessage()),
         }
         out.update(_ids(record))
         if record.exc_info:
-            out["exc"] = mask_numbers(self.formatException(record.exc_info))
+            out["exc"] = scrub(self.formatException(record.exc_info))
         elif record.exc_text:
-            out["exc"] = mask_numbers(record.exc_text)
+            out["exc"] = scrub(record.exc_text)
         if record.stack_info:
-            out["stack"] = mask_numbers(self.formatStack(record.stack_info))
+            out["stack"] = scrub(self.formatStack(record.stack_info))
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

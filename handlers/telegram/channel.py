@@ -117,6 +117,7 @@ class TelegramChannel:
         self._last_webhook: float | None = None
         self._poll_ok: float | None = None
         self._poll_error: tuple[float, str] | None = None
+        self._poll_open: float | None = None  # when the getUpdates in flight was sent
         self._bot.session.middleware(self._watch_polls)
         # Photos are fetched into JARING_MEDIA_DIR when a database is given (bot.py's Runtime).
         self._photos = (
@@ -224,11 +225,14 @@ class TelegramChannel:
         retries failures forever, logging them; health() reads this)."""
         if not isinstance(method, GetUpdates):
             return await make_request(bot, method)
+        self._poll_open = time.monotonic()
         try:
             result = await make_request(bot, method)
         except Exception as e:
             self._poll_error = (time.monotonic(), type(e).__name__)
             raise
+        finally:
+            self._poll_open = None
         self._poll_ok = time.monotonic()
         return result
 
@@ -247,7 +251,10 @@ class TelegramChannel:
         if self._polling.done():
             exc = None if self._polling.cancelled() else self._polling.exception()
             return Health(False, f"polling ended ({type(exc).__name__ if exc else 'stopped'})")
-        err = self._poll_error
+        err, opened = self._poll_error, self._poll_open
+        if err is not None and opened is not None and opened > err[0] and now - opened >= 1.0:
+            # A long poll sent after the failure has been open a while: Telegram took it.
+            return Health(True, f"polling again, long poll open {now - opened:.0f} s")
         if err is not None and (self._poll_ok is None or err[0] > self._poll_ok):
             since = f", last answer {now - self._poll_ok:.0f} s ago" if self._poll_ok else ""
             return Health(False, f"getUpdates failing ({err[1]}{since})")
