@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import Any
 
 from prometheus_client import Counter, Histogram, disable_created_metrics
 
@@ -79,6 +80,18 @@ CHECK_LOCK_REFUSALS = Counter(
     "Times a resident was told that checking is paused (a locked conversation or NIK).",
 )
 
+# The labelled children, looked up once: `Counter.labels()` validates and locks on each call,
+# several times the cost of the increment itself.
+_CHILDREN: dict[tuple, Any] = {}
+
+
+def _child(metric, *labels: str):
+    child = _CHILDREN.get((metric, labels))
+    if child is None:
+        child = _CHILDREN[(metric, labels)] = metric.labels(*labels)
+    return child
+
+
 # Arrival times of the events this process stored and has not processed yet, by (channel,
 # external id), for LATENCY. Bounded: under a backlog the oldest are forgotten (not measured).
 _ARRIVALS: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -87,7 +100,7 @@ ARRIVALS_MAX = 50_000
 
 def stored(channel: str, external_id: str, new: bool) -> None:
     """The inbox committed an event (new) or found it stored before (a redelivery)."""
-    INBOUND.labels(channel, "received" if new else "duplicate").inc()
+    _child(INBOUND, channel, "received" if new else "duplicate").inc()
     if new:
         _ARRIVALS[(channel, external_id)] = time.perf_counter()
         if len(_ARRIVALS) > ARRIVALS_MAX:
@@ -96,10 +109,10 @@ def stored(channel: str, external_id: str, new: bool) -> None:
 
 def finished(channel: str, external_id: str, result: str = "processed") -> None:
     """An event's processing committed: processed, failed or dead_lettered."""
-    INBOUND.labels(channel, result).inc()
+    _child(INBOUND, channel, result).inc()
     start = _ARRIVALS.pop((channel, external_id), None)
     if start is not None and result == "processed":
-        LATENCY.labels(channel).observe(time.perf_counter() - start)
+        _child(LATENCY, channel).observe(time.perf_counter() - start)
 
 
 # --- sends --------------------------------------------------------------------------------
@@ -137,10 +150,20 @@ class Senders:
 
 def send_result(senders: Senders, channel: str, result: str, reason: str | None = None) -> None:
     """One send attempt's outcome: counted (SENDS) and noted in the outbox's sender state."""
-    SENDS.labels(channel, result).inc()
+    _child(SENDS, channel, result).inc()
     senders.note(channel, result, reason)
 
 
 def send_retry(senders: Senders, channel: str, reason: str, retry_after: float | None) -> None:
     """A retryable answer: `rate_limited` when it carried retry_after (429), else `retry`."""
     send_result(senders, channel, "rate_limited" if retry_after is not None else "retry", reason)
+
+
+def send_retried(channel: str) -> None:
+    """A row put back in the queue for another try."""
+    _child(SEND_RETRIES, channel).inc()
+
+
+def send_gave_up(channel: str) -> None:
+    """A row failed at the send horizon."""
+    _child(SEND_GAVE_UP, channel).inc()

@@ -419,7 +419,7 @@ class Outbox:
         it is older than the horizon. The wait, or None when failed."""
         now = self.clock()
         if row.created_at is not None and now - row.created_at >= self.max_age:
-            metrics.SEND_GAVE_UP.labels(row.channel).inc()
+            metrics.send_gave_up(row.channel)
             await self._settle(
                 self._mark,
                 row.id,
@@ -428,7 +428,7 @@ class Outbox:
             )
             return None
         wait = backoff(row.attempts, retry_after)
-        metrics.SEND_RETRIES.labels(row.channel).inc()
+        metrics.send_retried(row.channel)
         if retry_after is not None:  # Telegram 429: slow the whole channel
             self._global[row.channel].pause(wait)
         chat.bucket.pause(wait)

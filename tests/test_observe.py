@@ -11,12 +11,14 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -83,6 +85,15 @@ async def wait_until(probe: Callable, timeout: float = 20.0, every: float = 0.05
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"condition not met in {timeout} s; last: {last!r}")
+
+
+@dataclass
+class Answer:
+    status: int | None  # None: not the status waited for (or no answer)
+    text: str
+
+    def __bool__(self) -> bool:
+        return self.status is not None
 
 
 class Flaky:
@@ -193,6 +204,12 @@ async def test_metrics_move_with_traffic_and_read_the_database(db_url):
         assert val(m3, "jaring_tickets_open") == 1
         assert val(m3, "jaring_tickets_overdue") == 1
         assert val(m3, "jaring_inbox_dead_letters") == 0
+        # every metric the sample Grafana dashboard reads is on the page
+        dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        named = {n for e in exprs for n in re.findall(r"\b((?:jaring|process)_[a-z_]+)\b", e)}
+        assert len(named) > 15
+        assert named <= {name for name, _ in m3}, named - {name for name, _ in m3}
 
 
 async def test_metrics_are_for_loopback_or_the_token_holder(db_url):
@@ -436,26 +453,30 @@ async def test_bot_py_run_with_json_logs_metrics_and_readyz(db_url, tmp_path):
         try:
             async with aiohttp.ClientSession() as s:
 
-                async def get(path: str, want: int | None = None):
+                async def get(path: str, want: int):
+                    """The body when `path` answers `want`, else None (the last answer in the
+                    failure message)."""
                     assert proc.returncode is None, err.decode(errors="replace")
                     try:
                         async with s.get(base + path) as r:
                             text = await r.text()
-                            return (r.status, text) if want in (None, r.status) else None
-                    except aiohttp.ClientError:
-                        return None
+                    except aiohttp.ClientError as e:
+                        return Answer(None, type(e).__name__)
+                    return Answer(r.status, text) if r.status == want else Answer(None, text)
 
-                await wait_until(lambda: get("/readyz", 200), timeout=60, every=0.1)
+                # a loaded 2-core machine imports aiogram in 10-30 s (tests/test_telegram_e2e.py
+                # waits up to 90 s as well)
+                await wait_until(lambda: get("/readyz", 200), timeout=90, every=0.1)
                 fake.push_update(text_update(1, USER, "/start"))
                 fake.push_update(text_update(2, USER, f"NIK saya {NIK_1}"))
                 await fake.wait_for_messages(USER, 2, timeout=20)
-                _, text = await wait_until(lambda: get("/metrics", 200))
+                text = (await wait_until(lambda: get("/metrics", 200))).text
                 m = parse_metrics(text)
                 assert val(m, "jaring_inbound_events_total", channel="tg", result="processed") >= 2
                 assert val(m, "jaring_outbound_sends_total", channel="tg", result="sent") >= 2
                 fake.outage_for(60, 502, methods=("getUpdates",))
                 fake.push_update(text_update(3, USER, "menu"))  # ends the poll waiting now
-                _, text = await wait_until(lambda: get("/readyz", 503), timeout=30)
+                text = (await wait_until(lambda: get("/readyz", 503), timeout=30)).text
                 assert "channels.tg.receiver" in json.loads(text)["failing"]
                 assert "getUpdates failing" in text and "TelegramServerError" in text
                 fake.end_outage()
@@ -463,7 +484,11 @@ async def test_bot_py_run_with_json_logs_metrics_and_readyz(db_url, tmp_path):
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(proc.wait(), 20)
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
             await reader
     lines = err.decode().splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
