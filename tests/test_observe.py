@@ -342,6 +342,53 @@ async def test_readyz_fails_without_the_database_and_says_so(db_url):
         rt.scheduler._task = None
 
 
+async def test_readyz_whatsapp_configured_and_a_wrong_signature_told_not_failed(db_url, tmp_path):
+    from tests.test_whatsapp_webhook import fixture, post, sign, wa_runtime
+
+    async with wa_runtime(db_url, tmp_path, csv=None) as rt, web_client(rt) as client:
+        status, body = await readyz(client)
+        assert status == 200, body
+        assert body["channels"]["wa"]["receiver"] == {
+            "ok": True,
+            "detail": "configured; no delivery yet",
+        }
+        raw = fixture("text.json")
+        assert (await post(rt, raw, signature=sign(raw, "not-the-secret")))[0] == 403
+        status, body = await readyz(client)
+        detail = body["channels"]["wa"]["receiver"]["detail"]
+        assert status == 200 and "wrong signature" in detail, body
+        assert (await post(rt, raw))[0] == 200
+        status, body = await readyz(client)
+        detail = body["channels"]["wa"]["receiver"]["detail"]
+        assert detail.startswith("configured; last delivery") and "wrong" not in detail
+        assert body["channels"]["wa"]["sender"]["detail"].startswith("last sent "), body
+
+
+async def test_telegram_webhook_mode_is_ready_once_registered(db_url):
+    async with FakeTelegramAPI(BOT_TOKEN) as fake:
+        settings = Settings(
+            _env_file=None,
+            database_url=db_url,
+            telegram_bot_token=BOT_TOKEN,
+            telegram_api_url=fake.base_url,
+            telegram_webhook_url="https://jaring.example.go.id/tg/webhook",
+            telegram_webhook_secret="s3cret-token",
+        )
+        rt = Runtime(settings, clock=Clock())
+        async with web_client(rt) as client:
+            status, body = await readyz(client)  # not started yet
+            assert status == 503 and "channels.tg.receiver" in body["failing"], body
+            assert body["channels"]["tg"]["receiver"]["detail"] == "webhook not registered"
+            await rt.start(web=False)
+            try:
+                status, body = await readyz(client)
+                assert status == 200, body
+                assert body["channels"]["tg"]["receiver"]["detail"] == "webhook registered"
+                assert fake.webhook["url"] == "https://jaring.example.go.id/tg/webhook"
+            finally:
+                await rt.stop()
+
+
 async def _ready(client, want: int):
     status, body = await readyz(client)
     return body if status == want else None
