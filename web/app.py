@@ -1,6 +1,7 @@
-"""The aiohttp app: /healthz, /readyz and /metrics (web/observe.py), the staff dashboard (web/dashboard.py, behind web/auth.py's
-login), and the channels' webhook routes (bot.py adds each channel's `routes()` and marks their
-paths public in `app[PUBLIC]`: they check their own signatures)."""
+"""The aiohttp app: /healthz, /readyz and /metrics (web/observe.py), the staff dashboard
+(web/dashboard.py, behind web/auth.py's login), and the channels' webhook routes (bot.py adds
+each channel's `routes()` and marks their paths public in `app[PUBLIC]`: they check their own
+signatures)."""
 
 from __future__ import annotations
 
