@@ -80,6 +80,13 @@ CHECK_LOCK_REFUSALS = Counter(
     "Times a resident was told that checking is paused (a locked conversation or NIK).",
 )
 
+JOB_RUNS = Counter(
+    "jaring_scheduler_job_runs",
+    "Scheduled job runs in this process by job and result (ok, failed). With several workers "
+    "only the leader runs them: summed over the fleet, one run per job and tick.",
+    ["job", "result"],
+)
+
 # The labelled children, looked up once: `Counter.labels()` validates and locks on each call,
 # several times the cost of the increment itself.
 _CHILDREN: dict[tuple, Any] = {}
@@ -167,3 +174,8 @@ def send_retried(channel: str) -> None:
 def send_gave_up(channel: str) -> None:
     """A row failed at the send horizon."""
     _child(SEND_GAVE_UP, channel).inc()
+
+
+def job_run(job, result: str) -> None:
+    """A scheduled job ran (ok) or raised (failed)."""
+    _child(JOB_RUNS, getattr(job, "__name__", "job"), result).inc()

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from core import metrics
+
 log = logging.getLogger("jaring.scheduler")
 
 Job = Callable[..., Awaitable[list[int]]]
@@ -50,7 +52,9 @@ class Scheduler:
                     type(exc).__name__,
                     exc_info=exc,
                 )
+                metrics.job_run(job, "failed")
                 continue
+            metrics.job_run(job, "ok")
             if ids:
                 self.outbox.notify(ids)
                 queued += len(ids)

@@ -219,6 +219,27 @@ async def test_metrics_move_with_traffic_and_read_the_database(db_url):
         assert not missing, missing
 
 
+async def test_scheduled_job_runs_are_counted(db_url):
+    from core.metrics import JOB_RUNS
+    from core.scheduler import Scheduler
+
+    async def fine(conn, now, deps):
+        return []
+
+    async def broken(conn, now, deps):
+        raise RuntimeError("a bug in a job")
+
+    def runs(job: str, result: str) -> float:
+        return JOB_RUNS.labels(job, result)._value.get()
+
+    async with running(db_url, csv=None) as rt:
+        before = runs("fine", "ok"), runs("broken", "failed")
+        sched = Scheduler(rt.db, rt.deps, rt.outbox, clock=rt.clock, jobs=[broken, fine])
+        await sched.run_once()
+        await sched.run_once()
+        assert (runs("fine", "ok"), runs("broken", "failed")) == (before[0] + 2, before[1] + 2)
+
+
 async def test_metrics_are_for_loopback_or_the_token_holder(db_url):
     async with running(db_url, csv=None) as rt, web_client(rt) as client:
         assert (await client.get("/metrics")).status == 200  # the test client is 127.0.0.1
