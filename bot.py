@@ -26,6 +26,7 @@ class Runtime(Core):
         from conversations.registry import JOBS, build_engine
         from handlers import PLUGINS
         from handlers.plugin import Wiring
+        from web import observe
         from web.app import build_app
 
         super().__init__(
@@ -54,6 +55,7 @@ class Runtime(Core):
             channel_labels=self.labels,
             lexicon=self.lexicon,
         )
+        observe.set_scheduler(self.web, self.scheduler)  # /readyz: leader or follower, alive
         self._wiring = Wiring(
             settings, self.service.receive, self.idle, self.db, self.outbox, self.clock
         )
@@ -65,10 +67,12 @@ class Runtime(Core):
         self._site = None
 
     def _add(self, plugin: ChannelPlugin, wiring: Wiring) -> Channel:
+        from web import observe
         from web.app import add_public_route
 
         channel = self.channels[plugin.key] = plugin.build(wiring)
         self.outbox.register(channel.transport)
+        observe.add_channel(self.web, plugin.key, channel.health)  # /readyz
         for r in channel.routes():  # webhooks: open to the world, they check their signatures
             add_public_route(self.web, r.method, r.path, r.handler)
         return channel

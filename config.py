@@ -89,6 +89,20 @@ class Settings(BaseSettings):
     # (final answers such as a blocked bot or an invalid recipient fail it at once): docs/delivery.md
     jaring_send_horizon_hours: float = 24.0
     log_level: str = "INFO"
+    # Log lines as text (the terminal) or one JSON object each (deploy: a log shipper reads them);
+    # docs/observe.md.
+    jaring_log_format: str = "text"
+    # /metrics: without a token only a loopback peer not behind a proxy may read it; with one,
+    # only `Authorization: Bearer <token>`, from anywhere (docs/observe.md).
+    jaring_metrics_token: SecretStr | None = None
+
+    @field_validator("jaring_log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in ("text", "json"):
+            raise ValueError("JARING_LOG_FORMAT must be 'text' or 'json'")
+        return v
 
     @field_validator("jaring_default_locale")
     @classmethod

@@ -54,12 +54,16 @@ def parse(argv: list[str] | None, **context: Any) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr as text or JSON (JARING_LOG_FORMAT, core/logcontext.py: the event and
+    conversation ids on each line, long numbers masked)."""
+    from core.logcontext import handler
+
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler(sys.stderr, fmt)],
     )
+    logging.captureWarnings(True)  # warnings too go through the handler (JSON lines stay JSON)
     # Per-update INFO lines from aiogram and the access log cost throughput and say nothing new.
     # pywa and httpx log recipients and request bodies at DEBUG/INFO: phone numbers stay out.
     for name in (
@@ -79,7 +83,7 @@ def dispatch(args: argparse.Namespace, settings) -> int:
     """Set up logging and run the command's handler; the exit status."""
     from core.reference import ConfigProblem
 
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.jaring_log_format)
     handler = getattr(args, "handler", None)
     if handler is None:
         return 1

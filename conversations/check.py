@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from conversations import identity
 from conversations.menu import menu as menu_flow
+from core import metrics
 from core.engine import MENU, Ctx, Flow, Input
 from core.i18n import L_, N_
 from db import queries
@@ -159,6 +160,8 @@ async def on_kk(ctx: Ctx, inp: Input) -> None:
     else:  # the simulator, outside the operator's kelurahan: answered as no match, not counted
         matched = None
     if matched is None:
+        if await identity.lock_until(ctx, nik):  # this failure locked the check (docs/observe.md)
+            metrics.CHECK_LOCKS.inc()
         ctx.data.pop("nik", None)
         ctx.rest_at("check", "failed")
         ctx.say(

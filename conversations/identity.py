@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core import metrics
 from core.engine import Ctx
 from core.i18n import L_
 from db import queries, staff_store
@@ -159,6 +160,7 @@ async def simulator_may_see(ctx: Ctx, household_id: int | None) -> bool:
 def tell_locked(ctx: Ctx, until: datetime) -> None:
     """Checking is paused: say until when, forget the NIK typed and any flow waiting for the
     match, and rest in the menu."""
+    metrics.CHECK_LOCK_REFUSALS.inc()
     ctx.say(
         ctx._(
             "For your safety, checking is paused because of too many attempts that did not "

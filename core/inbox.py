@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
+from core import logcontext, metrics
 from core.engine import Ctx, Engine, State
 from core.i18n import texts
 from core.model import Event, Reply
@@ -128,6 +129,7 @@ class Service:
         """One transaction for the batch; the stored events (None: duplicate or not stored)."""
         results: list[Event | None] = []
         after: list[Callable[[], None]] = []
+        seen: list[tuple[str, str, bool]] = []  # (channel, external id, new): the metrics
         async with self.db.tx() as c:
             stmt = store.event_insert(c)
             now = self.clock()
@@ -140,6 +142,9 @@ class Service:
                 ev = clean_event(ev)
                 stored = await store.insert_event(c, stmt, ev, now)
                 results.append(ev if stored else None)
+                seen.append((ev.channel, ev.external_id, stored))
+        for channel, external_id, new in seen:
+            metrics.stored(channel, external_id, new)
         for fn in after:
             try:
                 fn()
@@ -232,6 +237,7 @@ class Service:
         now = self.clock()
         queued: list[int] = []
         event_id: int | None = None
+        logcontext.set_event()
         try:
             async with self.db.tx() as c:
                 # Lock the conversation first, then read its oldest pending event: another
@@ -248,6 +254,7 @@ class Service:
                     return False
                 ev, more = pending[0], len(pending) > 1
                 event_id = ev.id
+                logcontext.set_event(ev.id, conv.id)
                 state = State(
                     conv.id,
                     conv.user_key,
@@ -284,6 +291,7 @@ class Service:
                 await store.save_state(c, state)
                 await store.mark_done(c, ev.id, now)
                 queued = ctx.notified
+            metrics.finished(ev.channel, ev.external_id)
         except Exception as exc:
             if store.transient(exc):
                 return await self._retry_later(user_key, event_id, now, type(exc).__name__)
@@ -353,6 +361,7 @@ class Service:
             self.outbox.submit(failed)
             return True  # the conversation's next event, if any
         log.warning("event processing failed (%s, attempt %d); retried later", error, attempts)
+        metrics.INBOUND_RETRIES.inc()
         pause = min(60.0, 2.0 ** max(0, attempts - 1))
         self._retry_at[user_key] = asyncio.get_running_loop().time() + pause
         return False
@@ -365,6 +374,7 @@ class Service:
             if ev is None:
                 return None
             conv = await store.lock_conversation(c, user_key)
+            logcontext.set_event(ev.id, conv.id if conv else None)
             t = texts((conv.locale if conv else None) or self.deps.default_locale)
             reply = Reply(
                 t._("Sorry, something went wrong on our side. Please try again, or type menu.")
@@ -373,6 +383,9 @@ class Service:
                 await store.mark_dead(c, ev.id, now, error)
             else:
                 await store.mark_failed(c, ev.id, now, error)
+            metrics.finished(
+                ev.channel, ev.external_id, "dead_lettered" if status == "dead" else "failed"
+            )
             return await self._queue_replies(c, ev, [reply], now, t.locale)
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from core import logcontext, metrics
 from core.model import SendFinal, SendHeld, SendRetry, SendStopped
 from db import outbox_store as store
 from db.database import Database
@@ -145,6 +146,7 @@ class Outbox:
         self._marker: asyncio.Task | None = None
         self._stopping = False
         self.resent_at_start = 0  # rows caught mid-request by the last crash, queued again
+        self.senders = metrics.Senders()  # each channel's last send outcome (/readyz)
 
     def register(self, transport: Transport) -> None:
         self.transports[transport.channel] = transport
@@ -272,6 +274,7 @@ class Outbox:
                 failed,
             )
         self.resent_at_start = resent
+        metrics.RESENT_AT_START.inc(resent)
         return resent
 
     async def idle(self) -> None:
@@ -351,6 +354,7 @@ class Outbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, row: _Row, chat: _Chat) -> None:
+        logcontext.set_outbound(row.id)  # this task's log lines name the row
         try:
             async with chat.lock:  # FIFO: a chat's messages go out in order
                 while not self._stopping:
@@ -384,19 +388,25 @@ class Outbox:
             try:
                 ext = await self.transports[row.channel].send(row.address, row.payload)
             except SendRetry as e:
+                metrics.send_retry(self.senders, row.channel, e.reason, e.retry_after)
                 return await self._retry(row, chat, e.reason, e.retry_after)
             except SendStopped as e:
+                metrics.send_result(self.senders, row.channel, "stopped")
                 await self._settle(self._stop, row, e.reason)
                 return None
             except SendFinal as e:
+                metrics.send_result(self.senders, row.channel, "failed")
                 await self._settle(self._mark, row.id, "failed", e.reason)
                 return None
             except SendHeld as e:  # e.g. WhatsApp outside the 24 h window
+                metrics.send_result(self.senders, row.channel, "held")
                 await self._settle(self._mark, row.id, "held", e.reason)
                 return None
             except Exception as exc:  # noqa: BLE001 - unexpected transport error: keep the row
                 log.error("send failed unexpectedly (row %s): %s", row.id, type(exc).__name__)
+                metrics.send_result(self.senders, row.channel, "retry", type(exc).__name__)
                 return await self._retry(row, chat, type(exc).__name__, None)
+            metrics.send_result(self.senders, row.channel, "sent")
             await self._mark_sent(row.id, ext, row.attempts)
             return None
         finally:
@@ -409,6 +419,7 @@ class Outbox:
         it is older than the horizon. The wait, or None when failed."""
         now = self.clock()
         if row.created_at is not None and now - row.created_at >= self.max_age:
+            metrics.send_gave_up(row.channel)
             await self._settle(
                 self._mark,
                 row.id,
@@ -417,6 +428,7 @@ class Outbox:
             )
             return None
         wait = backoff(row.attempts, retry_after)
+        metrics.send_retried(row.channel)
         if retry_after is not None:  # Telegram 429: slow the whole channel
             self._global[row.channel].pause(wait)
         chat.bucket.pause(wait)

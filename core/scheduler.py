@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from core import metrics
+
 log = logging.getLogger("jaring.scheduler")
 
 Job = Callable[..., Awaitable[list[int]]]
@@ -50,7 +52,9 @@ class Scheduler:
                     type(exc).__name__,
                     exc_info=exc,
                 )
+                metrics.job_run(job, "failed")
                 continue
+            metrics.job_run(job, "ok")
             if ids:
                 self.outbox.notify(ids)
                 queued += len(ids)
@@ -64,6 +68,11 @@ class Scheduler:
     async def start(self) -> None:
         if self.jobs and self._task is None:
             self._task = asyncio.create_task(self._loop())
+
+    @property
+    def running(self) -> bool:
+        """The job loop is alive, or there are no jobs (/readyz)."""
+        return not self.jobs or (self._task is not None and not self._task.done())
 
     async def stop(self) -> None:
         if self._task:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from config import Settings
+from core.health import Health
 from core.outbox import Transport
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -57,6 +58,10 @@ class Channel(Protocol):
 
     async def stop(self) -> None: ...  # after the outbox has stopped
 
+    # Whether it receives: a poller alive, a webhook registered (/readyz; the sender's state is
+    # the outbox's, core/metrics.Senders). Cheap and without I/O: /readyz calls it often.
+    def health(self) -> Health: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelPlugin:
@@ -96,3 +101,6 @@ class LocalChannel:
 
     async def stop(self) -> None:
         pass
+
+    def health(self) -> Health:
+        return Health(True, "nothing to receive from")

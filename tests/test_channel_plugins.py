@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import handlers
+from core.health import Health
 from core.model import Event
 from handlers.plugin import ChannelPlugin, Route, Wiring
 from tests.chatkit import running
@@ -61,6 +62,9 @@ class FakeChannel:
 
     async def stop(self):
         self.calls.append("stop")
+
+    def health(self) -> Health:
+        return Health("start" in self.calls, "fake")
 
 
 FAKE = ChannelPlugin(key="fk", label="Kanal Palsu", enabled=lambda s: True, build=FakeChannel)

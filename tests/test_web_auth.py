@@ -72,7 +72,14 @@ async def login(client, user="ani", password=PASSWORD, next_="/"):
 
 async def test_every_route_needs_a_login_except_the_public_few(db_url):
     async with dashboard(db_url, **WA) as (rt, client, _):
-        assert rt.web[PUBLIC] == {"/healthz", "/login", "/favicon.ico", "/wa/webhook"}
+        assert rt.web[PUBLIC] == {
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/login",
+            "/favicon.ico",
+            "/wa/webhook",
+        }
         checked = 0
         for route in rt.web.router.routes():
             info = route.resource.get_info() if route.resource else {}

@@ -1,6 +1,7 @@
-"""The aiohttp app: health check, the staff dashboard (web/dashboard.py, behind web/auth.py's
-login), and the channels' webhook routes (bot.py adds each channel's `routes()` and marks their
-paths public in `app[PUBLIC]`: they check their own signatures)."""
+"""The aiohttp app: /healthz, /readyz and /metrics (web/observe.py), the staff dashboard
+(web/dashboard.py, behind web/auth.py's login), and the channels' webhook routes (bot.py adds
+each channel's `routes()` and marks their paths public in `app[PUBLIC]`: they check their own
+signatures)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from core.inbox import Service
 from core.outbox import Outbox
 from core.understanding import LiveLexicon
 from db.database import Database
-from web import dashboard
+from web import dashboard, observe
 from web.auth import AUTH, PUBLIC, Auth, guard, mark_public
 from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, LEXICON, MEDIA_DIR, OUTBOX, SERVICE
 from web.proxies import TrustedProxies
@@ -85,7 +86,7 @@ def _wants_page(request: web.Request) -> bool:
     return (
         request.method in ("GET", "POST")
         and request.path not in request.app.get(WEBHOOKS, ())
-        and request.path != "/healthz"
+        and request.path not in observe.PATHS
     )
 
 
@@ -124,7 +125,7 @@ def build_app(
     app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
     if lexicon is not None:
         app[LEXICON] = lexicon
-    app[PUBLIC] = {"/healthz"}
+    app[PUBLIC] = set()
     app[WEBHOOKS] = set()
     app[AUTH] = Auth(
         db,
@@ -135,20 +136,14 @@ def build_app(
     )
     app.on_response_prepare.append(security_headers)
 
-    async def healthz(request: web.Request) -> web.Response:
-        try:
-            ok = await db.ping()
-        except Exception as exc:  # noqa: BLE001
-            log.error("health check: database unreachable (%s)", type(exc).__name__)
-            ok = False
-        body = {
-            "status": "ok" if ok else "error",
-            "database": ok,
-            "channels": sorted(outbox.transports),
-        }
-        return web.json_response(body, status=200 if ok else 503)
-
-    app.router.add_get("/healthz", healthz)
+    token = settings.jaring_metrics_token
+    observe.setup(
+        app,
+        db=db,
+        outbox=outbox,
+        clock=clock,
+        metrics_token=token.get_secret_value() if token else None,
+    )
     dashboard.setup(app)
     return app
 

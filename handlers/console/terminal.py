@@ -9,6 +9,7 @@ import time
 from types import SimpleNamespace
 from typing import TextIO
 
+from core.health import Health
 from core.model import Event
 from handlers.plugin import Route, Wiring
 
@@ -109,3 +110,10 @@ class ConsoleChannel:
 
     async def stop(self) -> None:
         await self.stop_receiving()
+
+    def health(self) -> Health:
+        if self._task is None:
+            return Health(False, "terminal chat not started")
+        if self._task.done():
+            return Health(False, "terminal chat ended")
+        return Health(True, "terminal chat reading")

@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,11 +21,13 @@ from pathlib import Path
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import GetUpdates
 from aiogram.types import BotCommand, CallbackQuery, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
 from config import Settings
+from core.health import Health
 from core.model import Event
 from domain.cleaning import loads
 from domain.clock import utcnow
@@ -108,6 +111,14 @@ class TelegramChannel:
         self._idle.set()
         self._last_stored: int | None = None  # the newest update_id receive() accepted (polling)
         self._answers: set[asyncio.Task[None]] = set()
+        # For health(): the webhook registered at start; the last getUpdates that answered and
+        # the last that failed (monotonic time, exception class), seen by `_watch_polls`.
+        self._webhook_set = False
+        self._last_webhook: float | None = None
+        self._poll_ok: float | None = None
+        self._poll_error: tuple[float, str] | None = None
+        self._poll_open: float | None = None  # when the getUpdates in flight was sent
+        self._bot.session.middleware(self._watch_polls)
         # Photos are fetched into JARING_MEDIA_DIR when a database is given (bot.py's Runtime).
         self._photos = (
             PhotoFetcher(self._bot, db, Path(settings.jaring_media_dir), clock)
@@ -157,6 +168,7 @@ class TelegramChannel:
                 allowed_updates=ALLOWED_UPDATES,
                 drop_pending_updates=False,
             )
+            self._webhook_set = True
             log.info("telegram: webhook mode")
             return
         await self._bot.delete_webhook(drop_pending_updates=False)
@@ -207,6 +219,48 @@ class TelegramChannel:
                 [BotCommand(command=c, description=d) for c, d in commands],
                 language_code=language or None,
             )
+
+    async def _watch_polls(self, make_request, bot, method):
+        """aiogram request middleware: notes whether getUpdates answers (aiogram's polling loop
+        retries failures forever, logging them; health() reads this)."""
+        if not isinstance(method, GetUpdates):
+            return await make_request(bot, method)
+        self._poll_open = time.monotonic()
+        try:
+            result = await make_request(bot, method)
+        except Exception as e:
+            self._poll_error = (time.monotonic(), type(e).__name__)
+            raise
+        finally:
+            self._poll_open = None
+        self._poll_ok = time.monotonic()
+        return result
+
+    def health(self) -> Health:
+        """Webhook: registered at start (and when Telegram last called it). Polling: the polling
+        task is alive and its last getUpdates answered."""
+        now = time.monotonic()
+        if self.webhook_mode:
+            if not self._webhook_set:
+                return Health(False, "webhook not registered")
+            last = self._last_webhook
+            seen = f"; last update {now - last:.0f} s ago" if last is not None else ""
+            return Health(True, "webhook registered" + seen)
+        if self._polling is None:
+            return Health(False, "receiving stopped" if self._stopping else "polling not started")
+        if self._polling.done():
+            exc = None if self._polling.cancelled() else self._polling.exception()
+            return Health(False, f"polling ended ({type(exc).__name__ if exc else 'stopped'})")
+        err, opened = self._poll_error, self._poll_open
+        if err is not None and opened is not None and opened > err[0] and now - opened >= 1.0:
+            # A long poll sent after the failure has been open a while: Telegram took it.
+            return Health(True, f"polling again, long poll open {now - opened:.0f} s")
+        if err is not None and (self._poll_ok is None or err[0] > self._poll_ok):
+            since = f", last answer {now - self._poll_ok:.0f} s ago" if self._poll_ok else ""
+            return Health(False, f"getUpdates failing ({err[1]}{since})")
+        if self._poll_ok is None:
+            return Health(True, "polling, waiting for the first answer")
+        return Health(True, f"polling, last answer {now - self._poll_ok:.0f} s ago")
 
     async def stop_receiving(self) -> None:
         """Stop polling, after the update in hand is stored. Sending still works. Idempotent."""
@@ -316,6 +370,7 @@ class TelegramChannel:
             or not hmac.compare_digest(given.encode("utf-8", "replace"), self._secret)
         ):
             return web.Response(status=401, text="Unauthorized")
+        self._last_webhook = time.monotonic()
         try:
             # Decoded without NUL, control characters or lone surrogates; too deep, NaN or
             # Infinity is refused (domain/cleaning.py, docs/security.md "Bad input").

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -38,6 +39,7 @@ from aiohttp import web
 from pywa_async.errors import WhatsAppError
 
 from config import Settings
+from core.health import Health
 from core.inbox import record_handled
 from core.model import Event
 from db import media_store
@@ -172,6 +174,9 @@ class WhatsAppChannel:
         self._verify = settings.whatsapp_verify_token.get_secret_value().encode()
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
+        # For health(): the last signed delivery and the last refused signature (monotonic).
+        self._last_delivery: float | None = None
+        self._last_refused: float | None = None
 
     def routes(self) -> list[Route]:
         """The webhook, public: authenticated by the verify token and the HMAC signature."""
@@ -192,6 +197,23 @@ class WhatsAppChannel:
             WEBHOOK_PATH,
             "override" if self.settings.whatsapp_api_url else "Meta",
         )
+
+    def health(self) -> Health:
+        """Configured (all four settings: the channel is built only then) and receiving. Refused
+        signatures are told, not failed on: anyone can post junk to a public webhook."""
+        if self._stopping:
+            return Health(False, "receiving stopped")
+        now = time.monotonic()
+        last = self._last_delivery
+        detail = "configured; " + (
+            f"last delivery {now - last:.0f} s ago" if last is not None else "no delivery yet"
+        )
+        if self._last_refused is not None and (last is None or self._last_refused > last):
+            detail += (
+                f"; a delivery with a wrong signature {now - self._last_refused:.0f} s ago "
+                "(WHATSAPP_APP_SECRET?)"
+            )
+        return Health(True, detail)
 
     async def stop_receiving(self) -> None:
         self._stopping = True
@@ -236,7 +258,9 @@ class WhatsAppChannel:
             return web.Response(status=401, text="Unauthorized")
         if not signature_ok(body, header, self._secret):
             log.warning("whatsapp: webhook with a wrong signature refused")
+            self._last_refused = time.monotonic()
             return web.Response(status=403, text="Forbidden")
+        self._last_delivery = time.monotonic()
         try:
             # Decoded without NUL, control characters or lone surrogates; too deep, NaN or
             # Infinity is refused (domain/cleaning.py, docs/security.md "Bad input").
