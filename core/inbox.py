@@ -96,6 +96,37 @@ class Service:
             self.schedule(stored.user_key)
         return stored is not None
 
+    async def receive_many(self, events: list[Event]) -> list[bool]:
+        """`receive` for several events at once (a getUpdates answer): they join the same group
+        commit, in the order given, so one transaction normally holds them all. Returns, per
+        event, False for a duplicate; raises the first failure after the others settled (the
+        caller retries them all: what was stored is then a duplicate)."""
+        if not events:
+            return []
+        loop = asyncio.get_running_loop()
+        futs = []
+        for ev in events:
+            fut = loop.create_future()
+            self._incoming.append((ev, None, fut))
+            futs.append(fut)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._store_incoming())
+        outcomes = await asyncio.gather(*futs, return_exceptions=True)
+        failure: BaseException | None = None
+        out: list[bool] = []
+        for o in outcomes:
+            if isinstance(o, BaseException):
+                failure = failure or o
+                out.append(False)
+            elif o is not None:
+                self.schedule(o.user_key)
+                out.append(True)
+            else:
+                out.append(False)
+        if failure is not None:
+            raise failure
+        return out
+
     async def _store_incoming(self) -> None:
         while self._incoming:
             batch, self._incoming = self._incoming, []

@@ -7,9 +7,6 @@ import json
 import time
 
 import pytest
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from config import Settings
 from core.model import Choice, Event, Reply, SendFinal, SendRetry, SendStopped
 from handlers.telegram import TelegramChannel, TelegramTransport, render, update_to_event
+from handlers.telegram.botapi import BotApi
 from tests.fakes.telegram_api import (
     BOT_TOKEN,
     FakeTelegramAPI,
@@ -49,9 +47,9 @@ async def fake():
 
 @pytest.fixture
 async def bot(fake):
-    b = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    b = BotApi(BOT_TOKEN, fake.base_url)
     yield b
-    await b.session.close()
+    await b.close()
 
 
 # --------------------------------------------------------------------- update_to_event
@@ -275,12 +273,12 @@ async def test_transport_unreachable_server_is_retry():
     await server.start()
     url = server.base_url
     await server.close()  # nothing listens on that port now
-    b = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+    b = BotApi(BOT_TOKEN, url)
     try:
         with pytest.raises(SendRetry):
             await transport(b).send(str(USER), payload())
     finally:
-        await b.session.close()
+        await b.close()
 
 
 # --------------------------------------------------------------------- polling
@@ -399,7 +397,7 @@ async def test_polling_stop_receiving_acknowledges_what_was_stored(fake):
     await asyncio.sleep(0.1)
     assert len(rec.events) == 1
     await ch.stop()
-    assert ch.bot.session._session.closed
+    assert ch.api.closed
 
 
 async def test_polling_ignores_unhandled_updates(fake, polling):
@@ -436,7 +434,7 @@ async def webhook():
     await client.start_server()
     yield client, events, ch
     await client.close()
-    await ch.bot.session.close()
+    await ch.api.close()
 
 
 def _post(client, body, secret: str | None = SECRET):
@@ -505,7 +503,7 @@ async def test_webhook_receive_failure_is_500_so_telegram_retries():
     async with TestClient(TestServer(app)) as client:
         resp = await _post(client, text_update(65, USER, "halo"))
         assert resp.status == 500 and "database" not in await resp.text()
-    await ch.bot.session.close()
+    await ch.api.close()
 
 
 async def test_webhook_start_registers_webhook_with_secret(fake):
@@ -534,14 +532,14 @@ async def test_webhook_mode_refuses_to_start_without_secret_or_routes(fake):
     ch = TelegramChannel(settings(**base), lambda e: None)
     with pytest.raises(RuntimeError, match="TELEGRAM_WEBHOOK_SECRET"):
         await ch.start(web.Application())
-    await ch.bot.session.close()
+    await ch.api.close()
 
     ch = TelegramChannel(settings(**base, telegram_webhook_secret=SECRET), lambda e: None)
     app = web.Application()
     app.freeze()
     with pytest.raises(RuntimeError, match="register_routes"):
         await ch.start(app)
-    await ch.bot.session.close()
+    await ch.api.close()
     assert fake.calls == []  # refused before talking to Telegram
 
 
@@ -559,7 +557,7 @@ async def test_webhook_route_refuses_everything_without_secret():
         assert (await _post(client, text_update(1, USER, "x"), secret="")).status == 401
         assert (await _post(client, text_update(1, USER, "x"), secret=None)).status == 401
     assert events == []
-    await ch.bot.session.close()
+    await ch.api.close()
 
 
 @pytest.mark.parametrize(
