@@ -354,7 +354,10 @@ class BotProcess:
     async def start(self, fake, timeout: float = 60.0) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
         argv = self.argv
-        if self.profile_to is not None:
+        if self.profile_to is not None and self.profile_to.suffix == ".pstats":
+            # cProfile in the service process itself (no py-spy needed); written at its exit.
+            argv = [argv[0], "-m", "cProfile", "-o", str(self.profile_to), *argv[1:]]
+        elif self.profile_to is not None:
             argv = [
                 py_spy() or "py-spy",
                 "record",
@@ -398,7 +401,11 @@ class BotProcess:
                 lambda: fake.webhook.get("url") == self.webhook_url,
                 timeout=max(1.0, deadline - time.monotonic()),
             )
-        self.pid = self.proc.pid if self.profile_to is None else self._child_pid()
+        self.pid = (
+            self.proc.pid
+            if self.profile_to is None or self.profile_to.suffix == ".pstats"
+            else self._child_pid()
+        )
 
     def _child_pid(self) -> int:
         assert self.proc is not None
@@ -688,6 +695,31 @@ class BenchInvalid(Exception):
         super().__init__(f"{kind}: {len(failures)} resident(s) failed")
 
 
+def cprofile_summary(path: Path, top: int = 30) -> str:
+    """The heaviest functions of a cProfile dump by own time, and the statements executed
+    (SQLAlchemy's `_execute_context` calls) and transactions committed."""
+    import io
+    import pstats
+
+    if not path.exists():
+        return f"(no profile at {path})"
+    out = io.StringIO()
+    st = pstats.Stats(str(path), stream=out)
+    counts = {}
+    for (file, _line, name), (_cc, nc, *_rest) in st.stats.items():  # type: ignore[attr-defined]
+        if file.endswith("sqlalchemy/engine/base.py") and name in (
+            "_execute_context",
+            "commit",
+        ):
+            counts[name] = counts.get(name, 0) + nc
+    st.sort_stats("tottime").print_stats(top)
+    return (
+        f"== service profile (cProfile, {path}) ==\nstatements executed: "
+        f"{counts.get('_execute_context', 0):,}; Connection.commit calls: "
+        f"{counts.get('commit', 0):,} (warm-up + measured residents)\n" + out.getvalue()
+    )
+
+
 def _people_label(people: int) -> str:
     if people >= 1_000_000 and people % 1_000_000 == 0:
         return f"{people // 1_000_000}M"
@@ -803,6 +835,12 @@ async def main_async(args) -> int:
                 profile_txt.unlink(missing_ok=True)
                 say("  profiling: one more service round under py-spy (not counted)")
                 await bench.round("service", 0, profile_to=profile_txt)
+            if args.cprofile and telegram:
+                pstats_path = data.CACHE / "profile-service.pstats"
+                pstats_path.unlink(missing_ok=True)
+                say("  profiling: one more service round under cProfile (not counted)")
+                await bench.round("service", 0, profile_to=pstats_path)
+                say(cprofile_summary(pstats_path))
             if args.profile and whatsapp:
                 wa_profile_txt = data.CACHE / "profile-whatsapp.txt"
                 wa_profile_txt.unlink(missing_ok=True)

@@ -43,6 +43,13 @@ TEXT_MAX = 4096
 # resident gets the apology.
 MAX_EVENT_ATTEMPTS = 5
 SWEEP_INTERVAL = 5.0
+# Conversations processed at once. On SQLite a unit of work runs on the loop without yielding,
+# so each processing step in the ready queue delays everything behind it, the webhooks'
+# acknowledgements included: with 50 residents at once, 50 steps of ~2 ms stood between a POST
+# and its 200 (WhatsApp's median ack was 93-175 ms). A few at a time keep the loop's turns short
+# and cost no throughput (the steps were serial anyway). On PostgreSQL a step waits on the
+# network, so more overlap pays: as many as the connection pool holds.
+PROCESS_SLOTS_SQLITE = 2
 
 
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
@@ -72,6 +79,9 @@ class Service:
         self._sweeper: asyncio.Task | None = None
         self._retry_at: dict[str, float] = {}  # user key -> loop time of its next retry
         self.sweep_interval = SWEEP_INTERVAL
+        self._slots = asyncio.Semaphore(
+            PROCESS_SLOTS_SQLITE if getattr(db, "is_sqlite", True) else db.pool_size
+        )
 
     # --- inbox ----------------------------------------------------------------------------
     async def receive(self, ev: Event | None = None, *, prepare: Prepare | None = None) -> bool:
@@ -193,7 +203,7 @@ class Service:
         try:
             while self._dirty.get(user_key) and not self._stopping:
                 self._dirty[user_key] = False
-                while not self._stopping and await self._process_one(user_key):
+                while not self._stopping and await self._process_in_slot(user_key):
                     pass
         except Exception:
             log.exception("processing failed for a conversation; it will be retried on recover")
@@ -259,6 +269,14 @@ class Service:
                 await asyncio.gather(*left, return_exceptions=True)
 
     # --- processing -----------------------------------------------------------------------
+    async def _process_in_slot(self, user_key: str) -> bool:
+        """One event of the conversation, in one of the processing slots (PROCESS_SLOTS_*):
+        taken per event, so a long conversation does not keep the others waiting."""
+        async with self._slots:
+            if self._stopping:
+                return False
+            return await self._process_one(user_key)
+
     async def _process_one(self, user_key: str) -> bool:
         now = self.clock()
         queued: list[int] = []

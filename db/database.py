@@ -77,6 +77,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.pool_size = pool_size
         self._lock = asyncio.Lock()  # SQLite only: one unit of work at a time
         self.engine: sa.Engine | None = None
         self.aengine: AsyncEngine | None = None
