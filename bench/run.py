@@ -1124,6 +1124,12 @@ def parse_args(argv: list[str] | None = None):
         "processes on their own ports, the driver posting to them round robin per update "
         "like a proxy; CPU per update is summed over them, peak RSS is the largest",
     )
+    p.add_argument(
+        "--cprofile",
+        action="store_true",
+        help="after the rounds, one more service round under cProfile (no py-spy needed); "
+        "prints the heaviest functions and the statements executed",
+    )
     p.add_argument("--skip-lookups", action="store_true", help="skip the lookup-rate step")
     args = p.parse_args(argv)
     if args.workers < 1:

@@ -170,17 +170,16 @@ class Service:
         results: list[Event | None] = []
         after: list[Callable[[], None]] = []
         async with self.db.tx() as c:
-            stmt = store.event_insert(c)
             now = self.clock()
+            events: list[Event | None] = []
             for ev, prepare, _ in batch:
                 if prepare is not None:
                     ev = await prepare(c, after)
-                    if ev is None:
-                        results.append(None)
-                        continue
-                ev = clean_event(ev)
-                stored = await store.insert_event(c, stmt, ev, now)
-                results.append(ev if stored else None)
+                events.append(clean_event(ev) if ev is not None else None)
+            # One multi-row INSERT for the batch (one round trip on PostgreSQL).
+            todo = [e for e in events if e is not None]
+            stored = iter(await store.insert_events(c, todo, now) if todo else [])
+            results = [e if e is not None and next(stored) else None for e in events]
         for fn in after:
             try:
                 fn()
@@ -323,15 +322,17 @@ class Service:
                     ev.address,
                     ev.locale_hint,
                 )
-                # The stored copy keeps no NIK, No. KK or phone number: the step reads `event`,
-                # and the masking commits with the step (docs/privacy.md).
-                if (masked := masked_payload(ev.payload)) is not None:
-                    await store.set_payload(c, ev.id, masked)
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)
                 await self.engine.handle(ctx)
-                rows = await self._queue_replies(c, ev, ctx.replies, now, ctx.t.locale)
-                await store.save_state(c, state)
-                await store.mark_done(c, ev.id, now)
+                rows = self._reply_rows(ev, ctx.replies, now, ctx.t.locale)
+                # The stored copy keeps no NIK, No. KK or phone number: the step read `event`,
+                # and the masking commits with the step (docs/privacy.md). State, event and
+                # replies are written together (one statement on PostgreSQL).
+                await store.finish_event(
+                    c, state, ev.id, now, payload=masked_payload(ev.payload), replies=rows
+                )
+                if ev.channel not in self.outbox.transports:
+                    rows = []  # another process sends on this channel: it polls for them
                 queued = ctx.notified
         except Exception as exc:
             if store.transient(exc):
@@ -350,16 +351,11 @@ class Service:
             self.outbox.notify(queued)
         return more
 
-    async def _queue_replies(
-        self, c, ev, replies: list[Reply], now, locale: str | None = None
-    ) -> list[dict]:
-        """Insert the replies into the outbox, `queued`. When this process sends on that
-        channel, the rows are handed straight to the sender after the commit (no read back); it
-        claims each right before its request. Otherwise they wait for a sender's poll."""
-        if not replies:
-            return []
-        local = ev.channel in self.outbox.transports
-        rows = [
+    def _reply_rows(self, ev, replies: list[Reply], now, locale: str | None = None) -> list[dict]:
+        """The outbox rows (`queued`) for the replies. When this process sends on that channel,
+        the rows are handed straight to the sender after the commit (no read back); it claims
+        each right before its request. Otherwise they wait for a sender's poll."""
+        return [
             dict(
                 channel=ev.channel,
                 user_key=ev.user_key,
@@ -373,8 +369,17 @@ class Service:
             )
             for r in replies
         ]
+
+    async def _queue_replies(
+        self, c, ev, replies: list[Reply], now, locale: str | None = None
+    ) -> list[dict]:
+        """Insert the replies into the outbox (see `_reply_rows`); the rows to hand to this
+        process's sender."""
+        if not replies:
+            return []
+        rows = self._reply_rows(ev, replies, now, locale)
         await store.insert_replies(c, rows)
-        return rows if local else []
+        return rows if ev.channel in self.outbox.transports else []
 
     async def _retry_later(self, user_key: str, event_id: int | None, now, error: str) -> bool:
         """A transient error: the event stays pending, its attempt counted, and the sweeper
