@@ -26,6 +26,20 @@ What it does, in order:
    and, when the Telegram rounds ran, the ratio to the Telegram service's updates/s, round by
    round (each WhatsApp round runs right after the Telegram service round of the same number).
 
+Modes (issue #14; each prints the same summary, with the targets of its mode):
+
+    --polling            the service and the echo bot in long polling: both fetch updates with
+                         getUpdates (offset/timeout) from the fake, where the driver queues them.
+    --db postgresql      the service on PostgreSQL (BENCH_PG_SERVER, default
+                         postgresql://postgres@127.0.0.1:5432): the extract is imported once into
+                         a database of the bench's own, jaring_bench_<size>, then ANALYZEd;
+                         --reuse-db reuses it. The lookup-rate step is SQLite's and is skipped.
+    --people N           the big extract's size (default 1M; --quick 100k).
+    --workers N          N `bot.py run` processes on PostgreSQL, each on its own port, the driver
+                         posting round robin per update like a proxy; CPU per update is summed
+                         over the workers, peak RSS is the largest.
+    --cprofile           one more service round under cProfile (statements executed, hot spots).
+
 Telegram's outbound limits are a policy (30 messages/s, 1/s per chat): here they are set far
 above what the service can do, so the bench measures processing cost, not the policy. The
 same goes for WhatsApp's (WHATSAPP_RATE_GLOBAL, WHATSAPP_RATE_PER_CHAT).
@@ -76,6 +90,7 @@ T_PG_RATIO, T_PG_P99 = 0.5, 2.0  # on PostgreSQL (issue #14)
 PEOPLE_PER_HOUSEHOLD = 3.88  # db/seed.py: 250,000 households are 970,918 people
 T_IMPORT_S = 120  # 1M rows imported, below
 T_LOOKUP_DIFF = 10.0  # % lookup rate difference 10k vs 1M, within
+T_WA_ACK_MS = 50.0  # WhatsApp webhook POST -> 200, median, at most (issue #14)
 T_WA_RATIO = 0.8  # WhatsApp replies/s ÷ Telegram service updates/s, at least ("within 20 %")
 
 
@@ -514,14 +529,38 @@ class Bench:
         )
         return BotProcess(tag, [sys.executable, "bot.py", "run"], env, port, "", profile_to)
 
-    async def wa_round(self, n: int, profile_to: Path | None = None) -> Round:
-        """One WhatsApp round: a fresh service, warm-up, then `--residents` measured at
-        `--wa-concurrency`."""
+    def wa_echo(self, tag: str) -> BotProcess:
+        """The bare aiohttp webhook (bench/wa_echo.py): the ack-latency floor of this machine."""
+        assert self.wa_fake is not None
+        port = free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.wa_echo",
+            "--api",
+            self.wa_fake.base_url,
+            "--token",
+            wa_fake.TOKEN,
+            "--phone-id",
+            wa_fake.PHONE_NUMBER_ID,
+            "--secret",
+            wa_fake.APP_SECRET,
+            "--port",
+            str(port),
+        ]
+        return BotProcess(tag, argv, _env(), port, "")
+
+    async def wa_round(
+        self, n: int, profile_to: Path | None = None, kind: str = "whatsapp"
+    ) -> Round:
+        """One WhatsApp round: a fresh service (or, kind "wa-echo", the bare aiohttp webhook),
+        warm-up, then `--residents` measured at `--wa-concurrency`."""
         a = self.args
         fake = self.wa_fake
         assert fake is not None
-        tag = f"whatsapp-r{n}" if profile_to is None else "whatsapp-profile"
-        bot = self.wa_service(tag, profile_to)
+        tag = f"{kind}-r{n}" if profile_to is None else f"{kind}-profile"
+        bot = self.wa_echo(tag) if kind == "wa-echo" else self.wa_service(tag, profile_to)
+        expect = _any_reply if kind == "wa-echo" else _is_result
         fake.reset()
         await bot.start(fake)
         connector = aiohttp.TCPConnector(limit=a.wa_concurrency + 10, force_close=False)
@@ -529,15 +568,13 @@ class Bench:
             async with aiohttp.ClientSession(connector=connector) as session:
                 url = f"http://127.0.0.1:{bot.port}/wa/webhook"
                 driver = WaDriver(fake, session, url, self.wamids)
-                warm = await driver.run(
-                    self.residents(a.warmup, wa=True), a.wa_concurrency, _is_result
-                )
+                warm = await driver.run(self.residents(a.warmup, wa=True), a.wa_concurrency, expect)
                 if warm.failures:
-                    raise BenchInvalid("whatsapp", warm.failures, bot)
+                    raise BenchInvalid(kind, warm.failures, bot)
                 batch = await driver.run(
                     self.residents(a.residents, wa=True),
                     a.wa_concurrency,
-                    _is_result,
+                    expect,
                     bot_pid=bot.pid,
                 )
                 await asyncio.sleep(0.3)  # a late, unexpected extra message would show up here
@@ -547,13 +584,13 @@ class Bench:
             rc = await bot.stop()
         if batch.failures or driver.refused:
             raise BenchInvalid(
-                "whatsapp",
+                kind,
                 batch.failures
                 + [f"the fake Graph API refused a message: {x}" for x in driver.refused],
                 bot,
             )
         r = Round(
-            "whatsapp",
+            kind,
             n,
             batch,
             (bot.peak_rss_kib or 0) / 1024,
@@ -563,7 +600,7 @@ class Bench:
         )
         which = f"round {n}" if profile_to is None else "(py-spy)"
         say(
-            f"  whatsapp {which}: {batch.updates_per_s:7.1f} replies/s, "
+            f"  {kind:>8} {which}: {batch.updates_per_s:7.1f} replies/s, "
             f"{batch.checks_per_s:6.1f} checks/s, ack p50 {batch.ack_pct(50):5.1f} ms, "
             f"ack p99 {batch.ack_pct(99):6.1f} ms, reply p50 {batch.pct(50):6.1f} ms, "
             f"reply p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB, "
@@ -806,7 +843,9 @@ async def main_async(args) -> int:
         )
 
     # 3. bots
-    kinds = (["echo", "service"] if telegram else []) + (["whatsapp"] if whatsapp else [])
+    kinds = (["echo", "service"] if telegram else []) + (
+        ["wa-echo", "whatsapp"] if whatsapp else []
+    )
     if telegram:
         say(
             f"\n== chat: {args.residents} residents × {STEPS} updates per round (+{args.warmup} "
@@ -818,7 +857,7 @@ async def main_async(args) -> int:
             f"signed webhook POSTs per round (+{args.warmup} warm-up), {args.wa_concurrency} at a "
             f"time, {args.rounds} round(s){', after the Telegram rounds of the same number' if telegram else ''} =="
         )
-    rounds: dict[str, list[Round]] = {k: [] for k in ("echo", "service", "whatsapp")}
+    rounds: dict[str, list[Round]] = {k: [] for k in ("echo", "service", "wa-echo", "whatsapp")}
     profile_txt = wa_profile_txt = None
     async with FakeTelegramAPI(record_calls=False) as fake, BenchFakeWhatsAppAPI() as wfake:
         bench = Bench(args, fake, big)
@@ -826,8 +865,8 @@ async def main_async(args) -> int:
         try:
             for n in range(1, args.rounds + 1):
                 for kind in kinds:
-                    if kind == "whatsapp":
-                        rounds[kind].append(await bench.wa_round(n))
+                    if kind in ("whatsapp", "wa-echo"):
+                        rounds[kind].append(await bench.wa_round(n, kind=kind))
                     else:
                         rounds[kind].append(await bench.round(kind, n))
             if args.profile and telegram:
@@ -965,6 +1004,22 @@ def summary_whatsapp(args, rounds, profile_txt) -> None:
     )
     say(f"{'checks/s':26}{checks:10.1f}")
     say(f"{'ack latency p50 / p99 ms':26}{ack50:10.1f} / {ack99:.1f}   (POST -> 200)")
+    we = rounds.get("wa-echo") or []
+    if we:
+        e50 = statistics.median(r.batch.ack_pct(50) for r in we)  # type: ignore[attr-defined]
+        e99 = statistics.median(r.batch.ack_pct(99) for r in we)  # type: ignore[attr-defined]
+        e_rps = statistics.median(r.batch.updates_per_s for r in we)
+        say(
+            f"{'bare aiohttp webhook':26}{e50:10.1f} / {e99:.1f} ms ack p50 / p99, "
+            f"{e_rps:.1f} replies/s (bench/wa_echo.py, the rounds just before)"
+        )
+        say(
+            "ack p50 ÷ bare, per round: "
+            + ", ".join(
+                f"{wr.batch.ack_pct(50) / er.batch.ack_pct(50):.1f}"  # type: ignore[attr-defined]
+                for wr, er in zip(w, we, strict=False)
+            )
+        )
     say(
         f"{'reply latency p50 / p99 ms':26}{rep50:10.1f} / {rep99:.1f}   (POST -> last message at the fake)"
     )
@@ -990,6 +1045,9 @@ def summary_whatsapp(args, rounds, profile_txt) -> None:
             "rounds: absolute rates are low and noisy; compare the CPU per reply."
         )
     say("\n== WhatsApp target ==")
+    say(
+        f"  {verdict(ack50 <= T_WA_ACK_MS)}  ack p50 ≤ {T_WA_ACK_MS:.0f} ms (issue #14)   {ack50:.1f} ms"
+    )
     if not s:
         say(
             f"  n/a   WhatsApp replies/s ≥ {T_WA_RATIO} × Telegram updates/s: no Telegram rounds "
