@@ -184,3 +184,18 @@ async def pg_analyze(name: str) -> float:
     finally:
         await conn.close()
     return time.perf_counter() - t0
+
+
+async def pg_backend_pids(name: str) -> list[int]:
+    """The server processes connected to database `name` (the service's pool)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]

@@ -68,11 +68,12 @@ class BatchResult:
     bot_cpu: float = 0.0  # seconds of CPU the bot process used during the batch
     driver_cpu: float = 0.0  # seconds of CPU this process (driver + fake server) used
     machine_cpu: float = 0.0  # seconds of CPU the whole machine used (all processes)
+    db_cpu: float = 0.0  # seconds of CPU the database server's backends used for the bot
 
     @property
     def other_cpu(self) -> float:
         """CPU seconds used by processes other than the bot and the driver: a busy machine."""
-        return max(0.0, self.machine_cpu - self.bot_cpu - self.driver_cpu)
+        return max(0.0, self.machine_cpu - self.bot_cpu - self.driver_cpu - self.db_cpu)
 
     @property
     def updates_per_s(self) -> float:

@@ -71,7 +71,14 @@ from pathlib import Path
 import aiohttp
 
 from bench import data
-from bench.driver import STEPS, BatchResult, Driver, Resident, proc_status_kib
+from bench.driver import (
+    STEPS,
+    BatchResult,
+    Driver,
+    Resident,
+    proc_cpu_seconds,
+    proc_status_kib,
+)
 from bench.wa_driver import WA_STEPS, BenchFakeWhatsAppAPI, WaDriver
 from config import ROOT
 from tests.fakes import whatsapp_api as wa_fake
@@ -653,6 +660,17 @@ class Bench:
         argv += ["--webhook-url", hook, "--secret", SECRET]
         return BotProcess(tag, argv, _env(), port, hook)
 
+    @staticmethod
+    async def _pg_cpu(name: str | None) -> dict[int, float]:
+        """CPU seconds so far of each PostgreSQL backend serving database `name`."""
+        out = {}
+        for pid in await data.pg_backend_pids(name or ""):
+            try:
+                out[pid] = proc_cpu_seconds(pid)
+            except OSError:  # gone meanwhile, or not readable
+                pass
+        return out
+
     async def round(self, kind: str, n: int, profile_to: Path | None = None) -> Round:
         a = self.args
         tag = f"{kind}-r{n}" if profile_to is None else f"{kind}-profile"
@@ -686,9 +704,15 @@ class Bench:
                 warm = await driver.run(self.residents(a.warmup), a.concurrency, expect)
                 if warm.failures:
                     raise BenchInvalid(kind, warm.failures, bots[0])
+                pg_name = self.big.url.rsplit("/", 1)[1] if a.db == "postgresql" else None
+                pg0 = await self._pg_cpu(pg_name) if pg_name and kind == "service" else None
                 batch = await driver.run(
                     self.residents(a.residents), a.concurrency, expect, bot_pid=pids
                 )
+                if pg0 is not None:
+                    pg1 = await self._pg_cpu(pg_name)
+                    # The server's work for this service: its backends' CPU during the batch.
+                    batch.db_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
                 await asyncio.sleep(0.3)  # a late, unexpected extra reply would show up here
                 unexpected = driver.unexpected
         finally:
@@ -716,7 +740,12 @@ class Bench:
             f"p99 {batch.pct(99):6.1f} ms, peak RSS {r.peak_rss_mib:5.1f} MiB"
             + (f" (the largest of {len(bots)} workers)" if len(bots) > 1 else "")
             + f", CPU {r.cpu_ms_per_update:4.2f} ms/update "
-            f"({100 * batch.bot_cpu / batch.wall:3.0f} % of a core; driver+fake "
+            + (
+                f"(+ PostgreSQL {1000 * batch.db_cpu / batch.updates:4.2f}) "
+                if batch.db_cpu and batch.updates
+                else ""
+            )
+            + f"({100 * batch.bot_cpu / batch.wall:3.0f} % of a core; driver+fake "
             f"{100 * batch.driver_cpu / batch.wall:3.0f} %; other processes "
             f"{100 * batch.other_cpu / batch.wall:3.0f} %)"
             + (f", {unexpected} unexpected replies" if unexpected else "")
@@ -931,6 +960,9 @@ def summary_telegram(args, rounds, big, big_label, lk, profile_txt) -> None:
     say(f"{'p99 latency ms':22}{s_p99:12.1f}{e_p99:12.1f}{p99_ratio:9.2f}")
     say(f"{'peak RSS MiB':22}{s_rss:12.1f}{e_rss:12.1f}{s_rss / e_rss:9.2f}")
     say(f"{'CPU ms per update':22}{s_cpu:12.2f}{e_cpu:12.2f}{cpu_ratio:9.2f}")
+    if any(r.batch.db_cpu for r in s):
+        db_cpu = med(s, lambda r: 1000 * r.batch.db_cpu / r.batch.updates)
+        say(f"{'+ PostgreSQL CPU ms':22}{db_cpu:12.2f}   (the service's backends, per update)")
     say(f"results checked: {results:,} eligibility results, every one naming the desil")
     other = max(r.batch.other_cpu / r.batch.wall for r in e + s)
     if other > 0.15:
