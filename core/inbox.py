@@ -338,15 +338,16 @@ class Service:
                     ev.address,
                     ev.locale_hint,
                 )
+                # The stored copy keeps no NIK, No. KK or phone number: the step reads `event`,
+                # and the masking commits with the step (docs/privacy.md). Before the step: a
+                # step may redact the stored copy further (contact_store.redact_event).
+                if (masked := masked_payload(ev.payload)) is not None:
+                    await store.set_payload(c, ev.id, masked)
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)
                 await self.engine.handle(ctx)
                 rows = self._reply_rows(ev, ctx.replies, now, ctx.t.locale)
-                # The stored copy keeps no NIK, No. KK or phone number: the step read `event`,
-                # and the masking commits with the step (docs/privacy.md). State, event and
-                # replies are written together (one statement on PostgreSQL).
-                await store.finish_event(
-                    c, state, ev.id, now, payload=masked_payload(ev.payload), replies=rows
-                )
+                # State, event done and replies together (one statement on PostgreSQL).
+                await store.finish_event(c, state, ev.id, now, replies=rows)
                 if ev.channel not in self.outbox.transports:
                     rows = []  # another process sends on this channel: it polls for them
                 queued = ctx.notified

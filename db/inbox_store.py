@@ -59,11 +59,6 @@ _upd_failed = (
     .where(I.id == sa.bindparam("eid"))
     .values(status="failed", processed_at=sa.bindparam("at"), error=sa.bindparam("err"))
 )
-_upd_done_payload = (
-    sa.update(inbound_events)
-    .where(I.id == sa.bindparam("eid"))
-    .values(status="done", processed_at=sa.bindparam("at"), payload=sa.bindparam("p"))
-)
 _upd_payload = (
     sa.update(inbound_events).where(I.id == sa.bindparam("eid")).values(payload=sa.bindparam("p"))
 )
@@ -106,14 +101,15 @@ REPLY_COLUMNS = (
 )
 
 
-def _finish_pg(payload: bool, reply: bool):
+def _finish_pg(reply: bool):
     """PostgreSQL: the writes that end an event's processing in ONE statement (data-modifying
-    CTEs): the event done (with its masked payload), the conversation's state, and its one reply
-    inserted (RETURNING its id). Three to four round trips become one."""
-    done_values: dict = {"status": sa.bindparam("e_status"), "processed_at": sa.bindparam("at")}
-    if payload:
-        done_values["payload"] = sa.bindparam("p")
-    done = sa.update(inbound_events).where(I.id == sa.bindparam("eid")).values(done_values)
+    CTEs): the event done, the conversation's state, and its one reply inserted (RETURNING its
+    id). Three round trips become one."""
+    done = (
+        sa.update(inbound_events)
+        .where(I.id == sa.bindparam("eid"))
+        .values(status=sa.bindparam("e_status"), processed_at=sa.bindparam("at"))
+    )
     conv = (
         sa.update(conversations)
         .where(C.id == sa.bindparam("cid"))
@@ -130,7 +126,7 @@ def _finish_pg(payload: bool, reply: bool):
     )
 
 
-_finish = {(p, r): _finish_pg(p, r) for p in (False, True) for r in (False, True)}
+_finish = {r: _finish_pg(r) for r in (False, True)}
 
 
 def transient(exc: BaseException) -> bool:
@@ -261,13 +257,11 @@ async def save_state(conn, state) -> None:
     )
 
 
-async def finish_event(
-    conn, state, event_id: int, now: datetime, *, payload: dict | None, replies: list[dict]
-) -> None:
+async def finish_event(conn, state, event_id: int, now: datetime, *, replies: list[dict]) -> None:
     """Write what processing an event produced, in the caller's transaction: the outbox rows
     (`replies`, dicts of REPLY_COLUMNS; each gets its "id"), the conversation's state (`state`,
-    as `save_state`) and the event done, with `payload` (its masked copy) when given. One
-    statement on PostgreSQL when there is at most one reply."""
+    as `save_state`) and the event done. One statement on PostgreSQL when there is at most one
+    reply."""
     if conn.dialect.name == "postgresql" and len(replies) <= 1:
         params = {
             "cid": state.id,
@@ -276,21 +270,16 @@ async def finish_event(
             "at": now,
             "e_status": "done",
         }
-        if payload is not None:
-            params["p"] = payload
         if replies:
             params.update({f"o_{k}": replies[0][k] for k in REPLY_COLUMNS})
-        res = await conn.execute(_finish[(payload is not None, bool(replies))], params)
+        res = await conn.execute(_finish[bool(replies)], params)
         if replies:
             replies[0]["id"] = res.scalar_one()
         return
     if replies:
         await insert_replies(conn, replies)
     await save_state(conn, state)
-    if payload is not None:
-        await conn.execute(_upd_done_payload, {"eid": event_id, "at": now, "p": payload})
-    else:
-        await mark_done(conn, event_id, now)
+    await mark_done(conn, event_id, now)
 
 
 async def mark_done(conn, event_id: int, now: datetime) -> None:
