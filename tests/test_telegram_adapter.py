@@ -604,3 +604,66 @@ def test_fast_path_leaves_everything_else_to_full_validation(raw):
     from handlers.telegram import fast_event
 
     assert fast_event(raw) is None
+
+
+async def test_polling_stores_a_getupdates_answer_in_one_call_before_acknowledging(fake):
+    """With receive_many (the service's), all updates of one getUpdates answer are stored in one
+    call, parsed by the fast parser (aiogram only for the location), and the offset moves past
+    them only after that call returned; callback queries are answered with a plain POST."""
+    batches: list[list[str]] = []
+    confirmed_during: list[int] = []
+
+    async def receive_one(event: Event) -> bool:
+        raise AssertionError("receive_many should have been used")
+
+    async def receive_many(events: list[Event]) -> list[bool]:
+        confirmed_during.append(fake.confirmed_offset)
+        await asyncio.sleep(0.02)  # a commit takes time; nothing may be acknowledged meanwhile
+        assert fake.confirmed_offset == confirmed_during[-1]
+        batches.append([e.external_id for e in events])
+        return [True] * len(events)
+
+    fake.push_update(text_update(71, USER, "satu"))
+    fake.push_update(callback_update(72, USER, "g:menu"))
+    fake.push_update(location_update(73, 2002))
+    fake.push_update(text_update(74, USER, "di grup", chat_id=-100500))  # not stored
+    ch = TelegramChannel(
+        settings(telegram_api_url=fake.base_url),
+        receive_one,
+        receive_many=receive_many,
+        polling_timeout=1,
+    )
+    await ch.start()
+    try:
+        await fake.wait_for(lambda: fake.confirmed_offset == 75)
+        assert batches == [["71", "72", "73"]]
+        assert confirmed_during == [0]  # nothing of the answer acknowledged while storing
+        await fake.wait_for(lambda: len(fake.callback_answers) == 1)
+        assert fake.callback_answers[0]["callback_query_id"].startswith(str(USER))
+        assert fake.calls_of("answerCallbackQuery")[0]["content_type"] == "application/json"
+    finally:
+        await ch.stop()
+
+
+def test_webhook_mode_channel_does_not_import_aiogram():
+    """The service's Telegram channel, built and parsing the common updates, loads no aiogram
+    (issue #14: peak RSS; `import aiogram` alone was 165 MiB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from config import Settings\n"
+        "from handlers.telegram import TelegramChannel, webhook_event\n"
+        "from tests.fakes.telegram_api import text_update, callback_update\n"
+        "ch = TelegramChannel(Settings(_env_file=None, telegram_bot_token='42:TEST',"
+        " telegram_webhook_url='https://x.id/tg/webhook', telegram_webhook_secret='s'),"
+        " lambda e: None)\n"
+        "assert webhook_event(text_update(1, 5, 'halo')).kind == 'text'\n"
+        "assert webhook_event(callback_update(2, 5, 'g:menu', 1)).kind == 'choice'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiogram'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
