@@ -314,9 +314,12 @@ class TelegramChannel:
         self._idle.clear()
         try:
             delay = 0.5
+            retried = False
             while True:
                 try:
-                    results = await self._receive_batch(events)
+                    results: list[bool | None] = list(await self._receive_batch(events))
+                    if retried:  # a "duplicate" may be one the failed attempt stored
+                        results = [None if r is False else r for r in results]
                     break
                 except Exception:
                     log.exception(
@@ -326,6 +329,7 @@ class TelegramChannel:
                     )
                 if self._stopping:
                     return False
+                retried = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
             for event, new in zip(events, results, strict=True):
