@@ -48,8 +48,10 @@ SWEEP_INTERVAL = 5.0
 # acknowledgements included: with 50 residents at once, 50 steps of ~2 ms stood between a POST
 # and its 200 (WhatsApp's median ack was 93-175 ms). A few at a time keep the loop's turns short
 # and cost no throughput (the steps were serial anyway). On PostgreSQL a step waits on the
-# network, so more overlap pays: as many as the connection pool holds.
+# network, so more overlap pays: the connection pool's size, less a few connections kept for
+# the inbox inserts (the webhooks' acks) and the outbox.
 PROCESS_SLOTS_SQLITE = 2
+PG_RESERVED_CONNECTIONS = 2
 
 
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
@@ -81,7 +83,9 @@ class Service:
         self.sweep_interval = SWEEP_INTERVAL
         self._inline = bool(getattr(db, "is_sqlite", False))  # see receive()
         self._slots = asyncio.Semaphore(
-            PROCESS_SLOTS_SQLITE if getattr(db, "is_sqlite", True) else db.pool_size
+            PROCESS_SLOTS_SQLITE
+            if getattr(db, "is_sqlite", True)
+            else max(1, db.pool_size - PG_RESERVED_CONNECTIONS)
         )
 
     # --- inbox ----------------------------------------------------------------------------
