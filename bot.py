@@ -57,7 +57,13 @@ class Runtime(Core):
         )
         observe.set_scheduler(self.web, self.scheduler)  # /readyz: leader or follower, alive
         self._wiring = Wiring(
-            settings, self.service.receive, self.idle, self.db, self.outbox, self.clock
+            settings,
+            self.service.receive,
+            self.idle,
+            self.db,
+            self.outbox,
+            self.clock,
+            receive_many=self.service.receive_many,
         )
         on = [p for p in PLUGINS if channels and not p.terminal and p.enabled(settings)]
         self.off_notices = [p.off_notice for p in PLUGINS if p.off_notice and p not in on]

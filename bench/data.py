@@ -129,3 +129,73 @@ async def import_csv(url: str, path: Path):
 def sample(pairs: list[Pair], n: int, seed: int) -> list[Pair]:
     rng = random.Random(seed)
     return rng.sample(pairs, n) if n <= len(pairs) else [rng.choice(pairs) for _ in range(n)]
+
+
+# --- PostgreSQL (`python -m bench.run --db postgresql`) -----------------------------------------
+
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+
+
+def pg_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the bench's PostgreSQL server."""
+    return PG_SERVER.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
+
+
+async def pg_exists(name: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+async def fresh_pg_db(name: str) -> str:
+    """A migrated, empty PostgreSQL database `name` (any old one dropped: it is the bench's
+    own, never the service's)."""
+    import asyncio
+
+    import asyncpg
+
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    conn = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    from db.migrate import upgrade
+
+    url = pg_url(name)
+    await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+    return url
+
+
+async def pg_analyze(name: str) -> float:
+    """ANALYZE the whole database (planner statistics after a bulk load); seconds taken."""
+    import asyncpg
+
+    t0 = time.perf_counter()
+    conn = await asyncpg.connect(PG_SERVER + "/" + name)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return time.perf_counter() - t0
+
+
+async def pg_backend_pids(name: str) -> list[int]:
+    """The server processes connected to database `name` (the service's pool)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]

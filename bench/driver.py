@@ -1,6 +1,7 @@
-"""The load driver: residents walking the eligibility check through a bot's webhook.
+"""The load driver: residents walking the eligibility check through a bot's webhook or polling.
 
-Each resident is a distinct Telegram user. It POSTs one update to the bot's webhook, waits until
+Each resident is a distinct Telegram user. It POSTs one update to the bot's webhook (or, in
+polling mode, queues it at the fake Bot API server for the bot's getUpdates), waits until
 the bot's reply (a sendMessage) reaches the fake Bot API server, then sends the next update, so
 every resident has exactly one update in flight. `concurrency` residents walk at once; when one
 finishes, the next starts. Latency is the time from the POST being sent to the reply's
@@ -67,11 +68,12 @@ class BatchResult:
     bot_cpu: float = 0.0  # seconds of CPU the bot process used during the batch
     driver_cpu: float = 0.0  # seconds of CPU this process (driver + fake server) used
     machine_cpu: float = 0.0  # seconds of CPU the whole machine used (all processes)
+    db_cpu: float = 0.0  # seconds of CPU the database server's backends used for the bot
 
     @property
     def other_cpu(self) -> float:
         """CPU seconds used by processes other than the bot and the driver: a busy machine."""
-        return max(0.0, self.machine_cpu - self.bot_cpu - self.driver_cpu)
+        return max(0.0, self.machine_cpu - self.bot_cpu - self.driver_cpu - self.db_cpu)
 
     @property
     def updates_per_s(self) -> float:
@@ -123,14 +125,17 @@ class Driver:
     def __init__(
         self,
         fake: FakeTelegramAPI,
-        session: aiohttp.ClientSession,
-        url: str,
+        session: aiohttp.ClientSession | None,
+        url: str | list[str] | None,
         secret: str,
         update_ids: itertools.count,
     ):
+        """url: the bot's webhook; several (workers behind a proxy): one after the other, round
+        robin per update; None: long polling, the update is queued at the fake for getUpdates."""
         self.fake = fake
         self.session = session
-        self.url = url
+        self.urls = [url] if isinstance(url, str) else list(url or [])
+        self._next_url = itertools.cycle(self.urls) if self.urls else None
         self.headers = {SECRET_HEADER: secret, "Content-Type": "application/json"}
         self.update_ids = update_ids
         self._waiting: dict[int, asyncio.Future] = {}
@@ -156,11 +161,17 @@ class Driver:
         fut = asyncio.get_running_loop().create_future()
         self._waiting[user_id] = fut  # before the POST: the reply may beat the POST's answer
         t0 = time.perf_counter()
-        async with self.session.post(self.url, data=body, headers=self.headers) as r:
-            await r.read()
-            if r.status != 200:
-                self._waiting.pop(user_id, None)
-                raise RuntimeError(f"webhook answered HTTP {r.status}")
+        if self._next_url is None:  # polling: the bot fetches it with getUpdates
+            self.fake.push_update(update)
+        else:
+            assert self.session is not None
+            async with self.session.post(
+                next(self._next_url), data=body, headers=self.headers
+            ) as r:
+                await r.read()
+                if r.status != 200:
+                    self._waiting.pop(user_id, None)
+                    raise RuntimeError(f"webhook answered HTTP {r.status}")
         try:
             t1, text, reply_id = await asyncio.wait_for(fut, STEP_TIMEOUT)
         except TimeoutError:
@@ -193,7 +204,7 @@ class Driver:
         residents: list[Resident],
         concurrency: int,
         expect_final: Callable[[str], bool],
-        bot_pid: int | None = None,
+        bot_pid: int | list[int] | None = None,
     ) -> BatchResult:
         out = BatchResult(len(residents), concurrency)
         return await run_batch(self._walk, out, residents, concurrency, expect_final, bot_pid)
@@ -205,17 +216,19 @@ async def run_batch(
     residents: list[Resident],
     concurrency: int,
     expect_final: Callable[[str], bool],
-    bot_pid: int | None,
+    bot_pid: int | list[int] | None,
 ):
     """Walk `residents`, `concurrency` at a time, with `walk(resident, out, expect_final)`, and
-    fill `out` with wall time and the CPU of the bot, the driver and the machine."""
+    fill `out` with wall time and the CPU of the bot (all its processes: workers), the driver
+    and the machine."""
+    pids = [bot_pid] if isinstance(bot_pid, int) else list(bot_pid or [])
     queue = iter(residents)
 
     async def worker() -> None:
         for res in queue:
             await walk(res, out, expect_final)
 
-    cpu0 = proc_cpu_seconds(bot_pid) if bot_pid else 0.0
+    cpu0 = sum(proc_cpu_seconds(p) for p in pids)
     m0 = machine_cpu_seconds()
     d0 = time.process_time()
     t0 = time.perf_counter()
@@ -223,6 +236,6 @@ async def run_batch(
     out.wall = time.perf_counter() - t0
     out.driver_cpu = time.process_time() - d0
     out.machine_cpu = machine_cpu_seconds() - m0
-    if bot_pid:
-        out.bot_cpu = proc_cpu_seconds(bot_pid) - cpu0
+    if pids:
+        out.bot_cpu = sum(proc_cpu_seconds(p) for p in pids) - cpu0
     return out

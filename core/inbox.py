@@ -44,6 +44,15 @@ TEXT_MAX = 4096
 # resident gets the apology.
 MAX_EVENT_ATTEMPTS = 5
 SWEEP_INTERVAL = 5.0
+# Conversations processed at once. On SQLite a unit of work runs on the loop without yielding,
+# so each processing step in the ready queue delays everything behind it, the webhooks'
+# acknowledgements included: with 50 residents at once, 50 steps of ~2 ms stood between a POST
+# and its 200 (WhatsApp's median ack was 93-175 ms). A few at a time keep the loop's turns short
+# and cost no throughput (the steps were serial anyway). On PostgreSQL a step waits on the
+# network, so more overlap pays: the connection pool's size, less a few connections kept for
+# the inbox inserts (the webhooks' acks) and the outbox.
+PROCESS_SLOTS_SQLITE = 2
+PG_RESERVED_CONNECTIONS = 2
 
 
 # An adapter's step inside the inbox transaction: (conn, after-commit callables) -> event or None.
@@ -73,13 +82,21 @@ class Service:
         self._sweeper: asyncio.Task | None = None
         self._retry_at: dict[str, float] = {}  # user key -> loop time of its next retry
         self.sweep_interval = SWEEP_INTERVAL
+        self._inline = bool(getattr(db, "is_sqlite", False))  # see receive()
+        self._slots = asyncio.Semaphore(
+            PROCESS_SLOTS_SQLITE
+            if getattr(db, "is_sqlite", True)
+            else max(1, db.pool_size - PG_RESERVED_CONNECTIONS)
+        )
 
     # --- inbox ----------------------------------------------------------------------------
     async def receive(self, ev: Event | None = None, *, prepare: Prepare | None = None) -> bool:
         """Store the event (commit) and schedule processing. False for a duplicate delivery.
 
         Events arriving together (a burst of webhooks) are stored in one transaction (group
-        commit); each caller returns only after the commit that holds its event.
+        commit) on PostgreSQL, where a commit is a round trip; each caller returns only after the
+        commit that holds its event. On SQLite an event is stored at once when no group is
+        forming (see below).
 
         `prepare(conn, after)`, when given, runs inside that same transaction and returns the
         event to store (None: nothing to store, the adapter handled it). An adapter uses it for
@@ -88,6 +105,16 @@ class Service:
         appends to `after` run right after the commit, before any processing is scheduled. A
         batch that fails is retried one event per transaction, so one bad message cannot fail
         its neighbours."""
+        if self._inline and not self._incoming and (self._flusher is None or self._flusher.done()):
+            # SQLite, nothing waiting: store right here. A unit of work runs on the loop
+            # without yielding, so the caller (a webhook) answers within this turn of the loop
+            # instead of two turns later (the flusher task, then its wake-up), and under load a
+            # turn is long: WhatsApp's ack was 93-175 ms (issue #14). A commit costs tens of
+            # microseconds in WAL mode, so a burst loses little by not sharing one.
+            [stored] = await self._store_batch([(ev, prepare, None)])
+            if stored is not None:
+                self.schedule(stored.user_key)
+            return stored is not None
         fut = asyncio.get_running_loop().create_future()
         self._incoming.append((ev, prepare, fut))
         if self._flusher is None or self._flusher.done():
@@ -96,6 +123,37 @@ class Service:
         if stored is not None:
             self.schedule(stored.user_key)
         return stored is not None
+
+    async def receive_many(self, events: list[Event]) -> list[bool]:
+        """`receive` for several events at once (a getUpdates answer): they join the same group
+        commit, in the order given, so one transaction normally holds them all. Returns, per
+        event, False for a duplicate; raises the first failure after the others settled (the
+        caller retries them all: what was stored is then a duplicate)."""
+        if not events:
+            return []
+        loop = asyncio.get_running_loop()
+        futs = []
+        for ev in events:
+            fut = loop.create_future()
+            self._incoming.append((ev, None, fut))
+            futs.append(fut)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._store_incoming())
+        outcomes = await asyncio.gather(*futs, return_exceptions=True)
+        failure: BaseException | None = None
+        out: list[bool] = []
+        for o in outcomes:
+            if isinstance(o, BaseException):
+                failure = failure or o
+                out.append(False)
+            elif o is not None:
+                self.schedule(o.user_key)
+                out.append(True)
+            else:
+                out.append(False)
+        if failure is not None:
+            raise failure
+        return out
 
     async def _store_incoming(self) -> None:
         while self._incoming:
@@ -130,21 +188,26 @@ class Service:
         results: list[Event | None] = []
         after: list[Callable[[], None]] = []
         seen: list[tuple[str, str, bool]] = []  # (channel, external id, new): the metrics
-        async with self.db.tx() as c:
-            stmt = store.event_insert(c)
+        # Without an adapter step the batch is one INSERT: atomic on its own, so on PostgreSQL
+        # it goes without BEGIN and COMMIT (Database.single).
+        plain = all(prepare is None for _, prepare, _ in batch)
+        async with self.db.single() if plain else self.db.tx() as c:
             now = self.clock()
+            events: list[Event | None] = []
             for ev, prepare, _ in batch:
                 if prepare is not None:
                     ev = await prepare(c, after)
-                    if ev is None:
-                        results.append(None)
-                        continue
-                ev = clean_event(ev)
-                stored = await store.insert_event(c, stmt, ev, now)
-                results.append(ev if stored else None)
-                seen.append((ev.channel, ev.external_id, stored))
-        for channel, external_id, new in seen:
-            metrics.stored(channel, external_id, new)
+                events.append(clean_event(ev) if ev is not None else None)
+            # One multi-row INSERT for the batch (one round trip on PostgreSQL).
+            todo = [e for e in events if e is not None]
+            stored = iter(await store.insert_events(c, todo, now) if todo else [])
+            for e in events:
+                new = e is not None and next(stored)
+                results.append(e if new else None)
+                if e is not None:
+                    seen.append((e.channel, e.external_id, bool(new)))
+        for channel, external_id, is_new in seen:
+            metrics.stored(channel, external_id, is_new)
         for fn in after:
             try:
                 fn()
@@ -167,7 +230,7 @@ class Service:
         try:
             while self._dirty.get(user_key) and not self._stopping:
                 self._dirty[user_key] = False
-                while not self._stopping and await self._process_one(user_key):
+                while not self._stopping and await self._process_in_slot(user_key):
                     pass
         except Exception:
             log.exception("processing failed for a conversation; it will be retried on recover")
@@ -233,6 +296,14 @@ class Service:
                 await asyncio.gather(*left, return_exceptions=True)
 
     # --- processing -----------------------------------------------------------------------
+    async def _process_in_slot(self, user_key: str) -> bool:
+        """One event of the conversation, in one of the processing slots (PROCESS_SLOTS_*):
+        taken per event, so a long conversation does not keep the others waiting."""
+        async with self._slots:
+            if self._stopping:
+                return False
+            return await self._process_one(user_key)
+
     async def _process_one(self, user_key: str) -> bool:
         now = self.clock()
         queued: list[int] = []
@@ -282,14 +353,17 @@ class Service:
                     ev.locale_hint,
                 )
                 # The stored copy keeps no NIK, No. KK or phone number: the step reads `event`,
-                # and the masking commits with the step (docs/privacy.md).
+                # and the masking commits with the step (docs/privacy.md). Before the step: a
+                # step may redact the stored copy further (contact_store.redact_event).
                 if (masked := masked_payload(ev.payload)) is not None:
                     await store.set_payload(c, ev.id, masked)
                 ctx = Ctx(self.engine, c, state, self.deps, now, event)
                 await self.engine.handle(ctx)
-                rows = await self._queue_replies(c, ev, ctx.replies, now, ctx.t.locale)
-                await store.save_state(c, state)
-                await store.mark_done(c, ev.id, now)
+                rows = self._reply_rows(ev, ctx.replies, now, ctx.t.locale)
+                # State, event done and replies together (one statement on PostgreSQL).
+                await store.finish_event(c, state, ev.id, now, replies=rows)
+                if ev.channel not in self.outbox.transports:
+                    rows = []  # another process sends on this channel: it polls for them
                 queued = ctx.notified
             metrics.finished(ev.channel, ev.external_id)
         except Exception as exc:
@@ -309,16 +383,11 @@ class Service:
             self.outbox.notify(queued)
         return more
 
-    async def _queue_replies(
-        self, c, ev, replies: list[Reply], now, locale: str | None = None
-    ) -> list[dict]:
-        """Insert the replies into the outbox, `queued`. When this process sends on that
-        channel, the rows are handed straight to the sender after the commit (no read back); it
-        claims each right before its request. Otherwise they wait for a sender's poll."""
-        if not replies:
-            return []
-        local = ev.channel in self.outbox.transports
-        rows = [
+    def _reply_rows(self, ev, replies: list[Reply], now, locale: str | None = None) -> list[dict]:
+        """The outbox rows (`queued`) for the replies. When this process sends on that channel,
+        the rows are handed straight to the sender after the commit (no read back); it claims
+        each right before its request. Otherwise they wait for a sender's poll."""
+        return [
             dict(
                 channel=ev.channel,
                 user_key=ev.user_key,
@@ -332,8 +401,17 @@ class Service:
             )
             for r in replies
         ]
+
+    async def _queue_replies(
+        self, c, ev, replies: list[Reply], now, locale: str | None = None
+    ) -> list[dict]:
+        """Insert the replies into the outbox (see `_reply_rows`); the rows to hand to this
+        process's sender."""
+        if not replies:
+            return []
+        rows = self._reply_rows(ev, replies, now, locale)
         await store.insert_replies(c, rows)
-        return rows if local else []
+        return rows if ev.channel in self.outbox.transports else []
 
     async def _retry_later(self, user_key: str, event_id: int | None, now, error: str) -> bool:
         """A transient error: the event stays pending, its attempt counted, and the sweeper

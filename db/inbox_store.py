@@ -87,6 +87,48 @@ _sel_dead = (
 )
 
 
+# The outbox columns a reply row carries (core.inbox builds them).
+REPLY_COLUMNS = (
+    "channel",
+    "user_key",
+    "address",
+    "inbound_event_id",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+def _finish_pg(reply: bool):
+    """PostgreSQL: the writes that end an event's processing in ONE statement (data-modifying
+    CTEs): the event done, the conversation's state, and its one reply inserted (RETURNING its
+    id). Three round trips become one."""
+    done = (
+        sa.update(inbound_events)
+        .where(I.id == sa.bindparam("eid"))
+        .values(status=sa.bindparam("e_status"), processed_at=sa.bindparam("at"))
+    )
+    conv = (
+        sa.update(conversations)
+        .where(C.id == sa.bindparam("cid"))
+        .values({k: sa.bindparam(f"v_{k}") for k in STATE_COLUMNS})
+    )
+    if not reply:
+        return conv.add_cte(done.cte("done_event"))
+    return (
+        sa.insert(outbound_messages)
+        .values({k: sa.bindparam(f"o_{k}") for k in REPLY_COLUMNS})
+        .add_cte(done.cte("done_event"))
+        .add_cte(conv.cte("saved_state"))
+        .returning(outbound_messages.c.id)
+    )
+
+
+_finish = {r: _finish_pg(r) for r in (False, True)}
+
+
 def transient(exc: BaseException) -> bool:
     """Whether a processing error is the database's or the network's (a lost or killed
     connection, a locked SQLite file, a timeout) rather than the event's: worth retrying."""
@@ -123,6 +165,29 @@ async def insert_event(conn, stmt, ev, now: datetime) -> bool:
     """Store one inbound event (`stmt` from `event_insert`); False for a duplicate delivery."""
     res = await conn.execute(stmt, _event_row(ev, now, "pending"))
     return res.first() is not None
+
+
+_ins_events = {
+    name: mod.insert(inbound_events).on_conflict_do_nothing().returning(I.channel, I.external_id)
+    for name, mod in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+async def insert_events(conn, events: list, now: datetime) -> list[bool]:
+    """Store several inbound events in one statement (a multi-row INSERT ... ON CONFLICT DO
+    NOTHING RETURNING); per event, False for a duplicate delivery (also of an earlier event of
+    the same list)."""
+    if len(events) == 1:
+        return [await insert_event(conn, event_insert(conn), events[0], now)]
+    stmt = _ins_events["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    res = await conn.execute(stmt, [_event_row(ev, now, "pending") for ev in events])
+    stored = {(r[0], r[1]) for r in res}
+    out = []
+    for ev in events:
+        key = (ev.channel, ev.external_id)
+        out.append(key in stored)
+        stored.discard(key)
+    return out
 
 
 async def insert_handled_event(conn, ev, now: datetime) -> int | None:
@@ -190,6 +255,31 @@ async def save_state(conn, state) -> None:
     await conn.execute(
         _upd_conv, {"cid": state.id, **{f"v_{k}": getattr(state, k) for k in STATE_COLUMNS}}
     )
+
+
+async def finish_event(conn, state, event_id: int, now: datetime, *, replies: list[dict]) -> None:
+    """Write what processing an event produced, in the caller's transaction: the outbox rows
+    (`replies`, dicts of REPLY_COLUMNS; each gets its "id"), the conversation's state (`state`,
+    as `save_state`) and the event done. One statement on PostgreSQL when there is at most one
+    reply."""
+    if conn.dialect.name == "postgresql" and len(replies) <= 1:
+        params = {
+            "cid": state.id,
+            **{f"v_{k}": getattr(state, k) for k in STATE_COLUMNS},
+            "eid": event_id,
+            "at": now,
+            "e_status": "done",
+        }
+        if replies:
+            params.update({f"o_{k}": replies[0][k] for k in REPLY_COLUMNS})
+        res = await conn.execute(_finish[bool(replies)], params)
+        if replies:
+            replies[0]["id"] = res.scalar_one()
+        return
+    if replies:
+        await insert_replies(conn, replies)
+    await save_state(conn, state)
+    await mark_done(conn, event_id, now)
 
 
 async def mark_done(conn, event_id: int, now: datetime) -> None:

@@ -43,6 +43,8 @@ class Wiring:
     outbox: Any  # core.outbox.Outbox
     clock: Callable[[], datetime]
     terminal_user: str = "local"  # the resident a terminal channel talks as
+    # core.inbox.Service.receive_many: several events in one inbox transaction (polling)
+    receive_many: Callable[..., Awaitable[list[bool]]] | None = None
 
 
 class Channel(Protocol):

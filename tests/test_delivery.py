@@ -254,16 +254,16 @@ def _locked() -> Exception:
 
 
 async def test_a_transient_processing_error_is_retried_by_the_sweeper(db_url, monkeypatch):
-    real = inbox_store.save_state
+    real = inbox_store.finish_event
     fails = [1, 1]
 
-    async def flaky_save(conn, state):
+    async def flaky_finish(conn, state, *a, **kw):  # the write that ends an event's step
         if fails:
             fails.pop()
             raise _locked()
-        await real(conn, state)
+        await real(conn, state, *a, **kw)
 
-    monkeypatch.setattr(inbox_store, "save_state", flaky_save)
+    monkeypatch.setattr(inbox_store, "finish_event", flaky_finish)
     async with running(db_url, csv=None) as rt:
         chat = Chat(rt, "w0")
         assert await chat.send("/start") == []  # failed transiently: no apology, still pending
@@ -283,10 +283,10 @@ async def test_a_transient_processing_error_is_retried_by_the_sweeper(db_url, mo
 
 
 async def test_an_event_that_keeps_failing_is_dead_lettered_and_counted(db_url, monkeypatch):
-    async def broken_save(conn, state):
+    async def broken_finish(conn, state, *a, **kw):
         raise _locked()
 
-    monkeypatch.setattr(inbox_store, "save_state", broken_save)
+    monkeypatch.setattr(inbox_store, "finish_event", broken_finish)
     async with running(db_url, csv=None) as rt:
         await Chat(rt, "w0").send("/start")
         for _ in range(MAX_EVENT_ATTEMPTS + 2):

@@ -324,7 +324,7 @@ class TgWorld(World):
 
     def close(self) -> None:
         self.run(self.client.close())
-        self.run(self.channel.bot.session.close())
+        self.run(self.channel.api.close())
         super().close()
 
 
@@ -393,7 +393,7 @@ async def test_telegram_webhook_bad_bodies(db_url, body, status):
             assert await failures(rt) == 0
         finally:
             await client.close()
-            await ch.bot.session.close()
+            await ch.api.close()
 
 
 # --------------------------------------------------------------------- WhatsApp webhook

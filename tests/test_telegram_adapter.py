@@ -7,9 +7,6 @@ import json
 import time
 
 import pytest
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from config import Settings
 from core.model import Choice, Event, Reply, SendFinal, SendRetry, SendStopped
 from handlers.telegram import TelegramChannel, TelegramTransport, render, update_to_event
+from handlers.telegram.botapi import BotApi
 from tests.fakes.telegram_api import (
     BOT_TOKEN,
     FakeTelegramAPI,
@@ -49,9 +47,9 @@ async def fake():
 
 @pytest.fixture
 async def bot(fake):
-    b = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    b = BotApi(BOT_TOKEN, fake.base_url)
     yield b
-    await b.session.close()
+    await b.close()
 
 
 # --------------------------------------------------------------------- update_to_event
@@ -275,12 +273,12 @@ async def test_transport_unreachable_server_is_retry():
     await server.start()
     url = server.base_url
     await server.close()  # nothing listens on that port now
-    b = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+    b = BotApi(BOT_TOKEN, url)
     try:
         with pytest.raises(SendRetry):
             await transport(b).send(str(USER), payload())
     finally:
-        await b.session.close()
+        await b.close()
 
 
 # --------------------------------------------------------------------- polling
@@ -399,7 +397,7 @@ async def test_polling_stop_receiving_acknowledges_what_was_stored(fake):
     await asyncio.sleep(0.1)
     assert len(rec.events) == 1
     await ch.stop()
-    assert ch.bot.session._session.closed
+    assert ch.api.closed
 
 
 async def test_polling_ignores_unhandled_updates(fake, polling):
@@ -436,7 +434,7 @@ async def webhook():
     await client.start_server()
     yield client, events, ch
     await client.close()
-    await ch.bot.session.close()
+    await ch.api.close()
 
 
 def _post(client, body, secret: str | None = SECRET):
@@ -505,7 +503,7 @@ async def test_webhook_receive_failure_is_500_so_telegram_retries():
     async with TestClient(TestServer(app)) as client:
         resp = await _post(client, text_update(65, USER, "halo"))
         assert resp.status == 500 and "database" not in await resp.text()
-    await ch.bot.session.close()
+    await ch.api.close()
 
 
 async def test_webhook_start_registers_webhook_with_secret(fake):
@@ -534,14 +532,14 @@ async def test_webhook_mode_refuses_to_start_without_secret_or_routes(fake):
     ch = TelegramChannel(settings(**base), lambda e: None)
     with pytest.raises(RuntimeError, match="TELEGRAM_WEBHOOK_SECRET"):
         await ch.start(web.Application())
-    await ch.bot.session.close()
+    await ch.api.close()
 
     ch = TelegramChannel(settings(**base, telegram_webhook_secret=SECRET), lambda e: None)
     app = web.Application()
     app.freeze()
     with pytest.raises(RuntimeError, match="register_routes"):
         await ch.start(app)
-    await ch.bot.session.close()
+    await ch.api.close()
     assert fake.calls == []  # refused before talking to Telegram
 
 
@@ -559,7 +557,7 @@ async def test_webhook_route_refuses_everything_without_secret():
         assert (await _post(client, text_update(1, USER, "x"), secret="")).status == 401
         assert (await _post(client, text_update(1, USER, "x"), secret=None)).status == 401
     assert events == []
-    await ch.bot.session.close()
+    await ch.api.close()
 
 
 @pytest.mark.parametrize(
@@ -606,3 +604,66 @@ def test_fast_path_leaves_everything_else_to_full_validation(raw):
     from handlers.telegram import fast_event
 
     assert fast_event(raw) is None
+
+
+async def test_polling_stores_a_getupdates_answer_in_one_call_before_acknowledging(fake):
+    """With receive_many (the service's), all updates of one getUpdates answer are stored in one
+    call, parsed by the fast parser (aiogram only for the location), and the offset moves past
+    them only after that call returned; callback queries are answered with a plain POST."""
+    batches: list[list[str]] = []
+    confirmed_during: list[int] = []
+
+    async def receive_one(event: Event) -> bool:
+        raise AssertionError("receive_many should have been used")
+
+    async def receive_many(events: list[Event]) -> list[bool]:
+        confirmed_during.append(fake.confirmed_offset)
+        await asyncio.sleep(0.02)  # a commit takes time; nothing may be acknowledged meanwhile
+        assert fake.confirmed_offset == confirmed_during[-1]
+        batches.append([e.external_id for e in events])
+        return [True] * len(events)
+
+    fake.push_update(text_update(71, USER, "satu"))
+    fake.push_update(callback_update(72, USER, "g:menu"))
+    fake.push_update(location_update(73, 2002))
+    fake.push_update(text_update(74, USER, "di grup", chat_id=-100500))  # not stored
+    ch = TelegramChannel(
+        settings(telegram_api_url=fake.base_url),
+        receive_one,
+        receive_many=receive_many,
+        polling_timeout=1,
+    )
+    await ch.start()
+    try:
+        await fake.wait_for(lambda: fake.confirmed_offset == 75)
+        assert batches == [["71", "72", "73"]]
+        assert confirmed_during == [0]  # nothing of the answer acknowledged while storing
+        await fake.wait_for(lambda: len(fake.callback_answers) == 1)
+        assert fake.callback_answers[0]["callback_query_id"].startswith(str(USER))
+        assert fake.calls_of("answerCallbackQuery")[0]["content_type"] == "application/json"
+    finally:
+        await ch.stop()
+
+
+def test_webhook_mode_channel_does_not_import_aiogram():
+    """The service's Telegram channel, built and parsing the common updates, loads no aiogram
+    (issue #14: peak RSS; `import aiogram` alone was 165 MiB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from config import Settings\n"
+        "from handlers.telegram import TelegramChannel, webhook_event\n"
+        "from tests.fakes.telegram_api import text_update, callback_update\n"
+        "ch = TelegramChannel(Settings(_env_file=None, telegram_bot_token='42:TEST',"
+        " telegram_webhook_url='https://x.id/tg/webhook', telegram_webhook_secret='s'),"
+        " lambda e: None)\n"
+        "assert webhook_event(text_update(1, 5, 'halo')).kind == 'text'\n"
+        "assert webhook_event(callback_update(2, 5, 'g:menu', 1)).kind == 'choice'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiogram'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -1,8 +1,9 @@
 """The Telegram channel (aiogram): parse.py (updates -> events), markup.py (replies -> Bot API
 messages), transport.py (the outbox's sender), media.py (photos), channel.py (webhook/polling).
 
-Importing this package is cheap: aiogram (seconds of imports) loads only when the channel is
-built or one of its aiogram-based names is used."""
+Importing this package is cheap. The channel speaks the Bot API as plain JSON (botapi.py):
+aiogram (seconds of imports, ~80 MiB) loads only to validate an update shape the fast parser
+does not read, or for `render`'s aiogram models."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ def __getattr__(name: str) -> Any:
 def _build(w: Wiring) -> TelegramChannel:
     from handlers.telegram.channel import TelegramChannel
 
-    return TelegramChannel(w.settings, w.receive, db=w.db, clock=w.clock)
+    return TelegramChannel(
+        w.settings, w.receive, receive_many=w.receive_many, db=w.db, clock=w.clock
+    )
 
 
 PLUGIN = ChannelPlugin(

@@ -1,15 +1,15 @@
 """Telegram in and out: webhook or long polling in, `transport` out.
 
-aiogram is used thinly: its types, its `Bot` methods and its polling loop. Conversation state,
-i18n and rate limiting live in the core. Inbound, every update is handed to `receive` (which
-commits it to the inbox) before Telegram is told it arrived: in polling mode the next getUpdates
-acknowledges it, in webhook mode the 200 answers it.
+The Bot API is spoken as plain JSON (handlers/telegram/botapi.py); aiogram is imported only to
+validate the rare update shapes the fast parser does not read (handlers/telegram/parse.py).
+Conversation state, i18n and rate limiting live in the core. Inbound, every update is handed to
+`receive` (which commits it to the inbox) before Telegram is told it arrived: in polling mode
+the next getUpdates offset acknowledges it, in webhook mode the 200 answers it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import re
@@ -17,12 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import GetUpdates
-from aiogram.types import BotCommand, CallbackQuery, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -32,8 +28,9 @@ from core.model import Event
 from domain.cleaning import loads
 from domain.clock import utcnow
 from handlers.plugin import Route, add_routes
+from handlers.telegram.botapi import BotApi
 from handlers.telegram.media import PhotoFetcher
-from handlers.telegram.parse import update_to_event, webhook_event
+from handlers.telegram.parse import webhook_event
 from handlers.telegram.transport import TelegramTransport
 
 log = logging.getLogger("handlers.telegram")
@@ -68,6 +65,10 @@ BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {
 _SECRET_OK = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
 
 Receive = Callable[[Event], Awaitable[bool]]
+# core.inbox.Service.receive_many: the events stored in one transaction, in order.
+ReceiveMany = Callable[[list[Event]], Awaitable[list[bool]]]
+# getUpdates answers are long polls: the HTTP timeout is the poll's plus this margin.
+POLL_MARGIN = 10
 
 
 class TelegramChannel:
@@ -83,6 +84,7 @@ class TelegramChannel:
         settings: Settings,
         receive: Receive,
         *,
+        receive_many: ReceiveMany | None = None,
         polling_timeout: int = 20,
         db=None,
         clock: Callable[[], datetime] = utcnow,
@@ -92,24 +94,21 @@ class TelegramChannel:
         assert settings.telegram_bot_token is not None
         self._settings = settings
         self._receive = receive
+        self._receive_many = receive_many
         self.polling_timeout = polling_timeout
-        session = (
-            AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-            if settings.telegram_api_url
-            else AiohttpSession()
+        self._api = BotApi(
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url or None
         )
-        self._bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
-        self._transport = TelegramTransport(self._bot, settings)
+        self._transport = TelegramTransport(self._api, settings)
         secret = settings.telegram_webhook_secret
         # Bytes for hmac.compare_digest; an empty secret counts as none.
         self._secret = (secret.get_secret_value().encode() or None) if secret else None
         self._routes_given = False
-        self._dispatcher: Dispatcher | None = None
         self._polling: asyncio.Task[None] | None = None
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self._last_stored: int | None = None  # the newest update_id receive() accepted (polling)
+        self._last_stored: int | None = None  # the newest update_id stored (polling)
         self._answers: set[asyncio.Task[None]] = set()
         # For health(): the webhook registered at start; the last getUpdates that answered and
         # the last that failed (monotonic time, exception class), seen by `_watch_polls`.
@@ -118,17 +117,16 @@ class TelegramChannel:
         self._poll_ok: float | None = None
         self._poll_error: tuple[float, str] | None = None
         self._poll_open: float | None = None  # when the getUpdates in flight was sent
-        self._bot.session.middleware(self._watch_polls)
         # Photos are fetched into JARING_MEDIA_DIR when a database is given (bot.py's Runtime).
         self._photos = (
-            PhotoFetcher(self._bot, db, Path(settings.jaring_media_dir), clock)
+            PhotoFetcher(self._api, db, Path(settings.jaring_media_dir), clock)
             if db is not None
             else None
         )
 
     @property
-    def bot(self) -> Bot:
-        return self._bot
+    def api(self) -> BotApi:
+        return self._api
 
     @property
     def transport(self) -> TelegramTransport:
@@ -162,37 +160,24 @@ class TelegramChannel:
             self._check_webhook_config(app)
         await self._set_commands()
         if self.webhook_mode:
-            await self._bot.set_webhook(
-                self._settings.telegram_webhook_url,  # type: ignore[arg-type]
-                secret_token=self._secret.decode(),  # type: ignore[union-attr]
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
+            assert self._secret is not None
+            await self._api.call(
+                "setWebhook",
+                {
+                    "url": self._settings.telegram_webhook_url,
+                    "secret_token": self._secret.decode(),
+                    "allowed_updates": ALLOWED_UPDATES,
+                    "drop_pending_updates": False,
+                },
             )
             self._webhook_set = True
             log.info("telegram: webhook mode")
             return
-        await self._bot.delete_webhook(drop_pending_updates=False)
-        # getMe now, so a failure surfaces here: inside start_polling it would end polling for good.
-        await self._bot.me()
-        dp = Dispatcher(disable_fsm=True)
-        # One catch-all handler per update type: aiogram's magic filters cost throughput.
-        dp.message.register(self._on_message)
-        dp.callback_query.register(self._on_callback)
-        self._dispatcher = dp
+        await self._api.call("deleteWebhook", {"drop_pending_updates": False})
+        # getMe now, so a wrong token or an unreachable server fails the start, not the loop.
+        await self._api.call("getMe")
         self._stopping = False
-        self._polling = asyncio.create_task(
-            dp.start_polling(
-                self._bot,
-                polling_timeout=self.polling_timeout,
-                # One update at a time: each is in the inbox before the next getUpdates
-                # acknowledges it (aiogram sends offset = last update_id + 1 only then).
-                handle_as_tasks=False,
-                allowed_updates=ALLOWED_UPDATES,
-                handle_signals=False,  # the composition root owns signals
-                close_bot_session=False,  # stop() closes it, after the last sends
-            ),
-            name="telegram-polling",
-        )
+        self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
         self._polling.add_done_callback(_log_polling_end)
         log.info("telegram: polling mode")
 
@@ -215,26 +200,13 @@ class TelegramChannel:
 
     async def _set_commands(self) -> None:
         for language, commands in BOT_COMMANDS.items():
-            await self._bot.set_my_commands(
-                [BotCommand(command=c, description=d) for c, d in commands],
-                language_code=language or None,
+            await self._api.call(
+                "setMyCommands",
+                {
+                    "commands": [{"command": c, "description": d} for c, d in commands],
+                    "language_code": language or None,
+                },
             )
-
-    async def _watch_polls(self, make_request, bot, method):
-        """aiogram request middleware: notes whether getUpdates answers (aiogram's polling loop
-        retries failures forever, logging them; health() reads this)."""
-        if not isinstance(method, GetUpdates):
-            return await make_request(bot, method)
-        self._poll_open = time.monotonic()
-        try:
-            result = await make_request(bot, method)
-        except Exception as e:
-            self._poll_error = (time.monotonic(), type(e).__name__)
-            raise
-        finally:
-            self._poll_open = None
-        self._poll_ok = time.monotonic()
-        return result
 
     def health(self) -> Health:
         """Webhook: registered at start (and when Telegram last called it). Polling: the polling
@@ -263,32 +235,27 @@ class TelegramChannel:
         return Health(True, f"polling, last answer {now - self._poll_ok:.0f} s ago")
 
     async def stop_receiving(self) -> None:
-        """Stop polling, after the update in hand is stored. Sending still works. Idempotent."""
+        """Stop polling, after the updates in hand are stored. Sending still works. Idempotent."""
         self._stopping = True
         if self._polling is not None:
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout=10)
             except TimeoutError:
                 log.warning("telegram: receive() still busy after 10 s; stopping anyway")
-            assert self._dispatcher is not None
-            try:
-                await self._dispatcher.stop_polling()
-            except RuntimeError:  # start_polling has not begun yet
-                self._polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):  # _log_polling_end logs
-                await self._polling
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
             await self._acknowledge_stored()
 
     async def stop(self) -> None:
         """stop_receiving(), then close the HTTP session. Call it after the outbox has stopped:
-        aiogram quietly opens a new session for any later send, and nothing would close that."""
+        a later send would open a new session, and nothing would close that."""
         await self.stop_receiving()
         if self._answers:
             await asyncio.wait(self._answers, timeout=5)
         if self._photos is not None:
             await self._photos.idle(timeout=10)
-        await self._bot.session.close()
+        await self._api.close()
 
     async def _acknowledge_stored(self) -> None:
         """Tell Telegram about the updates already stored, so a restart doesn't fetch them again.
@@ -296,8 +263,8 @@ class TelegramChannel:
         if self._last_stored is None:
             return
         try:
-            await self._bot.get_updates(
-                offset=self._last_stored + 1, limit=1, timeout=0, request_timeout=5
+            await self._api.call(
+                "getUpdates", {"offset": self._last_stored + 1, "limit": 1, "timeout": 0}, timeout=5
             )
         except Exception as e:  # noqa: BLE001
             log.info(
@@ -305,59 +272,126 @@ class TelegramChannel:
                 type(e).__name__,
             )
 
-    # ----------------------------------------------------------------- polling handlers
+    # ----------------------------------------------------------------- polling
 
-    async def _on_message(self, message: Message, event_update: Update) -> None:
-        await self._store(event_update)
+    async def _poll(self) -> None:
+        """The long-polling loop: getUpdates, store every update of the answer in one inbox
+        transaction, then the next getUpdates, whose offset acknowledges them. An update is
+        never acknowledged before it is committed: a crash in between fetches it again and the
+        inbox drops the redelivery."""
+        offset: int | None = None
+        pause = 1.0
+        while not self._stopping:
+            self._poll_open = time.monotonic()
+            try:
+                updates = await self._api.call(
+                    "getUpdates",
+                    {
+                        "offset": offset,
+                        "timeout": self.polling_timeout,
+                        "allowed_updates": ALLOWED_UPDATES,
+                    },
+                    timeout=self.polling_timeout + POLL_MARGIN,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the network or Telegram: try again
+                self._poll_error = (time.monotonic(), type(e).__name__)
+                self._poll_open = None
+                log.warning("telegram: getUpdates failed (%s); again in %.0f s", _why(e), pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            self._poll_open = None
+            self._poll_ok = time.monotonic()
+            pause = 1.0
+            if not isinstance(updates, list) or not updates:
+                continue
+            events, callbacks, last = self._read_updates(updates)
+            if last is None:
+                continue
+            if events and not await self._store_all(events, last):
+                return  # stopping: these updates are neither stored nor acknowledged
+            self._last_stored = last
+            offset = last + 1
+            for cq_id in callbacks:
+                # In the background: waiting for it would hold up the next getUpdates.
+                task = asyncio.create_task(self._answer_callback(cq_id))
+                self._answers.add(task)
+                task.add_done_callback(self._answers.discard)
 
-    async def _on_callback(self, callback_query: CallbackQuery, event_update: Update) -> None:
-        await self._store(event_update)
-        # Answer in the background: waiting for it would hold up the next update.
-        task = asyncio.create_task(self._answer_callback(callback_query.id))
-        self._answers.add(task)
-        task.add_done_callback(self._answers.discard)
+    def _read_updates(self, updates: list[Any]) -> tuple[list[Event], list[str], int | None]:
+        """(events to store, callback query ids to answer, the last update_id) of a getUpdates
+        answer. The fast parser reads the common shapes; anything else is validated by aiogram;
+        an update that is not one is skipped (and acknowledged: it would come back forever)."""
+        events: list[Event] = []
+        callbacks: list[str] = []
+        last: int | None = None
+        for u in updates:
+            uid = u.get("update_id") if isinstance(u, dict) else None
+            if type(uid) is not int:
+                continue
+            last = uid if last is None else max(last, uid)
+            try:
+                event = webhook_event(u)
+            except (ValueError, ValidationError):
+                log.warning("telegram: update %s is not a Telegram update; skipped", uid)
+                continue
+            if event is not None:
+                events.append(event)
+            cq = u.get("callback_query")
+            if isinstance(cq, dict) and isinstance(cq.get("id"), str):
+                callbacks.append(cq["id"])
+        return events, callbacks, last
 
-    async def _answer_callback(self, callback_query_id: str) -> None:
-        try:
-            await self._bot.answer_callback_query(callback_query_id)
-        except Exception as e:  # noqa: BLE001 - only the spinner on the button depends on it
-            log.info("telegram: answerCallbackQuery failed: %s", type(e).__name__)
+    async def _store_all(self, events: list[Event], last: int) -> bool:
+        """receive() the events, retrying until they are stored; False when stopping first.
 
-    async def _store(self, update: Update) -> None:
-        """receive() the update, retrying until it is stored.
-
-        aiogram swallows a handler's exception and still advances the offset, so giving up here
-        would lose the update. Retrying holds polling back instead; Telegram keeps unacknowledged
-        updates for 24 hours.
-        """
+        Giving up would lose the updates (the next offset acknowledges them); retrying holds
+        polling back instead, and Telegram keeps unacknowledged updates for 24 hours. A retry
+        after a partial store is safe: the inbox drops what it already holds."""
         if self._stopping:
-            # Park until stop() cancels polling: this update is neither stored nor acknowledged.
-            await asyncio.get_running_loop().create_future()
-        event = update_to_event(update)
-        if event is None:
-            self._last_stored = update.update_id  # nothing to store: fine to acknowledge
-            return
+            return False
         self._idle.clear()
         try:
             delay = 0.5
+            retried = False
             while True:
                 try:
-                    self._after_store(event, await self._receive(event))
+                    results: list[bool | None] = list(await self._receive_batch(events))
+                    if retried:  # a "duplicate" may be one the failed attempt stored
+                        results = [None if r is False else r for r in results]
                     break
                 except Exception:
                     log.exception(
-                        "telegram: receive() failed for update %s; retrying in %.1f s",
-                        update.update_id,
+                        "telegram: receive() failed for updates up to %s; retrying in %.1f s",
+                        last,
                         delay,
                     )
                 if self._stopping:
-                    self._idle.set()
-                    await asyncio.get_running_loop().create_future()  # as above
+                    return False
+                retried = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            self._last_stored = update.update_id
+            for event, new in zip(events, results, strict=True):
+                self._after_store(event, new)
+            self._last_stored = last
+            return True
         finally:
             self._idle.set()
+
+    async def _receive_batch(self, events: list[Event]) -> list[bool]:
+        if self._receive_many is not None:
+            return await self._receive_many(events)  # one transaction for the whole answer
+        return [await self._receive(e) for e in events]
+
+    async def _answer_callback(self, callback_query_id: str) -> None:
+        try:
+            await self._api.call(
+                "answerCallbackQuery", {"callback_query_id": callback_query_id}, timeout=10
+            )
+        except Exception as e:  # noqa: BLE001 - only the spinner on the button depends on it
+            log.info("telegram: answerCallbackQuery failed: %s", type(e).__name__)
 
     # ----------------------------------------------------------------- webhook
 
@@ -375,7 +409,7 @@ class TelegramChannel:
             # Decoded without NUL, control characters or lone surrogates; too deep, NaN or
             # Infinity is refused (domain/cleaning.py, docs/security.md "Bad input").
             data = loads(await request.read())
-            event = webhook_event(data, self._bot)
+            event = webhook_event(data)
         except (
             ValueError,
             ValidationError,
@@ -400,6 +434,12 @@ class TelegramChannel:
     def _after_store(self, event: Event, new: bool | None) -> None:
         if new is not False and event.kind == "photo" and self._photos is not None:
             self._photos.fetch_later(str(event.payload["ref"]), event.user_key)
+
+
+def _why(e: Exception) -> str:
+    """A short reason for a log line (no URL: it holds the bot token)."""
+    code = getattr(e, "code", None)
+    return f"{type(e).__name__} {code}" if code is not None else type(e).__name__
 
 
 def _log_polling_end(task: asyncio.Task[None]) -> None:

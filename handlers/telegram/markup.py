@@ -6,19 +6,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from typing import TYPE_CHECKING, Any
 
 from core.model import SHARE_CONTACT
+
+if TYPE_CHECKING:  # aiogram is imported by `render` only (the service sends JSON)
+    from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 # Fallback label of the "send my location" button; the core normally passes request_label.
 DEFAULT_LOCATION_LABEL = "Kirim lokasi"
 # Up to this many choices with labels up to this long share one row of buttons.
 ONE_ROW_MAX_CHOICES = 3
 ONE_ROW_MAX_LABEL = 12
-
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 
 
 def render_json(payload: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
@@ -62,8 +61,12 @@ def render_json(payload: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return text, {"inline_keyboard": rows}
 
 
-def render(payload: dict[str, Any]) -> tuple[str, Markup | None]:
+def render(
+    payload: dict[str, Any],
+) -> tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup | None]:
     """`render_json` with the keyboard as aiogram models."""
+    from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+
     text, markup = render_json(payload)
     if markup is None:
         return text, None

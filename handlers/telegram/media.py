@@ -6,25 +6,23 @@ retried."""
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiogram import Bot
-
 from core.media import PHOTO_MAX_BYTES, PhotoProblem, store_received
 from db import media_store
+from handlers.telegram.botapi import BotApi
 from handlers.telegram.parse import CHANNEL
 
 log = logging.getLogger("handlers.telegram")
 
 
 class PhotoFetcher:
-    def __init__(self, bot: Bot, db, media_dir: Path, clock: Callable[[], datetime]) -> None:
-        self._bot = bot
+    def __init__(self, api: BotApi, db, media_dir: Path, clock: Callable[[], datetime]) -> None:
+        self._api = api
         self._db = db
         self._media_dir = Path(media_dir)
         self._clock = clock
@@ -53,12 +51,16 @@ class PhotoFetcher:
                 return  # already fetched (the same photo sent again)
         values: dict[str, Any]
         try:
-            f = await self._bot.get_file(file_id)
-            if (f.file_size or 0) > PHOTO_MAX_BYTES:
-                raise PhotoProblem(f"{f.file_size} bytes is over 5 MB")
-            buf = io.BytesIO()
-            await self._bot.download_file(f.file_path, destination=buf, timeout=30)
-            data = buf.getvalue()
+            f = await self._api.call("getFile", {"file_id": file_id}, timeout=30)
+            size = f.get("file_size") or 0
+            if size > PHOTO_MAX_BYTES:
+                raise PhotoProblem(f"{size} bytes is over 5 MB")
+            try:
+                data = await self._api.download(
+                    str(f["file_path"]), limit=PHOTO_MAX_BYTES, timeout=30
+                )
+            except ValueError:
+                raise PhotoProblem("over 5 MB") from None
             stored = await store_received(self._media_dir, data)
             values = dict(
                 status="stored", size=stored.size, sha256=stored.sha256, path=str(stored.path)
