@@ -296,7 +296,7 @@ class TelegramChannel:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - the network or Telegram: try again
-                self._poll_error = (time.monotonic(), type(e).__name__)
+                self._poll_error = (time.monotonic(), _why(e))
                 self._poll_open = None
                 log.warning("telegram: getUpdates failed (%s); again in %.0f s", _why(e), pause)
                 await asyncio.sleep(pause)
