@@ -36,8 +36,8 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -48,15 +48,24 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db.database import Database
-from db.schema import audit_log, data_imports, households, people, program_memberships
+from db.schema import (
+    audit_log,
+    data_imports,
+    households,
+    import_jobs,
+    people,
+    program_memberships,
+)
 from domain.dtsen import DtsenValidator, HeaderProblem, parse_header
 from domain.programs import ProgramsConfig
 from domain.region import Region
 
 __all__ = ["ImportReport", "RowError", "import_dtsen", "default_reject_path"]
 
-BATCH = 10_000  # rows per executemany
+BATCH = 10_000  # rows per executemany (SQLite)
+PG_BATCH = 20_000  # rows per COPY (PostgreSQL)
 IN_CHUNK = 500  # values per IN (...) list
+ProgressFn = Callable[[str, int, int], None]
 KK_REJECTED = "KK ini punya baris lain yang ditolak"
 
 
@@ -225,7 +234,12 @@ def _bar(progress: bool, desc: str, total: int | None):
 
 
 def _check_file(
-    path: Path, region: Region, programs: ProgramsConfig, today: date, progress: bool
+    path: Path,
+    region: Region,
+    programs: ProgramsConfig,
+    today: date,
+    progress: bool,
+    on_progress: ProgressFn | None = None,
 ) -> tuple[DtsenValidator | None, list[str], str, RowError | None]:
     """Pass 1. Returns (validator, header cells, delimiter, fatal error)."""
     delimiter = ","
@@ -233,14 +247,14 @@ def _check_file(
         delimiter = _sniff_delimiter(path)
         rows = _rows(path, delimiter)
         with _gc_paused():
-            return _check_rows(rows, region, programs, today, progress, delimiter)
+            return _check_rows(rows, region, programs, today, progress, delimiter, on_progress)
     except _FileProblem as e:
         return None, [], delimiter, RowError(e.line, e.reason)
     except OSError as e:
         return None, [], delimiter, RowError(0, f"file tidak bisa dibaca: {e.strerror or e}")
 
 
-def _check_rows(rows, region, programs, today, progress, delimiter):
+def _check_rows(rows, region, programs, today, progress, delimiter, on_progress=None):
     first = next(rows, None)
     if first is None:
         return None, [], delimiter, RowError(1, "file kosong: tidak ada baris judul (header)")
@@ -258,6 +272,8 @@ def _check_rows(rows, region, programs, today, progress, delimiter):
             if n == 10_000:
                 bar.update(n)
                 n = 0
+                if on_progress is not None:
+                    on_progress("checking", v.rows, 0)
         bar.update(n)
     v.finish()
     return v, header, delimiter, None
@@ -407,55 +423,171 @@ SQLITE_IMPORT_CACHE_KIB = 524288  # page-cache ceiling while importing (only pag
 _by_nik = itemgetter(1)
 
 
-def _write(
+def _sqlite_write(
     conn,
     *,
-    path: Path,
-    file_key,
-    v: DtsenValidator,
-    header: list[str],
-    delimiter: str,
-    reject_path: Path | None,
     data_date: date,
     now: datetime,
-    actor: str,
-    rows_total: int,
-    progress: bool,
-    detail_extra: dict[str, Any],
-) -> _WriteResult:
-    """Pass 2, inside the transaction (a sync Connection, also on PostgreSQL via run_sync)."""
-    sqlite_cache = None
-    if conn.dialect.name == "sqlite":
-        # Inserting ~1M random NIKs into a unique index thrashes the default 2 MiB cache
-        # (25 s instead of 9 s for the people table alone); a 1M-person city is ~200 MB.
-        # Restored below.
-        sqlite_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        if sqlite_cache is not None and -SQLITE_IMPORT_CACHE_KIB < sqlite_cache:
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+    v: DtsenValidator,
+    batches: Iterator[list[tuple]],
+    res: _WriteResult,
+    record: dict[str, Any],
+) -> None:
+    """Pass 2 on SQLite, inside the transaction, on a sync connection of its own (in a
+    worker thread: the service's event loop keeps running)."""
+    # Inserting ~1M random NIKs into a unique index thrashes the default 2 MiB cache
+    # (25 s instead of 9 s for the people table alone); a 1M-person city is ~200 MB.
+    # Restored below.
+    sqlite_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    if sqlite_cache is not None and -SQLITE_IMPORT_CACHE_KIB < sqlite_cache:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
     try:
-        with _gc_paused():
-            return _write_rows(
-                conn,
-                path=path,
-                file_key=file_key,
-                v=v,
-                header=header,
-                delimiter=delimiter,
-                reject_path=reject_path,
-                data_date=data_date,
-                now=now,
-                actor=actor,
-                rows_total=rows_total,
-                progress=progress,
-                detail_extra=detail_extra,
-            )
+        _write_rows(conn, v=v, data_date=data_date, now=now, batches=batches, res=res)
+        _record_import(conn, res=res, now=now, data_date=data_date, **record)
     finally:
         if sqlite_cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(sqlite_cache)}")
 
 
-def _write_rows(
+# PostgreSQL: COPY into temporary staging tables, then set-based statements. No id look-ups
+# from Python: households and people are joined on their natural keys inside the server.
+_PG_STAGE = (
+    "CREATE TEMPORARY TABLE dtsen_stage_people (nik text, kk text, nama text, jk text,"
+    " tgl date, hub text, dis boolean, programs text[]) ON COMMIT DROP",
+    "CREATE TEMPORARY TABLE dtsen_stage_households (no_kk text, alamat text, rt text,"
+    " rw text, kel text, kec text, desil smallint) ON COMMIT DROP",
+)
+_PG_PEOPLE_COLS = ("nik", "kk", "nama", "jk", "tgl", "hub", "dis", "programs")
+_PG_HH_COLS = ("no_kk", "alamat", "rt", "rw", "kel", "kec", "desil")
+_PG_HOUSEHOLDS = sa.text(
+    "INSERT INTO households AS h (no_kk, alamat, rt, rw, kelurahan_code, kecamatan_code, desil,"
+    " data_date, updated_at)"
+    " SELECT DISTINCT ON (no_kk) no_kk, alamat, rt, rw, kel, kec, desil, :data_date, :now"
+    " FROM dtsen_stage_households"
+    " ON CONFLICT (no_kk) DO UPDATE SET alamat = EXCLUDED.alamat, rt = EXCLUDED.rt,"
+    " rw = EXCLUDED.rw, kelurahan_code = EXCLUDED.kelurahan_code,"
+    " kecamatan_code = EXCLUDED.kecamatan_code, desil = EXCLUDED.desil,"
+    " data_date = EXCLUDED.data_date, updated_at = EXCLUDED.updated_at"
+).bindparams(
+    sa.bindparam("data_date", type_=sa.Date()), sa.bindparam("now", type_=sa.DateTime(True))
+)
+_PG_MISSING_HH = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM dtsen_stage_people s"
+    " WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.no_kk = s.kk))"
+)
+_PG_DELETE_MEMBERSHIPS = sa.text(
+    "DELETE FROM program_memberships pm USING people p, dtsen_stage_people s"
+    " WHERE pm.person_id = p.id AND p.nik = s.nik"
+)
+# One statement: upsert the people and insert the programmes of the rows it returned.
+_PG_PEOPLE = sa.text(
+    "WITH up AS ("
+    " INSERT INTO people AS p (nik, household_id, nama, jenis_kelamin, tanggal_lahir,"
+    " hubungan, disabilitas, updated_at)"
+    " SELECT s.nik, h.id, s.nama, s.jk, s.tgl, s.hub, s.dis, :now"
+    " FROM dtsen_stage_people s JOIN households h ON h.no_kk = s.kk ORDER BY s.nik"
+    " ON CONFLICT (nik) DO UPDATE SET household_id = EXCLUDED.household_id,"
+    " nama = EXCLUDED.nama, jenis_kelamin = EXCLUDED.jenis_kelamin,"
+    " tanggal_lahir = EXCLUDED.tanggal_lahir, hubungan = EXCLUDED.hubungan,"
+    " disabilitas = EXCLUDED.disabilitas, updated_at = EXCLUDED.updated_at"
+    " RETURNING p.id, p.nik),"
+    " pm AS (INSERT INTO program_memberships (person_id, program_code)"
+    " SELECT up.id, c.code FROM up JOIN dtsen_stage_people s ON s.nik = up.nik"
+    " CROSS JOIN LATERAL unnest(s.programs) AS c(code))"
+    " SELECT count(*) FROM up"
+).bindparams(sa.bindparam("now", type_=sa.DateTime(True)))
+PG_ANALYZE = "ANALYZE households, people, program_memberships"
+
+
+def _pg_records(batches: Iterator[list[tuple]], v: DtsenValidator):
+    """(people records, household records) per batch, ready for COPY. Runs in a thread.
+
+    A household record is staged when a row's KK differs from the previous row's (the rows of
+    a KK are usually adjacent; repeats are dropped by DISTINCT ON), so no set of all KKs is
+    held in memory."""
+    household = v.household
+    last_kk = None
+    for batch in batches:
+        hh: list[tuple] = []
+        recs: list[tuple] = []
+        for kk, nik, nama, jk, born, hub, codes, dis in batch:
+            if kk != last_kk:
+                try:
+                    hh.append((kk, *household(kk)))
+                except (KeyError, TypeError):
+                    raise _FileChanged from None  # a KK pass 1 never saw (or saw only bad)
+                last_kk = kk
+            recs.append((nik, kk, nama, jk, born, hub, dis, list(codes)))
+        yield recs, hh
+
+
+async def _pg_write(
     conn,
+    *,
+    data_date: date,
+    now: datetime,
+    v: DtsenValidator,
+    batches: Iterator[list[tuple]],
+    res: _WriteResult,
+    record: dict[str, Any],
+) -> None:
+    """Pass 2 on PostgreSQL (an AsyncConnection inside the transaction). The file is read and
+    converted in a worker thread, batch by batch; each batch is COPied into the staging
+    tables while the next one is read."""
+    raw = await conn.get_raw_connection()
+    apg = raw.driver_connection  # asyncpg: COPY has no SQLAlchemy form
+    for ddl in _PG_STAGE:
+        await conn.execute(sa.text(ddl))
+    people_before = (
+        await conn.execute(sa.select(sa.func.count()).select_from(people))
+    ).scalar_one()
+    records = _pg_records(batches, v)
+    nxt = None
+    try:
+        nxt = asyncio.ensure_future(asyncio.to_thread(next, records, None))
+        while True:
+            item = await nxt
+            if item is None:
+                break
+            nxt = asyncio.ensure_future(asyncio.to_thread(next, records, None))
+            recs, hh = item
+            if hh:
+                await apg.copy_records_to_table(
+                    "dtsen_stage_households", records=hh, columns=_PG_HH_COLS
+                )
+            await apg.copy_records_to_table(
+                "dtsen_stage_people", records=recs, columns=_PG_PEOPLE_COLS
+            )
+            res.rows_imported += len(recs)
+    except BaseException:
+        if nxt is not None and not nxt.done():
+            with suppress(BaseException):
+                await nxt  # the thread is running the generator: let it finish first
+        raise
+    finally:
+        records.close()
+    await conn.execute(sa.text("ANALYZE dtsen_stage_people, dtsen_stage_households"))
+    res.households = (
+        await conn.execute(_PG_HOUSEHOLDS, {"data_date": data_date, "now": now})
+    ).rowcount
+    if (await conn.execute(_PG_MISSING_HH)).scalar_one():
+        raise _FileChanged  # cannot happen when pass 2 matched pass 1; never half-import
+    if people_before:
+        await conn.execute(_PG_DELETE_MEMBERSHIPS)
+    written = (await conn.execute(_PG_PEOPLE, {"now": now})).scalar_one()
+    if written != res.rows_imported:
+        raise _FileChanged  # a NIK twice in the staged rows: not the checked file
+    people_after = (
+        await conn.execute(sa.select(sa.func.count()).select_from(people))
+    ).scalar_one()
+    res.people_new = people_after - people_before
+    res.people_updated = res.rows_imported - res.people_new
+    await conn.run_sync(
+        lambda c: _record_import(c, res=res, now=now, data_date=data_date, **record)
+    )
+
+
+def _pass2(
     *,
     path: Path,
     file_key,
@@ -463,72 +595,29 @@ def _write_rows(
     header: list[str],
     delimiter: str,
     reject_path: Path | None,
-    data_date: date,
-    now: datetime,
-    actor: str,
     rows_total: int,
     progress: bool,
-    detail_extra: dict[str, Any],
-) -> _WriteResult:
-    hh_upsert, people_upsert, pm_insert, pm_delete, hh_ids_q = _statements(conn.dialect.name)
-    types = {c.name: c.type for c in (*households.c, *people.c)}
-    types["code"] = types["nik"] = sa.String(16)
-    put_households = _Executemany(
-        conn, hh_upsert, HH_COLS, types, {"data_date": data_date, "updated_at": now}
-    )
-    put_people = _Executemany(conn, people_upsert, PEOPLE_COLS, types, {"updated_at": now})
-    put_memberships = _Executemany(conn, pm_insert, PM_COLS, types, {})
-
-    res = _WriteResult()
-    people_before = conn.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
-    fresh = people_before == 0  # nothing to replace: skip the membership deletes
-
+    on_progress: ProgressFn | None,
+    res: _WriteResult,
+    size: int,
+) -> Iterator[list[tuple]]:
+    """Pass 2's reading: batches of `v.person` tuples (at most `size` each) of the rows whose
+    KK passed; rejected rows go to the reject file. Streams: one batch in memory at a time.
+    Raises _FileChanged when the file is not the one pass 1 checked."""
     rejected = v.rejected_kks
     reasons: dict[int, list[str]] = {}
     if rejected:
         for line, reason in v.errors:
             reasons.setdefault(line, []).append(reason)
-
-    hh_ids: dict[str, int] = {}
     person = v.person
-    household = v.household
     kk_of = v.kk_of
     batch: list[tuple] = []
-
-    def flush() -> None:
-        new_kks: list[str] = []
-        seen = set()
-        for r in batch:
-            kk = r[0]
-            if kk not in hh_ids and kk not in seen:
-                seen.add(kk)
-                new_kks.append(kk)
-        if new_kks:
-            try:
-                hh_rows = [(kk, *household(kk)) for kk in new_kks]
-            except (KeyError, TypeError):
-                raise _FileChanged from None  # a KK pass 1 never saw (or saw only bad)
-            put_households(hh_rows)
-            for i in range(0, len(new_kks), IN_CHUNK):
-                hh_ids.update(conn.execute(hh_ids_q, {"kks": new_kks[i : i + IN_CHUNK]}).all())
-        # r = (kk, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas);
-        # in NIK order, so that consecutive inserts touch neighbouring index pages
-        batch.sort(key=_by_nik)
-        put_people([(r[1], hh_ids[r[0]], r[2], r[3], r[4], r[5], r[7]) for r in batch])
-        if not fresh:
-            niks = [r[1] for r in batch]
-            for i in range(0, len(niks), IN_CHUNK):
-                conn.execute(pm_delete, {"niks": niks[i : i + IN_CHUNK]})
-        put_memberships([(code, r[1]) for r in batch for code in r[6]])
-        res.rows_imported += len(batch)
-        batch.clear()
-
     if _file_key(path) != file_key:
         raise _FileChanged
     rf = rw = None
     seen_rows = 0
     try:
-        with _bar(progress, "importing", rows_total) as bar:
+        with _gc_paused(), _bar(progress, "importing", rows_total) as bar:
             rows = _rows(path, delimiter)
             next(rows)  # header
             n = 0
@@ -558,24 +647,100 @@ def _write_rows(
                     batch.append(person(cells))
                 except (KeyError, ValueError, TypeError, IndexError):
                     raise _FileChanged from None  # a value pass 1 never saw
-                if len(batch) >= BATCH:
-                    flush()
+                if len(batch) >= size:
                     bar.update(n)
                     n = 0
+                    if on_progress is not None:
+                        on_progress("importing", seen_rows, rows_total)
+                    yield batch
+                    batch = []
             if batch:
-                flush()
+                yield batch
             bar.update(n)
     finally:
         if rf is not None:
             rf.close()
     if seen_rows != rows_total or _file_key(path) != file_key:
         raise _FileChanged
+    if on_progress is not None:
+        on_progress("importing", seen_rows, rows_total)
+
+
+def _write_rows(
+    conn,
+    *,
+    v: DtsenValidator,
+    data_date: date,
+    now: datetime,
+    batches: Iterator[list[tuple]],
+    res: _WriteResult,
+) -> None:
+    """SQLite's writing (also used by nothing else): executemany batches of dialect upserts,
+    household ids looked up by No. KK (cheap in SQLite: no network round trip)."""
+    hh_upsert, people_upsert, pm_insert, pm_delete, hh_ids_q = _statements(conn.dialect.name)
+    types = {c.name: c.type for c in (*households.c, *people.c)}
+    types["code"] = types["nik"] = sa.String(16)
+    put_households = _Executemany(
+        conn, hh_upsert, HH_COLS, types, {"data_date": data_date, "updated_at": now}
+    )
+    put_people = _Executemany(conn, people_upsert, PEOPLE_COLS, types, {"updated_at": now})
+    put_memberships = _Executemany(conn, pm_insert, PM_COLS, types, {})
+
+    people_before = conn.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
+    fresh = people_before == 0  # nothing to replace: skip the membership deletes
+    hh_ids: dict[str, int] = {}
+    household = v.household
+
+    with _gc_paused():
+        for batch in batches:
+            new_kks: list[str] = []
+            seen = set()
+            for r in batch:
+                kk = r[0]
+                if kk not in hh_ids and kk not in seen:
+                    seen.add(kk)
+                    new_kks.append(kk)
+            if new_kks:
+                try:
+                    hh_rows = [(kk, *household(kk)) for kk in new_kks]
+                except (KeyError, TypeError):
+                    raise _FileChanged from None  # a KK pass 1 never saw (or saw only bad)
+                put_households(hh_rows)
+                for i in range(0, len(new_kks), IN_CHUNK):
+                    hh_ids.update(
+                        conn.execute(hh_ids_q, {"kks": new_kks[i : i + IN_CHUNK]}).all()
+                    )
+            # r = (kk, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas);
+            # in NIK order, so that consecutive inserts touch neighbouring index pages
+            batch.sort(key=_by_nik)
+            put_people([(r[1], hh_ids[r[0]], r[2], r[3], r[4], r[5], r[7]) for r in batch])
+            if not fresh:
+                niks = [r[1] for r in batch]
+                for i in range(0, len(niks), IN_CHUNK):
+                    conn.execute(pm_delete, {"niks": niks[i : i + IN_CHUNK]})
+            put_memberships([(code, r[1]) for r in batch for code in r[6]])
+            res.rows_imported += len(batch)
 
     res.households = len(hh_ids)
     people_after = conn.execute(sa.select(sa.func.count()).select_from(people)).scalar_one()
     res.people_new = people_after - people_before
     res.people_updated = res.rows_imported - res.people_new
 
+
+def _record_import(
+    conn,
+    *,
+    res: _WriteResult,
+    path: Path,
+    data_date: date,
+    rows_total: int,
+    now: datetime,
+    actor: str,
+    detail_extra: dict[str, Any],
+    job_id: int | None,
+) -> None:
+    """The data_imports row, the audit row and (for a dashboard job) the job's result, in the
+    import's own transaction: an import is never committed without them."""
     res.import_id = conn.execute(
         data_imports.insert().returning(data_imports.c.id),
         {
@@ -609,7 +774,24 @@ def _write_rows(
             },
         },
     )
-    return res
+    if job_id is not None:
+        conn.execute(
+            import_jobs.update()
+            .where(import_jobs.c.id == job_id)
+            .values(
+                state="done",
+                finished_at=datetime.now(UTC),
+                heartbeat_at=datetime.now(UTC),
+                rows_done=rows_total,
+                rows_total=rows_total,
+                rows_imported=res.rows_imported,
+                rows_rejected=res.rows_rejected,
+                households=res.households,
+                people_new=res.people_new,
+                people_updated=res.people_updated,
+                import_id=res.import_id,
+            )
+        )
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -625,12 +807,18 @@ async def import_dtsen(
     skip_invalid: bool = False,
     reject_path: Path | None = None,
     progress: bool = False,
+    on_progress: ProgressFn | None = None,
     actor: str = "cli:import-dtsen",
     today: date | None = None,
+    job_id: int | None = None,
 ) -> ImportReport:
     """Check `path`, then import it (see the module docstring for the rules).
 
-    `today` (default: the local date) is the reference for "birth date in the future"."""
+    `today` (default: the local date) is the reference for "birth date in the future".
+    `progress` draws tqdm bars on a terminal; `on_progress(phase, rows_done, rows_total)` is
+    called from a worker thread every BATCH rows (phase "checking", total 0 = not known yet;
+    then "importing"). `job_id`: the import_jobs row marked done in the import's transaction.
+    """
     started = time.monotonic()
     path = Path(path)
     today = today or date.today()
@@ -639,7 +827,7 @@ async def import_dtsen(
 
     # Pass 1 is pure CPU: run it in a thread so a server's event loop keeps breathing.
     v, header, delimiter, fatal = await asyncio.to_thread(
-        _check_file, path, region, programs, today, progress
+        _check_file, path, region, programs, today, progress, on_progress
     )
     if fatal is not None:
         report.errors = [fatal]
@@ -657,26 +845,41 @@ async def import_dtsen(
     if v.rejected_kks:
         reject_path = Path(reject_path) if reject_path else default_reject_path(path)
     now = datetime.now(UTC)
+    res = _WriteResult()
+    batches = _pass2(
+        path=path,
+        file_key=file_key,
+        v=v,
+        header=header,
+        delimiter=delimiter,
+        reject_path=reject_path,
+        rows_total=v.rows,
+        progress=progress,
+        on_progress=on_progress,
+        res=res,
+        size=BATCH if db.is_sqlite else PG_BATCH,
+    )
+    record = {
+        "path": path,
+        "rows_total": v.rows,
+        "actor": actor,
+        "detail_extra": {"skip_invalid": skip_invalid, "errors": len(v.errors)},
+        "job_id": job_id,
+    }
+    kw = {"data_date": data_date, "now": now, "v": v, "batches": batches, "res": res}
     try:
-        async with db.tx() as conn:
-            res: _WriteResult = await conn.run_sync(
-                lambda sync_conn: _write(
-                    sync_conn,
-                    path=path,
-                    file_key=file_key,
-                    v=v,
-                    header=header,
-                    delimiter=delimiter,
-                    reject_path=reject_path,
-                    data_date=data_date,
-                    now=now,
-                    actor=actor,
-                    rows_total=v.rows,
-                    progress=progress,
-                    detail_extra={"skip_invalid": skip_invalid, "errors": len(v.errors)},
-                )
-            )
+        if db.is_sqlite:
+            side = db.sqlite_side_engine()
+            if side is None:  # an in-memory database: one connection, on the loop
+                async with db.tx() as conn:
+                    await conn.run_sync(lambda c: _sqlite_write(c, record=record, **kw))
+            else:
+                await asyncio.to_thread(_in_side_tx, side, _sqlite_write, record=record, **kw)
+        else:
+            async with db.tx() as conn:
+                await _pg_write(conn, record=record, **kw)
     except BaseException as e:
+        batches.close()
         if v.rejected_kks and reject_path is not None:
             reject_path.unlink(missing_ok=True)  # it would describe an import that did not happen
         if not isinstance(e, _FileChanged):
@@ -685,6 +888,7 @@ async def import_dtsen(
         report.rows_rejected = 0
         report.seconds = time.monotonic() - started
         return report
+    await analyze(db)
 
     report.imported = True
     report.rows_imported = res.rows_imported
@@ -695,3 +899,35 @@ async def import_dtsen(
     report.reject_path = reject_path if res.rows_rejected else None
     report.seconds = time.monotonic() - started
     return report
+
+
+def _in_side_tx(engine: sa.Engine, fn, **kw):
+    """Run fn(conn, **kw) in one write transaction on a connection of `engine`, then drop it."""
+    try:
+        with engine.begin() as conn:
+            return fn(conn, **kw)
+    finally:
+        engine.dispose()
+
+
+SQLITE_ANALYZE = (
+    # A sampled ANALYZE (a few hundred ms on a million rows) so the planner knows the sizes.
+    "PRAGMA analysis_limit=1000",
+    "ANALYZE households",
+    "ANALYZE people",
+    "ANALYZE program_memberships",
+    "PRAGMA optimize",
+)
+
+
+async def analyze(db: Database) -> None:
+    """Refresh the planner's statistics of the imported tables (after the commit). Without
+    it PostgreSQL planned the programmes query as a sequential scan right after a big import
+    (issue #14: 76 ms a check until autovacuum came by)."""
+    if db.is_sqlite:
+        async with db.tx() as conn:
+            for stmt in SQLITE_ANALYZE:
+                await conn.run_sync(lambda c, stmt=stmt: c.exec_driver_sql(stmt))
+    else:
+        async with db.tx() as conn:
+            await conn.execute(sa.text(PG_ANALYZE))
