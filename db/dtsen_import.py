@@ -731,7 +731,7 @@ def _record_import(
     conn,
     *,
     res: _WriteResult,
-    path: Path,
+    file_name: str,
     data_date: date,
     rows_total: int,
     now: datetime,
@@ -744,7 +744,7 @@ def _record_import(
     res.import_id = conn.execute(
         data_imports.insert().returning(data_imports.c.id),
         {
-            "file_name": path.name[:255],
+            "file_name": file_name[:255],
             "data_date": data_date,
             "rows_total": rows_total,
             "rows_imported": res.rows_imported,
@@ -762,7 +762,7 @@ def _record_import(
             "action": "import-dtsen",
             "subject": f"data_imports:{res.import_id}",
             "detail": {
-                "file_name": path.name,
+                "file_name": file_name,
                 "data_date": data_date.isoformat(),
                 "rows_total": rows_total,
                 "rows_imported": res.rows_imported,
@@ -811,6 +811,7 @@ async def import_dtsen(
     actor: str = "cli:import-dtsen",
     today: date | None = None,
     job_id: int | None = None,
+    file_name: str | None = None,
 ) -> ImportReport:
     """Check `path`, then import it (see the module docstring for the rules).
 
@@ -818,11 +819,14 @@ async def import_dtsen(
     `progress` draws tqdm bars on a terminal; `on_progress(phase, rows_done, rows_total)` is
     called from a worker thread every BATCH rows (phase "checking", total 0 = not known yet;
     then "importing"). `job_id`: the import_jobs row marked done in the import's transaction.
+    `file_name`: the name recorded (default: the path's; a dashboard upload is stored under
+    another name).
     """
     started = time.monotonic()
     path = Path(path)
     today = today or date.today()
-    report = ImportReport(file_name=path.name, data_date=data_date)
+    name = file_name or path.name
+    report = ImportReport(file_name=name, data_date=data_date)
     file_key = _file_key(path)  # pass 2 refuses a file that changed after this
 
     # Pass 1 is pure CPU: run it in a thread so a server's event loop keeps breathing.
@@ -860,7 +864,7 @@ async def import_dtsen(
         size=BATCH if db.is_sqlite else PG_BATCH,
     )
     record = {
-        "path": path,
+        "file_name": name,
         "rows_total": v.rows,
         "actor": actor,
         "detail_extra": {"skip_invalid": skip_invalid, "errors": len(v.errors)},
