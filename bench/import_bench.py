@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(data.import_csv(url, path))
         print(
             f"round {round_ + 1}: {report.rows_imported:,} rows, {report.households:,} KK, "
-            f"{report.people_new:,} new, {report.seconds:.1f} s"
+            f"{report.people_new:,} new, {report.seconds:.1f} s ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
+            + ")"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")

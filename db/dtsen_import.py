@@ -36,7 +36,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -46,6 +46,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from db.database import Database
 from db.schema import (
@@ -97,6 +98,9 @@ class ImportReport:
     seconds: float = 0.0
     file_name: str = ""
     data_date: date | None = None
+    # seconds per phase ("check", "write", and on PostgreSQL "stage", "households",
+    # "people", "keys"; "analyze"): for benchmarks (docs/benchmarks.md)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def default_reject_path(path: Path) -> Path:
@@ -401,6 +405,7 @@ class _Executemany:
 
 @dataclass
 class _WriteResult:
+    timings: dict[str, float] = field(default_factory=dict)
     rows_imported: int = 0
     rows_rejected: int = 0
     households: int = 0
@@ -444,6 +449,9 @@ def _sqlite_write(
     try:
         _write_rows(conn, v=v, data_date=data_date, now=now, batches=batches, res=res)
         _record_import(conn, res=res, now=now, data_date=data_date, **record)
+        t = time.monotonic()
+        _sqlite_analyze(conn)  # in the transaction, still off the loop
+        res.timings["analyze"] = time.monotonic() - t
     finally:
         if sqlite_cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(sqlite_cache)}")
@@ -471,10 +479,19 @@ _PG_HOUSEHOLDS = sa.text(
 ).bindparams(
     sa.bindparam("data_date", type_=sa.Date()), sa.bindparam("now", type_=sa.DateTime(True))
 )
-_PG_MISSING_HH = sa.text(
-    "SELECT EXISTS (SELECT 1 FROM dtsen_stage_people s"
-    " WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.no_kk = s.kk))"
-)
+PG_WORK_MEM = "256MB"
+
+
+def _pg_fresh_fks() -> list[sa.ForeignKeyConstraint]:
+    """people -> households and program_memberships -> people, as schema.py declares them."""
+    return [
+        c
+        for t in (people, program_memberships)
+        for c in t.constraints
+        if isinstance(c, sa.ForeignKeyConstraint)
+    ]
+
+
 _PG_DELETE_MEMBERSHIPS = sa.text(
     "DELETE FROM program_memberships pm USING people p, dtsen_stage_people s"
     " WHERE pm.person_id = p.id AND p.nik = s.nik"
@@ -530,17 +547,22 @@ async def _pg_write(
     batches: Iterator[list[tuple]],
     res: _WriteResult,
     record: dict[str, Any],
+    progress: bool = False,
+    on_progress: ProgressFn | None = None,
 ) -> None:
     """Pass 2 on PostgreSQL (an AsyncConnection inside the transaction). The file is read and
     converted in a worker thread, batch by batch; each batch is COPied into the staging
     tables while the next one is read."""
     raw = await conn.get_raw_connection()
     apg = raw.driver_connection  # asyncpg: COPY has no SQLAlchemy form
+    # Hash joins and the sort by NIK of a million staged rows, in memory (this transaction only).
+    await conn.execute(sa.text(f"SET LOCAL work_mem = '{PG_WORK_MEM}'"))
     for ddl in _PG_STAGE:
         await conn.execute(sa.text(ddl))
     people_before = (
         await conn.execute(sa.select(sa.func.count()).select_from(people))
     ).scalar_one()
+    t0 = time.monotonic()
     records = _pg_records(batches, v)
     nxt = None
     try:
@@ -566,25 +588,67 @@ async def _pg_write(
         raise
     finally:
         records.close()
-    await conn.execute(sa.text("ANALYZE dtsen_stage_people, dtsen_stage_households"))
-    res.households = (
-        await conn.execute(_PG_HOUSEHOLDS, {"data_date": data_date, "now": now})
-    ).rowcount
-    if (await conn.execute(_PG_MISSING_HH)).scalar_one():
-        raise _FileChanged  # cannot happen when pass 2 matched pass 1; never half-import
-    if people_before:
-        await conn.execute(_PG_DELETE_MEMBERSHIPS)
-    written = (await conn.execute(_PG_PEOPLE, {"now": now})).scalar_one()
-    if written != res.rows_imported:
-        raise _FileChanged  # a NIK twice in the staged rows: not the checked file
-    people_after = (
-        await conn.execute(sa.select(sa.func.count()).select_from(people))
-    ).scalar_one()
+    res.timings["stage"] = time.monotonic() - t0
+    steps = 4
+    with _bar(progress, "saving", steps) as bar:
+
+        def step(n: int) -> None:
+            bar.update(1)
+            if on_progress is not None:
+                on_progress("saving", n, steps)
+
+        await _pg_save(
+            conn, data_date=data_date, now=now, res=res, step=step, fresh=people_before == 0
+        )
+        people_after = (
+            await conn.execute(sa.select(sa.func.count()).select_from(people))
+        ).scalar_one()
     res.people_new = people_after - people_before
     res.people_updated = res.rows_imported - res.people_new
     await conn.run_sync(
         lambda c: _record_import(c, res=res, now=now, data_date=data_date, **record)
     )
+
+
+async def _pg_save(
+    conn, *, data_date: date, now: datetime, res: _WriteResult, step, fresh: bool
+) -> None:
+    """The set-based statements from the staging tables into the real ones."""
+    t = time.monotonic()
+
+    def took(name: str) -> None:
+        nonlocal t
+        now_ = time.monotonic()
+        res.timings[name] = now_ - t
+        t = now_
+
+    await conn.execute(sa.text("ANALYZE dtsen_stage_people, dtsen_stage_households"))
+    res.households = (
+        await conn.execute(_PG_HOUSEHOLDS, {"data_date": data_date, "now": now})
+    ).rowcount
+    took("households")
+    step(1)
+    # A first load (no people yet): the row-by-row foreign-key checks (two per person: ~40 %
+    # of the load) are replaced by one validating pass when the keys are added back, in this
+    # transaction. It locks people and program_memberships until the commit; there is nobody
+    # to look up yet. A re-import keeps the keys (the live service reads these tables).
+    fks = _pg_fresh_fks() if fresh else []
+    for fk in fks:
+        await conn.execute(DropConstraint(fk))
+    if not fresh:
+        await conn.execute(_PG_DELETE_MEMBERSHIPS)
+    step(2)
+    written = (await conn.execute(_PG_PEOPLE, {"now": now})).scalar_one()
+    took("people")
+    step(3)
+    if written != res.rows_imported:
+        # A staged KK without its household (the rows were dropped by the join): not the
+        # checked file. Never half-import.
+        raise _FileChanged
+    for fk in reversed(fks):
+        await conn.execute(AddConstraint(fk))
+    took("keys")
+    step(4)
 
 
 def _pass2(
@@ -600,7 +664,7 @@ def _pass2(
     on_progress: ProgressFn | None,
     res: _WriteResult,
     size: int,
-) -> Iterator[list[tuple]]:
+) -> Generator[list[tuple], None, None]:
     """Pass 2's reading: batches of `v.person` tuples (at most `size` each) of the rows whose
     KK passed; rejected rows go to the reject file. Streams: one batch in memory at a time.
     Raises _FileChanged when the file is not the one pass 1 checked."""
@@ -707,9 +771,7 @@ def _write_rows(
                     raise _FileChanged from None  # a KK pass 1 never saw (or saw only bad)
                 put_households(hh_rows)
                 for i in range(0, len(new_kks), IN_CHUNK):
-                    hh_ids.update(
-                        conn.execute(hh_ids_q, {"kks": new_kks[i : i + IN_CHUNK]}).all()
-                    )
+                    hh_ids.update(conn.execute(hh_ids_q, {"kks": new_kks[i : i + IN_CHUNK]}).all())
             # r = (kk, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas);
             # in NIK order, so that consecutive inserts touch neighbouring index pages
             batch.sort(key=_by_nik)
@@ -839,6 +901,7 @@ async def import_dtsen(
         return report
 
     assert v is not None
+    report.timings["check"] = time.monotonic() - started
     report.rows_total = v.rows
     report.errors = [RowError(line, reason) for line, reason in v.errors]
     if report.errors and not skip_invalid:
@@ -870,7 +933,13 @@ async def import_dtsen(
         "detail_extra": {"skip_invalid": skip_invalid, "errors": len(v.errors)},
         "job_id": job_id,
     }
-    kw = {"data_date": data_date, "now": now, "v": v, "batches": batches, "res": res}
+    kw: dict[str, Any] = {
+        "data_date": data_date,
+        "now": now,
+        "v": v,
+        "batches": batches,
+        "res": res,
+    }
     try:
         if db.is_sqlite:
             side = db.sqlite_side_engine()
@@ -881,7 +950,9 @@ async def import_dtsen(
                 await asyncio.to_thread(_in_side_tx, side, _sqlite_write, record=record, **kw)
         else:
             async with db.tx() as conn:
-                await _pg_write(conn, record=record, **kw)
+                await _pg_write(
+                    conn, record=record, progress=progress, on_progress=on_progress, **kw
+                )
     except BaseException as e:
         batches.close()
         if v.rejected_kks and reject_path is not None:
@@ -892,7 +963,12 @@ async def import_dtsen(
         report.rows_rejected = 0
         report.seconds = time.monotonic() - started
         return report
-    await analyze(db)
+    report.timings["write"] = time.monotonic() - started - report.timings["check"]
+    if not db.is_sqlite:
+        t_analyze = time.monotonic()
+        await analyze(db)
+        res.timings["analyze"] = time.monotonic() - t_analyze
+    report.timings.update(res.timings)
 
     report.imported = True
     report.rows_imported = res.rows_imported
@@ -924,14 +1000,19 @@ SQLITE_ANALYZE = (
 )
 
 
+def _sqlite_analyze(conn) -> None:
+    for stmt in SQLITE_ANALYZE:
+        conn.exec_driver_sql(stmt)
+
+
 async def analyze(db: Database) -> None:
-    """Refresh the planner's statistics of the imported tables (after the commit). Without
-    it PostgreSQL planned the programmes query as a sequential scan right after a big import
-    (issue #14: 76 ms a check until autovacuum came by)."""
+    """Refresh the planner's statistics of the imported tables (PostgreSQL: after the commit;
+    SQLite does it in the import's transaction, in its worker thread). Without it PostgreSQL
+    planned the programmes query as a sequential scan right after a big import (issue #14:
+    76 ms a check until autovacuum came by)."""
     if db.is_sqlite:
         async with db.tx() as conn:
-            for stmt in SQLITE_ANALYZE:
-                await conn.run_sync(lambda c, stmt=stmt: c.exec_driver_sql(stmt))
+            await conn.run_sync(_sqlite_analyze)
     else:
         async with db.tx() as conn:
             await conn.execute(sa.text(PG_ANALYZE))

@@ -280,7 +280,7 @@ class ImportJobs:
         for job_id, t in tasks.items():
             try:
                 await t
-            except BaseException:  # noqa: BLE001, S110 - cancelled on purpose
+            except BaseException:  # noqa: BLE001 - cancelled on purpose
                 pass
             if not self.db.is_sqlite:
                 async with self.db.tx() as c:

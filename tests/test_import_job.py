@@ -205,9 +205,7 @@ async def _crashed_job(rt, tmp_path, *, heartbeat_age: timedelta) -> int:
 async def test_a_job_interrupted_by_a_crash_is_marked_failed_at_the_next_start(db_url, tmp_path):
     imports_dir = tmp_path / "imports"
     async with running(db_url, csv=None, jaring_import_dir=imports_dir) as rt:
-        old = await _crashed_job(
-            rt, imports_dir, heartbeat_age=timedelta(minutes=4)
-        )
+        old = await _crashed_job(rt, imports_dir, heartbeat_age=timedelta(minutes=4))
     # The next start of the service (a new process: another owner).
     async with dashboard(db_url, jaring_import_dir=imports_dir) as (rt, client, _):
         async with rt.db.tx(write=False) as c:

@@ -4,7 +4,6 @@ CSRF, operator scoping, decisions telling residents through the outbox, audit ro
 from __future__ import annotations
 
 import asyncio
-
 import re
 from contextlib import asynccontextmanager
 

@@ -39,7 +39,11 @@ STATES = {
     "done": "selesai",
     "failed": "gagal",
 }
-PHASES = {"checking": "memeriksa baris", "importing": "menyimpan ke basis data"}
+PHASES = {
+    "checking": "memeriksa baris",
+    "importing": "menyimpan ke basis data",
+    "saving": "menyelesaikan penyimpanan",
+}
 
 
 def setup(app: web.Application) -> None:
@@ -179,7 +183,7 @@ def _job_view(row, live) -> dict:
     if live is not None and row.state in ("queued", "running") and live.phase:
         phase, done, total = live.phase, live.rows_done, live.rows_total
     percent = None
-    if total and phase == "importing":
+    if total and phase in ("importing", "saving"):
         percent = min(100, round(100 * done / total))
     return {
         "id": row.id,
@@ -187,6 +191,7 @@ def _job_view(row, live) -> dict:
         "state_text": STATES.get(row.state, row.state),
         "active": row.state in ("queued", "running"),
         "phase_text": PHASES.get(phase, ""),
+        "unit": "langkah" if phase == "saving" else "baris",
         "done": done,
         "total": total,
         "percent": percent,
