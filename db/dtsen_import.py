@@ -6,8 +6,25 @@ Two passes over the file:
    Any bad row and no ``skip_invalid``: nothing is written and every error is returned.
 2. Write, in ONE transaction: upsert households by no_kk, upsert people by NIK, replace the
    program memberships of the imported people, then one data_imports row and one audit_log
-   row. Batches of dialect ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite / PostgreSQL) run as
-   executemany.
+   row (and, for a dashboard job, the import_jobs row: done). Then ANALYZE the three tables.
+
+   SQLite: batches of ``INSERT ... ON CONFLICT DO UPDATE`` run as executemany, in a worker
+   thread on a connection of its own (``Database.sqlite_side_engine``), household ids looked
+   up by No. KK (cheap in-process). PostgreSQL: every batch is COPied (asyncpg
+   ``copy_records_to_table``) into two temporary staging tables while the next batch is read
+   in a thread; then set-based statements join on the natural keys inside the server:
+   households ``INSERT ... SELECT DISTINCT ON ... ON CONFLICT DO UPDATE``, people the same
+   (joined to households by no_kk), memberships ``DELETE ... USING`` (the programmes a person
+   no longer has) and ``INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING``. No id is
+   looked up from Python (the old per-batch ``no_kk IN (...)`` look-ups were 88 % of a
+   1M-person import). On a first load (no people yet) the foreign keys of people and
+   program_memberships are dropped and added back in the transaction: one validating pass
+   instead of two trigger checks per person.
+
+Memory: pass 1 keeps the validator's per-KK state (a few hundred bytes a household) and one
+int pair per NIK (for duplicates, dropped after pass 1); pass 2 holds one batch (10,000 rows
+on SQLite, 20,000 on PostgreSQL) plus, on SQLite, the No. KK -> id map. Nothing holds the
+whole file.
 
 Decisions:
 
@@ -19,7 +36,9 @@ Decisions:
   every reason starts with "baris N:" (N = line in the input file). It is written UTF-8 with a
   BOM so that Excel opens it correctly, readable by its owner only (it holds NIKs).
 - Re-importing is an upsert: a person (by NIK) moves to the KK of the new file, and their
-  programmes are replaced by the new row's. Households and people that are not in the file are
+  programmes are replaced by the new row's. A person whose row would not change is not
+  rewritten: ``people.updated_at`` is when the row last changed (households take the new
+  data_date and updated_at from every import that contains them). Households and people that are not in the file are
   left alone (an extract of one kelurahan must not delete the rest of the city); removing
   people is a separate, explicit task.
 - The delimiter is a comma; a header with more semicolons than commas is read as a
@@ -325,6 +344,8 @@ def _statements(dialect_name: str):
     people_upsert = p.on_conflict_do_update(
         index_elements=[people.c.nik],
         set_={c: p.excluded[c] for c in PEOPLE_COLS[1:]},
+        # a person whose row would not change is not rewritten (updated_at: last change)
+        where=sa.or_(*(people.c[c].is_distinct_from(p.excluded[c]) for c in PEOPLE_COLS[1:-1])),
     )
     pm_insert = program_memberships.insert().from_select(
         ["person_id", "program_code"],
@@ -492,27 +513,36 @@ def _pg_fresh_fks() -> list[sa.ForeignKeyConstraint]:
     ]
 
 
+# A re-import: drop only the programmes a person no longer has (the insert below skips the
+# ones they keep), so an unchanged extract rewrites no membership row.
 _PG_DELETE_MEMBERSHIPS = sa.text(
     "DELETE FROM program_memberships pm USING people p, dtsen_stage_people s"
-    " WHERE pm.person_id = p.id AND p.nik = s.nik"
+    " WHERE pm.person_id = p.id AND p.nik = s.nik AND pm.program_code <> ALL (s.programs)"
 )
 # One statement: upsert the people and insert the programmes of the rows it returned.
+# The people: a person whose row would not change is not rewritten (updated_at is when the
+# row last changed). LEFT JOIN: a staged KK without its household would be a NULL
+# household_id, refused by NOT NULL, never a silently dropped person (it cannot happen: every
+# KK is staged with its first row).
 _PG_PEOPLE = sa.text(
-    "WITH up AS ("
-    " INSERT INTO people AS p (nik, household_id, nama, jenis_kelamin, tanggal_lahir,"
+    "INSERT INTO people AS p (nik, household_id, nama, jenis_kelamin, tanggal_lahir,"
     " hubungan, disabilitas, updated_at)"
     " SELECT s.nik, h.id, s.nama, s.jk, s.tgl, s.hub, s.dis, :now"
-    " FROM dtsen_stage_people s JOIN households h ON h.no_kk = s.kk ORDER BY s.nik"
+    " FROM dtsen_stage_people s LEFT JOIN households h ON h.no_kk = s.kk ORDER BY s.nik"
     " ON CONFLICT (nik) DO UPDATE SET household_id = EXCLUDED.household_id,"
     " nama = EXCLUDED.nama, jenis_kelamin = EXCLUDED.jenis_kelamin,"
     " tanggal_lahir = EXCLUDED.tanggal_lahir, hubungan = EXCLUDED.hubungan,"
     " disabilitas = EXCLUDED.disabilitas, updated_at = EXCLUDED.updated_at"
-    " RETURNING p.id, p.nik),"
-    " pm AS (INSERT INTO program_memberships (person_id, program_code)"
-    " SELECT up.id, c.code FROM up JOIN dtsen_stage_people s ON s.nik = up.nik"
-    " CROSS JOIN LATERAL unnest(s.programs) AS c(code))"
-    " SELECT count(*) FROM up"
+    " WHERE (p.household_id, p.nama, p.jenis_kelamin, p.tanggal_lahir, p.hubungan,"
+    " p.disabilitas) IS DISTINCT FROM (EXCLUDED.household_id, EXCLUDED.nama,"
+    " EXCLUDED.jenis_kelamin, EXCLUDED.tanggal_lahir, EXCLUDED.hubungan, EXCLUDED.disabilitas)"
 ).bindparams(sa.bindparam("now", type_=sa.DateTime(True)))
+_PG_MEMBERSHIPS = sa.text(
+    "INSERT INTO program_memberships (person_id, program_code)"
+    " SELECT p.id, c.code FROM dtsen_stage_people s JOIN people p ON p.nik = s.nik"
+    " CROSS JOIN LATERAL unnest(s.programs) AS c(code)"
+    " ON CONFLICT (person_id, program_code) DO NOTHING"
+)
 PG_ANALYZE = "ANALYZE households, people, program_memberships"
 
 
@@ -638,13 +668,11 @@ async def _pg_save(
     if not fresh:
         await conn.execute(_PG_DELETE_MEMBERSHIPS)
     step(2)
-    written = (await conn.execute(_PG_PEOPLE, {"now": now})).scalar_one()
+    await conn.execute(_PG_PEOPLE, {"now": now})
     took("people")
+    await conn.execute(_PG_MEMBERSHIPS)
+    took("memberships")
     step(3)
-    if written != res.rows_imported:
-        # A staged KK without its household (the rows were dropped by the join): not the
-        # checked file. Never half-import.
-        raise _FileChanged
     for fk in reversed(fks):
         await conn.execute(AddConstraint(fk))
     took("keys")
