@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import resource
 import sys
 
@@ -29,11 +30,39 @@ async def _recreate_pg(url: str) -> None:
     await eng.dispose()
 
 
+async def _import(module: str, url: str, path):
+    from db.database import Database
+
+    import_dtsen = importlib.import_module(module).import_dtsen
+    programs, region = data.reference()
+    db = Database(url)
+    try:
+        report = await import_dtsen(
+            db,
+            path,
+            region=region,
+            programs=programs,
+            data_date=data.DATA_DATE,
+            today=data.TODAY,
+            actor="bench",
+        )
+    finally:
+        await db.dispose()
+    if not report.imported:
+        raise RuntimeError("; ".join(str(e) for e in report.errors[:5]))
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--households", type=int, default=250_000)
     ap.add_argument("--db", default="sqlite", help="sqlite or a postgresql+asyncpg:// URL")
     ap.add_argument("--twice", action="store_true", help="import the file again (an update)")
+    ap.add_argument(
+        "--module",
+        default="db.dtsen_import",
+        help="the module whose import_dtsen runs (A/B: an older copy of db/dtsen_import.py)",
+    )
     args = ap.parse_args(argv)
     path, _ = data.ensure_csv(args.households)
     if args.db == "sqlite":
@@ -45,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_recreate_pg(url))
         upgrade(url)
     for round_ in range(2 if args.twice else 1):
-        report = asyncio.run(data.import_csv(url, path))
+        report = asyncio.run(_import(args.module, url, path))
         print(
             f"round {round_ + 1}: {report.rows_imported:,} rows, {report.households:,} KK, "
             f"{report.people_new:,} new, {report.seconds:.1f} s ("
-            + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
+            + ", ".join(f"{k} {v:.1f}" for k, v in getattr(report, "timings", {}).items())
             + ")"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
