@@ -17,9 +17,9 @@ Two passes over the file:
    (joined to households by no_kk), memberships ``DELETE ... USING`` (the programmes a person
    no longer has) and ``INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING``. No id is
    looked up from Python (the old per-batch ``no_kk IN (...)`` look-ups were 88 % of a
-   1M-person import). On a first load (no people yet) the foreign keys of people and
-   program_memberships are dropped and added back in the transaction: one validating pass
-   instead of two trigger checks per person.
+   1M-person import). A first load (no people yet) is a bulk load: the keys and indexes of
+   people and program_memberships are dropped, the rows inserted plainly and the keys and
+   indexes built again in the transaction (``_pg_bulk_keys``; docs/benchmarks.md, issue #14).
 
 Memory: pass 1 keeps the validator's per-KK state (a few hundred bytes a household) and one
 int pair per NIK (for duplicates, dropped after pass 1); pass 2 holds one batch (10,000 rows
@@ -503,14 +503,25 @@ _PG_HOUSEHOLDS = sa.text(
 PG_WORK_MEM = "256MB"
 
 
-def _pg_fresh_fks() -> list[sa.ForeignKeyConstraint]:
-    """people -> households and program_memberships -> people, as schema.py declares them."""
-    return [
+def _pg_bulk_keys() -> tuple[list[Any], list[sa.Index]]:
+    """What a first load drops and builds again (schema.py's own objects, so the names match
+    the migrations): the foreign keys people -> households and program_memberships -> people,
+    people's unique NIK and household index, program_memberships' primary key. Returns
+    (constraints, indexes)."""
+    constraints: list[Any] = [
         c
         for t in (people, program_memberships)
         for c in t.constraints
         if isinstance(c, sa.ForeignKeyConstraint)
     ]
+    constraints += [
+        c
+        for c in people.constraints
+        if isinstance(c, sa.UniqueConstraint) and [col.name for col in c.columns] == ["nik"]
+    ]
+    constraints.append(program_memberships.primary_key)
+    indexes = [i for i in people.indexes if [c.name for c in i.columns] == ["household_id"]]
+    return constraints, indexes
 
 
 # A re-import: drop only the programmes a person no longer has (the insert below skips the
@@ -537,6 +548,17 @@ _PG_PEOPLE = sa.text(
     " p.disabilitas) IS DISTINCT FROM (EXCLUDED.household_id, EXCLUDED.nama,"
     " EXCLUDED.jenis_kelamin, EXCLUDED.tanggal_lahir, EXCLUDED.hubungan, EXCLUDED.disabilitas)"
 ).bindparams(sa.bindparam("now", type_=sa.DateTime(True)))
+_PG_PEOPLE_BULK = sa.text(
+    "INSERT INTO people (nik, household_id, nama, jenis_kelamin, tanggal_lahir, hubungan,"
+    " disabilitas, updated_at)"
+    " SELECT s.nik, h.id, s.nama, s.jk, s.tgl, s.hub, s.dis, :now"
+    " FROM dtsen_stage_people s LEFT JOIN households h ON h.no_kk = s.kk ORDER BY s.nik"
+).bindparams(sa.bindparam("now", type_=sa.DateTime(True)))
+_PG_MEMBERSHIPS_BULK = sa.text(
+    "INSERT INTO program_memberships (person_id, program_code)"
+    " SELECT p.id, c.code FROM dtsen_stage_people s JOIN people p ON p.nik = s.nik"
+    " CROSS JOIN LATERAL unnest(s.programs) AS c(code)"
+)
 _PG_MEMBERSHIPS = sa.text(
     "INSERT INTO program_memberships (person_id, program_code)"
     " SELECT p.id, c.code FROM dtsen_stage_people s JOIN people p ON p.nik = s.nik"
@@ -658,23 +680,33 @@ async def _pg_save(
     ).rowcount
     took("households")
     step(1)
-    # A first load (no people yet): the row-by-row foreign-key checks (two per person: ~40 %
-    # of the load) are replaced by one validating pass when the keys are added back, in this
-    # transaction. It locks people and program_memberships until the commit; there is nobody
-    # to look up yet. A re-import keeps the keys (the live service reads these tables).
-    fks = _pg_fresh_fks() if fresh else []
-    for fk in fks:
-        await conn.execute(DropConstraint(fk))
+    # A first load (no people yet) is a bulk load: the foreign keys, people's NIK and
+    # household indexes and program_memberships' primary key are dropped, the rows inserted
+    # plainly, and all of it built again in this transaction (one sort per index and one
+    # validating pass per key instead of per-row index inserts, ON CONFLICT probes and two
+    # trigger calls a person: 33 s -> 15 s for the people of 1M rows on a loaded machine). A
+    # duplicate that slipped in would fail the unique key: the transaction rolls back. It
+    # locks people, program_memberships and households until the commit; there is nobody to
+    # look up yet. A re-import keeps everything (the live service reads these tables).
+    constraints, indexes = _pg_bulk_keys() if fresh else ([], [])
+    for c in constraints:
+        await conn.execute(DropConstraint(c))
+    for i in indexes:
+        await conn.execute(sa.schema.DropIndex(i))
     if not fresh:
         await conn.execute(_PG_DELETE_MEMBERSHIPS)
     step(2)
-    await conn.execute(_PG_PEOPLE, {"now": now})
+    await conn.execute(_PG_PEOPLE_BULK if fresh else _PG_PEOPLE, {"now": now})
+    if fresh:  # the memberships' join by NIK runs without people's index: plan it knowingly
+        await conn.execute(sa.text("ANALYZE people"))
     took("people")
-    await conn.execute(_PG_MEMBERSHIPS)
+    await conn.execute(_PG_MEMBERSHIPS_BULK if fresh else _PG_MEMBERSHIPS)
     took("memberships")
     step(3)
-    for fk in reversed(fks):
-        await conn.execute(AddConstraint(fk))
+    for i in indexes:
+        await conn.execute(sa.schema.CreateIndex(i))
+    for c in reversed(constraints):  # the primary key and unique NIK before the foreign keys
+        await conn.execute(AddConstraint(c))
     took("keys")
     step(4)
 
