@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     jaring_intents: Path = ROOT / "data" / "intents.toml"
     jaring_default_locale: str = "id"
     jaring_media_dir: Path = ROOT / "data" / "media"
+    # Dashboard DTSEN uploads wait here (0700, files 0600) while their import job runs.
+    jaring_import_dir: Path = ROOT / "data" / "imports"
     # Secret used to key hashes of NIKs in the attempt log (so the log holds no NIK).
     jaring_hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
     # Tests and benchmarks that run `bot.py run` with a token against a fake Telegram/WhatsApp

@@ -101,8 +101,27 @@ class Database:
                 hide_parameters=True,
             )
 
+    def sqlite_side_engine(self) -> sa.Engine | None:
+        """A second SQLite engine on the same file, for long work in a worker thread (a DTSEN
+        import): its own connection, the same PRAGMAs, but a busy wait of its own (blocking
+        is fine off the loop). None for an in-memory database (another connection would see
+        another database). The caller disposes of it."""
+        if not self.is_sqlite:
+            raise RuntimeError("not an SQLite database")
+        path = sqlite_path(self.url)
+        if path == ":memory:" or path.startswith("file::memory:") or not path:
+            return None
+        engine = sa.create_engine(
+            f"sqlite:///{path}",
+            poolclass=StaticPool,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": BUSY_WAIT},
+        )
+        self._configure_sqlite(engine, busy_ms=int(BUSY_WAIT * 1000))
+        return engine
+
     @staticmethod
-    def _configure_sqlite(engine):
+    def _configure_sqlite(engine, busy_ms: int = BUSY_TIMEOUT_MS):
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -110,7 +129,7 @@ class Database:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             # A 32 MiB page cache (SQLite's default is 2 MiB) keeps the busy tables (inbox,
             # outbox, conversations) and the NIK index's upper levels in memory; it grows only
             # with pages actually read, and is capped so a long-running service stays under

@@ -102,6 +102,45 @@ data_imports = sa.Table(
     sa.Column("actor", sa.String(64), nullable=False),
 )
 
+# A dashboard DTSEN import, run as a background job by the service (web/imports.py,
+# services/import_jobs.py). state: queued -> running -> done | failed. At most one job is
+# queued or running at a time, across processes: the unique partial index on `kind`.
+# `error` and `errors` never hold an NIK or No. KK (the validator's reasons mask them).
+IMPORT_ACTIVE = "state IN ('queued', 'running')"
+import_jobs = sa.Table(
+    "import_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "dtsen"
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False, server_default=""),  # checking|importing
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("data_date", sa.Date, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=False),  # the process running it (host:pid:token)
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=True),
+    sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_imported", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("households", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("people_new", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("people_updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("import_id", sa.Integer, nullable=True),  # data_imports.id when done
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("errors", sa.JSON, nullable=True),  # the first row errors ("baris N: ...")
+    sa.Index(
+        "uq_import_jobs_active",
+        "kind",
+        unique=True,
+        sqlite_where=sa.text(IMPORT_ACTIVE),
+        postgresql_where=sa.text(IMPORT_ACTIVE),
+    ),
+)
+
 # --- Conversations -------------------------------------------------------------------------
 
 conversations = sa.Table(

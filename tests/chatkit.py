@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,8 @@ class Clock:
 
 
 def settings_for(db_url: str, **kw) -> Settings:
+    # Each runtime its own upload directory: job files are named by id, per database.
+    kw.setdefault("jaring_import_dir", Path(tempfile.mkdtemp(prefix="jaring-imports-")))
     return Settings(_env_file=None, database_url=db_url, telegram_bot_token=None, **kw)
 
 

@@ -403,3 +403,25 @@ async def test_file_changed_between_the_passes_writes_nothing(db, tmp_path, monk
     assert not report.imported
     assert [e.line for e in report.errors] == [0] and "berubah" in report.errors[0].reason
     assert await count(db, people) == 0 and await count(db, data_imports) == 0
+
+
+async def test_a_first_load_leaves_the_schema_as_it_was(db):
+    """PostgreSQL's first load drops and rebuilds keys and indexes: they are all back, with
+    the same names and rules (ON DELETE CASCADE), and the data keeps them."""
+    from tests.test_migrations import test_migrated_schema_matches_the_metadata
+
+    report = await run_import(db, SMALL)
+    assert report.imported and report.people_new == report.rows_imported
+    await test_migrated_schema_matches_the_metadata(db.url)
+    async with db.tx(write=False) as c:
+        orphans = await c.scalar(
+            sa.select(sa.func.count())
+            .select_from(program_memberships.outerjoin(people))
+            .where(people.c.id.is_(None))
+        )
+    assert orphans == 0
+    with pytest.raises(sa.exc.IntegrityError):
+        async with db.tx() as c:  # the unique NIK holds again
+            row = (await c.execute(sa.select(people).limit(1))).one()._asdict()
+            row.pop("id")
+            await c.execute(people.insert(), row)

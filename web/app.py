@@ -19,9 +19,21 @@ from core.inbox import Service
 from core.outbox import Outbox
 from core.understanding import LiveLexicon
 from db.database import Database
+from domain.clock import JAKARTA
+from services.import_jobs import ImportJobs
 from web import dashboard, observe
 from web.auth import AUTH, PUBLIC, Auth, guard, mark_public
-from web.keys import CHANNEL_LABELS, CLOCK, DB, DEPS, LEXICON, MEDIA_DIR, OUTBOX, SERVICE
+from web.keys import (
+    CHANNEL_LABELS,
+    CLOCK,
+    DB,
+    DEPS,
+    IMPORT_JOBS,
+    LEXICON,
+    MEDIA_DIR,
+    OUTBOX,
+    SERVICE,
+)
 from web.proxies import TrustedProxies
 
 log = logging.getLogger("jaring.web")
@@ -122,6 +134,14 @@ def build_app(
     app[SERVICE] = service
     app[OUTBOX] = outbox
     app[MEDIA_DIR] = Path(settings.jaring_media_dir)
+    app[IMPORT_JOBS] = ImportJobs(
+        db,
+        region=deps.region,
+        programs=deps.programs,
+        directory=Path(settings.jaring_import_dir),
+        clock=clock,
+        today=lambda: clock().astimezone(JAKARTA).date(),
+    )
     app[CHANNEL_LABELS] = {**channel_labels, **TEST_LABELS}
     if lexicon is not None:
         app[LEXICON] = lexicon

@@ -17,12 +17,14 @@ from core.inbox import Service
 from core.outbox import Outbox
 from core.understanding import LiveLexicon
 from db.database import Database
+from services.import_jobs import ImportJobs
 
 DB = web.AppKey("db", Database)
 DEPS = web.AppKey("deps", Deps)  # programs, region, default locale
 CLOCK = web.AppKey("clock", Callable[[], datetime])
 SERVICE = web.AppKey("service", Service)  # the inbox: web/simulator.py delivers through it
 OUTBOX = web.AppKey("outbox", Outbox)  # woken after a commit that queued messages
+IMPORT_JOBS = web.AppKey("import_jobs", ImportJobs)  # dashboard DTSEN imports (web/imports.py)
 MEDIA_DIR = web.AppKey("media_dir", Path)  # JARING_MEDIA_DIR: report photos are streamed from it
 # How the pages name each channel ("tg" -> "Telegram"): the channels' own labels (bot.py).
 CHANNEL_LABELS = web.AppKey("channel_labels", dict[str, str])
