@@ -321,6 +321,8 @@ class Service:
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                # This worker sends them: leased to it from the start (docs/scaling.md).
+                **(self.outbox.lease_values(now) if local else {}),
             )
             for r in replies
         ]
