@@ -55,12 +55,14 @@ _earlier_leased_elsewhere = (
     .correlate(outbound_messages)
 )
 # The row is free for this worker: never leased, leased to it, or its lease has expired.
+# (A row nobody holds has no `lease_until`; `lease_owner` then names the worker that held it
+# last, e.g. the one that sent it.)
 _free = sa.or_(
-    O.lease_owner.is_(None),
+    O.lease_until.is_(None),
     O.lease_owner == sa.bindparam("me"),
     O.lease_until < sa.bindparam("now"),
 )
-_unleased = sa.or_(O.lease_owner.is_(None), O.lease_until < sa.bindparam("now"))
+_unleased = sa.or_(O.lease_until.is_(None), O.lease_until < sa.bindparam("now"))
 
 
 def _lease_stmt(by_ids: bool):
@@ -147,7 +149,6 @@ _upd_sent = (
         sent_at=sa.bindparam("at"),
         external_id=sa.bindparam("ext"),
         attempts=sa.bindparam("att"),
-        lease_owner=None,
         lease_until=None,
     )
 )
@@ -189,7 +190,7 @@ _count_resent = sa.select(sa.func.count()).where(O.interrupted >= 1)
 _stop_row = (
     sa.update(outbound_messages)
     .where(O.id == sa.bindparam("rid"))
-    .values(status="stopped", last_error=sa.bindparam("reason"), lease_owner=None, lease_until=None)
+    .values(status="stopped", last_error=sa.bindparam("reason"), lease_until=None)
 )
 _stop_chat = (
     sa.update(outbound_messages)
@@ -207,8 +208,8 @@ def _mark_stmt(with_attempts: bool, with_next: bool):
         values["attempts"] = sa.bindparam("att")
     if with_next:  # a retry in place: the worker keeps the row (and its lease)
         values["next_attempt_at"] = sa.bindparam("next")
-    else:  # a final status: nobody holds the row any more
-        values["lease_owner"] = values["lease_until"] = None
+    else:  # a final status: nobody holds the row any more (lease_owner: who held it last)
+        values["lease_until"] = None
     return sa.update(outbound_messages).where(O.id == sa.bindparam("rid")).values(**values)
 
 
@@ -244,7 +245,7 @@ _hold_sent = (
     .where(
         O.external_id == sa.bindparam("ext"), O.channel == sa.bindparam("ch"), O.status == "sent"
     )
-    .values(status="held", last_error=sa.bindparam("reason"), lease_owner=None, lease_until=None)
+    .values(status="held", last_error=sa.bindparam("reason"), lease_until=None)
     .returning(O.address)
 )
 _count_sending = sa.select(sa.func.count()).where(

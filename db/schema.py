@@ -182,15 +182,14 @@ outbound_messages = sa.Table(
 )
 
 # Scheduled jobs (core/scheduler.py): one row per job, written by the fleet's leader in the job's
-# own transaction. A tick is floor(epoch seconds / interval); a job runs at most once per tick
-# (`last_tick` only grows); `overlaps` counts runs refused because another worker had already
-# run that tick (0 while the leader lock works: docs/scaling.md).
+# own transaction. A tick is floor(epoch seconds / interval); the leader skips a job whose
+# `last_tick` is this tick already (a restart or a takeover within a tick); `runs` counts the runs
+# (docs/scaling.md: runs <= last_tick - first_tick + 1 while the leader lock works).
 scheduled_jobs = sa.Table(
     "scheduled_jobs",
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("runs", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("overlaps", sa.Integer, nullable=False, server_default="0"),
     sa.Column("first_tick", sa.BigInteger, nullable=False),
     sa.Column("last_tick", sa.BigInteger, nullable=False),
     sa.Column("last_run_at", UTCDateTime, nullable=False),

@@ -25,7 +25,6 @@ def upgrade() -> None:
         'scheduled_jobs',
         sa.Column('name', sa.String(length=64), nullable=False),
         sa.Column('runs', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('overlaps', sa.Integer(), server_default='0', nullable=False),
         sa.Column('first_tick', sa.BigInteger(), nullable=False),
         sa.Column('last_tick', sa.BigInteger(), nullable=False),
         sa.Column('last_run_at', db.schema.UTCDateTime(timezone=True), nullable=False),
