@@ -92,7 +92,9 @@ class Fleet:
 
     def pids(self) -> dict[int, int]:
         """worker index -> its newest pid."""
-        return {int(i): int(p) for i, p in re.findall(r"worker (\d+) started \(pid (\d+)\)", self.text)}
+        return {
+            int(i): int(p) for i, p in re.findall(r"worker (\d+) started \(pid (\d+)\)", self.text)
+        }
 
     async def wait_for(self, cond, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -182,7 +184,9 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
                 if r >= RESIDENTS // 2
             ]
             await asyncio.wait_for(asyncio.gather(*wave1, *wave2), 60)
-            await fleet.wait_for(lambda: len(fleet.pids()) == 3 and victim not in fleet.pids().values(), 20)
+            await fleet.wait_for(
+                lambda: len(fleet.pids()) == 3 and victim not in fleet.pids().values(), 20
+            )
 
             # Until every event is answered and every reply is marked.
             deadline = time.monotonic() + 30
@@ -203,8 +207,9 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
         async with db.tx(write=False) as c:
             rows = (
                 await c.execute(
-                    sa.select(O.user_key, O.payload, O.status, O.interrupted, O.lease_owner)
-                    .order_by(O.id)
+                    sa.select(
+                        O.user_key, O.payload, O.status, O.interrupted, O.lease_owner
+                    ).order_by(O.id)
                 )
             ).all()
             jobs = (await c.execute(sa.select(scheduled_jobs))).all()
