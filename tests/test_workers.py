@@ -15,6 +15,7 @@ it again. Then:
 - the replies were sent by several workers.
 
 PostgreSQL only (skipped without JARING_TEST_PG_URL); needs Redis on 127.0.0.1:6379 (db 11).
+`run --workers N` on SQLite is refused with a message.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ from db.schema import outbound_messages, scheduled_jobs
 from tests.chatkit import KK_1, NIK_1
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, text_update
 from tests.test_telegram_e2e import ROOT, SECRET, import_csv, service_env
-
-PG_URL = os.environ.get("JARING_TEST_PG_URL")
-pytestmark = pytest.mark.skipif(not PG_URL, reason="several workers need PostgreSQL")
 
 REDIS = "redis://127.0.0.1:6379/11"
 RESIDENTS = 12
@@ -136,6 +134,18 @@ async def post_all(url: str, updates: list[dict]) -> None:
             await asyncio.sleep(random.uniform(0.0, 0.08))
 
 
+async def _clean_redis() -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS)
+    try:
+        keys = [k async for k in client.scan_iter("jaring:limits*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 async def leader_pid(db: Database) -> int | None:
     async with db.tx(write=False) as c:
         worker = await c.scalar(
@@ -202,6 +212,7 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
             ended_at = time.time()
         finally:
             code = await fleet.stop()
+            await _clean_redis()
         assert code == 0, fleet.text[-3000:]
 
         async with db.tx(write=False) as c:
@@ -244,3 +255,14 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
         assert int(j.last_worker.split(":")[1]) != victim, j.name  # a new leader took over
         assert j.last_run_at.timestamp() > killed_at
     print(f"resent after the kill: {resent}; senders: {len(senders)}")
+
+
+def test_several_workers_are_refused_on_sqlite(tmp_path, monkeypatch, capsys):
+    import bot
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'j.db'}")
+    for k in ("TELEGRAM_BOT_TOKEN", "WHATSAPP_TOKEN", "JARING_WORKERS"):
+        monkeypatch.delenv(k, raising=False)
+    assert bot.main(["run", "--workers", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers 3 needs PostgreSQL" in err and "DATABASE_URL=postgresql+asyncpg://" in err
