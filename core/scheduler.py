@@ -82,7 +82,7 @@ class Scheduler:
         return queued
 
     async def _loop(self) -> None:
-        while True:
+        while self._task is not None:
             stamp = self.clock().timestamp()
             tick = int(stamp // self.interval)
             try:
@@ -100,9 +100,10 @@ class Scheduler:
             self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None  # the loop ends at its next turn, if not cancelled
+        if task:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=1.0)
         if self.leader is not None:
             await self.leader.release()

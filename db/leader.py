@@ -47,15 +47,17 @@ class AdvisoryLock:
         if self._engine is None:
             return True
         try:
-            if self._conn is None:
-                self._conn = await asyncio.wait_for(self._engine.connect(), TIMEOUT)
-            if self.held:
-                await asyncio.wait_for(self._conn.execute(_ping), TIMEOUT)
-            else:
-                got = await asyncio.wait_for(self._conn.scalar(_try_lock, {"k": self.key}), TIMEOUT)
-                if got:
-                    log.info("%s: this worker leads", self.name)
-                self.held = bool(got)
+            # asyncio.timeout, not wait_for: a stop's cancellation must never be swallowed.
+            async with asyncio.timeout(TIMEOUT):
+                if self._conn is None:
+                    self._conn = await self._engine.connect()
+                if self.held:
+                    await self._conn.execute(_ping)
+                else:
+                    got = await self._conn.scalar(_try_lock, {"k": self.key})
+                    if got:
+                        log.info("%s: this worker leads", self.name)
+                    self.held = bool(got)
         except Exception as exc:  # noqa: BLE001 - the connection is gone, and the lock with it
             if self.held:
                 log.warning("%s: lost the lead (%s)", self.name, type(exc).__name__)
@@ -68,7 +70,8 @@ class AdvisoryLock:
             return
         if self._conn is not None and self.held:
             try:
-                await asyncio.wait_for(self._conn.execute(_unlock, {"k": self.key}), TIMEOUT)
+                async with asyncio.timeout(TIMEOUT):
+                    await self._conn.execute(_unlock, {"k": self.key})
             except Exception:  # noqa: BLE001 - closing the connection releases it anyway
                 pass
         self.held = False
@@ -79,9 +82,10 @@ class AdvisoryLock:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                await conn.close()
-            except Exception:  # noqa: BLE001
-                pass
+                async with asyncio.timeout(TIMEOUT):
+                    await conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection: the server drops it
+                await conn.invalidate()
 
 
 # --- the job table -----------------------------------------------------------------------------
