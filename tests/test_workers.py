@@ -4,11 +4,12 @@
 SO_REUSEPORT) against a fake Telegram Bot API with 50 ms of latency, send limits in Redis.
 Residents go through the whole check flow, typing quickly (each posts its updates without
 waiting for the replies, on new connections, so they land on every worker). Midway the worker
-that leads the scheduler is killed with SIGKILL while sends are in flight; the supervisor starts
-it again. Then:
+that leads the scheduler is killed with SIGKILL while sends are in flight (the fake answers after
+100 ms); the supervisor starts it again. Then:
 
 - every reply is sent exactly once, but for the counted mid-request resends (`interrupted`);
-  nothing failed (a starting worker no longer fails a live worker's rows);
+  nothing failed (a starting worker no longer fails a live worker's rows); the rows the killed
+  worker was sending were taken over after its lease and resent once;
 - each resident's replies arrive in the order they were made;
 - every scheduled job ran at most once per tick across the fleet, and went on after the kill
   (another worker took the lead);
@@ -146,6 +147,17 @@ async def _clean_redis() -> None:
         await client.aclose()
 
 
+async def sending_of(db: Database, pid: int) -> list[int]:
+    """Rows a worker (by pid) is sending right now."""
+    async with db.tx(write=False) as c:
+        return [
+            r[0]
+            for r in await c.execute(
+                sa.select(O.id).where(O.status == "sending", O.lease_owner.like(f"%:{pid}:%"))
+            )
+        ]
+
+
 async def leader_pid(db: Database) -> int | None:
     async with db.tx(write=False) as c:
         worker = await c.scalar(
@@ -160,7 +172,7 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
     assert import_csv(db_url).returncode == 0
     users = [BASE_USER + r for r in range(RESIDENTS)]
     db = Database(db_url)
-    async with FakeTelegramAPI(latency=0.05) as fake:
+    async with FakeTelegramAPI(latency=0.1) as fake:
         env = service_env(
             db_url,
             fake.base_url,
@@ -186,8 +198,14 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
             await fake.wait_for(lambda: len(fake.sent) >= 20, timeout=30)
             victim = await leader_pid(db)
             assert victim in first_pids.values(), (victim, first_pids)
+            # Preferably while it has a request in flight (the fake answers after 100 ms).
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not await sending_of(db, victim):
+                await asyncio.sleep(0.005)
             os.kill(victim, signal.SIGKILL)
             killed_at = time.time()
+            await asyncio.sleep(0.2)  # gone, with its connections
+            caught = await sending_of(db, victim)  # caught mid-request: resent once, later
             wave2 = [
                 asyncio.create_task(post_all(url, steps(1000 * (r + 1), u)))
                 for r, u in enumerate(users)
@@ -219,7 +237,7 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
             rows = (
                 await c.execute(
                     sa.select(
-                        O.user_key, O.payload, O.status, O.interrupted, O.lease_owner
+                        O.id, O.user_key, O.payload, O.status, O.interrupted, O.lease_owner
                     ).order_by(O.id)
                 )
             ).all()
@@ -239,6 +257,8 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
         interrupted = sum(r.interrupted for r in rows if r.user_key == f"tg:{u}")
         assert extra <= interrupted, (u, got)  # a second copy only for a counted resend
         resent += extra
+    # The killed worker's requests in flight were taken over once its lease expired, resent once.
+    assert {r.id: r.interrupted for r in rows if r.id in caught} == {i: 1 for i in caught}
     assert "Desil 2 dari 10" in rows[-1].payload["text"] or any(
         "Desil 2 dari 10" in r.payload["text"] for r in rows
     )
@@ -254,7 +274,7 @@ async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_
         assert j.last_tick >= int(ended_at) - 2, j.name  # still running at the end
         assert int(j.last_worker.split(":")[1]) != victim, j.name  # a new leader took over
         assert j.last_run_at.timestamp() > killed_at
-    print(f"resent after the kill: {resent}; senders: {len(senders)}")
+    print(f"caught mid-request: {len(caught)}; resent twice: {resent}; senders: {len(senders)}")
 
 
 def test_several_workers_are_refused_on_sqlite(tmp_path, monkeypatch, capsys):
