@@ -79,6 +79,9 @@ class Core:
             worker_id=self.worker_id,
             lease=timedelta(seconds=lease_seconds),
             limits=send_limits(workers, redis_url),
+            # One process (SQLite, or JARING_WORKERS=1): a row in `sending` at start-up is a
+            # dead process's, resent at once; with several, only once its lease has expired.
+            single_process=self.db.is_sqlite or workers <= 1,
         )
         self.service = Service(self.db, engine, self.deps, self.outbox, clock=clock)
         self.scheduler = Scheduler(
