@@ -417,20 +417,31 @@ class Outbox:
 
     async def _wait_turn(self, row: _Row, conv: _Conv) -> None:
         """An earlier row of this conversation is still queued or being sent (by another worker,
-        or waiting for its retry): wait until it is gone, without taking rate tokens."""
+        or waiting for its retry): take it when nobody holds it, else wait until it is gone,
+        without taking rate tokens."""
         delay = WAIT_FIRST
         while not self._stopping:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, WAIT_CAP)
             if min(conv.rows) < row.id:
                 return  # an earlier row came to this process: it goes first
+            now = self.clock()
             try:
+                # Earlier rows nobody holds (e.g. queued by a job, not yet polled): take them.
+                async with self.db.tx() as c:
+                    earlier = await store.lease_earlier(
+                        c, row.channel, row.user_key, row.id, self.worker_id, now, now + self.lease
+                    )
+                for r in earlier:
+                    self._start_send(_Row.of(r))
+                if earlier:
+                    return
                 async with self.db.tx(write=False) as c:
                     if not await store.earlier_active(c, row.channel, row.user_key, row.id):
                         return
             except Exception as exc:  # noqa: BLE001 - the claim will tell
                 log.warning("outbox turn check failed (%s)", type(exc).__name__)
                 return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, WAIT_CAP)
 
     async def _try_once(self, row: _Row) -> Any:
         """Claim the row and send it once. None when done with it (sent, failed, stopped, held,

@@ -133,6 +133,21 @@ _claim = (
 _still_mine = sa.select(O.id).where(
     O.id.in_(sa.bindparam("ids", expanding=True)), O.status == "queued", _free
 )
+# The due, unleased queued rows before this one in its conversation, leased to `me` (a row that
+# waits for them takes them instead of waiting for a poll).
+_lease_earlier = (
+    sa.update(outbound_messages)
+    .where(
+        O.channel == sa.bindparam("ch"),
+        O.user_key == sa.bindparam("uk"),
+        O.id < sa.bindparam("rid"),
+        O.status == "queued",
+        O.next_attempt_at <= sa.bindparam("now"),
+        _unleased,
+    )
+    .values(lease_owner=sa.bindparam("me"), lease_until=sa.bindparam("until"))
+    .returning(*_SEND_COLUMNS)
+)
 _earlier_active_of = sa.select(
     sa.exists().where(
         O.channel == sa.bindparam("ch"),
@@ -323,6 +338,21 @@ async def claim(
             r[0] for r in await conn.execute(_still_mine, {"ids": list(rest), "me": me, "now": now})
         }
     return rows, waiting
+
+
+async def lease_earlier(
+    conn,
+    channel: str,
+    user_key: str,
+    row_id: int,
+    me: str,
+    now: datetime,
+    until: datetime,
+) -> list:
+    """Lease to `me` the due queued rows nobody holds that come before `row_id` in its
+    conversation; the rows (the columns of `lease_due`), oldest first."""
+    params = {"ch": channel, "uk": user_key, "rid": row_id, "me": me, "now": now, "until": until}
+    return sorted((await conn.execute(_lease_earlier, params)).all(), key=lambda r: r.id)
 
 
 async def earlier_active(conn, channel: str, user_key: str, row_id: int) -> bool:
