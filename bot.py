@@ -41,6 +41,10 @@ class Runtime(Core):
             clock=clock,
             public_url=settings.jaring_public_url or "",
             send_horizon_hours=settings.jaring_send_horizon_hours,
+            workers=settings.jaring_workers,
+            redis_url=settings.jaring_redis_url,
+            lease_seconds=settings.jaring_outbox_lease_seconds,
+            scheduler_interval=settings.jaring_scheduler_interval,
         )
         self.settings = settings
         self._plugins = PLUGINS
@@ -92,7 +96,12 @@ class Runtime(Core):
         if web:
             from web.app import serve
 
-            self._site = await serve(self.web, self.settings.web_host, self.settings.web_port)
+            self._site = await serve(
+                self.web,
+                self.settings.web_host,
+                self.settings.web_port,
+                reuse_port=self.settings.jaring_workers > 1,
+            )
         await self.start_core()
         for channel in self.channels.values():
             await channel.start()

@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     # How long a reply keeps being retried through network errors, 5xx and 429 before it fails
     # (final answers such as a blocked bot or an invalid recipient fail it at once): docs/delivery.md
     jaring_send_horizon_hours: float = 24.0
+    # Several workers on one PostgreSQL database (docs/scaling.md). JARING_WORKERS: how many
+    # processes serve this database (`run --workers N` sets it for its workers; set it yourself
+    # when you start N processes behind the proxy): each takes 1/N of the send limits when Redis
+    # is not there to share them. JARING_REDIS_URL (e.g. redis://127.0.0.1:6379/0): the send
+    # limits shared by the fleet through Redis when JARING_WORKERS > 1.
+    jaring_workers: int = 1
+    jaring_redis_url: str | None = None
+    # How long a worker's hold on the replies it is sending lasts without renewal: a killed
+    # worker's replies are taken over (the one caught mid-request resent once) after this.
+    jaring_outbox_lease_seconds: float = 30.0
+    # Seconds between the scheduled jobs' ticks (reminders, SLA, retention).
+    jaring_scheduler_interval: float = 60.0
     log_level: str = "INFO"
     # Log lines as text (the terminal) or one JSON object each (deploy: a log shipper reads them);
     # docs/observe.md.
@@ -111,6 +123,22 @@ class Settings(BaseSettings):
     def _locale(cls, v: str) -> str:
         if v not in ("id", "en", "su", "jv"):
             raise ValueError("JARING_DEFAULT_LOCALE must be 'id', 'en', 'su' or 'jv'")
+        return v
+
+    @field_validator("jaring_workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("JARING_WORKERS must be 1 or more")
+        return v
+
+    @field_validator("jaring_outbox_lease_seconds", "jaring_scheduler_interval")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(
+                "JARING_OUTBOX_LEASE_SECONDS and JARING_SCHEDULER_INTERVAL must be > 0"
+            )
         return v
 
     @field_validator("jaring_public_url")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
 log = logging.getLogger("jaring")
 
@@ -23,6 +25,13 @@ def add_parsers(sub) -> None:
         "--console-fallback",
         action="store_true",
         help="without a Telegram token, also start the terminal chat",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N worker processes serving one port (PostgreSQL only): docs/scaling.md",
     )
     p.set_defaults(handler=cmd_run)
     p = sub.add_parser(
@@ -60,11 +69,31 @@ def launch_refusal(settings) -> str | None:
     )
 
 
+def workers_refusal(settings, args) -> str | None:
+    """Why `run --workers N` must not start, or None."""
+    if args.workers < 1:
+        return "--workers must be 1 or more."
+    if args.workers == 1:
+        return None
+    if settings.database_url.startswith("sqlite"):
+        return (
+            f"--workers {args.workers} needs PostgreSQL: SQLite serves one process at a time "
+            "(its single writer would make the workers wait for each other). Set DATABASE_URL="
+            "postgresql+asyncpg://USER:PASSWORD@HOST/DB and run `python bot.py migrate` "
+            "(docs/scaling.md), or start one worker."
+        )
+    if args.console_fallback:
+        return "--console-fallback runs the terminal chat in one process: not with --workers."
+    return None
+
+
 async def cmd_run(settings, args) -> int:
-    refusal = launch_refusal(settings)
+    refusal = launch_refusal(settings) or workers_refusal(settings, args)
     if refusal:
         print(refusal, file=sys.stderr, flush=True)
         return 2
+    if args.workers > 1:
+        return await supervise(settings, args.workers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -107,6 +136,72 @@ async def cmd_run(settings, args) -> int:
     finally:
         await _bounded_stop(rt)
     return 0
+
+
+# A worker that ends by itself (a crash, a kill) is started again after this pause.
+RESTART_PAUSE = 1.0
+
+
+async def supervise(settings, n: int) -> int:
+    """`run --workers N`: N `bot.py run` processes with JARING_WORKERS=N, all serving
+    WEB_HOST:WEB_PORT (SO_REUSEPORT: the kernel spreads connections over them). A worker that
+    dies is started again; SIGTERM/SIGINT stop them all within STOP_DEADLINE (each stops itself
+    as a single `run` does). Exit status 2 from a worker (a configuration refusal) stops all."""
+    bot_py = Path(__file__).resolve().parent.parent / "bot.py"
+    env = {**os.environ, "JARING_WORKERS": str(n)}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    procs: dict[int, asyncio.subprocess.Process] = {}
+    waits: dict[int, asyncio.Task] = {}
+
+    async def spawn(i: int) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(bot_py), "run", env={**env, "JARING_WORKER_INDEX": str(i)}
+        )
+        procs[i], waits[i] = proc, asyncio.create_task(proc.wait())
+        print(f"worker {i} started (pid {proc.pid})", flush=True)
+
+    for i in range(1, n + 1):
+        await spawn(i)
+    print(
+        f"Jaring: {n} workers serving http://{settings.web_host}:{settings.web_port}",
+        flush=True,
+    )
+    status = 0
+    stopping = asyncio.create_task(stop.wait())
+    while not stop.is_set():
+        done, _ = await asyncio.wait(
+            [stopping, *waits.values()], return_when=asyncio.FIRST_COMPLETED
+        )
+        for i, task in list(waits.items()):
+            if task not in done or stop.is_set():
+                continue
+            code = task.result()
+            if code == 2:
+                log.error("worker %d refused to start (exit 2); stopping all workers", i)
+                status = 2
+                stop.set()
+                break
+            log.warning("worker %d (pid %d) ended (%s); starting it again", i, procs[i].pid, code)
+            await asyncio.sleep(RESTART_PAUSE)
+            if not stop.is_set():
+                await spawn(i)
+    for proc in procs.values():
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+    left = [t for t in waits.values() if not t.done()]
+    if left:
+        _, pending = await asyncio.wait(left, timeout=STOP_DEADLINE + 1)
+        for i, proc in procs.items():
+            if proc.returncode is None:
+                log.warning("worker %d did not stop in time; killed", i)
+                proc.kill()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+    stopping.cancel()
+    return status
 
 
 async def _bounded_stop(rt) -> None:

@@ -387,6 +387,7 @@ class Service:
         """The outbox rows (`queued`) for the replies. When this process sends on that channel,
         the rows are handed straight to the sender after the commit (no read back); it claims
         each right before its request. Otherwise they wait for a sender's poll."""
+        local = ev.channel in self.outbox.transports
         return [
             dict(
                 channel=ev.channel,
@@ -398,6 +399,12 @@ class Service:
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                # This worker sends them: leased to it from the start (docs/scaling.md).
+                **(
+                    self.outbox.lease_values(now)
+                    if local
+                    else {"lease_owner": None, "lease_until": None}
+                ),
             )
             for r in replies
         ]

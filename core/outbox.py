@@ -3,12 +3,20 @@
 - A row is `queued` until the moment its request goes to the network: waiting for a chat's turn,
   a rate-limit bucket or a retry delay keeps it queued. Right before `transport.send` it is
   claimed (queued -> sending, one UPDATE ... RETURNING shared by the sends ready at that moment),
-  so a row is never sent twice. A row found in `sending` at start-up was caught mid-request: it
-  is queued again once (counted, logged, shown on the dashboard's home); a second time it fails.
+  so a row is never sent twice. A row caught mid-request by a crash is queued again once
+  (counted, logged, shown on the dashboard's home); a second time it fails.
+- Several workers on one database (docs/scaling.md): each holds the queued rows it has in memory
+  under a lease (its worker id + an expiry, renewed while it lives). It takes new rows in small
+  batches (FOR UPDATE SKIP LOCKED on PostgreSQL), never a row another live worker holds; a row
+  left in `sending` is recovered only once its worker's lease has expired (on SQLite, a single
+  process, every such row at start-up). The claim takes a row only when no earlier row of its
+  conversation (channel + user key) is still queued or sending, whichever worker made it: replies
+  leave in the order they were made. In this process a conversation's rows go one at a time,
+  lowest id first.
 - A send that succeeded is never sent again: its mark (`sent`) is kept in memory and retried
   until the database takes it; nothing re-queues a row whose send succeeded.
-- Channel limits: a token bucket per channel (e.g. Telegram ~30/s) and one per chat (~1/s with a
-  small burst); messages to one chat go out in order.
+- Channel limits (core/limits.py): a token bucket per channel (e.g. Telegram ~30/s) and one per
+  chat (~1/s with a small burst), in this process or shared through Redis by the fleet.
 - Typed errors from the transport: SendRetry (429 retry_after, 5xx, timeouts, network errors)
   is retried in place (keeps order; the row is `queued` with its next attempt time meanwhile)
   with capped exponential backoff and jitter, or after retry_after, until the row is older than
@@ -26,13 +34,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core import logcontext, metrics
+from core.limits import Bucket, Limits, LocalLimits
 from core.model import SendFinal, SendHeld, SendRetry, SendStopped
 from db import outbox_store as store
 from db.database import Database
@@ -47,6 +59,22 @@ BACKOFF_CAP = 30.0
 DEFAULT_MAX_AGE = timedelta(hours=24)
 # How long stop() lets requests in flight (and their marks) finish.
 STOP_GRACE = 6.0
+# A worker's hold on its rows: renewed every third of it while the worker lives; another worker
+# takes them over (or recovers them, when caught mid-request) once it has expired.
+DEFAULT_LEASE = timedelta(seconds=30)
+# Rows leased per poll, and how many rows a worker keeps in memory at most.
+LEASE_BATCH = 100
+MAX_HELD = 5000
+# A claim refused because an earlier row of the conversation is still on its way: look again
+# after this long, doubling up to WAIT_CAP.
+WAIT_FIRST, WAIT_CAP = 0.02, 0.5
+
+__all__ = ["Bucket", "Outbox", "Transport", "backoff", "make_worker_id"]
+
+
+def make_worker_id() -> str:
+    """host:pid:random, unique across the fleet and across restarts."""
+    return f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
@@ -65,55 +93,29 @@ class Transport(Protocol):
 
 
 class _Row:
-    __slots__ = ("id", "channel", "address", "payload", "attempts", "created_at")
+    __slots__ = ("id", "channel", "user_key", "address", "payload", "attempts", "created_at")
 
-    def __init__(self, id, channel, address, payload, attempts, created_at):
-        self.id, self.channel, self.address = id, channel, address
+    def __init__(self, id, channel, user_key, address, payload, attempts, created_at):
+        self.id, self.channel, self.user_key, self.address = id, channel, user_key, address
         self.payload, self.attempts, self.created_at = payload, attempts, created_at
 
     @classmethod
     def of(cls, r) -> _Row:
-        return cls(r.id, r.channel, r.address, r.payload, r.attempts, r.created_at)
+        return cls(r.id, r.channel, r.user_key, r.address, r.payload, r.attempts, r.created_at)
 
 
-class Bucket:
-    """Token bucket; `wait()` sleeps until a token is free. `pause()` blocks it for a while."""
+class _Conv:
+    """One conversation's rows in this process (by id), sent one at a time, lowest id first."""
 
-    __slots__ = ("rate", "cap", "tokens", "stamp", "paused_until")
+    __slots__ = ("rows", "task")
 
-    def __init__(self, rate: float, burst: float):
-        self.rate, self.cap = rate, max(1.0, burst)
-        self.tokens, self.stamp, self.paused_until = self.cap, time.monotonic(), 0.0
-
-    async def wait(self) -> None:
-        while True:
-            now = time.monotonic()
-            if now < self.paused_until:
-                await asyncio.sleep(self.paused_until - now)
-                continue
-            self.tokens = min(self.cap, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-
-    def idle_full(self) -> bool:
-        return (
-            time.monotonic() >= self.paused_until
-            and self.tokens + (time.monotonic() - self.stamp) * self.rate >= self.cap
-        )
+    def __init__(self) -> None:
+        self.rows: dict[int, _Row] = {}
+        self.task: asyncio.Task | None = None
 
 
-class _Chat:
-    __slots__ = ("lock", "bucket")
-
-    def __init__(self, rate: float):
-        self.lock = asyncio.Lock()
-        self.bucket = Bucket(rate, burst=3)
+# _claim's answer for a row that waits for an earlier row of its conversation.
+_WAIT = object()
 
 
 class Outbox:
@@ -125,14 +127,23 @@ class Outbox:
         poll_interval: float = 1.0,
         max_in_flight: int = 64,
         max_age: timedelta = DEFAULT_MAX_AGE,
+        worker_id: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        limits: Limits | None = None,
+        single_process: bool | None = None,
     ):
         self.db = db
         self.clock = clock
         self.poll_interval = poll_interval
         self.max_age = max_age
+        self.worker_id = worker_id or make_worker_id()
+        self.lease = lease
+        self.limits: Limits = limits or LocalLimits()
+        # SQLite serves one process: a row in `sending` at start-up is a dead process's.
+        self.single_process = db.is_sqlite if single_process is None else single_process
         self.transports: dict[str, Transport] = {}
-        self._global: dict[str, Bucket] = {}
-        self._chats: dict[tuple[str, str], _Chat] = {}
+        self._convs: dict[tuple[str, str], _Conv] = {}
+        self._renewed = self._recovered = time.monotonic()
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._inflight: set[int] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -150,7 +161,11 @@ class Outbox:
 
     def register(self, transport: Transport) -> None:
         self.transports[transport.channel] = transport
-        self._global[transport.channel] = Bucket(transport.rate_global, burst=transport.rate_global)
+        self.limits.register(transport.channel, transport.rate_global, transport.rate_per_chat)
+
+    def lease_values(self, now: datetime) -> dict[str, Any]:
+        """The lease columns of a row this worker queues and sends itself (`submit`)."""
+        return {"lease_owner": self.worker_id, "lease_until": now + self.lease}
 
     def notify(self, ids: list[int]) -> None:
         """Rows queued in the database (by this or another process): send them."""
@@ -170,6 +185,7 @@ class Outbox:
                     _Row(
                         r["id"],
                         r["channel"],
+                        r.get("user_key") or r["address"],
                         r["address"],
                         r["payload"],
                         r["attempts"],
@@ -184,8 +200,11 @@ class Outbox:
         self, conn, channel: str, user_key: str, address: str, now: datetime
     ) -> list[dict[str, Any]]:
         """The window opened again: this user's held rows queued again (to `address`, in id
-        order), as the rows `submit` takes, so they go before anything queued later."""
-        return await store.release_held(conn, channel, user_key, address, now)
+        order, leased to this worker), as the rows `submit` takes; the claim sends them before
+        anything queued later in the conversation."""
+        return await store.release_held(
+            conn, channel, user_key, address, now, self.worker_id, now + self.lease
+        )
 
     async def requeue_held(
         self, conn, channel: str, user_key: str, address: str, now: datetime
@@ -226,7 +245,7 @@ class Outbox:
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         self._stopping = False
-        await self.recover()
+        await self.recover(everything=self.single_process)
         try:
             await self._poll_once()  # what was queued before the start goes out first
         except Exception as exc:  # noqa: BLE001 - the poller tries again
@@ -235,7 +254,7 @@ class Outbox:
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Stop taking rows; let the requests in flight finish and their marks commit (within
-        `grace` seconds); everything else stays queued for the next start."""
+        `grace` seconds); everything else stays queued, its lease let go, for the next worker."""
         self._stopping = True
         if self._runner:
             self._runner.cancel()
@@ -259,21 +278,28 @@ class Outbox:
             for t in left:
                 t.cancel()
             await asyncio.gather(*left, return_exceptions=True)
+        try:  # queued rows free for other workers at once; one cut short is resent once
+            async with self.db.tx() as c:
+                await store.release_leases(c, self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - the leases expire by themselves
+            log.warning("outbox could not let go of its leases (%s)", type(exc).__name__)
 
-    async def recover(self) -> int:
-        """Rows left in `sending` by a crash were caught mid-request: each is queued again once
-        (it may have gone out: at most one second send), failed when caught a second time. How
-        many were queued again."""
+    async def recover(self, *, everything: bool = False) -> int:
+        """Rows left in `sending` by a worker that died (its lease expired; `everything`: any,
+        at a single process's start-up) were caught mid-request: each is queued again once (it
+        may have gone out: at most one second send), failed when caught a second time. How many
+        were queued again."""
         async with self.db.tx() as c:
-            resent, failed = await store.recover(c, self.clock())
+            resent, failed = await store.recover(c, self.clock(), everything=everything)
         if resent or failed:
             log.warning(
-                "outbox start-up: %d message(s) caught mid-request are resent once; "
+                "outbox recovery: %d message(s) caught mid-request are resent once; "
                 "%d caught a second time failed",
                 resent,
                 failed,
             )
-        self.resent_at_start = resent
+        if everything or not self._runner:
+            self.resent_at_start = resent
         metrics.RESENT_AT_START.inc(resent)
         return resent
 
@@ -305,7 +331,8 @@ class Outbox:
             await asyncio.gather(poller, return_exceptions=True)
 
     async def _poll(self) -> None:
-        """Pick up due retries and rows queued by other processes or before a restart."""
+        """Keep this worker's leases, recover a dead worker's rows, and take due rows nobody
+        holds: retries, rows queued by other processes or before a restart."""
         while True:
             try:
                 await self._poll_once()
@@ -316,63 +343,114 @@ class Outbox:
     async def _poll_once(self) -> None:
         if not self.transports:
             return
-        # Rows waiting in this process stay `queued` (due): look past them, load only new ones.
-        limit = min(500 + len(self._inflight), 50_000)
-        async with self.db.tx(write=False) as c:
-            ids = await store.due(c, self.clock(), list(self.transports), limit)
-            new = [i for i in ids if i not in self._inflight][:500]
-            rows = await store.queued(c, new, list(self.transports)) if new else []
-        for row in sorted(rows, key=lambda r: r.id):
-            self._start_send(_Row.of(row))
-        for key in [
-            k
-            for k, chat in self._chats.items()
-            if not chat.lock.locked() and chat.bucket.idle_full()
-        ]:
-            del self._chats[key]
+        period = self.lease.total_seconds()
+        if self._inflight and time.monotonic() - self._renewed >= period / 3:
+            await self._renew()
+        if time.monotonic() - self._recovered >= period / 2:
+            self._recovered = time.monotonic()
+            await self.recover()
+        if len(self._inflight) < MAX_HELD:
+            now = self.clock()
+            async with self.db.tx() as c:
+                rows = await store.lease_due(
+                    c, self.worker_id, now, now + self.lease, list(self.transports), LEASE_BATCH
+                )
+            for row in rows:
+                self._start_send(_Row.of(row))
+        self.limits.forget_idle()
+
+    async def _renew(self) -> None:
+        self._renewed = time.monotonic()
+        now = self.clock()
+        async with self.db.tx() as c:
+            await store.renew(c, list(self._inflight), self.worker_id, now, now + self.lease)
 
     async def _dispatch(self, ids: list[int]) -> None:
         ids = [i for i in ids if i not in self._inflight]
         if not ids:
             return
-        async with self.db.tx(write=False) as c:
-            rows = await store.queued(c, ids, list(self.transports))
-        for row in sorted(rows, key=lambda r: r.id):
+        now = self.clock()
+        async with self.db.tx() as c:
+            rows = await store.lease_ids(
+                c, ids, self.worker_id, now, now + self.lease, list(self.transports)
+            )
+        for row in rows:
             self._start_send(_Row.of(row))
 
     def _start_send(self, row: _Row) -> None:
         if row.id in self._inflight or self._stopping:
             return
         self._inflight.add(row.id)
-        chat = self._chats.get((row.channel, row.address))
-        if chat is None:
-            chat = self._chats[(row.channel, row.address)] = _Chat(
-                self.transports[row.channel].rate_per_chat
-            )
-        task = asyncio.create_task(self._send(row, chat))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        key = (row.channel, row.user_key)
+        conv = self._convs.get(key)
+        if conv is None:
+            conv = self._convs[key] = _Conv()
+        conv.rows[row.id] = row
+        if conv.task is None:
+            task = conv.task = asyncio.create_task(self._drain(key, conv))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, row: _Row, chat: _Chat) -> None:
-        logcontext.set_outbound(row.id)  # this task's log lines name the row
+    async def _drain(self, key: tuple[str, str], conv: _Conv) -> None:
+        """Send a conversation's rows in this process one at a time, lowest id first (a row
+        that arrives later with a lower id, e.g. taken over from a dead worker, goes next)."""
         try:
-            async with chat.lock:  # FIFO: a chat's messages go out in order
-                while not self._stopping:
-                    await chat.bucket.wait()
-                    async with self._sem:
-                        await self._global[row.channel].wait()
-                        if self._stopping:
-                            return
-                        wait = await self._try_once(row, chat)
-                    if wait is None:
+            while conv.rows and not self._stopping:
+                row = conv.rows[min(conv.rows)]
+                logcontext.set_outbound(row.id)  # this task's log lines name the row
+                await self.limits.take(row.channel, row.address)
+                async with self._sem:
+                    if self._stopping:
                         return
+                    wait = await self._try_once(row)
+                if wait is None:
+                    del conv.rows[row.id]
+                    self._inflight.discard(row.id)
+                elif wait is _WAIT:
+                    await self._wait_turn(row, conv)
+                else:
                     await asyncio.sleep(wait)  # the row is queued meanwhile
         finally:
-            self._inflight.discard(row.id)
+            conv.task = None
+            if self._stopping or not conv.rows:
+                for rid in conv.rows:
+                    self._inflight.discard(rid)
+                conv.rows.clear()
+                if self._convs.get(key) is conv:
+                    del self._convs[key]
 
-    async def _try_once(self, row: _Row, chat: _Chat) -> float | None:
+    async def _wait_turn(self, row: _Row, conv: _Conv) -> None:
+        """An earlier row of this conversation is still queued or being sent (by another worker,
+        or waiting for its retry): take it when nobody holds it, else wait until it is gone,
+        without taking rate tokens."""
+        delay = WAIT_FIRST
+        while not self._stopping:
+            if min(conv.rows) < row.id:
+                return  # an earlier row came to this process: it goes first
+            now = self.clock()
+            try:
+                # Earlier rows nobody holds (e.g. queued by a job, not yet polled): take them.
+                async with self.db.tx() as c:
+                    earlier = await store.lease_earlier(
+                        c, row.channel, row.user_key, row.id, self.worker_id, now, now + self.lease
+                    )
+                for r in earlier:
+                    self._start_send(_Row.of(r))
+                if earlier:
+                    return
+                async with self.db.tx(write=False) as c:
+                    if not await store.earlier_active(c, row.channel, row.user_key, row.id):
+                        return
+            except Exception as exc:  # noqa: BLE001 - the claim will tell
+                log.warning("outbox turn check failed (%s)", type(exc).__name__)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, WAIT_CAP)
+
+    async def _try_once(self, row: _Row) -> Any:
         """Claim the row and send it once. None when done with it (sent, failed, stopped, held,
-        or no longer queued); else the seconds to wait before trying again."""
+        or no longer this worker's); _WAIT when an earlier row of its conversation goes first;
+        else the seconds to wait before trying again."""
         task = asyncio.current_task()
         assert task is not None
         self._in_request.add(task)
@@ -382,14 +460,14 @@ class Outbox:
             except Exception as exc:  # noqa: BLE001 - the database: still queued, try later
                 log.warning("outbox claim failed (%s); retrying", type(exc).__name__)
                 return backoff(1, None)
-            if claimed is None:
-                return None  # sent, stopped or held meanwhile (another sender, a release)
+            if claimed is None or claimed is _WAIT:
+                return claimed  # None: sent, stopped or held meanwhile, or another worker's
             row.attempts = claimed.attempts
             try:
                 ext = await self.transports[row.channel].send(row.address, row.payload)
             except SendRetry as e:
                 metrics.send_retry(self.senders, row.channel, e.reason, e.retry_after)
-                return await self._retry(row, chat, e.reason, e.retry_after)
+                return await self._retry(row, e.reason, e.retry_after)
             except SendStopped as e:
                 metrics.send_result(self.senders, row.channel, "stopped")
                 await self._settle(self._stop, row, e.reason)
@@ -405,16 +483,14 @@ class Outbox:
             except Exception as exc:  # noqa: BLE001 - unexpected transport error: keep the row
                 log.error("send failed unexpectedly (row %s): %s", row.id, type(exc).__name__)
                 metrics.send_result(self.senders, row.channel, "retry", type(exc).__name__)
-                return await self._retry(row, chat, type(exc).__name__, None)
+                return await self._retry(row, type(exc).__name__, None)
             metrics.send_result(self.senders, row.channel, "sent")
             await self._mark_sent(row.id, ext, row.attempts)
             return None
         finally:
             self._in_request.discard(task)
 
-    async def _retry(
-        self, row: _Row, chat: _Chat, reason: str, retry_after: float | None
-    ) -> float | None:
+    async def _retry(self, row: _Row, reason: str, retry_after: float | None) -> float | None:
         """A retryable error: the row back to `queued` with its next attempt time, or failed when
         it is older than the horizon. The wait, or None when failed."""
         now = self.clock()
@@ -430,8 +506,7 @@ class Outbox:
         wait = backoff(row.attempts, retry_after)
         metrics.send_retried(row.channel)
         if retry_after is not None:  # Telegram 429: slow the whole channel
-            self._global[row.channel].pause(wait)
-        chat.bucket.pause(wait)
+            self.limits.pause(row.channel, wait)
         log.warning(
             "send retry in %.1fs (row %s, attempt %d): %s", wait, row.id, row.attempts, reason
         )
@@ -462,7 +537,8 @@ class Outbox:
     # --- claims and marks, shared by the sends of a moment (group commit) ------------------
     async def _claim(self, row_id: int):
         """queued -> sending for this row, in one transaction with the other sends ready now;
-        the claimed row (its attempts), or None when it was not queued."""
+        the claimed row (its attempts), _WAIT when an earlier row of its conversation goes
+        first, or None when it is no longer queued (or another worker holds it)."""
         fut = asyncio.get_running_loop().create_future()
         self._claims.append((row_id, fut))
         if self._claimer is None or self._claimer.done():
@@ -472,15 +548,24 @@ class Outbox:
     async def _flush_claims(self) -> None:
         while self._claims:
             batch, self._claims = self._claims, []
+            now = self.clock()
             try:
                 async with self.db.tx() as c:
-                    rows = await store.claim(c, [i for i, _ in batch], list(self.transports))
+                    rows, waiting = await store.claim(
+                        c,
+                        [i for i, _ in batch],
+                        list(self.transports),
+                        self.worker_id,
+                        now,
+                        now + self.lease,
+                    )
             except Exception as exc:  # noqa: BLE001
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            by_id = {r.id: r for r in rows}
+            by_id: dict[int, Any] = {r.id: r for r in rows}
+            by_id.update((i, _WAIT) for i in waiting)
             for i, fut in batch:
                 if not fut.done():
                     fut.set_result(by_id.get(i))

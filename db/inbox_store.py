@@ -98,6 +98,8 @@ REPLY_COLUMNS = (
     "attempts",
     "next_attempt_at",
     "created_at",
+    "lease_owner",  # the worker that sends it (None: whichever polls it; docs/scaling.md)
+    "lease_until",
 )
 
 
@@ -271,7 +273,7 @@ async def finish_event(conn, state, event_id: int, now: datetime, *, replies: li
             "e_status": "done",
         }
         if replies:
-            params.update({f"o_{k}": replies[0][k] for k in REPLY_COLUMNS})
+            params.update({f"o_{k}": replies[0].get(k) for k in REPLY_COLUMNS})
         res = await conn.execute(_finish[bool(replies)], params)
         if replies:
             replies[0]["id"] = res.scalar_one()

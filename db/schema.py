@@ -210,9 +210,29 @@ outbound_messages = sa.Table(
     sa.Column("external_id", sa.String(128), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime, nullable=True),
+    # The lease (docs/scaling.md): the worker holding this queued or sending row in memory, and
+    # until when (renewed while it lives). Another worker takes the row, or recovers it when it
+    # was caught mid-request, only once the lease has expired.
+    sa.Column("lease_owner", sa.String(80), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
     sa.Index("ix_outbound_messages_status_next", "status", "next_attempt_at"),
     sa.Index("ix_outbound_messages_external_id", "external_id"),  # delivery statuses join here
     sa.Index("ix_outbound_messages_user_status", "user_key", "status"),  # held rows of a user
+)
+
+# Scheduled jobs (core/scheduler.py): one row per job, written by the fleet's leader in the job's
+# own transaction. A tick is floor(epoch seconds / interval); the leader skips a job whose
+# `last_tick` is this tick already (a restart or a takeover within a tick); `runs` counts the runs
+# (docs/scaling.md: runs <= last_tick - first_tick + 1 while the leader lock works).
+scheduled_jobs = sa.Table(
+    "scheduled_jobs",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("runs", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_tick", sa.BigInteger, nullable=False),
+    sa.Column("last_tick", sa.BigInteger, nullable=False),
+    sa.Column("last_run_at", UTCDateTime, nullable=False),
+    sa.Column("last_worker", sa.String(80), nullable=False),
 )
 
 # --- WhatsApp (handlers/whatsapp/, stores in db/whatsapp_store.py) ----------------------------

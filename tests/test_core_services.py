@@ -9,6 +9,7 @@ from conversations import identity
 from core.engine import Ctx, Flow, Input
 from core.notify import notify, notify_many
 from core.scheduler import Scheduler
+from db.database import Database
 from db.schema import conversations, outbound_messages
 from tests.chatkit import KK_1, NIK_1, Chat, Clock, running
 
@@ -152,3 +153,51 @@ def test_staff_cli_modules_plug_into_bot_py(monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == "ok x"
     assert bot.main(["demo", "x", "--fail"]) == 1
     assert "Tidak ditemukan: 7" in capsys.readouterr().err
+
+
+async def test_the_scheduler_runs_a_job_once_per_tick_and_leads_alone(db_url):
+    """Two schedulers (two workers): a tick's jobs run once (the second skips a job already run
+    in that tick), counted in scheduled_jobs; on PostgreSQL only one holds the leader lock until
+    it lets go (docs/scaling.md)."""
+    from db.leader import SCHEDULER, AdvisoryLock, job_runs
+
+    clock = Clock()
+    runs: list[str] = []
+
+    async def tick_job(conn, now, deps):
+        runs.append("ran")
+        return []
+
+    db1, db2 = Database(db_url), Database(db_url)
+    try:
+        leaders = [AdvisoryLock(d, SCHEDULER, "scheduler") for d in (db1, db2)]
+        s1, s2 = (
+            Scheduler(d, None, None, clock=clock, jobs=[tick_job], leader=lead, worker_id=w)
+            for d, lead, w in zip((db1, db2), leaders, ("h:1:a", "h:2:b"), strict=True)
+        )
+        assert await leaders[0].hold() and s1.is_leader
+        if db_url.startswith("sqlite"):
+            assert await leaders[1].hold() and s2.is_leader  # one process: it leads
+        else:
+            assert not await leaders[1].hold() and not s2.is_leader
+            await leaders[0].release()
+            assert await leaders[1].hold() and s2.is_leader
+        await s1.run_once(tick=100)
+        await s2.run_once(tick=100)  # the same tick: skipped
+        await s2.run_once(tick=101)
+        await s1.run_once()  # by hand (tests, tools): always runs, not counted
+        assert runs == ["ran"] * 3
+        async with db1.tx(write=False) as c:
+            [row] = await job_runs(c)
+        assert (row.name, row.runs, row.first_tick, row.last_tick, row.last_worker) == (
+            "tick_job",
+            2,
+            100,
+            101,
+            "h:2:b",
+        )
+    finally:
+        for lead in leaders:
+            await lead.release()
+        await db1.dispose()
+        await db2.dispose()

@@ -54,6 +54,9 @@ async def file_report(rt, conv: int | None, **kw) -> str:
             verification_days=14,
             rt_answer_days=3,
         )
+    # as the flows do: the message to the ketua RT is sent now, not by a poll in a later reply
+    rt.outbox.notify(list(made.notified))
+    await rt.outbox.idle()
     return made.code
 
 
@@ -376,7 +379,10 @@ async def test_the_ketua_rt_who_filed_it_follows_it_and_the_rt_step_shows(db_url
         assert "tidak ditemukan" in no["text"]
         clock.advance(days=3, minutes=1)
         async with rt.db.tx() as c:
-            await ops.forward_unanswered(c, clock(), rt.deps)
+            ids = await ops.forward_unanswered(c, clock(), rt.deps)
+        # as the scheduler does: the job's messages go now (the reply below comes after them)
+        rt.outbox.notify(ids)
+        await rt.outbox.idle()
         [later] = await resident.send(other)
         assert "ketua RT belum menjawab sampai batas waktu; diperiksa Dinsos" in later["text"]
         # past Dinsos's own date: an apology and a way to an officer

@@ -286,3 +286,123 @@ async def test_a_long_queue_in_one_chat_does_not_hide_other_chats(db):
     finally:
         await ob.stop()
     assert len(t.sent) < 20  # the rest of a1 stays queued
+
+
+# --- several workers on one database (docs/scaling.md); PostgreSQL only ----------------------
+
+
+class Recorder(Scripted):
+    """Records into a list shared by several workers, with a little network time."""
+
+    def __init__(self, log, delay=0.01, hang=None):
+        super().__init__()
+        self.log, self.delay, self.hang = log, delay, hang
+
+    async def send(self, address, payload):
+        if self.hang is not None and payload["text"] == self.hang[0]:
+            await self.hang[1].wait()
+        await asyncio.sleep(self.delay)
+        self.log.append(payload["text"])
+        return str(len(self.log))
+
+
+async def _lease_to(db, ids, owner, seconds=30.0):
+    from datetime import timedelta
+
+    async with db.tx() as c:
+        await c.execute(
+            sa.update(outbound_messages)
+            .where(O.id.in_(ids))
+            .values(lease_owner=owner, lease_until=datetime.now(UTC) + timedelta(seconds=seconds))
+        )
+
+
+async def _rows(db, ids):
+    async with db.tx(write=False) as c:
+        rows = await c.execute(sa.select(*outbound_messages.c).where(O.id.in_(ids)).order_by(O.id))
+        return [dict(r._mapping) for r in rows]
+
+
+async def test_two_workers_send_one_conversation_in_the_order_it_was_made(db_url):
+    """Replies of one conversation made alternately by two workers (each holding its own, as
+    the inbox leases them): each worker sends only its own rows, yet the resident gets them in
+    the order they were made (a reply goes only after the one before it was sent)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("several workers: PostgreSQL")
+    a_db, b_db = Database(db_url), Database(db_url)
+    a, b = Outbox(a_db, worker_id="a:1:x"), Outbox(b_db, worker_id="b:2:y")
+    got: list[str] = []
+    a.register(Recorder(got, delay=0.02))
+    b.register(Recorder(got, delay=0.001))
+    try:
+        ids = await queue(a_db, [f"m{i}" for i in range(16)], address="r1")
+        await _lease_to(a_db, ids[0::2], a.worker_id)
+        await _lease_to(a_db, ids[1::2], b.worker_id)
+        await a.start()
+        await b.start()
+        rows = await _rows(a_db, ids)
+        a.submit(rows[0::2])
+        b.submit(rows[1::2])
+        await asyncio.wait_for(asyncio.gather(a.idle(), b.idle()), 30)
+        assert got == [f"m{i}" for i in range(16)]
+        assert [s[0] for s in await statuses(a_db)] == ["sent"] * 16
+        async with a_db.tx(write=False) as c:
+            owners = [r[0] for r in await c.execute(sa.select(O.lease_owner).order_by(O.id))]
+        assert owners == ["a:1:x", "b:2:y"] * 8  # each sent by the worker that held it
+    finally:
+        await a.stop()
+        await b.stop()
+        await a_db.dispose()
+        await b_db.dispose()
+
+
+async def test_a_starting_worker_leaves_a_live_workers_sends_alone(db_url):
+    """Worker a is in the middle of a request; worker b starts (and recovers periodically):
+    a's row stays a's and goes out once. A row left in `sending` by a dead worker (its lease
+    expired) is recovered: resent once, counted."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("several workers: PostgreSQL")
+    from datetime import timedelta
+
+    a_db, b_db = Database(db_url), Database(db_url)
+    release = asyncio.Event()
+    got: list[str] = []
+    a = Outbox(a_db, worker_id="a:1:x")
+    b = Outbox(b_db, worker_id="b:2:y", lease=timedelta(seconds=2), poll_interval=0.05)
+    a.register(Recorder(got, hang=("live", release)))
+    b.register(Recorder(got))
+    try:
+        [live] = await queue(a_db, ["live"], address="r1")
+        await _lease_to(a_db, [live], a.worker_id)
+        await a.start()
+        a.submit(await _rows(a_db, [live]))
+        for _ in range(200):  # a's request is on its way
+            if (await _rows(a_db, [live]))[0]["status"] == "sending":
+                break
+            await asyncio.sleep(0.01)
+        [dead] = await queue(a_db, ["dead"], address="r2")
+        async with a_db.tx() as c:
+            await c.execute(
+                sa.update(outbound_messages)
+                .where(O.id == dead)
+                .values(
+                    status="sending",
+                    lease_owner="gone:9:z",
+                    lease_until=datetime.now(UTC) - timedelta(seconds=1),
+                )
+            )
+        await b.start()
+        assert b.resent_at_start == 1  # the dead worker's row, not a's
+        await asyncio.sleep(1.5)  # b's periodic recovery runs meanwhile (every second)
+        assert (await _rows(a_db, [live]))[0]["status"] == "sending"
+        release.set()
+        await asyncio.wait_for(asyncio.gather(a.idle(), b.idle()), 10)
+        rows = await _rows(a_db, [live, dead])
+        assert [(r["status"], r["interrupted"]) for r in rows] == [("sent", 0), ("sent", 1)]
+        assert sorted(got) == ["dead", "live"]  # each once
+    finally:
+        release.set()
+        await a.stop()
+        await b.stop()
+        await a_db.dispose()
+        await b_db.dispose()

@@ -175,9 +175,12 @@ def add_public_route(app: web.Application, method: str, path: str, handler) -> N
     app[WEBHOOKS].add(path)
 
 
-async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Start serving the app; `await runner.cleanup()` stops it."""
+async def serve(
+    app: web.Application, host: str, port: int, *, reuse_port: bool = False
+) -> web.AppRunner:
+    """Start serving the app; `await runner.cleanup()` stops it. `reuse_port`: several worker
+    processes listen on the same port (SO_REUSEPORT; the kernel spreads connections)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
     return runner

@@ -10,6 +10,7 @@ the next getUpdates offset acknowledges it, in webhook mode the 200 answers it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import re
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from config import Settings
 from core.health import Health
 from core.model import Event
+from db.leader import TELEGRAM_POLLING, AdvisoryLock
 from domain.cleaning import loads
 from domain.clock import utcnow
 from handlers.plugin import Route, add_routes
@@ -69,6 +71,10 @@ Receive = Callable[[Event], Awaitable[bool]]
 ReceiveMany = Callable[[list[Event]], Awaitable[list[bool]]]
 # getUpdates answers are long polls: the HTTP timeout is the poll's plus this margin.
 POLL_MARGIN = 10
+
+# Long polling runs in one worker of the fleet (docs/scaling.md): the others try to take over
+# this often.
+POLLING_LEAD_RETRY = 5.0
 
 
 class TelegramChannel:
@@ -123,6 +129,11 @@ class TelegramChannel:
             if db is not None
             else None
         )
+        # One getUpdates consumer per bot across the fleet: a PostgreSQL advisory lock.
+        self._poll_lead = (
+            AdvisoryLock(db, TELEGRAM_POLLING, "telegram polling") if db is not None else None
+        )
+        self._follow: asyncio.Task[None] | None = None
 
     @property
     def api(self) -> BotApi:
@@ -155,7 +166,27 @@ class TelegramChannel:
     def describe(self, web_url: str) -> str:
         return "webhook" if self.webhook_mode else "polling"
 
+    @property
+    def polling_leader(self) -> bool:
+        """Whether this worker is the one polling (False in webhook mode)."""
+        return self._polling is not None
+
     async def start(self, app: web.Application | None = None) -> None:
+        if not self.webhook_mode and self._poll_lead and not await self._poll_lead.hold():
+            log.info("telegram: another worker polls; this one takes over if it stops")
+            self._follow = asyncio.create_task(self._follow_lead(app), name="telegram-follow")
+            return
+        await self._start(app)
+
+    async def _follow_lead(self, app: web.Application | None) -> None:
+        assert self._poll_lead is not None
+        while not self._stopping:
+            await asyncio.sleep(POLLING_LEAD_RETRY)
+            if not self._stopping and await self._poll_lead.hold():
+                await self._start(app)
+                return
+
+    async def _start(self, app: web.Application | None = None) -> None:
         if self.webhook_mode:
             self._check_webhook_config(app)
         await self._set_commands()
@@ -219,6 +250,9 @@ class TelegramChannel:
             seen = f"; last update {now - last:.0f} s ago" if last is not None else ""
             return Health(True, "webhook registered" + seen)
         if self._polling is None:
+            if self._follow is not None and not self._follow.done():
+                # Several workers: one polls, the others wait to take over (docs/scaling.md).
+                return Health(True, "another worker polls; this one takes over if it stops")
             return Health(False, "receiving stopped" if self._stopping else "polling not started")
         if self._polling.done():
             exc = None if self._polling.cancelled() else self._polling.exception()
@@ -237,6 +271,11 @@ class TelegramChannel:
     async def stop_receiving(self) -> None:
         """Stop polling, after the updates in hand are stored. Sending still works. Idempotent."""
         self._stopping = True
+        if self._follow is not None:
+            self._follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._follow
+            self._follow = None
         if self._polling is not None:
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout=10)
@@ -255,6 +294,8 @@ class TelegramChannel:
             await asyncio.wait(self._answers, timeout=5)
         if self._photos is not None:
             await self._photos.idle(timeout=10)
+        if self._poll_lead is not None:
+            await self._poll_lead.release()
         await self._api.close()
 
     async def _acknowledge_stored(self) -> None:

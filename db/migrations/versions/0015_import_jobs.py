@@ -2,7 +2,7 @@
 partial index on kind over the queued/running rows)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-29
 """
 from alembic import op
@@ -12,7 +12,7 @@ import db.schema
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
