@@ -42,9 +42,14 @@ run: $(STAMP)
 	$(PYTHON) bot.py seed-demo --if-empty
 	$(PYTHON) bot.py run --console-fallback
 
-## make test: the whole suite (SQLite always; PostgreSQL too when JARING_TEST_PG_URL is set).
+## make test: the whole suite (SQLite always; PostgreSQL too when JARING_TEST_PG_URL is set):
+## most of it on both cores (pytest-xdist), then the `serial` tests (timing-sensitive or
+## many-process: SIGTERM within 10 s, the webhook's ack, three workers, a backup under load)
+## with the machine to themselves. TEST_JOBS=1 runs everything in one process.
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_JOBS) -m "not serial" $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -m serial $(PYTEST_ARGS)
 
 ## make lint: what CI checks besides the tests: the layers (import-linter), ruff (lint and
 ## format), mypy on core/, domain/ and db/ (configured in pyproject.toml). Runs all four, then

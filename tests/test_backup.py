@@ -156,6 +156,7 @@ def photo(n: int) -> bytes:
 
 
 @pytest.mark.timeout(300)  # three bot.py processes; 20-55 s on a busy 2-core machine
+@pytest.mark.serial
 async def test_backup_under_load_restores_everything_committed_before_it(db_url, tmp_path):
     kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
     media = tmp_path / "media"

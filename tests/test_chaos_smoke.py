@@ -24,6 +24,7 @@ LINE = re.compile(
 )
 
 
+@pytest.mark.serial
 def test_quick_kill9_scenario_prints_its_line():
     res = subprocess.run(
         [

@@ -319,6 +319,7 @@ async def test_an_event_left_unprocessed_by_a_crash_is_processed_at_start(db_url
         assert_each_row_sent_once(await rows(rt2), [rt2.transport])
 
 
+@pytest.mark.serial
 async def test_sigterm_with_a_full_queue_exits_quickly_and_loses_nothing(db_url):
     """`bot.py run` as a real process against the fake Telegram server, 1 message/s per chat:
     40 messages from one resident, SIGTERM once the replies are trickling out. The process

@@ -415,6 +415,7 @@ async def test_paged_list_more_is_served_by_the_adapter(db_url, tmp_path):
         assert len(await inbox(rt)) == n_inbox + 2
 
 
+@pytest.mark.serial
 async def test_webhook_answers_fast_under_load(db_url, tmp_path):
     """Median time to the 200 while earlier deliveries are still being processed and sent."""
     async with wa_runtime(db_url, tmp_path, csv=None) as rt:

@@ -166,6 +166,7 @@ async def leader_pid(db: Database) -> int | None:
     return int(worker.split(":")[1]) if worker else None
 
 
+@pytest.mark.serial
 async def test_three_workers_one_killed_every_reply_once_in_order_jobs_once_per_tick(db_url):
     if db_url.startswith("sqlite"):
         pytest.skip("PostgreSQL only")
