@@ -91,11 +91,19 @@ async def fill(rt, clock):
                 .returning(conversations.c.id)
             )
 
-        tg1 = (await c.execute(conv("tg:1", "tg", 1))).scalar_one()  # Tegal Gundil, desil 2
-        tg2 = (await c.execute(conv("tg:2", "tg", 1))).scalar_one()  # the same household again
-        wa1 = (await c.execute(conv("wa:1", "wa", 2))).scalar_one()  # Mulyaharja, desil 1
+        # The households of tests/data/dtsen_small.csv by No. KK (ids depend on the import's
+        # order, which differs between the databases): 1, 2, 3 below are these.
+        ids = dict((await c.execute(sa.text("SELECT no_kk, id FROM households"))).all())
+        hh_of = {
+            1: ids["3271052301150001"],  # Tegal Gundil, desil 2
+            2: ids["3271011008090007"],  # Mulyaharja, desil 1
+            3: ids["3271060203200002"],  # Kedung Badak, desil 7
+        }
+        tg1 = (await c.execute(conv("tg:1", "tg", hh_of[1]))).scalar_one()  # Tegal Gundil
+        tg2 = (await c.execute(conv("tg:2", "tg", hh_of[1]))).scalar_one()  # the same again
+        wa1 = (await c.execute(conv("wa:1", "wa", hh_of[2]))).scalar_one()  # Mulyaharja
         await c.execute(conv("tg:3", "tg", None))  # not matched
-        web = (await c.execute(conv("web:ani:1", "web", 3))).scalar_one()  # desil 7: simulator
+        web = (await c.execute(conv("web:ani:1", "web", hh_of[3]))).scalar_one()  # simulator
         for i, (ch, days) in enumerate(
             [("tg", 1), ("tg", 2), ("tg", 3), ("wa", 1), ("tg", 40), ("web", 1), ("web", 1)]
         ):
@@ -201,9 +209,9 @@ async def fill(rt, clock):
             )
         ).scalar_one()
         people = dict((await c.execute(sa.text("SELECT id, household_id FROM people"))).all())
-        by_hh = {}
-        for pid, hh in people.items():
-            by_hh.setdefault(hh, []).append(pid)
+        by_hh: dict[int, list[int]] = {}
+        for pid, hh in sorted(people.items()):
+            by_hh.setdefault(next(k for k, v in hh_of.items() if v == hh), []).append(pid)
         for i, (pid, status, conv_id) in enumerate(
             [
                 (by_hh[1][0], "CONFIRMED", tg1),
