@@ -288,12 +288,17 @@ class _IntMap:
             i = (i + 1) & mask
 
     def _grow(self) -> None:
-        old_keys, old_vals = self.keys, self.vals
+        old_keys, old_vals, size = self.keys, self.vals, self.size
         self.__init__(64 - self.shift + 1)  # type: ignore[misc]
-        put = self.setdefault
+        self.size = size
+        keys, vals, mask, shift = self.keys, self.vals, self.mask, self.shift
         for k, v in zip(old_keys, old_vals, strict=True):
-            if k:
-                put(k, v)
+            if k:  # the keys are distinct: find the first free slot
+                i = ((k * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> shift
+                while keys[i]:
+                    i = (i + 1) & mask
+                keys[i] = k
+                vals[i] = v
 
 
 def _kk_int(key: str) -> int:
@@ -346,12 +351,18 @@ class DtsenValidator:
         self._hh_line = array("I")  # line that set the household fields (0: none yet)
         self._head_line = array("I")  # first KEPALA_KELUARGA line (0: none)
         self._hub_bad = bytearray()  # a row had an unknown hubungan ("no head" not claimed)
-        # household fields of the first good row: alamat, and an index into _rests for the
-        # (rt, rw, kelurahan_code, kecamatan_code, desil) tuple shared by many KKs; 0 = none
-        self._alamat: list[str | None] = []
-        self._hh_rest = array("I")
-        self._rests: list[tuple | None] = [None]
-        self._rest_ix: dict[tuple, int] = {}
+        # household fields of the first good row: alamat as UTF-8 in one blob (offset,
+        # length), rt, rw and (kelurahan_code, kecamatan_code) as indexes into _values (the
+        # few distinct values, shared), desil (0 = no good row yet)
+        self._alamat = bytearray()
+        self._alamat_at = array("Q")
+        self._alamat_len = array("H")  # <= MAX_ALAMAT characters, <= 4 bytes each
+        self._hh_rt = array("I")
+        self._hh_rw = array("I")
+        self._hh_place = array("I")
+        self._hh_desil = bytearray()
+        self._values: list = []
+        self._value_ix: dict[object, int] = {}
         self._bad: dict[int, list[int]] = {}  # ordinal -> lines with problems
         # per row, in file order: its line and its KK's ordinal (finish() finds a KK's
         # lines here, only for the KKs an error message needs them for)
@@ -530,13 +541,39 @@ class DtsenValidator:
             self._hh_line.append(0)
             self._head_line.append(0)
             self._hub_bad.append(0)
-            self._alamat.append(None)
-            self._hh_rest.append(0)
+            self._alamat_at.append(0)
+            self._alamat_len.append(0)
+            self._hh_rt.append(0)
+            self._hh_rw.append(0)
+            self._hh_place.append(0)
+            self._hh_desil.append(0)
             info = check_kk(kk_raw.strip().lstrip("'"), self.today)
             if type(info) is IdProblem:
                 self._kk_problem[new] = _id_reason(_KK_REASON, "No. KK", info)
         self._last_kk = (kk_raw, st)
         return st
+
+    def _value(self, value: object) -> int:
+        """The index of a (shared) household value in _values."""
+        ix = self._value_ix.get(value)
+        if ix is None:
+            ix = self._value_ix[value] = len(self._values)
+            self._values.append(value)
+        return ix
+
+    def _hh(self, st: int) -> tuple[str, str, str, str, str, int]:
+        """The household fields of KK `st` (which has them: _hh_desil[st] != 0)."""
+        at = self._alamat_at[st]
+        values = self._values
+        kel, kec = values[self._hh_place[st]]
+        return (
+            self._alamat[at : at + self._alamat_len[st]].decode(),
+            values[self._hh_rt[st]],
+            values[self._hh_rw[st]],
+            kel,
+            kec,
+            self._hh_desil[st],
+        )
 
     def _ordinal(self, key: str) -> int | None:
         num = _kk_int(key)
@@ -586,7 +623,24 @@ class DtsenValidator:
             problems.append(_id_reason(_NIK_REASON, "NIK", nik_info))
             nik_info = None
         else:
-            first = self._nik_line.setdefault(int(nik_info.nik) + 1, line)
+            # _IntMap.setdefault(int(nik) + 1, line), inlined (it runs for every row)
+            nl = self._nik_line
+            key = int(nik_info.nik) + 1
+            keys = nl.keys
+            i = ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> nl.shift
+            while True:
+                k = keys[i]
+                if not k:
+                    keys[i] = key
+                    nl.vals[i] = first = line
+                    nl.size += 1
+                    if nl.size > nl.limit:
+                        nl._grow()
+                    break
+                if k == key:
+                    first = nl.vals[i]
+                    break
+                i = (i + 1) & nl.mask
             if first != line:
                 self._dups.append((first, line))
                 problems.append(f"NIK sama dengan baris {first} (satu NIK hanya boleh satu baris)")
@@ -656,18 +710,18 @@ class DtsenValidator:
         if st is not self._hh_st or raw_hh != self._hh_raw:
             hh, hh_problems = self._household(*raw_hh)
             if hh is not None:
-                rest_ix = self._hh_rest[st]
-                if not rest_ix:
-                    rest = hh[1:]
-                    rest_ix = self._rest_ix.get(rest, 0)
-                    if not rest_ix:
-                        rest_ix = self._rest_ix[rest] = len(self._rests)
-                        self._rests.append(rest)
-                    self._alamat[st] = hh[0]
-                    self._hh_rest[st] = rest_ix
+                if not self._hh_desil[st]:
+                    alamat_b = hh[0].encode()
+                    self._alamat_at[st] = len(self._alamat)
+                    self._alamat_len[st] = len(alamat_b)
+                    self._alamat += alamat_b
+                    self._hh_rt[st] = self._value(hh[1])
+                    self._hh_rw[st] = self._value(hh[2])
+                    self._hh_place[st] = self._value((hh[3], hh[4]))
+                    self._hh_desil[st] = hh[5]
                     self._hh_line[st] = line
                 else:
-                    fields = _differences(hh, (self._alamat[st], *self._rests[rest_ix]))  # type: ignore[misc]
+                    fields = _differences(hh, self._hh(st))
                     if fields:
                         key = self._key(st)
                         hh_problems = [
@@ -762,10 +816,9 @@ class DtsenValidator:
     def household(self, key: str) -> tuple[str, str, str, str, str, int]:
         """(alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of a KK that passed."""
         st = self._ordinal(key)
-        rest_ix = self._hh_rest[st] if st is not None else 0
-        if not rest_ix:
+        if st is None or not self._hh_desil[st]:
             raise KeyError("a KK that did not pass the check")
-        return (self._alamat[st], *self._rests[rest_ix])  # type: ignore[index,misc,return-value]
+        return self._hh(st)
 
     def person(self, cells: Sequence[str]) -> tuple:
         """(kk key, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas)
