@@ -723,10 +723,10 @@ class DtsenValidator:
                 else:
                     fields = _differences(hh, self._hh(st))
                     if fields:
-                        key = self._key(st)
+                        kk_text = self._key(st)
                         hh_problems = [
                             f"{', '.join(fields)} berbeda dengan baris {self._hh_line[st]}"
-                            f" padahal No. KK sama ({mask(key) if key else 'kosong'}); alamat,"
+                            f" padahal No. KK sama ({mask(kk_text) if kk_text else 'kosong'}); alamat,"
                             " RT, RW, kelurahan, kecamatan dan desil harus sama untuk satu KK"
                         ]
             self._hh_st, self._hh_raw, self._hh_problems = st, raw_hh, hh_problems
