@@ -21,9 +21,13 @@ Use:
     v.household(kk key)    # (alamat, rt, rw, kelurahan_code, kecamatan_code, desil)
     v.convert(cells)       # both as one CleanRow
 
-The validator keeps only what the cross-row rules and the second pass need (each NIK's first
-line until finish(), and per KK its household fields, head and line numbers: a few hundred
-bytes per household), so it streams a file of 1,000,000 rows. Lookups that depend on a value
+The validator keeps only what the cross-row rules and the second pass need, in flat arrays
+rather than objects (docs/benchmarks.md, "Import memory": ~80 bytes a person at 1M rows, 241
+with a dict and an object per KK): each NIK's first line until finish() (an open-addressing
+int table), per row its line and its KK's ordinal until finish() (a KK's lines are gathered
+from them only for the KKs an error message lists), and per KK its household fields (alamat
+in one UTF-8 blob, the repeated values as indexes of one shared list), head line and
+first-good-row line, so it streams a file of 10,000,000 rows. Lookups that depend on a value
 rather than on the person (kecamatan, kelurahan, RT/RW, desil, program lists, hubungan,
 jenis_kelamin) are cached per distinct text, and the household fields are checked once per
 run of rows that repeat them verbatim (the rows of a KK usually follow each other).
