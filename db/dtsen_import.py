@@ -443,7 +443,10 @@ def _open_reject(path: Path, header: list[str], delimiter: str):
     return f, w
 
 
-SQLITE_IMPORT_CACHE_KIB = 524288  # page-cache ceiling while importing (only pages used are held)
+# Page-cache ceiling while importing (only pages used are held). 512 MiB before: the 1M
+# import writes as fast with 128 MiB and peaks 65 MiB lower (docs/benchmarks.md, "Import
+# memory").
+SQLITE_IMPORT_CACHE_KIB = 131072
 
 
 _by_nik = itemgetter(1)
