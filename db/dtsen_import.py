@@ -21,10 +21,10 @@ Two passes over the file:
    people and program_memberships are dropped, the rows inserted plainly and the keys and
    indexes built again in the transaction (``_pg_bulk_keys``; docs/benchmarks.md, issue #14).
 
-Memory: pass 1 keeps the validator's per-KK state (a few hundred bytes a household) and one
-int pair per NIK (for duplicates, dropped after pass 1); pass 2 holds one batch (10,000 rows
-on SQLite, 20,000 on PostgreSQL) plus, on SQLite, the No. KK -> id map. Nothing holds the
-whole file.
+Memory: pass 1 keeps the validator's state in flat arrays (~80 bytes a person at 1M rows,
+of which the NIK table and the per-row arrays, ~30, are dropped after pass 1;
+docs/benchmarks.md, "Import memory"); pass 2 holds one batch (10,000 rows on SQLite, 20,000
+on PostgreSQL) plus, on SQLite, the No. KK -> id map. Nothing holds the whole file.
 
 Decisions:
 
@@ -443,7 +443,10 @@ def _open_reject(path: Path, header: list[str], delimiter: str):
     return f, w
 
 
-SQLITE_IMPORT_CACHE_KIB = 524288  # page-cache ceiling while importing (only pages used are held)
+# Page-cache ceiling while importing (only pages used are held). 512 MiB before: the 1M
+# import writes as fast with 128 MiB and peaks 65 MiB lower (docs/benchmarks.md, "Import
+# memory").
+SQLITE_IMPORT_CACHE_KIB = 131072
 
 
 _by_nik = itemgetter(1)

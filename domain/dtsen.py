@@ -21,9 +21,13 @@ Use:
     v.household(kk key)    # (alamat, rt, rw, kelurahan_code, kecamatan_code, desil)
     v.convert(cells)       # both as one CleanRow
 
-The validator keeps only what the cross-row rules and the second pass need (each NIK's first
-line until finish(), and per KK its household fields, head and line numbers: a few hundred
-bytes per household), so it streams a file of 1,000,000 rows. Lookups that depend on a value
+The validator keeps only what the cross-row rules and the second pass need, in flat arrays
+rather than objects (docs/benchmarks.md, "Import memory": ~80 bytes a person at 1M rows, 241
+with a dict and an object per KK): each NIK's first line until finish() (an open-addressing
+int table), per row its line and its KK's ordinal until finish() (a KK's lines are gathered
+from them only for the KKs an error message lists), and per KK its household fields (alamat
+in one UTF-8 blob, the repeated values as indexes of one shared list), head line and
+first-good-row line, so it streams a file of 10,000,000 rows. Lookups that depend on a value
 rather than on the person (kecamatan, kelurahan, RT/RW, desil, program lists, hubungan,
 jenis_kelamin) are cached per distinct text, and the household fields are checked once per
 run of rows that repeat them verbatim (the rows of a KK usually follow each other).
@@ -39,6 +43,7 @@ when they hold no long run of digits.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -238,24 +243,71 @@ class CleanRow:
     disabilitas: bool
 
 
-class _Kk:
-    """What the cross-row rules (and the second pass) need to know about one No. KK.
+class _IntMap:
+    """A map of positive ints (< 2**64) to ints (< 2**32) in two flat arrays: open addressing,
+    linear probing, at most 3/4 full. About 16-32 bytes an entry where a dict of int objects
+    takes ~100 (the 16-digit key object, the value object and the dict's slot); this is what
+    lets the check hold 10,000,000 NIKs (docs/benchmarks.md, "Import memory")."""
 
-    Kept small (one per household, 250,000 for a city of a million): the household fields
-    are the normalised values of the first good row, sharing the cached strings."""
+    __slots__ = ("keys", "limit", "mask", "shift", "size", "vals")
 
-    __slots__ = ("key", "problem", "hh", "hh_line", "head_line", "hub_bad", "lines", "bad_lines")
+    def __init__(self, bits: int = 14):
+        n = 1 << bits
+        self.keys = array("Q", bytes(8 * n))  # 0 = empty slot
+        self.vals = array("I", bytes(4 * n))
+        self.mask = n - 1
+        self.shift = 64 - bits
+        self.size = 0
+        self.limit = n * 3 // 4
 
-    def __init__(self, key: str, problem: str | None):
-        self.key = key
-        self.problem = problem  # reason if the No. KK itself is malformed
-        # (alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of the first good row
-        self.hh: tuple | None = None
-        self.hh_line = 0  # line that set hh
-        self.head_line = 0  # first KEPALA_KELUARGA line
-        self.hub_bad = False  # a row had an unknown hubungan (then "no head" is not claimed)
-        self.lines: list[int] = []
-        self.bad_lines: list[int] | None = None
+    def setdefault(self, key: int, value: int) -> int:
+        """The value of `key`, storing `value` first when the key is new."""
+        keys = self.keys
+        mask = self.mask
+        i = ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> self.shift
+        while True:
+            k = keys[i]
+            if k == key:
+                return self.vals[i]
+            if not k:
+                break
+            i = (i + 1) & mask
+        keys[i] = key
+        self.vals[i] = value
+        self.size += 1
+        if self.size > self.limit:
+            self._grow()
+        return value
+
+    def get(self, key: int) -> int | None:
+        keys = self.keys
+        mask = self.mask
+        i = ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> self.shift
+        while True:
+            k = keys[i]
+            if k == key:
+                return self.vals[i]
+            if not k:
+                return None
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        old_keys, old_vals, size = self.keys, self.vals, self.size
+        self.__init__(64 - self.shift + 1)  # type: ignore[misc]
+        self.size = size
+        keys, vals, mask, shift = self.keys, self.vals, self.mask, self.shift
+        for k, v in zip(old_keys, old_vals, strict=True):
+            if k:  # the keys are distinct: find the first free slot
+                i = ((k * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> shift
+                while keys[i]:
+                    i = (i + 1) & mask
+                keys[i] = k
+                vals[i] = v
+
+
+def _kk_int(key: str) -> int:
+    """A KK key of exactly 16 ASCII digits as an int + 1 (0 marks "not such a key")."""
+    return int(key) + 1 if len(key) == 16 and key.isascii() and key.isdigit() else 0
 
 
 _HH_FIELDS = ("alamat", "RT", "RW", "kelurahan", "kecamatan", "desil")
@@ -293,13 +345,40 @@ class DtsenValidator:
         self.rows = 0
         self.finished = False
         self.rejected_kks: dict[str, list[int]] = {}
-        self._kks: dict[str, _Kk] = {}
-        self._last_kk: tuple[str, _Kk] | None = None  # rows of one KK are usually adjacent
+        # Per KK, in parallel flat arrays indexed by the KK's ordinal (order of first row),
+        # not one object each: 10,000,000 people (2,500,000 KK) must fit in well under 1 GiB.
+        self._kk_ids = _IntMap()  # int(key) + 1 -> ordinal, for keys of 16 digits
+        self._kk_odd: dict[str, int] = {}  # other keys (malformed No. KK) -> ordinal
+        self._kk_num = array("Q")  # ordinal -> int(key) + 1, or 0 (then in _kk_odd_key)
+        self._kk_odd_key: dict[int, str] = {}
+        self._kk_problem: dict[int, str] = {}  # reason if the No. KK itself is malformed
+        self._hh_line = array("I")  # line that set the household fields (0: none yet)
+        self._head_line = array("I")  # first KEPALA_KELUARGA line (0: none)
+        self._hub_bad = bytearray()  # a row had an unknown hubungan ("no head" not claimed)
+        # household fields of the first good row: alamat as UTF-8 in one blob (offset,
+        # length), rt, rw and (kelurahan_code, kecamatan_code) as indexes into _values (the
+        # few distinct values, shared), desil (0 = no good row yet)
+        self._alamat = bytearray()
+        self._alamat_at = array("Q")
+        self._alamat_len = array("H")  # <= MAX_ALAMAT characters, <= 4 bytes each
+        self._hh_rt = array("I")
+        self._hh_rw = array("I")
+        self._hh_place = array("I")
+        self._hh_desil = bytearray()
+        self._values: list = []
+        self._value_ix: dict[object, int] = {}
+        self._bad: dict[int, list[int]] = {}  # ordinal -> lines with problems
+        # per row, in file order: its line and its KK's ordinal (finish() finds a KK's
+        # lines here, only for the KKs an error message needs them for)
+        self._row_line = array("I")
+        self._row_kk = array("I")
+        self._last_kk: tuple[str, int] | None = None  # rows of one KK are usually adjacent
+        self._last_key: tuple[str, str] | None = None  # the same for kk_of / person
         # household cells of the last row, its KK and their problems: checked once per run
         self._hh_raw: tuple | None = None
-        self._hh_st: _Kk | None = None
+        self._hh_st = -1
         self._hh_problems: list[str] = []
-        self._nik_line: dict[int, int] = {}
+        self._nik_line = _IntMap()  # int(nik) -> first line
         self._dups: list[tuple[int, int]] = []  # (first line, later line)
         # per distinct text: (value, problem)
         self._c_kec: dict[str, tuple[Kecamatan | None, str | None]] = {}
@@ -450,18 +529,71 @@ class DtsenValidator:
             return None, problems
         return (a, rt_v, rw_v, kel_v, kec_v.code, desil_v), problems
 
-    def _kk(self, kk_raw: str) -> _Kk:
+    def _kk(self, kk_raw: str) -> int:
+        """The ordinal of a row's KK (a new one for a KK not seen before)."""
         last = self._last_kk
         if last is not None and last[0] == kk_raw:
             return last[1]
         key = kk_key(kk_raw)
-        st = self._kks.get(key)
-        if st is None:
+        num = _kk_int(key)
+        new = len(self._kk_num)
+        st = self._kk_ids.setdefault(num, new) if num else self._kk_odd.setdefault(key, new)
+        if st == new:
+            self._kk_num.append(num)
+            if not num:
+                self._kk_odd_key[new] = key
+            self._hh_line.append(0)
+            self._head_line.append(0)
+            self._hub_bad.append(0)
+            self._alamat_at.append(0)
+            self._alamat_len.append(0)
+            self._hh_rt.append(0)
+            self._hh_rw.append(0)
+            self._hh_place.append(0)
+            self._hh_desil.append(0)
             info = check_kk(kk_raw.strip().lstrip("'"), self.today)
-            problem = _id_reason(_KK_REASON, "No. KK", info) if type(info) is IdProblem else None
-            st = self._kks[key] = _Kk(key, problem)
+            if type(info) is IdProblem:
+                self._kk_problem[new] = _id_reason(_KK_REASON, "No. KK", info)
         self._last_kk = (kk_raw, st)
         return st
+
+    def _value(self, value: object) -> int:
+        """The index of a (shared) household value in _values."""
+        ix = self._value_ix.get(value)
+        if ix is None:
+            ix = self._value_ix[value] = len(self._values)
+            self._values.append(value)
+        return ix
+
+    def _hh(self, st: int) -> tuple[str, str, str, str, str, int]:
+        """The household fields of KK `st` (which has them: _hh_desil[st] != 0)."""
+        at = self._alamat_at[st]
+        values = self._values
+        kel, kec = values[self._hh_place[st]]
+        return (
+            self._alamat[at : at + self._alamat_len[st]].decode(),
+            values[self._hh_rt[st]],
+            values[self._hh_rw[st]],
+            kel,
+            kec,
+            self._hh_desil[st],
+        )
+
+    def _ordinal(self, key: str) -> int | None:
+        num = _kk_int(key)
+        return self._kk_ids.get(num) if num else self._kk_odd.get(key)
+
+    def _key(self, st: int) -> str:
+        num = self._kk_num[st]
+        return str(num - 1).zfill(16) if num else self._kk_odd_key[st]
+
+    def _key_of(self, kk_raw: str) -> str:
+        last = self._last_key
+        if last is not None and last[0] == kk_raw:
+            return last[1]
+        key = kk_key(kk_raw)
+        self._last_key = (kk_raw, key)
+        return key
 
     # -- one row ------------------------------------------------------------------------------
 
@@ -472,7 +604,8 @@ class DtsenValidator:
         kk_raw = cells[self._kk_index] if n > self._kk_index else ""
         last = self._last_kk
         st = last[1] if last is not None and last[0] == kk_raw else self._kk(kk_raw)
-        st.lines.append(line)
+        self._row_line.append(line)
+        self._row_kk.append(st)
 
         if n != self.columns.count:
             problems: list[str] = [
@@ -483,8 +616,9 @@ class DtsenValidator:
 
         (_, nik, nama, jk, tgl, hub, alamat, rt, rw, kel, kec, desil, prog, dis) = self._get(cells)
         problems = []
-        if st.problem:
-            problems.append(st.problem)
+        kk_problem = self._kk_problem.get(st) if self._kk_problem else None
+        if kk_problem:
+            problems.append(kk_problem)
 
         # NIK, and its agreement with jenis_kelamin and tanggal_lahir
         nik_info: NikInfo | IdProblem | None
@@ -493,7 +627,24 @@ class DtsenValidator:
             problems.append(_id_reason(_NIK_REASON, "NIK", nik_info))
             nik_info = None
         else:
-            first = self._nik_line.setdefault(int(nik_info.nik), line)
+            # _IntMap.setdefault(int(nik) + 1, line), inlined (it runs for every row)
+            nl = self._nik_line
+            key = int(nik_info.nik) + 1
+            keys = nl.keys
+            i = ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> nl.shift
+            while True:
+                k = keys[i]
+                if not k:
+                    keys[i] = key
+                    nl.vals[i] = first = line
+                    nl.size += 1
+                    if nl.size > nl.limit:
+                        nl._grow()
+                    break
+                if k == key:
+                    first = nl.vals[i]
+                    break
+                i = (i + 1) & nl.mask
             if first != line:
                 self._dups.append((first, line))
                 problems.append(f"NIK sama dengan baris {first} (satu NIK hanya boleh satu baris)")
@@ -535,19 +686,20 @@ class DtsenValidator:
         if role is _MISSING:
             role = self._hubungan(hub)
         if role is None:
-            st.hub_bad = True
+            self._hub_bad[st] = 1
             problems.append(
                 f"hubungan{_shown(hub) or ' kosong'} tidak dikenal; isi salah satu: "
                 + ", ".join(HUBUNGAN)
             )
         elif role == HEAD:
-            if st.head_line:
+            head_line = self._head_line[st]
+            if head_line:
                 problems.append(
                     f"KEPALA_KELUARGA lebih dari satu dalam satu KK"
-                    f" (kepala keluarga sudah ada di baris {st.head_line})"
+                    f" (kepala keluarga sudah ada di baris {head_line})"
                 )
             else:
-                st.head_line = line
+                self._head_line[st] = line
 
         hit = self._c_prog.get(prog)
         if hit is None:
@@ -562,15 +714,24 @@ class DtsenValidator:
         if st is not self._hh_st or raw_hh != self._hh_raw:
             hh, hh_problems = self._household(*raw_hh)
             if hh is not None:
-                if st.hh is None:
-                    st.hh, st.hh_line = hh, line
+                if not self._hh_desil[st]:
+                    alamat_b = hh[0].encode()
+                    self._alamat_at[st] = len(self._alamat)
+                    self._alamat_len[st] = len(alamat_b)
+                    self._alamat += alamat_b
+                    self._hh_rt[st] = self._value(hh[1])
+                    self._hh_rw[st] = self._value(hh[2])
+                    self._hh_place[st] = self._value((hh[3], hh[4]))
+                    self._hh_desil[st] = hh[5]
+                    self._hh_line[st] = line
                 else:
-                    fields = _differences(hh, st.hh)
+                    fields = _differences(hh, self._hh(st))
                     if fields:
+                        kk_text = self._key(st)
                         hh_problems = [
-                            f"{', '.join(fields)} berbeda dengan baris {st.hh_line} padahal"
-                            f" No. KK sama ({mask(st.key) if st.key else 'kosong'}); alamat, RT,"
-                            " RW, kelurahan, kecamatan dan desil harus sama untuk satu KK"
+                            f"{', '.join(fields)} berbeda dengan baris {self._hh_line[st]}"
+                            f" padahal No. KK sama ({mask(kk_text) if kk_text else 'kosong'}); alamat,"
+                            " RT, RW, kelurahan, kecamatan dan desil harus sama untuk satu KK"
                         ]
             self._hh_st, self._hh_raw, self._hh_problems = st, raw_hh, hh_problems
         if self._hh_problems:
@@ -580,10 +741,11 @@ class DtsenValidator:
             self._record(line, st, problems)
         return problems
 
-    def _record(self, line: int, st: _Kk, problems: list[str]) -> list[str]:
-        if st.bad_lines is None:
-            st.bad_lines = []
-        st.bad_lines.append(line)
+    def _record(self, line: int, st: int, problems: list[str]) -> list[str]:
+        bad = self._bad.get(st)
+        if bad is None:
+            bad = self._bad[st] = []
+        bad.append(line)
         errors = self.errors
         for p in problems:
             errors.append((line, p))
@@ -606,58 +768,68 @@ class DtsenValidator:
             for first, laters in later_of.items():
                 marks.append((first, f"NIK yang sama tertulis lagi di baris {_lines(laters)}"))
 
-        for key, st in self._kks.items():
-            if not st.head_line and not st.hub_bad and st.problem is None:
-                extra.append(
-                    (
-                        st.lines[0],
-                        f"KK {mask(key) if key else '(kosong)'} tidak punya "
-                        f"KEPALA_KELUARGA (baris {_lines(st.lines)}); tiap KK harus punya"
-                        " tepat satu",
-                    )
+        hub_bad, kk_problem, bad = self._hub_bad, self._kk_problem, self._bad
+        headless = [
+            st
+            for st, head in enumerate(self._head_line)
+            if not head and not hub_bad[st] and st not in kk_problem
+        ]
+        wanted = {line for line, _ in marks}
+        lines_of: dict[int, list[int]] = {st: [] for st in headless}
+        if lines_of or wanted:  # a KK's lines, from the rows (only when a message needs them)
+            for st, line in zip(self._row_kk, self._row_line, strict=True):
+                lines = lines_of.get(st)
+                if lines is not None:
+                    lines.append(line)
+                if line in wanted:
+                    bad.setdefault(st, []).append(line)
+        for st in headless:
+            key = self._key(st)
+            lines = lines_of[st]
+            extra.append(
+                (
+                    lines[0],
+                    f"KK {mask(key) if key else '(kosong)'} tidak punya "
+                    f"KEPALA_KELUARGA (baris {_lines(lines)}); tiap KK harus punya"
+                    " tepat satu",
                 )
-                st.bad_lines = [*(st.bad_lines or ()), st.lines[0]]
-
-        if marks:
-            wanted = {line for line, _ in marks}
-            for st in self._kks.values():
-                for line in st.lines:
-                    if line in wanted:
-                        st.bad_lines = [*(st.bad_lines or ()), line]
-            extra.extend(marks)
+            )
+            bad.setdefault(st, []).append(lines[0])
+        extra.extend(marks)
 
         if extra:
             self.errors.extend(extra)
             self.errors.sort(key=lambda e: e[0])  # stable: a row's own problems stay in order
-        self.rejected_kks = {
-            key: sorted(set(st.bad_lines)) for key, st in self._kks.items() if st.bad_lines
-        }
-        self._nik_line = {}  # not needed any more; free the memory before the second pass
+        self.rejected_kks = {self._key(st): sorted(set(bad[st])) for st in sorted(bad) if bad[st]}
+        # not needed any more; free the memory before the second pass
+        self._nik_line = _IntMap(1)
+        self._row_line = array("I")
+        self._row_kk = array("I")
         return self.errors
 
     @property
     def households(self) -> int:
-        return len(self._kks)
+        return len(self._kk_num)
 
     def kk_of(self, cells: Sequence[str]) -> str:
         """The KK key of a raw row (how rows are grouped)."""
-        return self._kk(cells[self._kk_index]).key if len(cells) > self._kk_index else ""
+        return self._key_of(cells[self._kk_index]) if len(cells) > self._kk_index else ""
 
     # -- second pass --------------------------------------------------------------------------
 
     def household(self, key: str) -> tuple[str, str, str, str, str, int]:
         """(alamat, rt, rw, kelurahan_code, kecamatan_code, desil) of a KK that passed."""
-        hh = self._kks[key].hh
-        if hh is None:
-            raise KeyError(f"KK {key!r} did not pass the check")
-        return hh
+        st = self._ordinal(key)
+        if st is None or not self._hh_desil[st]:
+            raise KeyError("a KK that did not pass the check")
+        return self._hh(st)
 
     def person(self, cells: Sequence[str]) -> tuple:
         """(kk key, nik, nama, jenis_kelamin, tanggal_lahir, hubungan, programs, disabilitas)
         of a row that passed check_row; cached lookups only, nothing checked again."""
         (kk, nik, nama, jk, tgl, hub, _, _, _, _, _, _, prog, dis) = self._get(cells)
         return (
-            self._kk(kk).key,
+            self._key_of(kk),
             nik if len(nik) == 16 else _nik_text(nik),
             " ".join(nama.split()),
             self._c_gender[jk],

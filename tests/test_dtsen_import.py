@@ -425,3 +425,16 @@ async def test_a_first_load_leaves_the_schema_as_it_was(db):
             row = (await c.execute(sa.select(people).limit(1))).one()._asdict()
             row.pop("id")
             await c.execute(people.insert(), row)
+
+
+def test_the_validators_int_table_keeps_every_first_value_across_growth():
+    from domain.dtsen import _IntMap
+
+    m = _IntMap(bits=4)  # 16 slots: grows many times below
+    keys = [3271010101900001 + 7919 * i for i in range(20_000)]
+    for line, key in enumerate(keys, 2):
+        assert m.setdefault(key, line) == line
+    assert m.size == len(keys) and len(m.keys) == 32768
+    for line, key in enumerate(keys, 2):  # a repeat gets the first value, nothing is added
+        assert m.setdefault(key, 99) == line and m.get(key) == line
+    assert m.size == len(keys) and m.get(1) is None
