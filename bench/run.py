@@ -201,6 +201,14 @@ async def prepare_db(label: str, name: str, households: int, reuse: bool) -> Imp
         f"import ({label}): {report.rows_imported:,} rows, {report.households:,} households "
         f"in {report.seconds:.1f} s ({report.rows_imported / report.seconds:,.0f} rows/s)"
     )
+    _write_marker(marker, path, report)
+    return Imported(
+        label, url, path, report.rows_imported, report.households, report.seconds, pairs
+    )
+
+
+def _write_marker(marker, path, report) -> None:
+    """What was imported from which extract, for --reuse-db."""
     marker.write_text(
         json.dumps(
             {
@@ -210,9 +218,6 @@ async def prepare_db(label: str, name: str, households: int, reuse: bool) -> Imp
                 "seconds": report.seconds,
             }
         )
-    )
-    return Imported(
-        label, url, path, report.rows_imported, report.households, report.seconds, pairs
     )
 
 
@@ -242,16 +247,7 @@ async def prepare_pg(label: str, name: str, households: int, reuse: bool) -> Imp
         f"{report.households:,} households in {report.seconds:.1f} s "
         f"({report.rows_imported / report.seconds:,.0f} rows/s); then ANALYZE {analyze:.1f} s"
     )
-    marker.write_text(
-        json.dumps(
-            {
-                "csv": path.name,
-                "rows": report.rows_imported,
-                "households": report.households,
-                "seconds": report.seconds,
-            }
-        )
-    )
+    _write_marker(marker, path, report)
     return Imported(
         label, url, path, report.rows_imported, report.households, report.seconds, pairs
     )

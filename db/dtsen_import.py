@@ -538,12 +538,15 @@ _PG_DELETE_MEMBERSHIPS = sa.text(
 # row last changed). LEFT JOIN: a staged KK without its household would be a NULL
 # household_id, refused by NOT NULL, never a silently dropped person (it cannot happen: every
 # KK is staged with its first row).
-_PG_PEOPLE = sa.text(
-    "INSERT INTO people AS p (nik, household_id, nama, jenis_kelamin, tanggal_lahir,"
-    " hubungan, disabilitas, updated_at)"
+_PEOPLE_FROM_STAGE = (
+    " (nik, household_id, nama, jenis_kelamin, tanggal_lahir, hubungan, disabilitas, updated_at)"
     " SELECT s.nik, h.id, s.nama, s.jk, s.tgl, s.hub, s.dis, :now"
     " FROM dtsen_stage_people s LEFT JOIN households h ON h.no_kk = s.kk ORDER BY s.nik"
-    " ON CONFLICT (nik) DO UPDATE SET household_id = EXCLUDED.household_id,"
+)
+_PG_PEOPLE = sa.text(
+    "INSERT INTO people AS p"
+    + _PEOPLE_FROM_STAGE
+    + " ON CONFLICT (nik) DO UPDATE SET household_id = EXCLUDED.household_id,"
     " nama = EXCLUDED.nama, jenis_kelamin = EXCLUDED.jenis_kelamin,"
     " tanggal_lahir = EXCLUDED.tanggal_lahir, hubungan = EXCLUDED.hubungan,"
     " disabilitas = EXCLUDED.disabilitas, updated_at = EXCLUDED.updated_at"
@@ -551,12 +554,10 @@ _PG_PEOPLE = sa.text(
     " p.disabilitas) IS DISTINCT FROM (EXCLUDED.household_id, EXCLUDED.nama,"
     " EXCLUDED.jenis_kelamin, EXCLUDED.tanggal_lahir, EXCLUDED.hubungan, EXCLUDED.disabilitas)"
 ).bindparams(sa.bindparam("now", type_=sa.DateTime(True)))
-_PG_PEOPLE_BULK = sa.text(
-    "INSERT INTO people (nik, household_id, nama, jenis_kelamin, tanggal_lahir, hubungan,"
-    " disabilitas, updated_at)"
-    " SELECT s.nik, h.id, s.nama, s.jk, s.tgl, s.hub, s.dis, :now"
-    " FROM dtsen_stage_people s LEFT JOIN households h ON h.no_kk = s.kk ORDER BY s.nik"
-).bindparams(sa.bindparam("now", type_=sa.DateTime(True)))
+# A first load (keys dropped, nothing to conflict with): the same rows, plain inserts.
+_PG_PEOPLE_BULK = sa.text("INSERT INTO people" + _PEOPLE_FROM_STAGE).bindparams(
+    sa.bindparam("now", type_=sa.DateTime(True))
+)
 _PG_MEMBERSHIPS_BULK = sa.text(
     "INSERT INTO program_memberships (person_id, program_code)"
     " SELECT p.id, c.code FROM dtsen_stage_people s JOIN people p ON p.nik = s.nik"
