@@ -83,7 +83,10 @@ class TextFormatter(logging.Formatter):
         if ids:
             head, sep, tail = line.partition("\n")  # after the message, before a traceback
             line = head + " [" + " ".join(f"{k}={v}" for k, v in ids.items()) + "]" + sep + tail
-        return scrub(line)
+        # The line starts with the time, whose digits would read as a long number: masked is
+        # what follows it.
+        stamp = record.asctime
+        return stamp + scrub(line[len(stamp) :])
 
 
 class JsonFormatter(logging.Formatter):

@@ -490,6 +490,8 @@ def test_text_logs_show_the_ids_and_mask_too():
         logcontext.set_event()
     line = TextFormatter().format(record)
     assert line.endswith("INFO jaring.x: NIK 3271 05•• •••• 0002 [event_id=12 conversation_id=3]")
+    # the time in front is a time, not a number to mask
+    assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} INFO", line), line
     url = "http://127.0.0.1:8081/bot42:TEST-tok_en/getUpdates"
     record = logging.LogRecord("aiogram", logging.ERROR, __file__, 1, "failed: %s", (url,), None)
     ContextFilter().filter(record)
