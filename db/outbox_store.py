@@ -201,6 +201,13 @@ def _recover_stmts(everything: bool):
 
 
 _recover = {e: _recover_stmts(e) for e in (False, True)}
+# A single process's start-up: queued rows still leased (to this process before a crash: there
+# is no other) are free at once, not after their lease runs out.
+_free_queued_leases = (
+    sa.update(outbound_messages)
+    .where(O.status == "queued", O.lease_until.is_not(None))
+    .values(lease_owner=None, lease_until=None)
+)
 _count_resent = sa.select(sa.func.count()).where(O.interrupted >= 1)
 _stop_row = (
     sa.update(outbound_messages)
@@ -392,11 +399,14 @@ async def stop_chat(conn, row_id: int, channel: str, address: str, reason: str) 
 
 async def recover(conn, now: datetime, *, everything: bool = False) -> tuple[int, int]:
     """Rows left in `sending` by a worker that died (their lease has expired; `everything`: all
-    of them, for a single process's start-up) were caught mid-request: queued again when it is
+    of them, and every queued row's lease, for a single process's start-up) were caught
+    mid-request: queued again when it is
     the first time (resent once), failed when it is the second. (resent, failed)."""
     fail, requeue = _recover[everything]
     failed = (await conn.execute(fail, {"now": now})).rowcount or 0
     resent = (await conn.execute(requeue, {"now": now})).rowcount or 0
+    if everything:
+        await conn.execute(_free_queued_leases)
     return resent, failed
 
 
